@@ -1,0 +1,280 @@
+"""The one consumer loop every worker uses: poll a batch → decode → injected handler → durable effects → commit.
+
+Error kinds (the arroyo/quix-streams split):
+
+* :class:`InvalidMessage` — raised by ``decode``: the record can never be processed. It goes to the dead-letter
+  topic with the reason and its original bytes (acknowledged before anything is committed) and is skipped.
+* :class:`RetryableError` — raised by ``handle`` (broker, database or CRM unavailable…): nothing was made durable.
+  The loop seeks back to the start of the batch and waits with capped exponential backoff, so order is kept and
+  nothing is lost. Unexpected exceptions are treated the same way (logged loudly): no record is ever skipped
+  because of a bug, and a poison record is the decoder's job to reject.
+
+Offsets are committed to Kafka only after ``handle`` returned. Handlers that keep their own offsets next to their
+state (the scoring worker) expose ``stored_offsets`` and the loop seeks to them when partitions are assigned.
+``stop()`` (wired to SIGTERM by the entry points) lets the current batch finish, commits, and closes.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+import structlog
+from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from peerscore.events import DeadLetter, utcnow
+from peerscore.kafka_io import OutgoingRecord, Publisher, record
+from peerscore.observability import ConsumerMetrics
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class InvalidMessage(Exception):
+    """The record is malformed or breaks the contract; retrying cannot help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryableError(Exception):
+    """A dependency failed; the same batch can succeed later. ``retry_after`` hints the wait in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Message(Generic[T]):
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: T
+    timestamp_ms: int
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+
+class BatchHandler(Protocol[T]):
+    """What a service plugs into the loop."""
+
+    def decode(self, key: bytes | None, value: bytes | None) -> T:
+        """Parse one record; raise :class:`InvalidMessage` for records that must go to the dead-letter topic."""
+        ...
+
+    def handle(self, batch: Sequence[Message[T]]) -> None:
+        """Apply a batch (in partition order). Effects must be durable when this returns."""
+        ...
+
+    def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """Next offsets to read, as kept by the handler itself; empty to use the group's committed offsets."""
+        ...
+
+
+@dataclass
+class LoopStats:
+    polled: int = 0
+    handled: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    retries: int = 0
+    commit_failures: int = 0
+
+
+@dataclass
+class Backoff:
+    initial_s: float = 0.2
+    maximum_s: float = 30.0
+    _current: float = field(default=0.0, init=False)
+
+    def next_delay(self, hint: float | None) -> float:
+        self._current = self.initial_s if self._current == 0 else min(self._current * 2, self.maximum_s)
+        return min(max(hint or 0.0, self._current), self.maximum_s)
+
+    def reset(self) -> None:
+        self._current = 0.0
+
+
+class _SeekToStoredOffsets(ConsumerRebalanceListener):
+    def __init__(self, loop: ConsumerLoop[Any]) -> None:
+        self._loop = loop
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        log.info("partitions_revoked", partitions=len(revoked))
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self._loop.seek_to_stored(assigned)
+
+
+class ConsumerLoop(Generic[T]):
+    def __init__(
+        self,
+        *,
+        consumer: KafkaConsumer,
+        topics: Sequence[str],
+        handler: BatchHandler[T],
+        dlq_topic: str,
+        publisher: Publisher,
+        metrics: ConsumerMetrics,
+        poll_timeout_ms: int = 500,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], bool] | None = None,
+    ) -> None:
+        self._consumer = consumer
+        self._topics = list(topics)
+        self._handler = handler
+        self._dlq_topic = dlq_topic
+        self._publisher = publisher
+        self._metrics = metrics
+        self._poll_timeout_ms = poll_timeout_ms
+        self._backoff = backoff or Backoff()
+        self._stopping = threading.Event()
+        self._sleep = sleep or self._interruptible_sleep
+        self.stats = LoopStats()
+        self.ready = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch, commit and return (safe from signal handlers and threads)."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run(self, *, max_messages: int | None = None, timeout: float | None = None) -> LoopStats:
+        """Consume until stopped, or until ``max_messages`` were handled or dead-lettered, or ``timeout`` passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._consumer.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
+        try:
+            while not self._stopping.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if max_messages is not None and self.stats.handled + self.stats.dead_lettered >= max_messages:
+                    break
+                self._run_once()
+        finally:
+            self._close()
+        return self.stats
+
+    def _close(self) -> None:
+        try:
+            self._consumer.close(autocommit=False)
+        except KafkaError as exc:  # closing must not mask the reason we stopped
+            log.warning("consumer_close_failed", error=type(exc).__name__)
+
+    # -- one iteration ---------------------------------------------------------------------------------------
+
+    def _run_once(self) -> None:
+        polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
+        if self._consumer.assignment():
+            self.ready.set()
+        records = [r for partition_records in polled.values() for r in partition_records]
+        if not records:
+            self._update_lag()
+            return
+        self.stats.polled += len(records)
+        started = time.perf_counter()
+        good: list[Message[T]] = []
+        dead: list[OutgoingRecord] = []
+        for r in records:
+            try:
+                value = self._handler.decode(r.key, r.value)
+            except InvalidMessage as exc:
+                dead.append(self._dead_letter(r, exc.reason))
+                continue
+            key = r.key.decode(errors="replace") if r.key is not None else None
+            good.append(Message(r.topic, r.partition, r.offset, key, value, r.timestamp))
+        try:
+            if dead:
+                self._publisher.publish(dead, wait=True)
+            if good:
+                self._handler.handle(good)
+        except Exception as exc:  # noqa: BLE001 - every failure here is retried, never skipped
+            self._retry_batch(records, exc)
+            return
+        self._backoff.reset()
+        self._commit(records)
+        self.stats.batches += 1
+        self.stats.handled += len(good)
+        self.stats.dead_lettered += len(dead)
+        self._metrics.observe_batch(
+            handled=len(good), dead_lettered=len(dead), seconds=time.perf_counter() - started
+        )
+        self._update_lag()
+
+    def _dead_letter(self, r: Any, reason: str) -> OutgoingRecord:
+        letter = DeadLetter(
+            reason=reason[:2000],
+            source=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key.decode(errors="replace") if r.key is not None else None,
+            value_b64=base64.b64encode(r.value or b"").decode(),
+            failed_at=utcnow(),
+        )
+        log.warning("record_dead_lettered", topic=r.topic, partition=r.partition, offset=r.offset, reason=reason)
+        return record(self._dlq_topic, letter.key or letter.source, letter)
+
+    def _retry_batch(self, records: Sequence[Any], exc: Exception) -> None:
+        """Rewind every partition of the batch to its first record and wait before polling again."""
+        first: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            first[tp] = min(first.get(tp, r.offset), r.offset)
+        assigned = self._consumer.assignment()
+        for tp, offset in first.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+        hint = exc.retry_after if isinstance(exc, RetryableError) else None
+        delay = self._backoff.next_delay(hint)
+        self.stats.retries += 1
+        self._metrics.retries.inc()
+        level = log.warning if isinstance(exc, RetryableError) else log.error
+        level("batch_retry", error=type(exc).__name__, detail=str(exc)[:300], delay_s=round(delay, 2))
+        self._sleep(delay)
+
+    def _interruptible_sleep(self, seconds: float) -> bool:
+        return self._stopping.wait(seconds)
+
+    def _commit(self, records: Sequence[Any]) -> None:
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            if tp not in offsets or offsets[tp].offset <= r.offset:
+                offsets[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
+        try:
+            self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # Effects are durable and idempotent; the next owner re-reads at worst, and handlers that keep
+            # offsets with their state skip what they already applied.
+            self.stats.commit_failures += 1
+            log.warning("commit_failed", error=type(exc).__name__)
+
+    def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
+        stored = self._handler.stored_offsets(list(partitions))
+        for tp, offset in stored.items():
+            self._consumer.seek(tp, offset)
+        log.info("partitions_assigned", partitions=len(partitions), seeked=len(stored))
+
+    def _update_lag(self) -> None:
+        total = 0
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            position = self._consumer.position(tp, timeout_ms=0) if high is not None else None
+            if high is not None and position is not None:
+                total += max(0, high - position)
+        self._metrics.lag.set(total)

@@ -1,0 +1,146 @@
+"""Event contracts carried on Kafka between the services.
+
+Every model is pydantic v2, rejects naive datetimes and carries ``schema_version`` so consumers can evolve.
+Values may hold personal data (an email is needed to reach the CRM); Kafka *keys* never do: they are
+``person_key`` values, which are keyed hashes (see :mod:`peerscore.identity`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _require_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_require_aware)]
+"""A datetime that must carry a zone; normalised to UTC so comparisons and hashing are stable."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """Base of every message: immutable, unknown fields refused so producer bugs surface at the edge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PersonIdentifiers(Contract):
+    email: str | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    linkedin_member_urn: str | None = None
+
+
+class PersonTraits(Contract):
+    """Who the person is: the inputs of *fit* scoring."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    seniority: str | None = None
+    function: str | None = None
+    country: str | None = None
+
+
+class AccountHints(Contract):
+    """What the event says about the person's company (the B2B account)."""
+
+    domain: str | None = None
+    name: str | None = None
+    linkedin_org_urn: str | None = None
+    employees: int | None = None
+    industry: str | None = None
+    region: str | None = None
+
+
+class EngagementEvent(Contract):
+    """One normalised thing a buyer did (or said about themselves), from any source."""
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(min_length=1, max_length=256, description="Source id (Segment messageId…); dedup key")
+    type: str = Field(
+        min_length=1,
+        max_length=128,
+        description="Dotted event type, e.g. page.viewed, content.downloaded, identify",
+    )
+    name: str | None = Field(default=None, max_length=256, description="Original event name from the source")
+    source: str = Field(min_length=1, max_length=64)
+    person_key: str = Field(min_length=1, max_length=64)
+    occurred_at: AwareDatetime
+    received_at: AwareDatetime
+    person: PersonIdentifiers = PersonIdentifiers()
+    traits: PersonTraits = PersonTraits()
+    account: AccountHints = AccountHints()
+    properties: dict[str, Any] = Field(default_factory=dict)
+    consent: dict[str, bool] = Field(default_factory=dict)
+
+
+Grade = Literal["A", "B", "C", "D"]
+
+
+class LeadScore(Contract):
+    """A person's score after an event was applied. ``version`` grows by one per applied event."""
+
+    schema_version: Literal[1] = 1
+    person_key: str
+    version: int = Field(ge=1)
+    fit: float
+    engagement: float
+    intent: float
+    groups: dict[str, float] = Field(default_factory=dict, description="Every group's score, custom ones too")
+    total: float
+    grade: Grade
+    level: int = Field(ge=1, le=3)
+    qualified: bool
+    reasons: list[str] = Field(default_factory=list)
+    ruleset_version: str
+    as_of: AwareDatetime
+    account_key: str | None = None
+
+
+class LeadContact(Contract):
+    """What the CRM needs to find or create the record; travels only in message values."""
+
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    company: str | None = None
+    domain: str | None = None
+    country: str | None = None
+
+
+class LeadTransition(Contract):
+    """Qualification crossed (``qualified``) or left (``recycled``); drives crm-sync.
+
+    ``score.version`` is the idempotency key: a CRM applies a lead version at most once.
+    """
+
+    schema_version: Literal[1] = 1
+    kind: Literal["qualified", "recycled"]
+    person_key: str
+    contact: LeadContact
+    score: LeadScore
+    transitioned_at: AwareDatetime
+
+
+class DeadLetter(Contract):
+    """A record no handler could accept, kept with the reason and its original bytes (base64)."""
+
+    schema_version: Literal[1] = 1
+    reason: str
+    source: str = Field(description="Where it came from: a topic, or an ingest endpoint")
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    value_b64: str
+    failed_at: AwareDatetime

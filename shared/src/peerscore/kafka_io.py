@@ -1,0 +1,98 @@
+"""Thin Kafka edges: a producer that can wait for acknowledgement, and client factories.
+
+Only entry points call these factories; handlers receive the wrapper (or any object with the same methods).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from kafka import KafkaConsumer, KafkaProducer
+from pydantic import BaseModel
+
+from peerscore.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    topic: str
+    key: str | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def record(topic: str, key: str | None, model: BaseModel) -> OutgoingRecord:
+    return OutgoingRecord(topic, key, model.model_dump_json().encode())
+
+
+class Publisher(Protocol):
+    """What handlers and apps need from a producer."""
+
+    def publish(self, records: Sequence[OutgoingRecord], *, wait: bool = True) -> None: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+
+class KafkaPublisher:
+    """``acks='all'`` idempotent producer. ``publish(wait=True)`` returns only once every record is acknowledged,
+    and raises if any was not: callers answer their clients (or commit) only after that."""
+
+    def __init__(self, producer: KafkaProducer, ack_timeout_s: float = 30.0) -> None:
+        self._producer = producer
+        self._ack_timeout_s = ack_timeout_s
+
+    def publish(self, records: Sequence[OutgoingRecord], *, wait: bool = True) -> None:
+        futures = [
+            self._producer.send(
+                r.topic,
+                key=r.key.encode() if r.key is not None else None,
+                value=r.value,
+                headers=list(r.headers),
+            )
+            for r in records
+        ]
+        if wait:
+            self._producer.flush(timeout=self._ack_timeout_s)
+            for future in futures:
+                future.get(timeout=self._ack_timeout_s)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._producer.flush(timeout=timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._producer.close(timeout=timeout)
+
+
+def make_producer(settings: KafkaSettings, client_suffix: str = "producer") -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-{client_suffix}",
+        acks="all",
+        linger_ms=settings.linger_ms,
+        batch_size=256 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        request_timeout_ms=settings.request_timeout_ms,
+        retries=2**31 - 1,
+        delivery_timeout_ms=max(120_000, settings.request_timeout_ms + settings.linger_ms),
+    )
+
+
+def make_publisher(settings: KafkaSettings, client_suffix: str = "producer") -> KafkaPublisher:
+    return KafkaPublisher(make_producer(settings, client_suffix))
+
+
+def make_consumer(settings: KafkaSettings, group_id: str) -> KafkaConsumer:
+    """A manual-commit consumer; subscription is left to the consumer loop so it can attach its listener."""
+    return KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-{group_id}",
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        max_poll_records=settings.max_poll_records,
+        max_poll_interval_ms=300_000,
+    )
