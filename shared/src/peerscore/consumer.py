@@ -211,9 +211,7 @@ class ConsumerLoop(Generic[T]):
         self.stats.batches += 1
         self.stats.handled += len(good)
         self.stats.dead_lettered += len(dead)
-        self._metrics.observe_batch(
-            handled=len(good), dead_lettered=len(dead), seconds=time.perf_counter() - started
-        )
+        self._metrics.observe_batch(handled=len(good), dead_lettered=len(dead), seconds=time.perf_counter() - started)
         self._update_lag()
 
     def _dead_letter(self, r: Any, reason: str) -> OutgoingRecord:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PERSONAL_FIELDS = frozenset(
@@ -19,7 +26,7 @@ _PERSONAL_FIELDS = frozenset(
 )
 
 
-def scrub_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def scrub_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Last line of defence: drop known personal fields and mask anything shaped like an email."""
     for key in list(event_dict):
         if key in _PERSONAL_FIELDS:
@@ -64,8 +71,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
 
 
-def _add_service(service: str) -> Callable[[Any, str, dict[str, Any]], dict[str, Any]]:
-    def add(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_service(service: str) -> Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]:
+    def add(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         event_dict.setdefault("service", service)
         return event_dict
 
@@ -84,7 +91,10 @@ class ConsumerMetrics:
             "peerscore_consumer_dead_letters_total", "Records sent to the DLQ", ["group"], registry=registry
         ).labels(**labels)
         self.retries = Counter(
-            "peerscore_consumer_retries_total", "Batches retried after a failure", ["group"], registry=registry
+            "peerscore_consumer_retries_total",
+            "Batches retried after a failure",
+            ["group"],
+            registry=registry,
         ).labels(**labels)
         self.batch_seconds = Histogram(
             "peerscore_consumer_batch_seconds",

@@ -58,7 +58,9 @@ class KafkaSettings(BaseSettings):
 
 
 class DatabaseSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+    """``DATABASE_URL`` (SQLAlchemy URL): ``sqlite:///path`` or ``postgresql+psycopg://user@host/db``."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     database_url: str = Field(default="sqlite:///var/peerscore.db", validation_alias="DATABASE_URL")
     database_echo: bool = Field(default=False, validation_alias="DATABASE_ECHO")

@@ -1,0 +1,164 @@
+"""Scoring throughput on the embedded broker: the real worker (rules + database writes + outputs) against a
+bare consume→produce loop over the same pre-filled topic. Prints a table and writes var/bench/scoring.json.
+
+    make bench                      # 100k events, SQLite (the embedded default)
+    BENCH_EVENTS=20000 make bench   # smaller
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from peerscore.consumer import ConsumerLoop
+from peerscore.db import create_tables, make_engine
+from peerscore.dev.broker import EmbeddedBroker, free_port
+from peerscore.dev.journeys import JourneyGenerator
+from peerscore.ingest.normalise import normalise_batch
+from peerscore.kafka_io import make_consumer, make_publisher
+from peerscore.observability import ConsumerMetrics
+from peerscore.scoring.domain.ruleset import load_default_ruleset
+from peerscore.scoring.handler import ScoringHandler
+from peerscore.scoring.metrics import ScoringMetrics
+from peerscore.scoring.models import SCORING_TABLES
+from peerscore.settings import KafkaSettings
+from peerscore.topics import ensure_topics
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def generate(count: int) -> list[tuple[bytes, bytes]]:
+    people = max(10, count // 6)
+    calls = JourneyGenerator(seed=99).calls(people, end=END)
+    while len(calls) < count:
+        calls += JourneyGenerator(seed=len(calls)).calls(people, end=END)
+    events = normalise_batch({"batch": calls[:count]}, secret=b"bench", received_at=END)
+    return [(e.person_key.encode(), e.model_dump_json().encode()) for e in events]
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024)
+    started = time.perf_counter()
+    for key, value in records:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    elapsed = time.perf_counter() - started
+    producer.close()
+    return len(records) / elapsed
+
+
+def bare_consume_produce(settings: KafkaSettings, source: str, sink: str, count: int) -> float:
+    consumer = KafkaConsumer(
+        source,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"bare-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.max_poll_records,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, batch_size=256 * 1024
+    )
+    seen, started = 0, None
+    while seen < count:
+        for records in consumer.poll(timeout_ms=500).values():
+            started = started or time.perf_counter()
+            for r in records:
+                producer.send(sink, key=r.key, value=r.value)
+            seen += len(records)
+        producer.flush()
+        consumer.commit()
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    producer.close()
+    return count / elapsed
+
+
+def scoring_worker(settings: KafkaSettings, database_url: str, count: int) -> tuple[float, int]:
+    engine = make_engine(database_url)
+    create_tables(engine, SCORING_TABLES)
+    registry = CollectorRegistry()
+    group = f"bench-{uuid.uuid4().hex[:6]}"
+    publisher = make_publisher(settings)
+    ruleset = load_default_ruleset()
+    topics = settings.topics()
+    handler = ScoringHandler(
+        engine=engine,
+        ruleset=lambda: ruleset,
+        topics=topics,
+        publisher=publisher,
+        group_id=group,
+        metrics=ScoringMetrics(registry),
+    )
+    loop = ConsumerLoop(
+        consumer=make_consumer(settings, group),
+        topics=[topics.events],
+        handler=handler,
+        dlq_topic=topics.events_dlq,
+        publisher=publisher,
+        metrics=ConsumerMetrics(registry, group),
+    )
+    started = time.perf_counter()
+    loop.run(max_messages=count, timeout=1800)
+    elapsed = time.perf_counter() - started
+    with engine.connect() as conn:
+        people = conn.execute(text("SELECT count(*) FROM person_state")).scalar_one()
+    publisher.close()
+    engine.dispose()
+    return loop.stats.handled / elapsed, int(people)
+
+
+def main() -> None:
+    count = int(os.environ.get("BENCH_EVENTS", "100000"))
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(port=free_port()) as broker:
+        database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{tmp}/bench.db")
+        settings = KafkaSettings(
+            bootstrap_servers=broker.bootstrap_servers,
+            topic_prefix="bench",
+            event_partitions=12,
+            max_poll_records=5000,
+        )
+        ensure_topics(settings.bootstrap_servers, settings.topics())
+        print(f"generating {count} events …", flush=True)
+        records = generate(count)
+        produce_rate = produce(settings.bootstrap_servers, settings.topics().events, records)
+        print("bare consume→produce …", flush=True)
+        bare = bare_consume_produce(settings, settings.topics().events, "bench.sink", count)
+        print("scoring worker …", flush=True)
+        scoring, people = scoring_worker(settings, database_url, count)
+    backend = database_url.split(":", 1)[0]
+    result = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_implementation()} "
+        f"{platform.python_version()}",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "events": count,
+        "people": people,
+        "database": backend,
+        "produce_events_per_s": round(produce_rate),
+        "bare_consume_produce_events_per_s": round(bare),
+        "scoring_events_per_s": round(scoring),
+        "scoring_to_bare_ratio": round(scoring / bare, 3),
+    }
+    out = Path("var/bench")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scoring.json").write_text(json.dumps(result, indent=2))
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"  {key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

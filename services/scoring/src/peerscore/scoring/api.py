@@ -1,0 +1,114 @@
+"""Read API over scored leads: what sales and the console ask ("why is this lead hot?")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from peerscore.scoring.domain.engine import score_person
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from peerscore.events import utcnow
+from peerscore.identity import normalise_email
+from peerscore.scoring import store
+from peerscore.scoring.domain.ruleset import Ruleset
+from peerscore.scoring.models import LedgerRow, PersonRow
+
+
+class LeadView(BaseModel):
+    person_key: str
+    email: str | None
+    account_key: str | None
+    fit: float
+    engagement: float
+    intent: float
+    groups: dict[str, float]
+    total: float
+    grade: str
+    level: int
+    qualified: bool
+    reasons: list[str]
+    version: int
+    ruleset_version: str
+    as_of: datetime
+
+
+class LedgerEntry(BaseModel):
+    rule_id: str
+    group: str
+    points: float
+    event_id: str
+    occurred_at: datetime
+    ruleset_version: str
+
+
+def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[..., None]) -> APIRouter:
+    router = APIRouter(prefix="/v1/leads", tags=["leads"], dependencies=[Depends(auth)])
+
+    def view(session: Session, row: PersonRow) -> LeadView:
+        person = store.load_people(session, [row.person_key])[row.person_key][0]
+        account = None
+        if person.account_key:
+            account = store.load_accounts(session, [person.account_key]).get(person.account_key)
+        score = score_person(person, account, ruleset(), as_of=utcnow())
+        return LeadView(
+            person_key=row.person_key,
+            email=row.email,
+            account_key=person.account_key,
+            fit=score.fit,
+            engagement=score.engagement,
+            intent=score.intent,
+            groups=score.groups,
+            total=score.total,
+            grade=score.grade,
+            level=score.level,
+            qualified=person.qualified,
+            reasons=score.reasons,
+            version=person.version,
+            ruleset_version=score.ruleset_version,
+            as_of=score.as_of,
+        )
+
+    @router.get("", response_model=list[LeadView])
+    def list_leads(
+        email: Annotated[str | None, Query(max_length=320)] = None,
+        qualified: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> list[LeadView]:
+        """Leads by email, or the highest-scoring ones (by their last stored total)."""
+        with Session(engine) as session:
+            query = select(PersonRow)
+            if email is not None:
+                query = query.where(PersonRow.email == normalise_email(email))
+            if qualified is not None:
+                query = query.where(PersonRow.qualified == qualified)
+            rows = session.exec(query.order_by(col(PersonRow.total).desc()).limit(limit)).all()
+            return [view(session, r) for r in rows]
+
+    @router.get("/{person_key}", response_model=LeadView)
+    def get_lead(person_key: str) -> LeadView:
+        with Session(engine) as session:
+            row = session.get(PersonRow, person_key)
+            if row is None:
+                raise HTTPException(404, "no such lead")
+            return view(session, row)
+
+    @router.get("/{person_key}/ledger", response_model=list[LedgerEntry])
+    def get_ledger(person_key: str, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[LedgerEntry]:
+        """Every point awarded to the lead, newest first: the audit trail behind the score."""
+        with Session(engine) as session:
+            if session.get(PersonRow, person_key) is None:
+                raise HTTPException(404, "no such lead")
+            rows = session.exec(
+                select(LedgerRow)
+                .where(LedgerRow.person_key == person_key)
+                .order_by(col(LedgerRow.occurred_at).desc(), col(LedgerRow.id).desc())
+                .limit(limit)
+            ).all()
+            return [LedgerEntry.model_validate(r, from_attributes=True) for r in rows]
+
+    return router

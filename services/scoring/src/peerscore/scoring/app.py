@@ -1,0 +1,100 @@
+"""Scoring service: the consumer loop on a background thread plus the lead API, one process per worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from peerscore.api import bearer_auth
+from peerscore.consumer import ConsumerLoop
+from peerscore.db import create_tables, database_check, make_engine
+from peerscore.kafka_io import KafkaPublisher, Publisher, make_consumer, make_publisher
+from peerscore.observability import ConsumerMetrics, ReadinessCheck, health_router
+from peerscore.runtime import BackgroundLoop, broker_check
+from peerscore.scoring.api import leads_router
+from peerscore.scoring.domain.ruleset import Ruleset
+from peerscore.scoring.handler import ScoringHandler
+from peerscore.scoring.metrics import ScoringMetrics
+from peerscore.scoring.models import SCORING_TABLES
+from peerscore.scoring.settings import ScoringSettings
+from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    runtime: RuntimeSettings
+    kafka: KafkaSettings
+    database: DatabaseSettings
+    scoring: ScoringSettings
+    auth: ApiAuthSettings
+
+
+def create_app(
+    config: ScoringConfig,
+    *,
+    engine: Engine | None = None,
+    publisher: Publisher | None = None,
+    start_consumer: bool = True,
+) -> FastAPI:
+    """Build the app; clients are created in the lifespan (never at import) unless injected."""
+    registry = CollectorRegistry()
+    ruleset: Ruleset = config.scoring.load_ruleset()
+    eng = engine or make_engine(config.database.database_url, echo=config.database.database_echo)
+    create_tables(eng, SCORING_TABLES)
+    checks: dict[str, ReadinessCheck] = {
+        "database": database_check(eng),
+        "broker": broker_check(config.kafka.bootstrap_servers),
+    }
+    state: dict[str, BackgroundLoop] = {}
+
+    def consumer_running() -> None:
+        if "loop" in state:
+            state["loop"].check()
+
+    checks["consumer"] = consumer_running
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        own_publisher: KafkaPublisher | None = None
+        if start_consumer:
+            pub = publisher
+            if pub is None:
+                own_publisher = make_publisher(config.kafka, "scoring")
+                pub = own_publisher
+            handler = ScoringHandler(
+                engine=eng,
+                ruleset=lambda: ruleset,
+                topics=config.kafka.topics(),
+                publisher=pub,
+                group_id=config.scoring.group_id,
+                metrics=ScoringMetrics(registry),
+            )
+            loop = ConsumerLoop(
+                consumer=make_consumer(config.kafka, config.scoring.group_id),
+                topics=[config.kafka.topics().events],
+                handler=handler,
+                dlq_topic=config.kafka.topics().events_dlq,
+                publisher=pub,
+                metrics=ConsumerMetrics(registry, config.scoring.group_id),
+            )
+            state["loop"] = BackgroundLoop(loop, "scoring-consumer")
+            state["loop"].start()
+        try:
+            yield
+        finally:
+            if "loop" in state:
+                state["loop"].stop()
+            if own_publisher is not None:
+                own_publisher.close()
+            if engine is None:
+                eng.dispose()
+
+    app = FastAPI(title="Peerscore scoring", lifespan=lifespan)
+    app.include_router(health_router(registry, checks))
+    app.include_router(leads_router(eng, lambda: ruleset, bearer_auth(config.auth, config.runtime)))
+    return app

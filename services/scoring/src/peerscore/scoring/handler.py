@@ -1,0 +1,184 @@
+"""The scoring worker's batch handler: apply events to person/account state exactly once.
+
+Per polled batch, in ONE database transaction: skip records at or below the offsets already stored (a crash
+between the database commit and the Kafka commit re-delivers them), load the states the batch needs, apply every
+event in partition order through the pure domain, write states, ledger rows, the outputs (outbox) and the next
+offsets. After the commit the outbox is published (acks=all) and cleared. State effects therefore happen exactly
+once even under SIGKILL; outputs are at-least-once and carry the lead version as their idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
+from peerscore.scoring.domain.engine import Award, apply_event
+from pydantic import ValidationError
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, col
+
+from peerscore.consumer import InvalidMessage, Message, RetryableError
+from peerscore.db import load_offsets, save_offsets
+from peerscore.events import EngagementEvent, LeadContact, LeadScore, LeadTransition, utcnow
+from peerscore.identity import account_key
+from peerscore.kafka_io import OutgoingRecord, Publisher, record
+from peerscore.scoring import store
+from peerscore.scoring.domain.ruleset import Ruleset
+from peerscore.scoring.domain.state import AccountState, PersonState, new_account, new_person
+from peerscore.scoring.metrics import ScoringMetrics
+from peerscore.scoring.models import OutboxRow
+from peerscore.topics import Topics
+
+log = structlog.get_logger(__name__)
+
+OUTBOX_CHUNK = 5000
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    first = exc.errors()[:3]
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in first)
+
+
+def _score_changed(old: LeadScore | None, new: LeadScore) -> bool:
+    if old is None:
+        return True
+    ignore = {"version", "as_of"}
+    return old.model_dump(exclude=ignore) != new.model_dump(exclude=ignore)
+
+
+def lead_contact(person: PersonState, account: AccountState | None) -> LeadContact:
+    return LeadContact(
+        email=person.email,
+        first_name=person.traits.first_name,
+        last_name=person.traits.last_name,
+        title=person.traits.title,
+        company=account.name if account is not None else None,
+        domain=account.account_key if account is not None else None,
+        country=person.traits.country,
+    )
+
+
+class ScoringHandler:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        ruleset: Callable[[], Ruleset],
+        topics: Topics,
+        publisher: Publisher,
+        group_id: str,
+        metrics: ScoringMetrics,
+    ) -> None:
+        self._engine = engine
+        self._ruleset = ruleset
+        self._topics = topics
+        self._publisher = publisher
+        self._group = group_id
+        self._metrics = metrics
+
+    def decode(self, key: bytes | None, value: bytes | None) -> EngagementEvent:
+        if value is None:
+            raise InvalidMessage("empty record value")
+        try:
+            return EngagementEvent.model_validate_json(value)
+        except ValidationError as exc:
+            raise InvalidMessage(f"not an EngagementEvent: {describe_validation_error(exc)}") from None
+
+    def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        with Session(self._engine) as session:
+            stored = load_offsets(session, self._group, [(tp.topic, tp.partition) for tp in partitions])
+        return {TopicPartition(t, p): o for (t, p), o in stored.items()}
+
+    def handle(self, batch: Sequence[Message[EngagementEvent]]) -> None:
+        self.flush_outbox()  # outputs a previous crash left behind go out first, in order
+        try:
+            with Session(self._engine) as session, session.begin():
+                self._apply_batch(session, batch)
+        except (OperationalError, DBAPIError) as exc:
+            raise RetryableError(f"database: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}") from exc
+        self.flush_outbox()
+
+    def _apply_batch(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> None:
+        ruleset = self._ruleset()
+        stored = load_offsets(session, self._group, {(m.topic, m.partition) for m in batch})
+        fresh = [m for m in batch if m.offset >= stored.get((m.topic, m.partition), 0)]
+        if len(fresh) < len(batch):
+            self._metrics.replayed_skipped.inc(len(batch) - len(fresh))
+        if not fresh:
+            return
+        loaded = store.load_people(session, (m.value.person_key for m in fresh))
+        people: dict[str, PersonState] = {k: state for k, (state, _) in loaded.items()}
+        last_scores: dict[str, LeadScore | None] = {k: score for k, (_, score) in loaded.items()}
+        wanted_accounts = {account_key(m.value.account.domain) for m in fresh if m.value.account.domain}
+        wanted_accounts |= {p.account_key for p in people.values() if p.account_key}
+        accounts_before = store.load_accounts(session, wanted_accounts)
+        accounts = dict(accounts_before)
+
+        awards: list[tuple[str, Award]] = []
+        outputs: list[OutgoingRecord] = []
+        touched_people: set[str] = set()
+        touched_accounts: set[str] = set()
+        for m in fresh:
+            event = m.value
+            key = event.person_key
+            person = people.get(key) or new_person(key)
+            acct_key = account_key(event.account.domain) if event.account.domain else person.account_key
+            account = (accounts.get(acct_key) or new_account(acct_key)) if acct_key else None
+            applied = apply_event(person, account, event, ruleset)
+            if applied.duplicate:
+                self._metrics.duplicates.inc()
+                continue
+            people[key] = applied.person
+            touched_people.add(key)
+            if applied.account is not None:
+                accounts[applied.account.account_key] = applied.account
+                touched_accounts.add(applied.account.account_key)
+            awards.extend((key, a) for a in applied.awards)
+            score = applied.score
+            if score is not None:
+                if _score_changed(last_scores.get(key), score):
+                    outputs.append(record(self._topics.scores, key, score))
+                last_scores[key] = score
+            if applied.transition is not None and score is not None:
+                transition = LeadTransition(
+                    kind=applied.transition,
+                    person_key=key,
+                    contact=lead_contact(applied.person, applied.account),
+                    score=score,
+                    transitioned_at=score.as_of,
+                )
+                outputs.append(record(self._topics.qualified, key, transition))
+                self._metrics.transitions.labels(kind=applied.transition).inc()
+
+        now = utcnow()
+        store.save_people(session, [(people[k], last_scores.get(k)) for k in sorted(touched_people)], now)
+        store.save_accounts(session, [accounts[k] for k in sorted(touched_accounts)], accounts_before)
+        store.add_ledger(session, awards)
+        store.add_outbox(session, outputs)
+        next_offsets: dict[tuple[str, int], int] = {}
+        for m in fresh:
+            tp = (m.topic, m.partition)
+            next_offsets[tp] = max(next_offsets.get(tp, 0), m.offset + 1)
+        save_offsets(session, self._group, next_offsets)
+        self._metrics.events_applied.inc(len(fresh))
+        self._metrics.points_awarded.inc(len(awards))
+
+    def flush_outbox(self) -> int:
+        """Publish pending outputs in order and delete them once acknowledged."""
+        sent = 0
+        while True:
+            with Session(self._engine) as session:
+                rows: list[Any] = store.pending_outbox(session, OUTBOX_CHUNK)
+            if not rows:
+                return sent
+            try:
+                self._publisher.publish([OutgoingRecord(r.topic, r.key, r.value) for r in rows], wait=True)
+            except KafkaError as exc:
+                raise RetryableError(f"publishing outputs: {type(exc).__name__}", retry_after=1.0) from exc
+            with Session(self._engine) as session, session.begin():
+                session.execute(delete(OutboxRow).where(col(OutboxRow.id).in_([r.id for r in rows])))
+            sent += len(rows)

@@ -1,0 +1,31 @@
+"""Scoring metrics, registered in the service's own registry (no import-time globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+class ScoringMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events_applied = Counter(
+            "peerscore_scoring_events_applied_total", "Events applied to person state", registry=registry
+        )
+        self.points_awarded = Counter(
+            "peerscore_scoring_ledger_rows_total", "Ledger rows (point awards) written", registry=registry
+        )
+        self.duplicates = Counter(
+            "peerscore_scoring_duplicate_events_total",
+            "Events ignored as duplicates (same event id)",
+            registry=registry,
+        )
+        self.replayed_skipped = Counter(
+            "peerscore_scoring_replayed_records_skipped_total",
+            "Re-delivered records skipped because their effects were already stored",
+            registry=registry,
+        )
+        self.transitions = Counter(
+            "peerscore_scoring_transitions_total",
+            "Qualification transitions emitted",
+            ["kind"],
+            registry=registry,
+        )

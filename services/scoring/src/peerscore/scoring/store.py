@@ -1,0 +1,123 @@
+"""Bulk reads and writes of scoring state inside the caller's transaction: one query per table per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from peerscore.scoring.domain.engine import Award
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from peerscore.db import upsert
+from peerscore.events import LeadScore
+from peerscore.kafka_io import OutgoingRecord
+from peerscore.scoring.domain.state import AccountState, PersonState
+from peerscore.scoring.models import AccountActivityRow, AccountRow, LedgerRow, OutboxRow, PersonRow
+
+
+def load_people(session: Session, keys: Iterable[str]) -> dict[str, tuple[PersonState, LeadScore | None]]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.exec(select(PersonRow).where(col(PersonRow.person_key).in_(wanted))).all()
+    return {
+        r.person_key: (
+            PersonState.model_validate(r.state),
+            LeadScore.model_validate(r.score) if r.score is not None else None,
+        )
+        for r in rows
+    }
+
+
+def load_accounts(session: Session, keys: Iterable[str]) -> dict[str, AccountState]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    attributes = {
+        r.account_key: r.attributes
+        for r in session.exec(select(AccountRow).where(col(AccountRow.account_key).in_(wanted))).all()
+    }
+    activity: dict[str, dict[str, datetime]] = {}
+    for a in session.exec(select(AccountActivityRow).where(col(AccountActivityRow.account_key).in_(wanted))).all():
+        activity.setdefault(a.account_key, {})[a.person_key] = a.last_active_at
+    return {
+        key: AccountState.model_validate(
+            {**attributes.get(key, {}), "account_key": key, "active_people": activity.get(key, {})}
+        )
+        for key in wanted
+        if key in attributes or key in activity
+    }
+
+
+def save_people(session: Session, people: Sequence[tuple[PersonState, LeadScore | None]], now: datetime) -> None:
+    upsert(
+        session,
+        PersonRow,
+        [
+            {
+                "person_key": p.person_key,
+                "email": p.email.lower() if p.email else None,
+                "account_key": p.account_key,
+                "version": p.version,
+                "qualified": p.qualified,
+                "total": score.total if score is not None else 0.0,
+                "state": p.model_dump(mode="json"),
+                "score": score.model_dump(mode="json") if score is not None else None,
+                "updated_at": now,
+            }
+            for p, score in people
+        ],
+        keys=("person_key",),
+    )
+
+
+def save_accounts(session: Session, accounts: Sequence[AccountState], before: dict[str, AccountState]) -> None:
+    """Write attributes, and only the activity rows that moved, so two workers sharing an account merge."""
+    upsert(
+        session,
+        AccountRow,
+        [
+            {"account_key": a.account_key, "attributes": a.model_dump(mode="json", exclude={"active_people"})}
+            for a in accounts
+        ],
+        keys=("account_key",),
+    )
+    moved = []
+    for a in accounts:
+        old = before[a.account_key].active_people if a.account_key in before else {}
+        for person_key, at in a.active_people.items():
+            if old.get(person_key) != at:
+                moved.append({"account_key": a.account_key, "person_key": person_key, "last_active_at": at})
+    upsert(session, AccountActivityRow, moved, keys=("account_key", "person_key"))
+
+
+def add_ledger(session: Session, awards: Sequence[tuple[str, Award]]) -> None:
+    if awards:
+        session.execute(
+            insert(LedgerRow.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "person_key": person_key,
+                    "rule_id": a.rule_id,
+                    "group": a.group,
+                    "ruleset_version": a.ruleset_version,
+                    "event_id": a.event_id,
+                    "occurred_at": a.occurred_at,
+                    "points": a.points,
+                }
+                for person_key, a in awards
+            ],
+        )
+
+
+def add_outbox(session: Session, records: Sequence[OutgoingRecord]) -> None:
+    if records:
+        session.execute(
+            insert(OutboxRow.__table__),  # type: ignore[attr-defined]
+            [{"topic": r.topic, "key": r.key, "value": r.value} for r in records],
+        )
+
+
+def pending_outbox(session: Session, limit: int) -> list[OutboxRow]:
+    return list(session.exec(select(OutboxRow).order_by(col(OutboxRow.id)).limit(limit)).all())

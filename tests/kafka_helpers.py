@@ -1,0 +1,45 @@
+"""Small Kafka helpers for tests: produce raw records, read a topic to the end of what arrives in time."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from peerscore.settings import KafkaSettings
+
+
+def produce(settings: KafkaSettings, topic: str, records: Iterable[tuple[str | None, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+    try:
+        for key, value in records:
+            producer.send(topic, key=key.encode() if key is not None else None, value=value)
+        producer.flush(30)
+    finally:
+        producer.close(5)
+
+
+def read_topic(
+    settings: KafkaSettings, topic: str, *, expect: int, timeout: float = 20.0
+) -> list[tuple[str | None, bytes]]:
+    """Read from the beginning until ``expect`` records arrived or ``timeout`` passed."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )
+    out: list[tuple[str | None, bytes]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(out) < expect and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                out.extend((r.key.decode() if r.key is not None else None, r.value) for r in records)
+    finally:
+        consumer.close(autocommit=False)
+    return out
