@@ -4,15 +4,43 @@ consumer offsets that workers store in the same transaction as their state."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import DateTime, Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from peerscore.observability import ReadinessCheck
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps that always read back timezone-aware UTC.
+
+    SQLite has no zoned timestamp type (``DateTime(timezone=True)`` reads back naive there): normalise to UTC on
+    write and re-attach UTC on read, so both databases behave the same and no naive datetime leaks in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("refusing to store a naive datetime")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

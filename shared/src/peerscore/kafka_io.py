@@ -74,6 +74,7 @@ def make_producer(settings: KafkaSettings, client_suffix: str = "producer") -> K
         batch_size=256 * 1024,
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=settings.request_timeout_ms,
+        max_block_ms=settings.max_block_ms,
         retries=2**31 - 1,
         delivery_timeout_ms=max(120_000, settings.request_timeout_ms + settings.linger_ms),
     )

@@ -13,7 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from peerscore.topics import Topics
 
-PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "dev", "dev-secret", "secret", "peerscore-dev"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "dev", "dev-secret", "secret", "peerscore-dev", "peerscore-dev-write-key"}
+)
 
 
 class RuntimeSettings(BaseSettings):
@@ -48,6 +50,8 @@ class KafkaSettings(BaseSettings):
     max_poll_records: int = 2000
     linger_ms: int = 5
     request_timeout_ms: int = 30000
+    # How long send() may block when the broker is unreachable; HTTP callers answer 503 before SDKs time out.
+    max_block_ms: int = 10000
 
     def topics(self) -> Topics:
         return Topics(

@@ -42,7 +42,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
             for r in session.exec(select(LedgerRow).order_by(col(LedgerRow.id))).all()
         )
         activity = sorted(
-            (r.account_key, r.person_key, r.last_active_at.astimezone(UTC).isoformat())
+            (r.account_key, r.person_key, r.last_active_at.isoformat())
             for r in session.exec(select(AccountActivityRow)).all()
         )
     return {"people": people, "ledger": ledger, "activity": activity}

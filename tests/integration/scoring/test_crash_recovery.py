@@ -60,7 +60,8 @@ def test_sigkilled_worker_ends_with_exactly_the_uninterrupted_state(
     try:
         wait_until(lambda: applied_count(engine, group) >= total, 180, "the whole stream applied")
     finally:
-        assert stop(proc, signal.SIGTERM) == 0, "SIGTERM drains and exits cleanly"
+        # uvicorn re-raises SIGTERM after its graceful shutdown: -SIGTERM is a clean exit, a timeout is not.
+        assert stop(proc, signal.SIGTERM) in (0, -signal.SIGTERM), "SIGTERM drains and exits cleanly"
 
     crashed, expected = snapshot(engine), snapshot(reference)
     reference.dispose()

@@ -1,0 +1,1 @@
+"""Peerscore ingest: a Segment/RudderStack-compatible tracking API that publishes to Kafka."""

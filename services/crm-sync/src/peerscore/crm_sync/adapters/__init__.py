@@ -1,0 +1,1 @@
+"""CRM adapters behind :class:`~peerscore.crm_sync.adapters.base.CrmAdapter`: thin I/O over pure payloads."""

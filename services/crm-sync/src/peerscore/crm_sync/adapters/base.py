@@ -1,0 +1,62 @@
+"""The one interface every CRM adapter implements, and the per-lead outcome it reports.
+
+Results are per item because CRM batch APIs (HubSpot batch upsert, Salesforce sObject Collections) accept
+some records and reject others in one call: the worker records each outcome in the sync ledger instead of
+failing or retrying a whole batch for one bad lead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from peerscore.crm_sync.domain.mapping import CrmLeadRecord
+
+SyncOutcome = Literal["ok", "permanent", "retryable"]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What happened to one lead version in the CRM.
+
+    * ``ok`` — stored; the ledger remembers the version so it is never sent again.
+    * ``permanent`` — the CRM refused it for good (validation, duplicate rule…); recorded as failed and not
+      retried.
+    * ``retryable`` — the CRM could not take it now (rate limit, outage); the batch is retried after
+      ``retry_after`` seconds, so nothing is lost.
+    """
+
+    person_key: str
+    version: int
+    outcome: SyncOutcome
+    message: str | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def ok(cls, lead: CrmLeadRecord) -> SyncResult:
+        return cls(lead.person_key, lead.version, "ok")
+
+    @classmethod
+    def permanent(cls, lead: CrmLeadRecord, message: str) -> SyncResult:
+        return cls(lead.person_key, lead.version, "permanent", message)
+
+    @classmethod
+    def retryable(cls, lead: CrmLeadRecord, message: str, retry_after: float | None = None) -> SyncResult:
+        return cls(lead.person_key, lead.version, "retryable", message, retry_after)
+
+
+class CrmAdapter(Protocol):
+    """A CRM that can upsert leads. ``name`` keys the sync ledger, so it must be stable across deployments."""
+
+    name: str
+
+    def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
+        """Create or update each lead (matched by the CRM's key); one result per lead, in the same order.
+
+        Callers pass at most one lead per person (the worker keeps the newest version of each).
+
+        Raise only for failures that concern the whole call and are worth retrying (connection refused…);
+        everything that concerns a single lead is reported in its result.
+        """
+        ...

@@ -1,0 +1,1 @@
+"""Pure CRM-sync logic: imports only the event contracts, pydantic and the standard library."""

@@ -1,0 +1,159 @@
+"""From the ``LeadTransition`` contract to what a CRM stores, and from that record to CRM property names.
+
+Pure on purpose: every adapter (local table, HubSpot, Salesforce, webhook) builds its payload from the
+same :class:`CrmLeadRecord`, so a lead looks the same in every CRM and the mapping is testable without any
+I/O. The field mapping is data (configuration), not code, because each CRM account names its properties
+differently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from peerscore.events import AwareDatetime, Grade, LeadTransition
+
+LeadStatus = Literal["MQL", "Recycled"]
+
+STATUS_BY_KIND: Mapping[str, LeadStatus] = {"qualified": "MQL", "recycled": "Recycled"}
+"""Sales teams know "MQL" and "Recycled", not our transition kinds."""
+
+
+class UnmappableLead(ValueError):
+    """The transition cannot become a CRM record (e.g. no email); retrying the same version cannot help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FieldMappingError(ValueError):
+    """A configured field mapping names Peerscore fields that do not exist, or is ambiguous."""
+
+
+class CrmLeadRecord(BaseModel):
+    """One lead version as every CRM adapter receives it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    person_key: str = Field(min_length=1)
+    email: str = Field(min_length=3)
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    company: str | None = None
+    domain: str | None = None
+    country: str | None = None
+    score: float
+    fit: float
+    engagement: float
+    intent: float
+    grade: Grade
+    level: int = Field(ge=1, le=3)
+    status: LeadStatus
+    reasons: list[str] = Field(default_factory=list)
+    ruleset_version: str
+    version: int = Field(ge=1, description="Lead version (score.version): the idempotency key")
+    qualified_at: AwareDatetime | None = Field(default=None, description="Set by 'qualified' only")
+    transitioned_at: AwareDatetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reasons_text(self) -> str:
+        """The reasons one per line, for CRMs whose fields take long text but not lists."""
+        return "\n".join(self.reasons)
+
+    @property
+    def full_name(self) -> str | None:
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return name or None
+
+
+def to_crm_record(transition: LeadTransition) -> CrmLeadRecord:
+    """Map a transition; raises :class:`UnmappableLead` when the CRM could not identify the person."""
+    contact, score = transition.contact, transition.score
+    email = (contact.email or "").strip()
+    if not email:
+        raise UnmappableLead("missing email")
+    transitioned_at: datetime = transition.transitioned_at
+    return CrmLeadRecord(
+        person_key=transition.person_key,
+        email=email,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        title=contact.title,
+        company=contact.company,
+        domain=contact.domain,
+        country=contact.country,
+        score=score.total,
+        fit=score.fit,
+        engagement=score.engagement,
+        intent=score.intent,
+        grade=score.grade,
+        level=score.level,
+        status=STATUS_BY_KIND[transition.kind],
+        reasons=list(score.reasons),
+        ruleset_version=score.ruleset_version,
+        version=score.version,
+        qualified_at=transitioned_at if transition.kind == "qualified" else None,
+        transitioned_at=transitioned_at,
+    )
+
+
+MAPPABLE_FIELDS: frozenset[str] = frozenset(CrmLeadRecord.model_fields) | frozenset(CrmLeadRecord.model_computed_fields)
+
+DEFAULT_FIELD_MAPPING: Mapping[str, str] = {
+    "email": "email",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "title": "job_title",
+    "company": "company",
+    "domain": "website",
+    "country": "country",
+    "person_key": "peerscore_person_key",
+    "score": "peerscore_score",
+    "fit": "peerscore_fit",
+    "engagement": "peerscore_engagement",
+    "intent": "peerscore_intent",
+    "grade": "peerscore_grade",
+    "level": "peerscore_level",
+    "status": "lead_status",
+    "reasons_text": "peerscore_reasons",
+    "ruleset_version": "peerscore_ruleset_version",
+    "version": "peerscore_version",
+    "qualified_at": "peerscore_qualified_at",
+    "transitioned_at": "peerscore_transitioned_at",
+}
+"""Peerscore field → CRM property. Standard contact fields keep common names; ours are prefixed so they never
+collide with a CRM's built-in properties."""
+
+
+def validate_field_mapping(mapping: Mapping[str, str]) -> dict[str, str]:
+    """Return a clean copy or raise :class:`FieldMappingError` naming every problem at once.
+
+    Caught at start-up (settings validation) rather than at the first lead, where it would fail every sync.
+    """
+    problems: list[str] = []
+    unknown = sorted(set(mapping) - MAPPABLE_FIELDS)
+    if unknown:
+        problems.append(f"unknown Peerscore field(s) {unknown}; known: {sorted(MAPPABLE_FIELDS)}")
+    blank = sorted(field for field, prop in mapping.items() if not prop.strip())
+    if blank:
+        problems.append(f"empty CRM property name for {blank}")
+    counts = Counter(prop.strip() for prop in mapping.values() if prop.strip())
+    duplicates = sorted(prop for prop, n in counts.items() if n > 1)
+    if duplicates:
+        problems.append(f"CRM property mapped more than once: {duplicates}")
+    if problems:
+        raise FieldMappingError("; ".join(problems))
+    return {field: prop.strip() for field, prop in mapping.items()}
+
+
+def crm_properties(record: CrmLeadRecord, mapping: Mapping[str, str] = DEFAULT_FIELD_MAPPING) -> dict[str, Any]:
+    """The record as JSON-ready CRM properties; fields left out of the mapping are not sent."""
+    data = record.model_dump(mode="json")
+    return {prop: data[field] for field, prop in mapping.items()}

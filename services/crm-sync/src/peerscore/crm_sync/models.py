@@ -1,0 +1,62 @@
+"""crm-sync's tables: the local CRM itself and the sync ledger (last lead version applied per CRM).
+
+The ledger is what makes at-least-once delivery safe: a version is applied only if it is newer than the one
+recorded, and the ledger row commits in the same transaction as the local CRM row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from peerscore.db import UtcDateTime
+
+LedgerStatus = Literal["ok", "failed"]
+
+
+class CrmLead(SQLModel, table=True):
+    """One lead in the local CRM (the embedded default), as of its newest synced version."""
+
+    __tablename__ = "crm_lead"
+
+    person_key: str = Field(primary_key=True, max_length=64)
+    email: str = Field(max_length=320)
+    first_name: str | None = Field(default=None, max_length=255)
+    last_name: str | None = Field(default=None, max_length=255)
+    title: str | None = Field(default=None, max_length=255)
+    company: str | None = Field(default=None, max_length=255)
+    domain: str | None = Field(default=None, max_length=255)
+    country: str | None = Field(default=None, max_length=64)
+    score: float
+    fit: float
+    engagement: float
+    intent: float
+    grade: str = Field(max_length=1)
+    level: int
+    status: str = Field(max_length=16, index=True)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ruleset_version: str = Field(max_length=128)
+    version: int
+    qualified_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
+    transitioned_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    synced_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False, index=True))
+
+
+class SyncLedger(SQLModel, table=True):
+    """Last version of each lead handed to each CRM, and whether that CRM took it."""
+
+    __tablename__ = "crm_sync_ledger"
+
+    crm: str = Field(primary_key=True, max_length=64)
+    person_key: str = Field(primary_key=True, max_length=64)
+    last_version: int
+    last_kind: str = Field(max_length=16)
+    status: str = Field(max_length=8, description="ok | failed")
+    error: str | None = Field(default=None, max_length=2000)
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+TABLES: tuple[type[SQLModel], ...] = (CrmLead, SyncLedger)

@@ -1,0 +1,79 @@
+"""``/v1/crm/leads``: the local CRM as JSON. Leads hold personal data, so every route sits behind the bearer
+dependency (open only in dev without a token)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from peerscore.crm_sync.domain.mapping import LeadStatus
+from peerscore.crm_sync.models import CrmLead
+from peerscore.crm_sync.queries import get_lead, list_leads
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A read session on the engine the app's lifespan opened (never a module-level engine)."""
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+
+
+class CrmLeadPublic(BaseModel):
+    """A lead as the API shows it: the CRM's view, with a display name."""
+
+    person_key: str
+    email: str
+    name: str | None
+    title: str | None
+    company: str | None
+    domain: str | None
+    country: str | None
+    score: float
+    fit: float
+    engagement: float
+    intent: float
+    grade: str
+    level: int
+    status: str
+    reasons: list[str]
+    ruleset_version: str
+    version: int
+    qualified_at: datetime | None
+    transitioned_at: datetime
+    synced_at: datetime
+
+    @classmethod
+    def from_row(cls, lead: CrmLead) -> CrmLeadPublic:
+        return cls(name=display_name(lead), **lead.model_dump())
+
+
+def display_name(lead: CrmLead) -> str | None:
+    return " ".join(part for part in (lead.first_name, lead.last_name) if part) or None
+
+
+def leads_router(require_auth: Callable[..., Any]) -> APIRouter:
+    router = APIRouter(prefix="/v1/crm", tags=["crm"], dependencies=[Depends(require_auth)])
+
+    @router.get("/leads")
+    def leads(
+        session: SessionDep,
+        lead_status: Annotated[LeadStatus | None, Query(alias="status")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[CrmLeadPublic]:
+        return [CrmLeadPublic.from_row(lead) for lead in list_leads(session, status=lead_status, limit=limit)]
+
+    @router.get("/leads/{person_key}")
+    def lead(person_key: str, session: SessionDep) -> CrmLeadPublic:
+        row = get_lead(session, person_key)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead in the local CRM")
+        return CrmLeadPublic.from_row(row)
+
+    return router

@@ -1,0 +1,51 @@
+"""Write-key authentication the way Segment and RudderStack SDKs send it.
+
+SDKs put the write key in HTTP Basic as the user name with an empty password; some HTTP sources use an
+``X-Write-Key`` header or ``writeKey`` in the JSON body. The first credential presented decides: a wrong Basic
+key is not rescued by a right body key, so a misconfigured client fails loudly instead of half-working.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Sequence
+
+from pydantic import SecretStr
+
+
+def basic_user(authorization: str | None) -> str | None:
+    """The user name of an ``Authorization: Basic`` header, or None when there is no readable one."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, _password = decoded.partition(":")
+    return user or None
+
+
+def header_write_key(authorization: str | None, x_write_key: str | None) -> str | None:
+    """The key presented in headers (Basic first, then ``X-Write-Key``), readable before the body is read."""
+    return basic_user(authorization) or (x_write_key.strip() if x_write_key and x_write_key.strip() else None)
+
+
+class WriteKeys:
+    """The configured keys; ``accepts`` compares against every one in constant time (no early exit)."""
+
+    def __init__(self, keys: Sequence[SecretStr]) -> None:
+        self._keys = [k.get_secret_value().encode() for k in keys if k.get_secret_value()]
+
+    def accepts(self, given: object) -> bool:
+        if not isinstance(given, str) or not given:
+            return False
+        candidate = given.encode()
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(candidate, key)
+        return matched

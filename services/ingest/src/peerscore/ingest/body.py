@@ -1,0 +1,95 @@
+"""Reading a request body safely: bounded size, gzip without bombs, JSON without pathological nesting.
+
+Every limit is enforced on the bytes as they arrive or decompress, never after materialising an unbounded
+buffer, so one hostile request cannot exhaust the process's memory.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from peerscore.ingest.errors import RequestRejected
+
+MAX_JSON_DEPTH = 32
+
+
+def too_large(message: str) -> RequestRejected:
+    return RequestRejected(413, "too_large", "payload_too_large", message)
+
+
+def bad_request(message: str) -> RequestRejected:
+    return RequestRejected(400, "invalid", "invalid_body", message)
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The whole body, or 413 as soon as more than ``limit`` bytes have arrived."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        if len(buffer) > limit:
+            raise too_large(f"request body is larger than {limit} bytes")
+    return bytes(buffer)
+
+
+def gunzip_limited(data: bytes, limit: int) -> bytes:
+    """Decompress (possibly multi-member) gzip, producing at most ``limit + 1`` bytes before refusing."""
+    out = bytearray()
+    remaining = data
+    while remaining:
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out += decompressor.decompress(remaining, limit + 1 - len(out))
+        except zlib.error:
+            raise bad_request("body is not valid gzip") from None
+        if len(out) > limit:
+            raise too_large(f"decompressed body is larger than {limit} bytes")
+        if not decompressor.eof:
+            raise bad_request("gzip body is truncated")
+        remaining = decompressor.unused_data
+    return bytes(out)
+
+
+def decode(data: bytes, content_encoding: str | None, limit: int) -> bytes:
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "gzip":
+        return gunzip_limited(data, limit)
+    if encoding == "identity":
+        return data
+    raise RequestRejected(415, "invalid", "unsupported_encoding", "Content-Encoding must be gzip or identity")
+
+
+def check_depth(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuse objects/arrays nested deeper than ``max_depth``; iterative, so depth cannot blow the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            raise bad_request(f"JSON is nested deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def parse_json(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """A JSON object, or 400. orjson refuses invalid UTF-8, NaN and >1024 levels by itself."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise bad_request("body is not valid JSON") from None
+    check_depth(value, max_depth)
+    if not isinstance(value, dict):
+        raise bad_request("body must be a JSON object")
+    return value
+
+
+def serialised_size(call: Any) -> int:
+    """Size of one call as compact JSON: the unit Segment's 32 KB per-event limit is measured in."""
+    return len(orjson.dumps(call))

@@ -1,0 +1,51 @@
+"""Domain errors of the ingest edge, free of any web framework so normalisation stays pure.
+
+Messages name the JSON field path and what was expected, never the offending value: values may be personal
+data and these messages are both logged and returned to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def join_path(prefix: str, field: str) -> str:
+    """``join_path("batch[3]", "timestamp") -> "batch[3].timestamp"``; top-level calls have no prefix."""
+    if not prefix:
+        return field
+    if not field:
+        return prefix
+    return f"{prefix}.{field}"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class InvalidEvent(Exception):
+    """One or more calls cannot be normalised; the request is refused as a whole (400)."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+        self.errors = tuple(errors)
+
+    @classmethod
+    def at(cls, path: str, message: str) -> InvalidEvent:
+        return cls([FieldError(path, message)])
+
+
+class RequestRejected(Exception):
+    """The request as a whole is unacceptable (size, encoding, syntax); ``reason`` labels the metric."""
+
+    def __init__(self, status: int, reason: str, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.error = error
+        self.message = message

@@ -1,0 +1,20 @@
+"""A real SQLite database per test (no mocks): the handler and the local CRM run their actual SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from peerscore.crm_sync.models import TABLES
+from peerscore.db import create_tables, make_engine
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    create_tables(engine, TABLES)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,54 @@
+"""Builders for lead transitions, shared by the crm-sync unit and integration tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from peerscore.consumer import Message
+from peerscore.events import LeadContact, LeadScore, LeadTransition
+
+BASE_TIME = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def transition(
+    person_key: str = "p_ada",
+    version: int = 1,
+    *,
+    kind: Literal["qualified", "recycled"] = "qualified",
+    email: str | None = "ada@example.com",
+    reasons: tuple[str, ...] = ("Visited pricing 3 times", "VP at a 500-person SaaS company"),
+    total: float = 72.5,
+    **contact: Any,
+) -> LeadTransition:
+    """A transition whose timestamps grow with ``version``, like the scoring service produces them."""
+    at = BASE_TIME + timedelta(minutes=version)
+    contact = {"first_name": "Ada", "last_name": "Lovelace", "company": "Analytical", **contact}
+    return LeadTransition(
+        kind=kind,
+        person_key=person_key,
+        contact=LeadContact(email=email, **contact),
+        score=LeadScore(
+            person_key=person_key,
+            version=version,
+            fit=40.0,
+            engagement=25.0,
+            intent=7.5,
+            total=total,
+            grade="A" if kind == "qualified" else "C",
+            level=3 if kind == "qualified" else 1,
+            qualified=kind == "qualified",
+            reasons=list(reasons),
+            ruleset_version="rules-7",
+            as_of=at,
+        ),
+        transitioned_at=at,
+    )
+
+
+def message(t: LeadTransition, offset: int = 0, topic: str = "peerscore.qualified.v1") -> Message[LeadTransition]:
+    return Message(topic, 0, offset, t.person_key, t, 0)
+
+
+def batch(*transitions: LeadTransition) -> list[Message[LeadTransition]]:
+    return [message(t, offset) for offset, t in enumerate(transitions)]

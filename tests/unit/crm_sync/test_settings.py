@@ -1,0 +1,53 @@
+"""crm-sync settings read from the environment: field mapping JSON, dev database and port defaults."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
+from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CRM_ADAPTER", "CRM_GROUP_ID", "CRM_FIELD_MAPPING"):
+        monkeypatch.delenv(name, raising=False)
+    settings = CrmSyncSettings()
+    assert (settings.adapter, settings.group_id, settings.field_mapping) == (
+        "local",
+        "peerscore-crm-sync",
+        None,
+    )
+    assert settings.effective_field_mapping == dict(DEFAULT_FIELD_MAPPING)
+
+
+def test_field_mapping_is_read_as_json_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_FIELD_MAPPING", '{"email": "Email", "score": " Lead_Score__c "}')
+    assert CrmSyncSettings().effective_field_mapping == {"email": "Email", "score": "Lead_Score__c"}
+
+
+def test_unknown_field_in_mapping_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_FIELD_MAPPING", '{"emial": "Email"}')
+    with pytest.raises(ValidationError, match="emial"):
+        CrmSyncSettings()
+
+
+def test_only_the_local_adapter_exists_for_now() -> None:
+    with pytest.raises(ValidationError):
+        CrmSyncSettings(adapter="hubspot")  # type: ignore[arg-type]
+
+
+def test_database_defaults_to_its_own_sqlite_file_unless_database_url_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert CrmDatabaseSettings().database_url == "sqlite:///var/crm.db"
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://crm@db/peerscore")
+    assert CrmDatabaseSettings().database_url == "postgresql+psycopg://crm@db/peerscore"
+
+
+def test_http_port_defaults_to_8002_unless_http_port_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HTTP_PORT", raising=False)
+    assert CrmHttpSettings().port == 8002
+    monkeypatch.setenv("HTTP_PORT", "9100")
+    assert CrmHttpSettings().port == 9100

@@ -1,0 +1,283 @@
+"""Normalisation of Segment calls into EngagementEvents: types, names, timestamps, identifiers, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from peerscore.events import EngagementEvent, PersonIdentifiers
+from peerscore.identity import person_key
+from peerscore.ingest.errors import InvalidEvent
+from peerscore.ingest.normalise import event_type, generated_event_id, normalise_batch, normalise_call
+
+SECRET = b"normalise-secret"
+RECEIVED = datetime(2024, 5, 1, 12, 10, tzinfo=UTC)
+
+
+def norm(call: dict[str, Any], **kwargs: Any) -> EngagementEvent:
+    return normalise_call(call, secret=SECRET, received_at=RECEIVED, **kwargs)
+
+
+def errors_of(exc: pytest.ExceptionInfo[InvalidEvent]) -> dict[str, str]:
+    return {e.path: e.message for e in exc.value.errors}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Demo Requested", "demo.requested"),
+        ("Case Study Viewed", "case_study.viewed"),
+        ("Review Site Visited", "review_site.visited"),
+        ("Content Downloaded", "content.downloaded"),
+        ("Webinar Attended", "webinar.attended"),
+        ("Email Link Clicked", "email_link.clicked"),
+        ("Foo", "track.foo"),
+        ("  pricing-page: viewed!! ", "pricing_page.viewed"),
+    ],
+)
+def test_event_names_map_to_dotted_types(name: str, expected: str) -> None:
+    assert event_type(name) == expected
+
+
+def test_event_name_without_words_has_no_type() -> None:
+    assert event_type("--- !!") is None
+
+
+def test_track_keeps_original_name_properties_and_ids() -> None:
+    event = norm(
+        {
+            "type": "track",
+            "event": "Case Study Viewed",
+            "userId": "u-1",
+            "anonymousId": "a-1",
+            "messageId": "m-1",
+            "properties": {"slug": "acme", "email": "Jane@Acme.com"},
+            "timestamp": "2024-05-01T12:00:00Z",
+        }
+    )
+    assert (event.type, event.name, event.event_id, event.source) == (
+        "case_study.viewed",
+        "Case Study Viewed",
+        "m-1",
+        "segment",
+    )
+    assert event.properties["slug"] == "acme"
+    assert event.person == PersonIdentifiers(email="jane@acme.com", user_id="u-1", anonymous_id="a-1")
+    assert event.person_key == person_key(event.person, SECRET)
+    assert event.account.domain == "acme.com"
+
+
+def test_page_call_becomes_page_viewed_with_page_fields() -> None:
+    event = norm(
+        {
+            "type": "page",
+            "anonymousId": "a-1",
+            "name": "Pricing",
+            "category": "Marketing",
+            "properties": {"path": "/pricing", "title": "Pricing | Acme"},
+            "context": {"page": {"url": "https://acme.example/pricing", "referrer": "https://g.co", "path": "/x"}},
+        }
+    )
+    assert event.type == "page.viewed"
+    assert event.name == "Pricing"
+    assert event.properties == {
+        "path": "/pricing",  # the call's own properties win over context.page
+        "title": "Pricing | Acme",
+        "url": "https://acme.example/pricing",
+        "referrer": "https://g.co",
+        "name": "Pricing",
+        "category": "Marketing",
+    }
+
+
+def test_screen_identify_group_and_alias_types() -> None:
+    screen = norm({"type": "screen", "userId": "u", "name": "Home"})
+    identify = norm({"type": "identify", "userId": "u", "traits": {"email": "a@b.io"}})
+    group = norm({"type": "group", "userId": "u", "groupId": "g-9", "traits": {"name": "Acme", "employees": 40}})
+    alias = norm({"type": "alias", "userId": "u", "previousId": "anon-1"})
+    assert (screen.type, screen.properties["name"]) == ("screen.viewed", "Home")
+    assert (identify.type, identify.person.email) == ("identify", "a@b.io")
+    assert (group.type, group.properties, group.account.name, group.account.employees) == (
+        "group",
+        {"group_id": "g-9"},
+        "Acme",
+        40,
+    )
+    assert (alias.type, alias.properties) == ("alias", {"previous_id": "anon-1"})
+
+
+def test_identify_traits_fill_person_traits_and_account() -> None:
+    event = norm(
+        {
+            "type": "identify",
+            "userId": "u-2",
+            "context": {"traits": {"title": "Ignored when the call says otherwise", "seniority": "VP"}},
+            "traits": {
+                "email": "jo@gmail.com",
+                "firstName": "Jo",
+                "last_name": "Bloggs",
+                "title": "CTO",
+                "department": "Engineering",
+                "address": {"country": "DE"},
+                "company": {"name": "Acme", "website": "https://www.Acme.io/about", "employee_count": "120"},
+            },
+        }
+    )
+    assert event.traits.model_dump() == {
+        "first_name": "Jo",
+        "last_name": "Bloggs",
+        "title": "CTO",
+        "seniority": "VP",
+        "function": "Engineering",
+        "country": "DE",
+    }
+    assert (event.account.name, event.account.domain, event.account.employees) == ("Acme", "acme.io", 120)
+
+
+def test_timestamp_is_corrected_by_sent_at_skew() -> None:
+    # The device clock is 4 minutes behind: it sent at 12:06 (device time), we received at 12:10.
+    event = norm(
+        {
+            "type": "track",
+            "event": "A B",
+            "userId": "u",
+            "timestamp": "2024-05-01T12:00:00Z",
+            "sentAt": "2024-05-01T12:06:00Z",
+        }
+    )
+    assert event.occurred_at == datetime(2024, 5, 1, 12, 4, tzinfo=UTC)
+    assert event.received_at == RECEIVED
+
+
+def test_timestamp_without_sent_at_is_kept_and_offsets_become_utc() -> None:
+    event = norm({"type": "track", "event": "A B", "userId": "u", "timestamp": "2024-05-01T14:00:00+02:00"})
+    assert event.occurred_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert event.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_missing_timestamp_means_receive_time() -> None:
+    assert norm({"type": "track", "event": "A B", "userId": "u"}).occurred_at == RECEIVED
+
+
+def test_batch_sent_at_applies_to_every_call() -> None:
+    body = {
+        "sentAt": "2024-05-01T12:09:00Z",
+        "batch": [{"type": "track", "event": "A B", "userId": "u", "timestamp": "2024-05-01T12:00:00Z"}],
+    }
+    [event] = normalise_batch(body, secret=SECRET, received_at=RECEIVED)
+    assert event.occurred_at == datetime(2024, 5, 1, 12, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("bad", ["2024-05-01T12:00:00", "yesterday", 1714564800, ""])
+def test_naive_or_unparsable_timestamp_is_refused_with_its_path(bad: object) -> None:
+    body = {
+        "batch": [
+            {"type": "track", "event": "A B", "userId": "u"},
+            {"type": "track", "event": "A B", "userId": "u", "timestamp": bad},
+        ]
+    }
+    with pytest.raises(InvalidEvent) as exc:
+        normalise_batch(body, secret=SECRET, received_at=RECEIVED)
+    assert list(errors_of(exc)) == ["batch[1].timestamp"]
+
+
+def test_every_bad_call_of_a_batch_is_reported() -> None:
+    body = {
+        "batch": [
+            {"type": "track", "event": "A B", "userId": "u", "sentAt": "soon"},
+            {"type": "track", "event": "A B", "userId": "u"},
+            {"type": "identify"},
+            {"type": "fly", "userId": "u"},
+            {"type": "track", "userId": "u"},
+            "not an object",
+            {"type": "group", "userId": "u"},
+        ]
+    }
+    with pytest.raises(InvalidEvent) as exc:
+        normalise_batch(body, secret=SECRET, received_at=RECEIVED)
+    assert set(errors_of(exc)) == {
+        "batch[0].sentAt",
+        "batch[2]",
+        "batch[3].type",
+        "batch[4].event",
+        "batch[5]",
+        "batch[6].groupId",
+    }
+    assert "userId or anonymousId" in errors_of(exc)["batch[2]"]
+
+
+def test_errors_never_quote_the_offending_value() -> None:
+    with pytest.raises(InvalidEvent) as exc:
+        norm({"type": "track", "event": "A B", "userId": "u", "timestamp": "jane@acme.com"})
+    assert "jane" not in str(exc.value)
+
+
+def test_single_call_paths_have_no_prefix_and_type_must_match_endpoint() -> None:
+    with pytest.raises(InvalidEvent) as exc:
+        norm({"type": "page", "userId": "u"}, expected_type="track")
+    assert list(errors_of(exc)) == ["type"]
+    assert norm({"userId": "u", "event": "A B"}, expected_type="track").type == "a.b"
+
+
+def test_non_object_fields_and_non_bool_consent_are_refused() -> None:
+    with pytest.raises(InvalidEvent) as exc:
+        norm({"type": "track", "event": "A B", "userId": "u", "properties": []})
+    assert list(errors_of(exc)) == ["properties"]
+    with pytest.raises(InvalidEvent) as exc:
+        norm(
+            {
+                "type": "track",
+                "event": "A B",
+                "userId": "u",
+                "context": {"consent": {"categoryPreferences": {"Advertising": "yes"}}},
+            }
+        )
+    assert list(errors_of(exc)) == ["context.consent.categoryPreferences.Advertising"]
+    with pytest.raises(InvalidEvent) as exc:
+        norm({"type": "track", "event": "A B", "userId": {"id": 1}})
+    assert list(errors_of(exc)) == ["userId"]
+
+
+def test_consent_and_rudderstack_source() -> None:
+    event = norm(
+        {
+            "type": "track",
+            "event": "A B",
+            "anonymousId": "a",
+            "context": {
+                "library": {"name": "rudder-analytics-python"},
+                "consent": {"categoryPreferences": {"Advertising": False, "Analytics": True}},
+            },
+        }
+    )
+    assert event.source == "rudderstack"
+    assert event.consent == {"Advertising": False, "Analytics": True}
+
+
+def test_numeric_user_id_is_a_string_id() -> None:
+    assert norm({"type": "track", "event": "A B", "userId": 42}).person.user_id == "42"
+
+
+def test_person_key_is_stable_across_calls_and_secret_dependent() -> None:
+    a = norm({"type": "track", "event": "A B", "userId": "u-7"})
+    b = norm({"type": "page", "userId": "u-7", "traits": {"email": "x@y.z"}})
+    other = normalise_call({"type": "track", "event": "A B", "userId": "u-7"}, secret=b"x", received_at=RECEIVED)
+    assert a.person_key == b.person_key != other.person_key
+    assert "@" not in a.person_key and "u-7" not in a.person_key
+
+
+def test_generated_event_id_is_deterministic_and_ignores_sent_at() -> None:
+    call = {"type": "track", "event": "A B", "userId": "u", "timestamp": "2024-05-01T12:00:00Z"}
+    first = norm({**call, "sentAt": "2024-05-01T12:00:01Z"}).event_id
+    retry = norm({**call, "sentAt": "2024-05-01T12:00:09Z"}).event_id
+    assert first == retry == generated_event_id(call)
+    assert first.startswith("sha256:")
+    assert norm({**call, "event": "A C"}).event_id != first
+
+
+def test_too_long_event_names_are_refused() -> None:
+    with pytest.raises(InvalidEvent) as exc:
+        norm({"type": "track", "event": "x" * 300, "userId": "u"})
+    assert list(errors_of(exc)) == ["event"]
