@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary
+from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
-from peerscore.db import StoredOffset
+from peerscore.db import StoredOffset, UtcDateTime
 
 
 class PersonRow(SQLModel, table=True):
@@ -23,7 +23,7 @@ class PersonRow(SQLModel, table=True):
     total: float
     state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     score: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
 class AccountRow(SQLModel, table=True):
@@ -40,7 +40,7 @@ class AccountActivityRow(SQLModel, table=True):
 
     account_key: str = Field(primary_key=True, max_length=255)
     person_key: str = Field(primary_key=True, max_length=64)
-    last_active_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_active_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
 class LedgerRow(SQLModel, table=True):
@@ -54,7 +54,7 @@ class LedgerRow(SQLModel, table=True):
     group: str = Field(max_length=64)
     ruleset_version: str = Field(max_length=64)
     event_id: str = Field(max_length=256)
-    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    occurred_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     points: float
 
 
