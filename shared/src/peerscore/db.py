@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, event, text
+from sqlalchemy import DateTime, Engine, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.types import TypeDecorator
@@ -84,17 +84,28 @@ def upsert(
     *,
     keys: Sequence[str],
     update: Sequence[str] | None = None,
+    keep_greatest: Sequence[str] = (),
 ) -> None:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE`` in one executemany: ~50x faster than per-row ORM merges."""
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` in one executemany: ~50x faster than per-row ORM merges.
+
+    Columns in ``keep_greatest`` take the greater of the stored and the new value, so concurrent writers merge
+    (a "last activity" time never moves backwards) instead of the last writer winning.
+    """
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    greatest = func.greatest if dialect == "postgresql" else func.max  # SQLite's two-argument max() is scalar
     stmt = insert(table)
     columns = update if update is not None else [c for c in rows[0] if c not in keys]
     if columns:
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={
+                c: greatest(table.c[c], stmt.excluded[c]) if c in keep_greatest else stmt.excluded[c] for c in columns
+            },
+        )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     session.execute(stmt, list(rows))

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from peerscore.db import make_engine
+from peerscore.db import create_tables, make_engine
 from peerscore.dev.broker import free_port
+from peerscore.scoring.models import SCORING_TABLES
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique
@@ -36,6 +37,7 @@ def test_sigkilled_worker_ends_with_exactly_the_uninterrupted_state(
     run_scoring(kafka_settings, topics, reference, unique("reference"), expect=total, timeout=180)
 
     group = unique("crashy")
+    create_tables(engine, SCORING_TABLES)
     env = {
         "PEERSCORE_ENV": "test",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,

@@ -26,8 +26,10 @@ def test_person_key_contains_no_personal_data_and_depends_on_the_secret() -> Non
     [
         (PersonIdentifiers(user_id="u1", email="a@b.example", anonymous_id="x"), PersonIdentifiers(user_id="u1")),
         (PersonIdentifiers(email="a@b.example", anonymous_id="x"), PersonIdentifiers(email="a@b.example")),
-        (PersonIdentifiers(linkedin_member_urn="urn:li:person:1", anonymous_id="x"),
-         PersonIdentifiers(linkedin_member_urn="urn:li:person:1")),
+        (
+            PersonIdentifiers(linkedin_member_urn="urn:li:person:1", anonymous_id="x"),
+            PersonIdentifiers(linkedin_member_urn="urn:li:person:1"),
+        ),
         (PersonIdentifiers(anonymous_id="x"), PersonIdentifiers(anonymous_id="x")),
     ],
 )

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from peerscore.scoring.domain.engine import score_person
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -15,6 +14,7 @@ from sqlmodel import Session, col, select
 from peerscore.events import utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
+from peerscore.scoring.domain.engine import score_person
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.models import LedgerRow, PersonRow
 

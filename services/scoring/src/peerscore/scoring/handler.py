@@ -15,7 +15,6 @@ from typing import Any
 import structlog
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
-from peerscore.scoring.domain.engine import Award, apply_event
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -24,11 +23,12 @@ from sqlmodel import Session, col
 from peerscore.consumer import InvalidMessage, Message, RetryableError
 from peerscore.db import load_offsets, save_offsets
 from peerscore.events import EngagementEvent, LeadContact, LeadScore, LeadTransition, utcnow
-from peerscore.identity import account_key
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.scoring import store
+from peerscore.scoring.domain import with_account_context
+from peerscore.scoring.domain.engine import Award, apply_event
 from peerscore.scoring.domain.ruleset import Ruleset
-from peerscore.scoring.domain.state import AccountState, PersonState, new_account, new_person
+from peerscore.scoring.domain.state import AccountState, PersonState, account_key_for, new_account, new_person
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import OutboxRow
 from peerscore.topics import Topics
@@ -113,7 +113,11 @@ class ScoringHandler:
         loaded = store.load_people(session, (m.value.person_key for m in fresh))
         people: dict[str, PersonState] = {k: state for k, (state, _) in loaded.items()}
         last_scores: dict[str, LeadScore | None] = {k: score for k, (_, score) in loaded.items()}
-        wanted_accounts = {account_key(m.value.account.domain) for m in fresh if m.value.account.domain}
+        wanted_accounts = {
+            key
+            for m in fresh
+            if (key := account_key_for(people.get(m.value.person_key) or new_person(m.value.person_key), m.value))
+        }
         wanted_accounts |= {p.account_key for p in people.values() if p.account_key}
         accounts_before = store.load_accounts(session, wanted_accounts)
         accounts = dict(accounts_before)
@@ -126,7 +130,7 @@ class ScoringHandler:
             event = m.value
             key = event.person_key
             person = people.get(key) or new_person(key)
-            acct_key = account_key(event.account.domain) if event.account.domain else person.account_key
+            acct_key = account_key_for(person, event)
             account = (accounts.get(acct_key) or new_account(acct_key)) if acct_key else None
             applied = apply_event(person, account, event, ruleset)
             if applied.duplicate:
@@ -139,16 +143,20 @@ class ScoringHandler:
                 touched_accounts.add(applied.account.account_key)
             awards.extend((key, a) for a in applied.awards)
             score = applied.score
-            if score is not None:
-                if _score_changed(last_scores.get(key), score):
-                    outputs.append(record(self._topics.scores, key, score))
-                last_scores[key] = score
-            if applied.transition is not None and score is not None:
+            if score is None:
+                continue
+            # The stored score is a fold of the person's own events (reproducible from the partition);
+            # colleagues' activity (breadth) only enriches what is published.
+            published = with_account_context(score, applied.person, applied.account, ruleset)
+            if _score_changed(last_scores.get(key), score):
+                outputs.append(record(self._topics.scores, key, published))
+            last_scores[key] = score
+            if applied.transition is not None:
                 transition = LeadTransition(
                     kind=applied.transition,
                     person_key=key,
                     contact=lead_contact(applied.person, applied.account),
-                    score=score,
+                    score=published,
                     transitioned_at=score.as_of,
                 )
                 outputs.append(record(self._topics.qualified, key, transition))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from peerscore.scoring.domain.engine import Award
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from peerscore.db import upsert
 from peerscore.events import LeadScore
 from peerscore.kafka_io import OutgoingRecord
+from peerscore.scoring.domain.engine import Award
 from peerscore.scoring.domain.state import AccountState, PersonState
 from peerscore.scoring.models import AccountActivityRow, AccountRow, LedgerRow, OutboxRow, PersonRow
 
@@ -73,7 +73,11 @@ def save_people(session: Session, people: Sequence[tuple[PersonState, LeadScore 
 
 
 def save_accounts(session: Session, accounts: Sequence[AccountState], before: dict[str, AccountState]) -> None:
-    """Write attributes, and only the activity rows that moved, so two workers sharing an account merge."""
+    """Write attributes, and only the activity rows that moved; activity keeps the latest time on conflict.
+
+    Attributes carry per-attribute event-time stamps and merge commutatively in memory, but two workers writing
+    the same account row at once can still overwrite each other's attributes (last commit wins).
+    """
     upsert(
         session,
         AccountRow,
@@ -89,7 +93,7 @@ def save_accounts(session: Session, accounts: Sequence[AccountState], before: di
         for person_key, at in a.active_people.items():
             if old.get(person_key) != at:
                 moved.append({"account_key": a.account_key, "person_key": person_key, "last_active_at": at})
-    upsert(session, AccountActivityRow, moved, keys=("account_key", "person_key"))
+    upsert(session, AccountActivityRow, moved, keys=("account_key", "person_key"), keep_greatest=("last_active_at",))
 
 
 def add_ledger(session: Session, awards: Sequence[tuple[str, Award]]) -> None:

@@ -1,0 +1,201 @@
+"""Apply one event to a person (and their account) and say what it changed: the heart of scoring.
+
+Pure: no clock, no I/O, inputs never mutated. The worker loads the states, calls :func:`apply_event` for each
+event in partition order, and stores what comes back.
+
+Partitions are keyed by person and interleave differently on every run, so the person state and
+``Applied.score`` depend only on the person's own events in order (never on the shared account, which holds
+colleagues' events from other partitions); the shared account is updated by commutative merges only. What
+colleagues do is account context, added to published scores by :func:`with_account_context`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from peerscore.events import AwareDatetime, EngagementEvent, LeadScore
+
+from .decay import decay_factor
+from .matching import matches
+from .policy import Transition
+from .reasons import MAX_REASONS, breadth_reason, build_reasons
+from .ruleset import FIT, Rule, Ruleset
+from .scorecard import Scorecard, compute_scorecard, facts_for, group_points
+from .state import (
+    RECENT_EVENT_IDS,
+    AccountState,
+    PersonState,
+    RuleTally,
+    account_key_for,
+    merged_company,
+    merged_traits,
+    new_account,
+)
+
+
+class Award(BaseModel):
+    """One score-ledger row: ``points`` as worth at ``occurred_at`` (after caps), decaying from then on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    group: str
+    points: float
+    event_id: str
+    occurred_at: AwareDatetime
+    ruleset_version: str
+
+
+class Applied(BaseModel):
+    """``score`` is the stored, deterministic score (no account context); ``account`` the merged shared account."""
+
+    model_config = ConfigDict(frozen=True)
+
+    person: PersonState
+    account: AccountState | None
+    awards: list[Award]
+    score: LeadScore | None
+    transition: Transition | None
+    duplicate: bool
+
+
+def apply_event(person: PersonState, account: AccountState | None, event: EngagementEvent, ruleset: Ruleset) -> Applied:
+    """Fold one event into the states; see the module docstring. ``account`` must be the event's account
+    (:func:`account_key_for`) or ``None`` to start it; it is only merged into, never read for the person.
+    """
+    if event.event_id in person.recent_event_ids:
+        return Applied(person=person, account=account, awards=[], score=None, transition=None, duplicate=True)
+    if event.person_key != person.person_key:
+        raise ValueError(f"event {event.event_id} is for another person")
+    key = account_key_for(person, event)
+    if account is not None and account.account_key != key:
+        raise ValueError(f"event {event.event_id} belongs to account {key!r}, not {account.account_key!r}")
+    # Score time never moves backwards: a late event is folded in, decayed forward to the newest time seen.
+    at = event.occurred_at if person.last_event_at is None else max(event.occurred_at, person.last_event_at)
+    person = person.model_copy(
+        update={
+            "version": person.version + 1,
+            "email": event.person.email or person.email,
+            "traits": merged_traits(person.traits, event.traits),
+            "company": merged_company(person, key, event.account),
+            "account_key": key,
+            "last_event_at": at,
+            "recent_event_ids": [*person.recent_event_ids, event.event_id][-RECENT_EVENT_IDS:],
+        }
+    )
+    if key is not None:
+        account = (account or new_account(key)).with_hints(event.account, event.occurred_at, event.event_id)
+        account = account.with_activity(person.person_key, event.occurred_at)
+    tallies, awards = _award(person, event, ruleset, at)
+    person = person.model_copy(update={"rules": tallies})
+    card = compute_scorecard(person, ruleset, at)
+    transition = ruleset.qualification.decide(person.qualified, card.grade, card.activity)
+    if transition is not None:
+        person = person.model_copy(update={"qualified": transition == "qualified"})
+    score = _lead_score(person, ruleset, at, card)
+    return Applied(person=person, account=account, awards=awards, score=score, transition=transition, duplicate=False)
+
+
+def score_person(person: PersonState, account: AccountState | None, ruleset: Ruleset, as_of: datetime) -> LeadScore:
+    """The score as it stands at ``as_of`` (decayed), without applying anything; qualification is the stored one.
+
+    For reads (the API): includes the account context, like published scores.
+    """
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be timezone-aware")
+    if person.version < 1:
+        raise ValueError(f"person {person.person_key} has no applied events to score")
+    score = _lead_score(person, ruleset, as_of, compute_scorecard(person, ruleset, as_of))
+    return with_account_context(score, person, account, ruleset)
+
+
+def with_account_context(
+    score: LeadScore, person: PersonState, account: AccountState | None, ruleset: Ruleset
+) -> LeadScore:
+    """``score`` with the breadth reason first (at most :data:`MAX_REASONS` reasons); nothing else changes.
+
+    Account context depends on colleagues' events from other partitions, so it only decorates what is
+    published or read, never what is stored. An account other than the person's says nothing about them.
+    """
+    if account is None or account.account_key != person.account_key:
+        return score
+    reason = breadth_reason(person, account, ruleset, score.as_of)
+    if reason is None:
+        return score
+    reasons = [reason, *(r for r in score.reasons if r != reason)][:MAX_REASONS]
+    return score.model_copy(update={"reasons": reasons})
+
+
+def _lead_score(person: PersonState, ruleset: Ruleset, as_of: datetime, card: Scorecard) -> LeadScore:
+    return LeadScore(
+        person_key=person.person_key,
+        version=person.version,
+        fit=card.groups[FIT],
+        engagement=card.groups["engagement"],
+        intent=card.groups["intent"],
+        groups=card.groups,
+        total=card.total,
+        grade=card.grade,
+        level=card.level,
+        qualified=person.qualified,
+        reasons=build_reasons(person, ruleset, as_of, card.fit_rules),
+        ruleset_version=ruleset.version,
+        as_of=as_of,
+        account_key=person.account_key,
+    )
+
+
+def _award(
+    person: PersonState, event: EngagementEvent, ruleset: Ruleset, at: datetime
+) -> tuple[dict[str, RuleTally], list[Award]]:
+    """Evaluate event rules in order; each award is trimmed to its rule's and group's caps at time ``at``."""
+    facts = facts_for(person, event.occurred_at, event)
+    tallies = dict(person.rules)
+    awards: list[Award] = []
+    for rule in ruleset.all_rules():
+        if rule.group == FIT or not matches(rule.when, facts):
+            continue
+        half_life = ruleset.groups[rule.group].half_life_days
+        tally = tallies.get(rule.id, RuleTally())
+        # Points earned at occurred_at are worth less by `at` when the event arrived late.
+        carry = decay_factor(event.occurred_at, at, half_life)
+        amount = 0.0
+        if carry > 0 and (rule.repeatable or tally.count == 0):
+            amount = _trim(
+                rule,
+                ruleset,
+                rule.points * carry,
+                tally.value_at(at, half_life),
+                group_points(tallies, ruleset, rule.group, at),
+            )
+        tallies[rule.id] = tally.record(occurred_at=event.occurred_at, award=amount, at=at, half_life_days=half_life)
+        if amount != 0:
+            awards.append(
+                Award(
+                    rule_id=rule.id,
+                    group=rule.group,
+                    points=amount / carry,
+                    event_id=event.event_id,
+                    occurred_at=event.occurred_at,
+                    ruleset_version=ruleset.version,
+                )
+            )
+    return tallies, awards
+
+
+def _trim(rule: Rule, ruleset: Ruleset, raw: float, rule_now: float, group_now: float) -> float:
+    """Keep the rule within ±its cap and the group within [0, its cap]: negative points take back points
+    earned, they never push a group below zero.
+    """
+    group_cap = ruleset.groups[rule.group].cap
+    if raw > 0:
+        if rule.cap is not None:
+            raw = min(raw, rule.cap - rule_now)
+        if group_cap is not None:
+            raw = min(raw, group_cap - group_now)
+        return max(raw, 0.0)
+    if rule.cap is not None:
+        raw = max(raw, -rule.cap - rule_now)
+    return min(max(raw, -group_now), 0.0)

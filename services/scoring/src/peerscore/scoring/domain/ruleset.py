@@ -1,0 +1,220 @@
+"""A ruleset: the YAML marketers edit, validated into an immutable model the engine can trust.
+
+Field-level problems (unknown field, bad regex, wrong type) come from pydantic; cross-field problems (unknown
+group, duplicate id, unordered thresholds) from :func:`cross_check`. Both are reported together, each with the
+YAML line and field path, by :func:`parse_ruleset`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from pydantic import Field, ValidationError, ValidationInfo, model_validator
+
+from .conditions import Conditions, Strict
+from .errors import RulesetError, RulesetProblem
+from .policy import BreadthPolicy, Grades, GroupSpec, Levels, QualificationPolicy, grade_rank
+from .yaml_source import Loc, format_path, load, locate
+
+FIT = "fit"
+REQUIRED_GROUPS = (FIT, "engagement", "intent")
+ATTRIBUTE_PLACEHOLDERS = frozenset(
+    {"title", "seniority", "function", "country", "employees", "industry", "region", "account", "company"}
+)
+ACTIVITY_PLACEHOLDERS = frozenset({"times", "count", "period", "total"})
+BREADTH_PLACEHOLDERS = frozenset({"colleagues", "window_days"})
+"""Only the ``breadth:`` reason may mention colleagues: rule reasons are part of the person's stored score."""
+_NO_BREADTH_POINTS = (
+    "breadth is an account signal shown in reasons and awards no person points; give min_colleagues, "
+    "window_days and reason"
+)
+REMOVED_FIELDS = {
+    "account_active_people": "breadth is configured in the breadth: section (an account signal shown in "
+    "reasons, not a rule condition)",
+    "breadth.group": _NO_BREADTH_POINTS,
+    "breadth.points": _NO_BREADTH_POINTS,
+    "breadth.cap": _NO_BREADTH_POINTS,
+}
+"""Fields older rulesets used, refused with a hint: colleagues' events (other partitions) must never feed a
+person's stored state, or replays would differ with partition interleaving."""
+
+
+class Rule(Strict):
+    """Points for a match. In the fit group: who the person is, counted once. Elsewhere: per matching event."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    group: str
+    points: float
+    when: Conditions
+    repeatable: bool = True
+    cap: float | None = Field(default=None, gt=0, description="Most (decayed) points this rule can hold")
+    reason: str | None = Field(default=None, description="Text for sales, e.g. 'Viewed pricing {times}'")
+    description: str | None = None
+
+
+class Ruleset(Strict):
+    name: str = Field(min_length=1)
+    version: str = Field(default="", description="Defaults to a 12-hex hash of the content")
+    description: str | None = None
+    groups: dict[str, GroupSpec]
+    rules: list[Rule]
+    grades: Grades = Grades()
+    levels: Levels = Levels()
+    qualification: QualificationPolicy
+    breadth: BreadthPolicy | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Ruleset:
+        problems = cross_check(self)
+        sink = info.context.get("problems") if isinstance(info.context, dict) else None
+        if problems and isinstance(sink, list):
+            sink.extend(problems)
+        elif problems:
+            raise ValueError("; ".join(f"{format_path(loc)}: {message}" for loc, message in problems))
+        if not self.version:
+            object.__setattr__(self, "version", content_hash(self))
+        return self
+
+    def all_rules(self) -> list[Rule]:
+        """The rules in evaluation order (breadth is not a rule: see :class:`BreadthPolicy`)."""
+        return self.rules
+
+    def activity_groups(self) -> list[str]:
+        return list(self.levels.groups) if self.levels.groups else [g for g in self.groups if g != FIT]
+
+
+def content_hash(ruleset: Ruleset) -> str:
+    """sha256 of the canonical JSON (sorted keys, defaults filled in): same meaning, same version."""
+    body = ruleset.model_dump(mode="json", by_alias=True, exclude={"version"})
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def _placeholder_problem(template: str, allowed: frozenset[str]) -> str | None:
+    try:
+        names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as exc:
+        return f"reason template is malformed: {exc}"
+    for name in names:
+        if name in BREADTH_PLACEHOLDERS and name not in allowed:
+            return f"{{{name}}} is only for the breadth: reason (colleagues never change a person's score)"
+        if name not in allowed:
+            return f"unknown placeholder {{{name}}}; use one of " + ", ".join(sorted(allowed))
+    return None
+
+
+def cross_check(ruleset: Ruleset) -> list[tuple[Loc, str]]:
+    """Problems no single field can see: references, uniqueness, ordering, fit-vs-event rule shape."""
+    problems: list[tuple[Loc, str]] = []
+    for group in REQUIRED_GROUPS:
+        if group not in ruleset.groups:
+            problems.append((("groups",), f"group '{group}' is required"))
+    fit = ruleset.groups.get(FIT)
+    if fit is not None and fit.half_life_days is not None:
+        problems.append((("groups", FIT, "half_life_days"), "fit describes who the person is and does not decay"))
+    seen: dict[str, int] = {}
+    for index, rule in enumerate(ruleset.rules):
+        at: tuple[int | str, ...] = ("rules", index)
+        if rule.id in seen:
+            problems.append(((*at, "id"), f"duplicate rule id '{rule.id}' (first used by rules[{seen[rule.id]}])"))
+        seen.setdefault(rule.id, index)
+        if rule.group not in ruleset.groups:
+            problems.append(((*at, "group"), f"unknown group '{rule.group}'; groups are {sorted(ruleset.groups)}"))
+        allowed = ATTRIBUTE_PLACEHOLDERS
+        if rule.group == FIT:
+            used = rule.when.event_fields_used()
+            if used:
+                problems.append(((*at, "when"), f"fit rules use person/account attributes only, not {used}"))
+            if rule.cap is not None:
+                problems.append(((*at, "cap"), "fit rules count once; a cap does not apply"))
+            if not rule.repeatable:
+                problems.append(((*at, "repeatable"), "fit rules count once while true; repeatable does not apply"))
+        else:
+            allowed = ATTRIBUTE_PLACEHOLDERS | ACTIVITY_PLACEHOLDERS
+        if rule.reason is not None and (message := _placeholder_problem(rule.reason, allowed)):
+            problems.append(((*at, "reason"), message))
+    problems.extend(_check_policies(ruleset))
+    return problems
+
+
+def _check_policies(ruleset: Ruleset) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    grades = ruleset.grades
+    if not grades.A >= grades.B:
+        problems.append((("grades", "B"), f"B ({grades.B:g}) must not be above A ({grades.A:g})"))
+    if not grades.B >= grades.C:
+        problems.append((("grades", "C"), f"C ({grades.C:g}) must not be above B ({grades.B:g})"))
+    levels = ruleset.levels
+    if not levels.level_3 >= levels.level_2:
+        problems.append((("levels", "level_2"), "level_2 must not be above level_3"))
+    for index, group in enumerate(levels.groups or []):
+        if group not in ruleset.groups or group == FIT:
+            problems.append((("levels", "groups", index), f"'{group}' is not an activity group"))
+    qualify, recycle = ruleset.qualification.qualify, ruleset.qualification.recycle
+    if not qualify.min_activity > recycle.below_activity:
+        problems.append(
+            (
+                ("qualification", "recycle", "below_activity"),
+                f"must be lower than qualify.min_activity ({qualify.min_activity:g}) so leads do not flap",
+            )
+        )
+    if recycle.below_grade is not None:
+        if qualify.min_grade is None or not grade_rank(recycle.below_grade) < grade_rank(qualify.min_grade):
+            problems.append(
+                (
+                    ("qualification", "recycle", "below_grade"),
+                    "must be a lower grade than qualify.min_grade so leads do not flap",
+                )
+            )
+    breadth = ruleset.breadth
+    if breadth is not None:
+        allowed = ATTRIBUTE_PLACEHOLDERS | BREADTH_PLACEHOLDERS
+        if breadth.reason is not None and (message := _placeholder_problem(breadth.reason, allowed)):
+            problems.append((("breadth", "reason"), message))
+    return problems
+
+
+def parse_ruleset(text: str, *, version: str | None = None) -> Ruleset:
+    """YAML text → validated Ruleset; every problem is raised at once as a :class:`RulesetError`."""
+    data, root = load(text)
+    if not isinstance(data, dict):
+        raise RulesetError([RulesetProblem(line=1, path="", message="a ruleset is a mapping (name, groups, rules…)")])
+    if version is not None:
+        data["version"] = version
+    deferred: list[tuple[Loc, str]] = []
+    try:
+        ruleset = Ruleset.model_validate(data, context={"problems": deferred})
+    except ValidationError as exc:
+        raise RulesetError([_problem(root, error) for error in exc.errors()]) from None
+    if deferred:
+        problems = []
+        for loc, message in deferred:
+            line, path = locate(root, loc)
+            problems.append(RulesetProblem(line=line, path=format_path(loc) or path, message=message))
+        raise RulesetError(problems)
+    return ruleset
+
+
+def _problem(root: Any, error: Any) -> RulesetProblem:
+    kind = error["type"]
+    line, path = locate(root, error["loc"], missing=kind == "missing")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        field = str(error["loc"][-1])
+        removed = REMOVED_FIELDS.get(field) or REMOVED_FIELDS.get(".".join(str(p) for p in error["loc"]))
+        message = f"unknown field '{field}'" + (f": {removed}" if removed else "")
+    elif kind == "missing":
+        message = "required field is missing"
+    return RulesetProblem(line=line, path=path, message=message)
+
+
+@cache
+def load_default_ruleset() -> Ruleset:
+    """The ruleset shipped with Peerscore (``default_ruleset.yaml``), parsed once per process."""
+    text = files("peerscore.scoring.domain").joinpath("default_ruleset.yaml").read_text(encoding="utf-8")
+    return parse_ruleset(text)

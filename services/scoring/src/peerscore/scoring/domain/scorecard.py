@@ -1,0 +1,81 @@
+"""From state to numbers: group points, grade, level and total at a given time.
+
+Shared by :func:`apply_event` (score as of the event) and :func:`score_person` (score as of a read), so a lead
+shown in the console and the one sent to the CRM are computed by the same code. Only the person state is read
+(fit sees the person's own company view), so the result is a pure fold of the person's own events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from peerscore.events import EngagementEvent, Grade
+
+from .matching import Facts, matches
+from .ruleset import FIT, Rule, Ruleset
+from .state import PersonState, RuleTally
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """``total`` = every group's (capped) points, fit included; ``activity`` = the activity groups only."""
+
+    groups: dict[str, float]
+    fit_rules: list[Rule]
+    activity: float
+    total: float
+    grade: Grade
+    level: int
+
+
+def facts_for(person: PersonState, at: datetime, event: EngagementEvent | None = None) -> Facts:
+    """What person rules may see: the person, their OWN company view and the event; never colleagues' data."""
+    return Facts(
+        person_key=person.person_key,
+        traits=person.traits,
+        email_domain=person.email_domain,
+        account=person.company_view(),
+        at=at,
+        event=event,
+    )
+
+
+def group_points(tallies: Mapping[str, RuleTally], ruleset: Ruleset, group: str, at: datetime) -> float:
+    """Uncapped decayed points of an activity group: the sum of its current rules' tallies.
+
+    Tallies of rules no longer in the ruleset are ignored, so removing a rule takes its points away.
+    """
+    half_life = ruleset.groups[group].half_life_days
+    return sum(
+        tally.value_at(at, half_life)
+        for rule in ruleset.all_rules()
+        if rule.group == group and (tally := tallies.get(rule.id)) is not None
+    )
+
+
+def _clamp(value: float, cap: float | None) -> float:
+    value = max(0.0, value)
+    return min(value, cap) if cap is not None else value
+
+
+def compute_scorecard(person: PersonState, ruleset: Ruleset, as_of: datetime) -> Scorecard:
+    facts = facts_for(person, as_of)
+    fit_rules = [rule for rule in ruleset.all_rules() if rule.group == FIT and matches(rule.when, facts)]
+    groups: dict[str, float] = {}
+    for name, spec in ruleset.groups.items():
+        if name == FIT:
+            raw = sum(rule.points for rule in fit_rules)
+        else:
+            raw = group_points(person.rules, ruleset, name, as_of)
+        groups[name] = round(_clamp(raw, spec.cap), 2)
+    activity = round(sum(groups[name] for name in ruleset.activity_groups()), 2)
+    return Scorecard(
+        groups=groups,
+        fit_rules=fit_rules,
+        activity=activity,
+        total=round(sum(groups.values()), 2),
+        grade=ruleset.grades.grade(groups[FIT]),
+        level=ruleset.levels.level(activity),
+    )
