@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from peerscore.db import make_engine
+from peerscore.kafka_io import KafkaPublisher, make_publisher
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics, ensure_topics
 
@@ -94,3 +95,11 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def publisher(kafka_settings: KafkaSettings) -> Iterator[KafkaPublisher]:
+    """A real acks=all publisher, closed after the test (a leaked producer fails a later test when collected)."""
+    pub = make_publisher(kafka_settings, "test")
+    yield pub
+    pub.close()

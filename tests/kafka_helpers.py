@@ -22,9 +22,10 @@ def produce(settings: KafkaSettings, topic: str, records: Iterable[tuple[str | N
 
 
 def read_topic(
-    settings: KafkaSettings, topic: str, *, expect: int, timeout: float = 20.0
+    settings: KafkaSettings, topic: str, *, expect: int, timeout: float = 20.0, grace_s: float = 0.0
 ) -> list[tuple[str | None, bytes]]:
-    """Read from the beginning until ``expect`` records arrived or ``timeout`` passed."""
+    """Read from the beginning until ``expect`` records arrived or ``timeout`` passed, then keep polling for
+    ``grace_s`` so that more records than expected (a duplicate publish) show up too."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=settings.bootstrap_servers,
@@ -38,8 +39,17 @@ def read_topic(
     deadline = time.monotonic() + timeout
     try:
         while len(out) < expect and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=200).values():
-                out.extend((r.key.decode() if r.key is not None else None, r.value) for r in records)
+            out.extend(_poll(consumer, 200))
+        if grace_s > 0:
+            out.extend(_poll(consumer, int(grace_s * 1000)))
     finally:
         consumer.close(autocommit=False)
     return out
+
+
+def _poll(consumer: KafkaConsumer, timeout_ms: int) -> list[tuple[str | None, bytes]]:
+    return [
+        (r.key.decode() if r.key is not None else None, r.value)
+        for records in consumer.poll(timeout_ms=timeout_ms).values()
+        for r in records
+    ]

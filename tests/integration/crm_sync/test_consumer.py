@@ -17,7 +17,7 @@ from peerscore.crm_sync.models import TABLES, CrmLead, SyncLedger
 from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables
 from peerscore.events import DeadLetter, LeadTransition
-from peerscore.kafka_io import OutgoingRecord, make_consumer, make_publisher, record
+from peerscore.kafka_io import KafkaPublisher, OutgoingRecord, make_consumer, record
 from peerscore.observability import ConsumerMetrics
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
@@ -31,7 +31,11 @@ GARBAGE = b'{"kind": "qualified", "person_key": "p_garbage"'
 
 
 def make_loop(
-    kafka_settings: KafkaSettings, topics: Topics, engine: Engine, registry: CollectorRegistry
+    kafka_settings: KafkaSettings,
+    topics: Topics,
+    engine: Engine,
+    registry: CollectorRegistry,
+    publisher: KafkaPublisher,
 ) -> ConsumerLoop[LeadTransition]:
     group = unique("crm-sync")
     return ConsumerLoop(
@@ -39,7 +43,7 @@ def make_loop(
         topics=[topics.qualified],
         handler=SyncHandler(engine, LocalCrmAdapter, CrmMetrics(registry)),
         dlq_topic=topics.qualified_dlq,
-        publisher=make_publisher(kafka_settings, "crm-dlq"),
+        publisher=publisher,
         metrics=ConsumerMetrics(registry, group),
         poll_timeout_ms=200,
     )
@@ -52,7 +56,7 @@ def crm_state(engine: Engine) -> dict[str, tuple[int, str, list[str], str]]:
 
 
 def test_transitions_reach_the_crm_once_at_their_newest_version(
-    kafka_settings: KafkaSettings, topics: Topics, engine: Engine
+    kafka_settings: KafkaSettings, topics: Topics, engine: Engine, publisher: KafkaPublisher
 ) -> None:
     create_tables(engine, TABLES)
     ada_v2 = transition("p_ada", 2, reasons=("Pricing page x3", "Requested a demo"))
@@ -64,13 +68,9 @@ def test_transitions_reach_the_crm_once_at_their_newest_version(
         record(topics.qualified, "p_bob", bob_v1),
         OutgoingRecord(topics.qualified, "p_garbage", GARBAGE),
     ]
-    publisher = make_publisher(kafka_settings, "test")
-    try:
-        publisher.publish(records, wait=True)
-    finally:
-        publisher.close()
+    publisher.publish(records, wait=True)
 
-    stats = make_loop(kafka_settings, topics, engine, CollectorRegistry()).run(max_messages=5, timeout=60)
+    stats = make_loop(kafka_settings, topics, engine, CollectorRegistry(), publisher).run(max_messages=5, timeout=60)
 
     assert (stats.handled, stats.dead_lettered) == (4, 1)
     state = crm_state(engine)
@@ -90,7 +90,7 @@ def test_transitions_reach_the_crm_once_at_their_newest_version(
 
     # A replay of the whole topic (new group, from the earliest offset) must not touch a single CRM row.
     registry = CollectorRegistry()
-    replay = make_loop(kafka_settings, topics, engine, registry).run(max_messages=5, timeout=60)
+    replay = make_loop(kafka_settings, topics, engine, registry, publisher).run(max_messages=5, timeout=60)
     assert replay.handled == 4
     assert crm_state(engine) == state
     assert registry.get_sample_value("peerscore_crm_skipped_duplicates_total", {"crm": "local"}) == 4

@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from kafka import KafkaConsumer
 from pydantic import SecretStr
 
 from peerscore.events import EngagementEvent
@@ -17,6 +16,7 @@ from peerscore.ingest.app import create_app
 from peerscore.ingest.settings import IngestSettings
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 from peerscore.topics import Topics
+from tests.kafka_helpers import read_topic
 from tests.unit.ingest.support import TestClient, basic
 
 pytestmark = pytest.mark.integration
@@ -33,30 +33,6 @@ def app_client(kafka_settings: KafkaSettings) -> TestClient:
         kafka_settings,
     )
     return TestClient(app)
-
-
-def consume(kafka_settings: KafkaSettings, topic: str, expected: int, timeout_s: float = 30.0) -> list[tuple]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=kafka_settings.bootstrap_servers,
-        group_id=f"ingest-it-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=kafka_settings.session_timeout_ms,
-        heartbeat_interval_ms=kafka_settings.heartbeat_interval_ms,
-    )
-    got: list[tuple] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(got) < expected and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                got.extend((r.key, r.value) for r in records)
-        # a short grace poll: more records than sent would be a bug too
-        for records in consumer.poll(timeout_ms=500).values():
-            got.extend((r.key, r.value) for r in records)
-    finally:
-        consumer.close()
-    return got
 
 
 def segment_call(n: int, **extra: object) -> dict[str, object]:
@@ -89,10 +65,10 @@ def test_batch_lands_on_the_events_topic_keyed_by_person(kafka_settings: KafkaSe
         response = client.post("/v1/batch", json=body, headers=basic(WRITE_KEY))
         assert response.status_code == 200, response.text
 
-    records = consume(kafka_settings, topics.events, expected=len(calls))
+    records = read_topic(kafka_settings, topics.events, expect=len(calls), timeout=30, grace_s=0.5)
     assert len(records) == len(calls)
     events = [EngagementEvent.model_validate_json(value) for _, value in records]
-    keys = [key.decode() for key, _ in records]
+    keys = [key or "" for key, _ in records]
     assert all("@" not in key and key.startswith("p_") for key in keys)
     assert keys == [e.person_key for e in events]
     assert len(set(keys)) == 3  # three users, the identify shares it-user-0's key
@@ -118,7 +94,7 @@ def test_rudder_style_gzip_request_without_body_key(kafka_settings: KafkaSetting
         response = client.post("/v1/batch", content=body, headers=headers)
         assert (response.status_code, response.json()) == (200, {"success": True})
 
-    records = consume(kafka_settings, topics.events, expected=3)
+    records = read_topic(kafka_settings, topics.events, expect=3, timeout=30, grace_s=0.5)
     events = [EngagementEvent.model_validate_json(value) for _, value in records]
     assert sorted(e.properties["asset"] for e in events) == ["whitepaper-0", "whitepaper-1", "whitepaper-2"]
     assert all(e.type == "content.downloaded" for e in events)

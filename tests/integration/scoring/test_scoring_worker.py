@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 from peerscore.consumer import ConsumerLoop, Message
 from peerscore.db import create_tables
 from peerscore.events import DeadLetter, EngagementEvent, LeadScore, LeadTransition
-from peerscore.kafka_io import make_consumer, make_publisher
+from peerscore.kafka_io import KafkaPublisher, make_consumer, make_publisher
 from peerscore.observability import ConsumerMetrics
 from peerscore.scoring.domain.ruleset import load_default_ruleset
 from peerscore.scoring.handler import ScoringHandler
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 def make_handler(
-    settings: KafkaSettings, topics: Topics, engine: Engine, group: str, registry: CollectorRegistry
+    topics: Topics, engine: Engine, group: str, registry: CollectorRegistry, publisher: KafkaPublisher
 ) -> ScoringHandler:
     create_tables(engine, SCORING_TABLES)
     ruleset = load_default_ruleset()
@@ -34,7 +34,7 @@ def make_handler(
         engine=engine,
         ruleset=lambda: ruleset,
         topics=topics,
-        publisher=make_publisher(settings),
+        publisher=publisher,
         group_id=group,
         metrics=ScoringMetrics(registry),
     )
@@ -51,7 +51,7 @@ def run_scoring(
 ) -> ConsumerLoop[EngagementEvent]:
     registry = CollectorRegistry()
     publisher = make_publisher(settings)
-    handler = make_handler(settings, topics, engine, group, registry)
+    handler = make_handler(topics, engine, group, registry, publisher)
     loop = ConsumerLoop(
         consumer=make_consumer(settings, kafka_group or group),
         topics=[topics.events],
@@ -132,12 +132,15 @@ def test_redelivered_records_inside_a_batch_are_skipped_in_the_transaction(
     """The crash window between the database commit and the Kafka commit re-delivers records: no effect."""
     events = journey_events(people=10, seed=3)
     registry = CollectorRegistry()
-    handler = make_handler(kafka_settings, topics, engine, unique("scoring"), registry)
+    publisher = make_publisher(kafka_settings)
+    handler = make_handler(topics, engine, unique("scoring"), registry, publisher)
     batch = [Message(topics.events, 0, i, e.person_key, e, 0) for i, e in enumerate(events)]
-    handler.handle(batch)
-    before = snapshot(engine)
-
-    handler.handle(batch[len(batch) // 2 :])
+    try:
+        handler.handle(batch)
+        before = snapshot(engine)
+        handler.handle(batch[len(batch) // 2 :])
+    finally:
+        publisher.close()
 
     assert snapshot(engine) == before
     skipped = registry.get_sample_value("peerscore_scoring_replayed_records_skipped_total")

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from peerscore.consumer import ConsumerLoop, InvalidMessage, Message, RetryableError
 from peerscore.events import DeadLetter
-from peerscore.kafka_io import make_consumer, make_publisher
+from peerscore.kafka_io import KafkaPublisher, make_consumer
 from peerscore.observability import ConsumerMetrics
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
@@ -47,13 +47,15 @@ class RecordingHandler:
         return {tp: o for tp, o in self.stored.items() if tp in partitions}
 
 
-def _loop(settings: KafkaSettings, topics: Topics, handler: RecordingHandler, group: str) -> ConsumerLoop[int]:
+def _loop(
+    settings: KafkaSettings, topics: Topics, handler: RecordingHandler, group: str, publisher: KafkaPublisher
+) -> ConsumerLoop[int]:
     return ConsumerLoop(
         consumer=make_consumer(settings, group),
         topics=[topics.events],
         handler=handler,
         dlq_topic=topics.events_dlq,
-        publisher=make_publisher(settings),
+        publisher=publisher,
         metrics=ConsumerMetrics(CollectorRegistry(), group),
         poll_timeout_ms=200,
     )
@@ -64,11 +66,11 @@ def _single_partition_records(count: int, bad: set[int]) -> list[tuple[str | Non
 
 
 def test_invalid_records_go_to_the_dlq_with_reason_and_valid_ones_are_handled_in_order(
-    kafka_settings: KafkaSettings, topics: Topics
+    kafka_settings: KafkaSettings, topics: Topics, publisher: KafkaPublisher
 ) -> None:
     produce(kafka_settings, topics.events, _single_partition_records(20, bad={3, 11}))
     handler = RecordingHandler()
-    stats = _loop(kafka_settings, topics, handler, unique("g")).run(max_messages=20, timeout=30)
+    stats = _loop(kafka_settings, topics, handler, unique("g"), publisher).run(max_messages=20, timeout=30)
 
     assert handler.seen == [i for i in range(20) if i not in {3, 11}]
     assert stats.dead_lettered == 2
@@ -78,42 +80,46 @@ def test_invalid_records_go_to_the_dlq_with_reason_and_valid_ones_are_handled_in
 
 
 def test_offsets_are_committed_so_a_restarted_group_resumes_after_the_last_batch(
-    kafka_settings: KafkaSettings, topics: Topics
+    kafka_settings: KafkaSettings, topics: Topics, publisher: KafkaPublisher
 ) -> None:
     group = unique("g")
     produce(kafka_settings, topics.events, _single_partition_records(10, bad=set()))
     first = RecordingHandler()
-    _loop(kafka_settings, topics, first, group).run(max_messages=10, timeout=30)
+    _loop(kafka_settings, topics, first, group, publisher).run(max_messages=10, timeout=30)
     produce(kafka_settings, topics.events, [("k", json.dumps({"n": 10 + i}).encode()) for i in range(5)])
     second = RecordingHandler()
-    _loop(kafka_settings, topics, second, group).run(max_messages=5, timeout=30)
+    _loop(kafka_settings, topics, second, group, publisher).run(max_messages=5, timeout=30)
 
     assert first.seen == list(range(10))
     assert second.seen == list(range(10, 15))
 
 
 def test_retryable_failures_replay_the_same_batch_without_losing_order(
-    kafka_settings: KafkaSettings, topics: Topics
+    kafka_settings: KafkaSettings, topics: Topics, publisher: KafkaPublisher
 ) -> None:
     produce(kafka_settings, topics.events, _single_partition_records(30, bad=set()))
     handler = RecordingHandler(fail_times=3)
-    stats = _loop(kafka_settings, topics, handler, unique("g")).run(max_messages=30, timeout=30)
+    stats = _loop(kafka_settings, topics, handler, unique("g"), publisher).run(max_messages=30, timeout=30)
 
     assert handler.seen == list(range(30))
     assert stats.retries == 3
 
 
-def test_handler_stored_offsets_win_over_the_group_position(kafka_settings: KafkaSettings, topics: Topics) -> None:
+def test_handler_stored_offsets_win_over_the_group_position(
+    kafka_settings: KafkaSettings, topics: Topics, publisher: KafkaPublisher
+) -> None:
     produce(kafka_settings, topics.events, _single_partition_records(10, bad=set()))
     stored = {TopicPartition(topics.events, p): 6 for p in range(kafka_settings.event_partitions)}
     handler = RecordingHandler(stored=stored)
-    _loop(kafka_settings, topics, handler, unique("g")).run(max_messages=4, timeout=30)
+    _loop(kafka_settings, topics, handler, unique("g"), publisher).run(max_messages=4, timeout=30)
 
     assert handler.seen == [6, 7, 8, 9]
 
 
-def test_stop_ends_a_running_loop_promptly(kafka_settings: KafkaSettings, topics: Topics) -> None:
-    loop = _loop(kafka_settings, topics, RecordingHandler(), unique("g"))
+def test_stop_ends_a_running_loop_promptly(
+    kafka_settings: KafkaSettings, topics: Topics, publisher: KafkaPublisher
+) -> None:
+    loop = _loop(kafka_settings, topics, RecordingHandler(), unique("g"), publisher)
     loop.stop()
     stats = loop.run(timeout=30)
     assert stats.batches == 0

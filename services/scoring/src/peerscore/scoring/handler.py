@@ -28,7 +28,14 @@ from peerscore.scoring import store
 from peerscore.scoring.domain import with_account_context
 from peerscore.scoring.domain.engine import Award, apply_event
 from peerscore.scoring.domain.ruleset import Ruleset
-from peerscore.scoring.domain.state import AccountState, PersonState, account_key_for, new_account, new_person
+from peerscore.scoring.domain.state import (
+    AccountState,
+    PersonState,
+    account_key_for,
+    new_account,
+    new_person,
+    normalise_domain,
+)
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import OutboxRow
 from peerscore.topics import Topics
@@ -113,13 +120,10 @@ class ScoringHandler:
         loaded = store.load_people(session, (m.value.person_key for m in fresh))
         people: dict[str, PersonState] = {k: state for k, (state, _) in loaded.items()}
         last_scores: dict[str, LeadScore | None] = {k: score for k, (_, score) in loaded.items()}
-        wanted_accounts = {
-            key
-            for m in fresh
-            if (key := account_key_for(people.get(m.value.person_key) or new_person(m.value.person_key), m.value))
-        }
-        wanted_accounts |= {p.account_key for p in people.values() if p.account_key}
-        accounts_before = store.load_accounts(session, wanted_accounts)
+        # Every account the batch can touch: the events' domains, and the accounts its people already belong to.
+        event_domains = {normalise_domain(m.value.account.domain) for m in fresh}
+        person_accounts = {p.account_key for p in people.values()}
+        accounts_before = store.load_accounts(session, {k for k in event_domains | person_accounts if k})
         accounts = dict(accounts_before)
 
         awards: list[tuple[str, Award]] = []
