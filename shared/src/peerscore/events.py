@@ -27,6 +27,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+SYSTEM_EVENT_PREFIX = "system."
+"""Events Peerscore writes to its own events topic (never a buyer action: no points, no account activity)."""
+DECAY_CHECK = "system.decay_check"
+"""Re-evaluates a lead's qualification at the event's time, so leads that went cold are recycled in order."""
+
+
+def is_system_event(event_type: str) -> bool:
+    return event_type.startswith(SYSTEM_EVENT_PREFIX)
+
+
 class Contract(BaseModel):
     """Base of every message: immutable, unknown fields refused so producer bugs surface at the edge."""
 
@@ -144,3 +154,24 @@ class DeadLetter(Contract):
     key: str | None = None
     value_b64: str
     failed_at: AwareDatetime
+
+
+OutcomeKind = Literal["accepted", "rejected", "opportunity_created", "won", "lost"]
+
+
+class Outcome(Contract):
+    """What sales did with a lead, reported back by the CRM: the label for training and backtests.
+
+    Keyed by ``person_key`` (derived from the email exactly as ingest does), so outcomes join the lead's events.
+    ``event_id`` is the CRM's own notification id: CRMs redeliver webhooks, consumers deduplicate on it.
+    """
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(min_length=1, max_length=256)
+    person_key: str = Field(min_length=1, max_length=64)
+    kind: OutcomeKind
+    reason: str | None = Field(default=None, max_length=2000, description="Why a lead was rejected, if said")
+    source: Literal["hubspot", "salesforce", "webhook"]
+    crm_object_id: str | None = Field(default=None, max_length=128)
+    occurred_at: AwareDatetime
+    received_at: AwareDatetime

@@ -92,11 +92,15 @@ def test_fit_is_from_current_attributes_and_clamped_at_zero() -> None:
     fold = Fold(small_ruleset())
     vp = fold.apply(event("identify", T0, traits={"seniority": "VP"}, domain="acme.com", account={"employees": 800}))
     assert vp.score is not None and (vp.score.fit, vp.score.grade) == (65, "A")
-    assert vp.awards == []  # fit is not accumulated: no ledger rows
+    assert {a.group for a in vp.awards} == {"fit"} and sum(a.points for a in vp.awards) == 65  # ledger rows
     again = fold.apply(event("identify", T0 + days(1), traits={"seniority": "VP"}))
     assert again.score is not None and again.score.fit == 65  # counted once, not per event
+    assert again.awards == []  # nothing changed, no rows
     demoted = fold.apply(event("identify", T0 + days(2), traits={"seniority": "manager"}, email="x@gmail.com"))
     assert demoted.score is not None and (demoted.score.fit, demoted.score.grade) == (0, "D")
+    fit_rows = [a.points for r in fold.results for a in r.awards if a.group == "fit"]
+    assert max(0.0, sum(fit_rows)) == demoted.score.fit  # the clamped ledger sum is the fit score
+    assert any(p < 0 for p in fit_rows)  # rules that stopped holding are taken back in the ledger
 
 
 def test_total_and_groups_add_up() -> None:

@@ -16,12 +16,14 @@ from peerscore.db import create_tables, database_check, make_engine
 from peerscore.kafka_io import KafkaPublisher, Publisher, make_consumer, make_publisher
 from peerscore.observability import ConsumerMetrics, ReadinessCheck, health_router
 from peerscore.runtime import BackgroundLoop, broker_check
+from peerscore.scoring.accounts_api import accounts_router
 from peerscore.scoring.api import leads_router
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.settings import ScoringSettings
+from peerscore.scoring.sweeper import DecaySweeper
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
 
 
@@ -61,6 +63,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         own_publisher: KafkaPublisher | None = None
+        sweeper: DecaySweeper | None = None
         if start_consumer:
             pub = publisher
             if pub is None:
@@ -84,9 +87,20 @@ def create_app(
             )
             state["loop"] = BackgroundLoop(loop, "scoring-consumer")
             state["loop"].start()
+            if config.scoring.decay_sweep_interval_s > 0:
+                sweeper = DecaySweeper(
+                    engine=eng,
+                    ruleset=lambda: ruleset,
+                    publisher=pub,
+                    events_topic=config.kafka.topics().events,
+                    interval_s=config.scoring.decay_sweep_interval_s,
+                )
+                sweeper.start()
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.stop()
             if "loop" in state:
                 state["loop"].stop()
             if own_publisher is not None:
@@ -96,5 +110,7 @@ def create_app(
 
     app = FastAPI(title="Peerscore scoring", lifespan=lifespan)
     app.include_router(health_router(registry, checks))
-    app.include_router(leads_router(eng, lambda: ruleset, bearer_auth(config.auth, config.runtime)))
+    auth = bearer_auth(config.auth, config.runtime)
+    app.include_router(leads_router(eng, lambda: ruleset, auth))
+    app.include_router(accounts_router(eng, lambda: ruleset, auth))
     return app

@@ -14,7 +14,15 @@ class ScoringSettings(BaseSettings):
 
     group_id: str = "peerscore-scoring"
     ruleset_path: Path | None = None
-    """A YAML ruleset to use instead of the packaged default (publishing through the API comes later)."""
+    """A YAML ruleset to use until one is published through ``/v1/rulesets`` (instead of the packaged default)."""
+    ruleset_name: str = "default"
+    """The ruleset this worker follows on the rules topic (announcements for other names are ignored)."""
+    ruleset_poll_ms: int = 500
+    """How long the ruleset watcher waits per poll: a published ruleset is live within about this long."""
+    ruleset_startup_timeout_s: float = 30.0
+    """How long startup waits for the rules topic to be read before scoring with the registry/default ruleset."""
+    decay_sweep_interval_s: float = 300.0
+    """How often qualified leads are checked for having gone cold (0 turns the sweep off)."""
 
     def load_ruleset(self) -> Ruleset:
         if self.ruleset_path is None:

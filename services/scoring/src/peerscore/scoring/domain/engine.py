@@ -15,7 +15,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from peerscore.events import AwareDatetime, EngagementEvent, LeadScore
+from peerscore.events import AwareDatetime, EngagementEvent, LeadScore, is_system_event
 
 from .decay import decay_factor
 from .matching import matches
@@ -74,6 +74,7 @@ def apply_event(person: PersonState, account: AccountState | None, event: Engage
         raise ValueError(f"event {event.event_id} belongs to account {key!r}, not {account.account_key!r}")
     # Score time never moves backwards: a late event is folded in, decayed forward to the newest time seen.
     at = event.occurred_at if person.last_event_at is None else max(event.occurred_at, person.last_event_at)
+    before = person
     person = person.model_copy(
         update={
             "version": person.version + 1,
@@ -85,10 +86,11 @@ def apply_event(person: PersonState, account: AccountState | None, event: Engage
             "recent_event_ids": [*person.recent_event_ids, event.event_id][-RECENT_EVENT_IDS:],
         }
     )
-    if key is not None:
+    if key is not None and not is_system_event(event.type):
         account = (account or new_account(key)).with_hints(event.account, event.occurred_at, event.event_id)
         account = account.with_activity(person.person_key, event.occurred_at)
     tallies, awards = _award(person, event, ruleset, at)
+    awards = _fit_changes(before, person, event, ruleset, at) + awards
     person = person.model_copy(update={"rules": tallies})
     card = compute_scorecard(person, ruleset, at)
     transition = ruleset.qualification.decide(person.qualified, card.grade, card.activity)
@@ -126,6 +128,14 @@ def with_account_context(
         return score
     reasons = [reason, *(r for r in score.reasons if r != reason)][:MAX_REASONS]
     return score.model_copy(update={"reasons": reasons})
+
+
+def needs_recycling(person: PersonState, ruleset: Ruleset, as_of: datetime) -> bool:
+    """Whether a qualified lead, decayed to ``as_of`` with no new activity, falls under the recycle policy."""
+    if not person.qualified or person.version < 1:
+        return False
+    card = compute_scorecard(person, ruleset, max(as_of, person.last_event_at or as_of))
+    return ruleset.qualification.decide(True, card.grade, card.activity) == "recycled"
 
 
 def _lead_score(person: PersonState, ruleset: Ruleset, as_of: datetime, card: Scorecard) -> LeadScore:
@@ -183,6 +193,39 @@ def _award(
                 )
             )
     return tallies, awards
+
+
+def _fit_changes(
+    before: PersonState, after: PersonState, event: EngagementEvent, ruleset: Ruleset, at: datetime
+) -> list[Award]:
+    """Ledger rows for fit: +points when a fit rule starts to hold, -points when it stops.
+
+    Fit does not decay, so the clamped sum of these rows is the fit score: every point has a ledger row.
+    """
+    profile = ("email", "traits", "company", "account_key")
+    if before.version > 0 and all(getattr(before, f) == getattr(after, f) for f in profile):
+        return []
+    held = {r.id for r in _fit_rules(before, ruleset, at)} if before.version > 0 else set()
+    now = {r.id: r for r in _fit_rules(after, ruleset, at)}
+    changes = [(rule, rule.points) for rule_id, rule in now.items() if rule_id not in held]
+    changes += [(rule, -rule.points) for rule in ruleset.all_rules() if rule.id in held and rule.id not in now]
+    return [
+        Award(
+            rule_id=rule.id,
+            group=FIT,
+            points=points,
+            event_id=event.event_id,
+            occurred_at=event.occurred_at,
+            ruleset_version=ruleset.version,
+        )
+        for rule, points in changes
+        if points != 0
+    ]
+
+
+def _fit_rules(person: PersonState, ruleset: Ruleset, at: datetime) -> list[Rule]:
+    facts = facts_for(person, at)
+    return [rule for rule in ruleset.all_rules() if rule.group == FIT and matches(rule.when, facts)]
 
 
 def _trim(rule: Rule, ruleset: Ruleset, raw: float, rule_now: float, group_now: float) -> float:

@@ -1,0 +1,58 @@
+"""The scoring read API over a worker's real state: leads, their ledger, accounts, and bearer auth."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine
+
+from peerscore.scoring.app import ScoringConfig, create_app
+from peerscore.scoring.settings import ScoringSettings
+from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
+from peerscore.topics import Topics
+from tests.conftest import unique
+from tests.integration.scoring.support import journey_events
+from tests.integration.scoring.test_scoring_worker import produce_events, run_scoring
+
+pytestmark = pytest.mark.integration
+TOKEN = "integration-api-token"
+
+
+def client(kafka_settings: KafkaSettings, engine: Engine, env: str = "prod") -> TestClient:
+    config = ScoringConfig(
+        runtime=RuntimeSettings(env=env),  # type: ignore[arg-type]
+        kafka=kafka_settings,
+        database=DatabaseSettings(database_url=str(engine.url)),
+        scoring=ScoringSettings(),
+        auth=ApiAuthSettings(api_token=SecretStr(TOKEN)),
+    )
+    return TestClient(create_app(config, engine=engine, start_consumer=False))
+
+
+def test_leads_ledger_and_accounts_explain_the_scores(
+    kafka_settings: KafkaSettings, topics: Topics, engine: Engine
+) -> None:
+    events = journey_events(people=45, seed=31)
+    produce_events(kafka_settings, topics.events, events)
+    run_scoring(kafka_settings, topics, engine, unique("scoring"), expect=len(events))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with client(kafka_settings, engine) as api:
+        assert api.get("/v1/leads").status_code == 401
+        assert api.get("/v1/accounts").status_code == 401
+
+        leads = api.get("/v1/leads", params={"qualified": True}, headers=auth).json()
+        assert leads and all(lead["qualified"] and lead["reasons"] for lead in leads)
+        top = leads[0]
+        by_email = api.get("/v1/leads", params={"email": top["email"].upper()}, headers=auth).json()
+        assert [lead["person_key"] for lead in by_email] == [top["person_key"]]
+        ledger = api.get(f"/v1/leads/{top['person_key']}/ledger", headers=auth).json()
+        assert ledger and {row["group"] for row in ledger} >= {"fit", "engagement"}
+        assert api.get("/v1/leads/p_nobody", headers=auth).status_code == 404
+
+        accounts = api.get("/v1/accounts", headers=auth).json()
+        assert accounts and accounts[0]["people"] >= 1
+        account = api.get(f"/v1/accounts/{top['account_key']}", headers=auth).json()
+        assert top["person_key"] in account["top_people"]
+        assert account["stage"] in ("engaged", "mqa") and account["reasons"]
+        assert api.get("/v1/accounts/nobody.example", headers=auth).status_code == 404
