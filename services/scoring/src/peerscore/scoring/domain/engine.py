@@ -22,7 +22,7 @@ from .matching import matches
 from .policy import Transition
 from .reasons import MAX_REASONS, breadth_reason, build_reasons
 from .ruleset import FIT, Rule, Ruleset
-from .scorecard import Scorecard, compute_scorecard, facts_for, group_points
+from .scorecard import Scorecard, compute_scorecard, facts_for, group_points, matched_fit_rules
 from .state import (
     RECENT_EVENT_IDS,
     AccountState,
@@ -164,8 +164,8 @@ def _award(
     facts = facts_for(person, event.occurred_at, event)
     tallies = dict(person.rules)
     awards: list[Award] = []
-    for rule in ruleset.all_rules():
-        if rule.group == FIT or not matches(rule.when, facts):
+    for rule in ruleset.event_rules_for(event.type):
+        if not matches(rule.when, facts):
             continue
         half_life = ruleset.groups[rule.group].half_life_days
         tally = tallies.get(rule.id, RuleTally())
@@ -224,8 +224,7 @@ def _fit_changes(
 
 
 def _fit_rules(person: PersonState, ruleset: Ruleset, at: datetime) -> list[Rule]:
-    facts = facts_for(person, at)
-    return [rule for rule in ruleset.all_rules() if rule.group == FIT and matches(rule.when, facts)]
+    return list(matched_fit_rules(person, ruleset, at))
 
 
 def _trim(rule: Rule, ruleset: Ruleset, raw: float, rule_now: float, group_now: float) -> float:

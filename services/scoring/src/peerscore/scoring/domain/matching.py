@@ -6,13 +6,14 @@ evidence, not on absence of data.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from peerscore.events import EngagementEvent, PersonTraits
 
-from .conditions import AccountConditions, Conditions, PersonConditions, PropertyCondition
+from .conditions import AccountConditions, Conditions, PropertyCondition
 from .state import AccountState, normalise_domain
 
 
@@ -31,10 +32,6 @@ class Facts:
 
 
 _OWN_EVENT_FIELDS = ("type", "name", "properties", "url_matches", "title_matches")
-
-
-def _in(value: object, choices: list[str]) -> bool:
-    return isinstance(value, str) and value.strip().lower() in choices
 
 
 def _number(value: Any) -> float | None:
@@ -77,10 +74,80 @@ def property_matches(condition: PropertyCondition, actual: Any) -> bool:
     return True
 
 
-def person_matches(condition: PersonConditions, facts: Facts) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Person:
+    title: re.Pattern[str] | None
+    seniority: frozenset[str] | None
+    function: frozenset[str] | None
+    country: frozenset[str] | None
+    email_domain: frozenset[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A condition set flattened into plain slots once, so matching reads no pydantic attributes per event.
+
+    ``source`` keeps the condition alive while cached, so its ``id`` (the cache key) cannot be reused.
+    """
+
+    source: Conditions
+    uses_event: bool
+    types: frozenset[str] | None
+    names: frozenset[str] | None
+    properties: tuple[tuple[str, PropertyCondition], ...]
+    url: re.Pattern[str] | None
+    title: re.Pattern[str] | None
+    person: _Person | None
+    account: AccountConditions | None
+    any: tuple[_Compiled, ...] | None
+
+
+_COMPILED: dict[int, _Compiled] = {}
+_COMPILED_LIMIT = 100_000
+
+
+def _choices(values: list[str] | None) -> frozenset[str] | None:
+    return frozenset(values) if values is not None else None
+
+
+def _compile(condition: Conditions) -> _Compiled:
+    hit = _COMPILED.get(id(condition))
+    if hit is not None and hit.source is condition:
+        return hit
+    person = condition.person
+    compiled = _Compiled(
+        source=condition,
+        uses_event=any(getattr(condition, name) is not None for name in _OWN_EVENT_FIELDS),
+        types=_choices(condition.type),
+        names=_choices(condition.name),
+        properties=tuple((condition.properties or {}).items()),
+        url=condition.url_pattern,
+        title=condition.title_pattern,
+        person=None
+        if person is None
+        else _Person(
+            person.title_pattern,
+            _choices(person.seniority),
+            _choices(person.function),
+            _choices(person.country),
+            _choices(person.email_domain),
+        ),
+        account=condition.account,
+        any=tuple(_compile(alternative) for alternative in condition.any) if condition.any else None,
+    )
+    if len(_COMPILED) >= _COMPILED_LIMIT:
+        _COMPILED.clear()
+    _COMPILED[id(condition)] = compiled
+    return compiled
+
+
+def _in(value: object, choices: frozenset[str]) -> bool:
+    return isinstance(value, str) and value.strip().lower() in choices
+
+
+def person_matches(condition: _Person, facts: Facts) -> bool:
     traits = facts.traits
-    pattern = condition.title_pattern
-    if pattern is not None and (traits.title is None or pattern.search(traits.title) is None):
+    if condition.title is not None and (traits.title is None or condition.title.search(traits.title) is None):
         return False
     checks = (
         (condition.seniority, traits.seniority),
@@ -100,39 +167,41 @@ def account_matches(condition: AccountConditions, account: AccountState | None) 
         return False
     domain = normalise_domain(account.domain) or account.account_key
     checks = (
-        (condition.industry, account.industry),
-        (condition.region, account.region),
-        (condition.domain, domain),
+        (_choices(condition.industry), account.industry),
+        (_choices(condition.region), account.region),
+        (_choices(condition.domain), domain),
     )
     return all(choices is None or _in(value, choices) for choices, value in checks)
 
 
-def _event_matches(condition: Conditions, event: EngagementEvent) -> bool:
-    if condition.type is not None and event.type.lower() not in condition.type:
+def _event_matches(condition: _Compiled, event: EngagementEvent) -> bool:
+    if condition.types is not None and event.type.lower() not in condition.types:
         return False
-    if condition.name is not None and not _in(event.name, condition.name):
+    if condition.names is not None and not _in(event.name, condition.names):
         return False
     properties = event.properties
-    for key, test in (condition.properties or {}).items():
+    for key, test in condition.properties:
         if not property_matches(test, properties.get(key)):
             return False
-    url = condition.url_pattern
-    if url is not None:
-        places = [properties.get("url"), properties.get("path")]
-        if not any(isinstance(p, str) and url.search(p) for p in places):
+    if condition.url is not None:
+        url = condition.url
+        if not any(isinstance(p, str) and url.search(p) for p in (properties.get("url"), properties.get("path"))):
             return False
-    title = condition.title_pattern
-    if title is not None:
+    if condition.title is not None:
         page_title = properties.get("title")
-        if not isinstance(page_title, str) or title.search(page_title) is None:
+        if not isinstance(page_title, str) or condition.title.search(page_title) is None:
             return False
     return True
 
 
 def matches(condition: Conditions, facts: Facts) -> bool:
     """True when every listed condition holds (event conditions never hold without an event)."""
+    return _matches(_compile(condition), facts)
+
+
+def _matches(condition: _Compiled, facts: Facts) -> bool:
     if facts.event is None:
-        if any(getattr(condition, name) is not None for name in _OWN_EVENT_FIELDS):
+        if condition.uses_event:
             return False
     elif not _event_matches(condition, facts.event):
         return False
@@ -140,6 +209,6 @@ def matches(condition: Conditions, facts: Facts) -> bool:
         return False
     if condition.account is not None and not account_matches(condition.account, facts.account):
         return False
-    if condition.any is not None and not any(matches(alternative, facts) for alternative in condition.any):
+    if condition.any is not None and not any(_matches(alternative, facts) for alternative in condition.any):
         return False
     return True

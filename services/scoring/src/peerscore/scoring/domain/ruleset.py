@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+from collections.abc import Hashable
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from pydantic import Field, ValidationError, ValidationInfo, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
 
 from .conditions import Conditions, Strict
 from .errors import RulesetError, RulesetProblem
@@ -57,6 +58,9 @@ class Rule(Strict):
     description: str | None = None
 
 
+FIT_CACHE_SIZE = 50_000
+
+
 class Ruleset(Strict):
     name: str = Field(min_length=1)
     version: str = Field(default="", description="Defaults to a 12-hex hash of the content")
@@ -80,9 +84,40 @@ class Ruleset(Strict):
             object.__setattr__(self, "version", content_hash(self))
         return self
 
+    _by_type: dict[str, list[Rule]] = PrivateAttr(default_factory=dict)
+    _fit_cache: dict[Hashable, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal by content (fields), never by the caches held in private attributes."""
+        if not isinstance(other, Ruleset):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.version))
+
     def all_rules(self) -> list[Rule]:
         """The rules in evaluation order (breadth is not a rule: see :class:`BreadthPolicy`)."""
         return self.rules
+
+    def event_rules_for(self, event_type: str) -> list[Rule]:
+        """The non-fit rules that can match an event of this type, in evaluation order.
+
+        A pre-filter only (rules without a top-level ``type`` are always candidates); matching still decides.
+        Cached per type: most events skip most rules, which is where scoring spends its time.
+        """
+        key = event_type.lower()
+        cached = self._by_type.get(key)
+        if cached is None:
+            cached = [r for r in self.rules if r.group != FIT and (r.when.type is None or key in r.when.type)]
+            self._by_type[key] = cached
+        return cached
+
+    def fit_rules_cache(self) -> dict[Hashable, tuple[Rule, ...]]:
+        """Matched fit rules by person profile: fit depends on nothing else, so it is matched once per profile."""
+        if len(self._fit_cache) > FIT_CACHE_SIZE:
+            self._fit_cache.clear()
+        return self._fit_cache
 
     def activity_groups(self) -> list[str]:
         return list(self.levels.groups) if self.levels.groups else [g for g in self.groups if g != FIT]

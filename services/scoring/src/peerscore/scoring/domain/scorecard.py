@@ -60,9 +60,20 @@ def _clamp(value: float, cap: float | None) -> float:
     return min(value, cap) if cap is not None else value
 
 
+def matched_fit_rules(person: PersonState, ruleset: Ruleset, as_of: datetime) -> tuple[Rule, ...]:
+    """The fit rules that hold for the person's profile (attributes only: no event, no time), cached by profile."""
+    profile = (person.traits, person.company, person.email_domain, person.account_key)
+    cache = ruleset.fit_rules_cache()
+    found = cache.get(profile)
+    if found is None:
+        facts = facts_for(person, as_of)
+        found = tuple(rule for rule in ruleset.all_rules() if rule.group == FIT and matches(rule.when, facts))
+        cache[profile] = found
+    return found
+
+
 def compute_scorecard(person: PersonState, ruleset: Ruleset, as_of: datetime) -> Scorecard:
-    facts = facts_for(person, as_of)
-    fit_rules = [rule for rule in ruleset.all_rules() if rule.group == FIT and matches(rule.when, facts)]
+    fit_rules = list(matched_fit_rules(person, ruleset, as_of))
     groups: dict[str, float] = {}
     for name, spec in ruleset.groups.items():
         if name == FIT:
