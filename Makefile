@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 PYTEST_ARGS ?=
 
 
-.PHONY: help setup run test test-unit test-integration lint fmt typecheck bench clean
+.PHONY: help setup run test test-unit test-integration lint fmt typecheck bench bench-crm bench-backtest clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,14 @@ fmt: setup ## Format and autofix
 
 bench: setup ## Measure throughput on the embedded broker (prints a table, writes var/bench/*.json)
 	@$(UV) run --frozen python bench/scoring.py
+	@$(UV) run --frozen python bench/crm.py
+	@$(UV) run --frozen python bench/backtest.py
+
+bench-crm: setup ## CRM upserts/s under a CRM rate limit, against the strict fake HubSpot (writes var/bench/crm.json)
+	@$(UV) run --frozen python bench/crm.py
+
+bench-backtest: setup ## Backtest replay speed: 1M events of history (BENCH_BACKTEST_EVENTS), writes var/bench/backtest.json
+	@$(UV) run --frozen python bench/backtest.py
 
 clean: ## Remove local state (SQLite files, logs, bench results)
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from peerscore.crm_sync.adapters.base import CrmAdapter, SyncResult
+from peerscore.crm_sync.adapters.base import SyncResult
 from peerscore.crm_sync.adapters.fake import FakeCrmAdapter
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.domain.mapping import FieldMappingError, to_crm_record
@@ -20,47 +20,6 @@ from tests.unit.crm_sync.factories import transition
 SYNCED_AT = datetime(2025, 3, 2, 12, 0, tzinfo=UTC)
 Reader = Callable[[str], dict[str, Any] | None]
 """Reads back what the CRM holds for a person: at least ``email``, ``version`` and ``status``."""
-
-
-@pytest.fixture(params=["local", "fake"])
-def crm(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[tuple[CrmAdapter, Reader]]:
-    if request.param == "fake":
-        fake = FakeCrmAdapter()
-
-        def read_fake(key: str) -> dict[str, Any] | None:
-            props = fake.contacts.get(key)
-            if props is None:
-                return None
-            return {
-                "email": props["email"],
-                "version": props["peerscore_version"],
-                "status": props["lead_status"],
-            }
-
-        yield fake, read_fake
-        return
-    with Session(sqlite_engine) as session:
-
-        def read_local(key: str) -> dict[str, Any] | None:
-            row = session.get(CrmLead, key, populate_existing=True)
-            return None if row is None else {"email": row.email, "version": row.version, "status": row.status}
-
-        yield LocalCrmAdapter(session, clock=lambda: SYNCED_AT), read_local
-
-
-def test_contract_upsert_reports_ok_per_lead_in_order(crm: tuple[CrmAdapter, Reader]) -> None:
-    adapter, read = crm
-    leads = [to_crm_record(transition(key, 1, email=f"{key}@example.com")) for key in ("p_b", "p_a", "p_c")]
-    results = adapter.upsert(leads)
-    assert results == [SyncResult(key, 1, "ok") for key in ("p_b", "p_a", "p_c")]
-    assert read("p_a") == {"email": "p_a@example.com", "version": 1, "status": "MQL"}
-
-
-def test_contract_upsert_updates_an_existing_lead(crm: tuple[CrmAdapter, Reader]) -> None:
-    adapter, read = crm
-    adapter.upsert([to_crm_record(transition("p_a", 1))])
-    adapter.upsert([to_crm_record(transition("p_a", 2, kind="recycled", email="ada@new.example"))])
-    assert read("p_a") == {"email": "ada@new.example", "version": 2, "status": "Recycled"}
 
 
 def test_local_crm_keeps_the_qualification_date_when_a_lead_is_recycled(sqlite_engine: Engine) -> None:

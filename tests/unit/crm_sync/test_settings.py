@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
 from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings
+from peerscore.settings import RuntimeSettings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,9 +33,33 @@ def test_unknown_field_in_mapping_stops_start_up(monkeypatch: pytest.MonkeyPatch
         CrmSyncSettings()
 
 
-def test_only_the_local_adapter_exists_for_now() -> None:
+def test_unknown_adapter_is_refused() -> None:
     with pytest.raises(ValidationError):
-        CrmSyncSettings(adapter="hubspot")  # type: ignore[arg-type]
+        CrmSyncSettings(adapter="pipedrive")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("adapter", "env", "message"),
+    [
+        ("hubspot", {"HUBSPOT_ACCESS_TOKEN": "changeme"}, "HUBSPOT_ACCESS_TOKEN"),
+        ("salesforce", {"SALESFORCE_SESSION_ID": "", "SALESFORCE_INSTANCE_URL": "x"}, "SALESFORCE_SESSION_ID"),
+        ("webhook", {"CRM_WEBHOOK_SECRET": "secret", "CRM_WEBHOOK_URL": "http://x"}, "CRM_WEBHOOK_SECRET"),
+    ],
+)
+def test_placeholder_crm_secrets_are_refused_outside_dev(
+    monkeypatch: pytest.MonkeyPatch, adapter: str, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = CrmSyncSettings(adapter=adapter)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=message):
+        settings.check(RuntimeSettings(env="prod"))
+    assert settings.check(RuntimeSettings(env="dev")) is settings
+
+
+def test_each_remote_crm_gets_its_own_default_mapping() -> None:
+    assert CrmSyncSettings(adapter="hubspot").effective_field_mapping["first_name"] == "firstname"
+    assert CrmSyncSettings(adapter="salesforce").effective_field_mapping["email"] == "Email"
 
 
 def test_database_defaults_to_its_own_sqlite_file_unless_database_url_is_set(

@@ -140,17 +140,18 @@ def test_crm_rejection_is_recorded_with_its_message(sqlite_engine: Engine) -> No
     assert set(fake.contacts) == {"p_b"}
 
 
-def test_retryable_crm_answer_rolls_back_the_whole_batch(sqlite_engine: Engine) -> None:
+def test_retryable_crm_answer_keeps_the_lead_waiting_and_records_the_others(sqlite_engine: Engine) -> None:
     fake = FakeCrmAdapter(retryable_failures={"p_a": "429 Too Many Requests"}, retry_after=10.0)
     handler = handler_for(sqlite_engine, fake)
     with pytest.raises(RetryableError) as info:
         handler.handle(batch(transition("p_a", 1), transition("p_b", 1)))
     assert info.value.retry_after == 10.0
     assert "429" in str(info.value)
-    assert ledger(sqlite_engine) == {}  # p_b is sent again on retry rather than half-recorded
+    assert {k: e.status for k, e in ledger(sqlite_engine).items()} == {"p_b": "ok"}  # p_a is not marked synced
     fake.retryable_failures.clear()
-    handler.handle(batch(transition("p_a", 1), transition("p_b", 1)))
-    assert {e.status for e in ledger(sqlite_engine).values()} == {"ok"}
+    handler.handle(batch(transition("p_a", 1), transition("p_b", 1)))  # the loop re-reads the same batch
+    assert {k: e.status for k, e in ledger(sqlite_engine).items()} == {"p_a": "ok", "p_b": "ok"}
+    assert [[lead.person_key for lead in call] for call in fake.calls] == [["p_a", "p_b"], ["p_a"]]
 
 
 def test_unreachable_database_is_retryable() -> None:

@@ -7,22 +7,35 @@ from __future__ import annotations
 
 import uvicorn
 
+from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app
-from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings
+from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings, OutcomeSettings
 from peerscore.observability import configure_logging
-from peerscore.settings import ApiAuthSettings, KafkaSettings, RuntimeSettings
+from peerscore.settings import ApiAuthSettings, IdentitySettings, KafkaSettings, RuntimeSettings, refuse_placeholder
 
 
 def main() -> None:
     runtime = RuntimeSettings()
     configure_logging("crm-sync", runtime.log_level)
     http = CrmHttpSettings()
+    clients = CrmClients()
+    outcomes = OutcomeSettings()
+    # Outcome endpoints are off until their secret is set; a set secret must be a real one outside dev.
+    if outcomes.webhook_secret.get_secret_value():
+        refuse_placeholder(runtime, "OUTCOMES_WEBHOOK_SECRET", outcomes.webhook_secret)
+    if clients.hubspot.client_secret.get_secret_value():
+        refuse_placeholder(runtime, "HUBSPOT_CLIENT_SECRET", clients.hubspot.client_secret)
     app = create_app(
         runtime=runtime,
         kafka=KafkaSettings(),
         database=CrmDatabaseSettings(),
         auth=ApiAuthSettings().check(runtime),
-        crm=CrmSyncSettings(),
+        crm=CrmSyncSettings().check(
+            runtime, hubspot=clients.hubspot, salesforce=clients.salesforce, webhook=clients.webhook
+        ),
+        clients=clients,
+        identity=IdentitySettings().check(runtime),
+        outcomes=outcomes,
     )
     uvicorn.run(app, host=http.host, port=http.port, log_config=None)
 

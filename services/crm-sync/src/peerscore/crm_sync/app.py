@@ -14,36 +14,27 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from peerscore.api import bearer_auth
 from peerscore.consumer import ConsumerLoop
-from peerscore.crm_sync.adapters.base import CrmAdapter
-from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
+from peerscore.crm_sync.adapters.hubspot import HubSpotContactEmails, make_hubspot_client
+from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
+from peerscore.crm_sync.outcome_routes import OutcomeSink, outcomes_router
 from peerscore.crm_sync.page import crm_page_router
 from peerscore.crm_sync.routes import leads_router
-from peerscore.crm_sync.settings import CrmSyncSettings
-from peerscore.crm_sync.worker import AdapterFactory, SyncHandler
+from peerscore.crm_sync.settings import CrmSyncSettings, OutcomeSettings
+from peerscore.crm_sync.worker import AdapterFactory, DeadLetterSink, SyncHandler
 from peerscore.db import create_tables, database_check, make_engine
 from peerscore.events import LeadTransition
-from peerscore.kafka_io import KafkaPublisher, make_consumer, make_publisher
+from peerscore.kafka_io import KafkaPublisher, Publisher, make_consumer, make_publisher
 from peerscore.observability import ConsumerMetrics, health_router
 from peerscore.runtime import BackgroundLoop, broker_check
-from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
+from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 
 log = structlog.get_logger(__name__)
-
-
-def adapter_factory(settings: CrmSyncSettings) -> AdapterFactory:
-    """The configured CRM. Remote adapters (HubSpot, Salesforce, webhook) will ignore the session."""
-
-    def local(session: Session) -> CrmAdapter:
-        return LocalCrmAdapter(session)
-
-    factories: dict[str, AdapterFactory] = {"local": local}
-    return factories[settings.adapter]
 
 
 @dataclass
@@ -65,6 +56,7 @@ class _Running:
 
     engine: Engine | None = None
     worker: _Worker | None = None
+    publisher: Publisher | None = None
 
     def check_database(self) -> None:
         if self.engine is None:
@@ -81,16 +73,21 @@ def _start_worker(
     engine: Engine,
     kafka: KafkaSettings,
     crm: CrmSyncSettings,
+    factory: AdapterFactory,
     consumer_metrics: ConsumerMetrics,
     crm_metrics: CrmMetrics,
 ) -> _Worker:
     topics = kafka.topics()
     publisher = make_publisher(kafka, "crm-sync-dlq")
     try:
+        budget = RetryBudget(crm.retry_max_attempts, crm.retry_max_elapsed_s)
+        handler = SyncHandler(
+            engine, factory, crm_metrics, dead_letters=DeadLetterSink(publisher, topics.crm_dlq, budget)
+        )
         loop: ConsumerLoop[LeadTransition] = ConsumerLoop(
             consumer=make_consumer(kafka, crm.group_id),
             topics=[topics.qualified],
-            handler=SyncHandler(engine, adapter_factory(crm), crm_metrics),
+            handler=handler,
             dlq_topic=topics.qualified_dlq,
             publisher=publisher,
             metrics=consumer_metrics,
@@ -110,17 +107,34 @@ def create_app(
     database: DatabaseSettings,
     auth: ApiAuthSettings,
     crm: CrmSyncSettings | None = None,
+    clients: CrmClients | None = None,
+    identity: IdentitySettings | None = None,
+    outcomes: OutcomeSettings | None = None,
     engine: Engine | None = None,
     start_consumer: bool = True,
+    publisher: Publisher | None = None,
 ) -> FastAPI:
     """Build the app. A given ``engine`` stays the caller's (it is not disposed); ``start_consumer=False``
-    serves only the read API and page, for tests and for looking at a CRM database without a broker."""
+    serves only the read API, page and outcome webhooks, for tests and for looking at a CRM database without a
+    broker. Outcomes are published with ``publisher`` if given, else with the worker's producer."""
     settings = crm if crm is not None else CrmSyncSettings()
+    crm_clients = clients or CrmClients()
     require_auth = bearer_auth(auth, runtime)
     registry = CollectorRegistry()
     consumer_metrics = ConsumerMetrics(registry, settings.group_id)
     crm_metrics = CrmMetrics(registry)
     running = _Running()
+    running.publisher = publisher
+    factory = build_adapter_factory(settings, crm_clients, crm_metrics)
+    sink = _outcome_sink(
+        settings,
+        crm_clients,
+        identity or IdentitySettings(),
+        outcomes or OutcomeSettings(),
+        kafka,
+        crm_metrics,
+        running,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +144,9 @@ def create_app(
             create_tables(eng, TABLES)
             app.state.engine = running.engine = eng
             if start_consumer:
-                running.worker = _start_worker(eng, kafka, settings, consumer_metrics, crm_metrics)
+                running.worker = _start_worker(eng, kafka, settings, factory, consumer_metrics, crm_metrics)
+                if running.publisher is None:
+                    running.publisher = running.worker.publisher
             log.info("crm_sync_started", adapter=settings.adapter, group=settings.group_id, consumer=start_consumer)
             yield
         finally:
@@ -148,4 +164,31 @@ def create_app(
     app.include_router(health_router(registry, checks))
     app.include_router(leads_router(require_auth))
     app.include_router(crm_page_router(require_auth))
+    app.include_router(outcomes_router(sink))
     return app
+
+
+def _outcome_sink(
+    settings: CrmSyncSettings,
+    clients: CrmClients,
+    identity: IdentitySettings,
+    outcomes: OutcomeSettings,
+    kafka: KafkaSettings,
+    metrics: CrmMetrics,
+    running: _Running,
+) -> OutcomeSink:
+    hubspot = clients.hubspot
+    emails = None
+    if hubspot.client_secret.get_secret_value() and hubspot.access_token.get_secret_value():
+        client = make_hubspot_client(hubspot.access_token.get_secret_value(), hubspot.host)
+        emails = HubSpotContactEmails(client, clients.hubspot_limiter(), hubspot.timeout_s)
+    return OutcomeSink(
+        publisher=lambda: running.publisher,
+        topic=kafka.topics().outcomes,
+        person_key_secret=identity.person_key_secret.get_secret_value().encode(),
+        metrics=metrics,
+        hubspot_client_secret=hubspot.client_secret.get_secret_value().encode(),
+        hubspot_emails=emails,
+        salesforce_org_id=clients.salesforce.organization_id,
+        webhook_secret=outcomes.webhook_secret.get_secret_value().encode(),
+    )

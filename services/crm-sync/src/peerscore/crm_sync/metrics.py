@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 class CrmMetrics:
-    """Upserts by CRM and result, and lead versions skipped because an equal or newer one was synced."""
+    """Upserts by CRM and result, skipped duplicates, retries, dead letters, CRM API usage and outcomes."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._upserts = Counter(
@@ -21,8 +21,42 @@ class CrmMetrics:
             ["crm"],
             registry=registry,
         )
+        self._retried = Counter(
+            "peerscore_crm_retryable_total",
+            "Lead versions the CRM could not take now (429, 5xx, timeouts), per attempt",
+            ["crm"],
+            registry=registry,
+        )
+        self._dead = Counter(
+            "peerscore_crm_dead_lettered_total",
+            "Lead versions sent to the CRM dead-letter topic after the retry budget",
+            ["crm"],
+            registry=registry,
+        )
+        self.api_usage = Gauge(
+            "peerscore_crm_api_usage_ratio",
+            "Share of the CRM's API allowance used (Salesforce Sforce-Limit-Info api-usage)",
+            ["crm"],
+            registry=registry,
+        )
+        self.outcomes = Counter(
+            "peerscore_crm_outcomes_total",
+            "Outcomes received from CRM webhooks and published, by source and kind",
+            ["source", "kind"],
+            registry=registry,
+        )
 
     def observe(self, crm: str, *, ok: int, failed: int, skipped: int) -> None:
         self._upserts.labels(crm=crm, result="ok").inc(ok)
         self._upserts.labels(crm=crm, result="failed").inc(failed)
         self._skipped.labels(crm=crm).inc(skipped)
+
+    def retried(self, crm: str, count: int) -> None:
+        self._retried.labels(crm=crm).inc(count)
+
+    def dead_lettered(self, crm: str, count: int) -> None:
+        self._dead.labels(crm=crm).inc(count)
+
+    def usage(self, crm: str, used: int, total: int) -> None:
+        if total > 0:
+            self.api_usage.labels(crm=crm).set(used / total)

@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from peerscore.db import UtcDateTime
 
-LedgerStatus = Literal["ok", "failed"]
+LedgerStatus = Literal["ok", "failed", "dlq"]
 
 
 class CrmLead(SQLModel, table=True):
@@ -54,9 +54,26 @@ class SyncLedger(SQLModel, table=True):
     person_key: str = Field(primary_key=True, max_length=64)
     last_version: int
     last_kind: str = Field(max_length=16)
-    status: str = Field(max_length=8, description="ok | failed")
+    status: str = Field(max_length=8, description="ok | failed | dlq (dead-lettered after the retry budget)")
     error: str | None = Field(default=None, max_length=2000)
     updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
-TABLES: tuple[type[SQLModel], ...] = (CrmLead, SyncLedger)
+class RetryState(SQLModel, table=True):
+    """Retry budget spent on a lead version the CRM keeps refusing for now (429, 5xx, timeouts).
+
+    Its own table (not ledger columns) because it is written when the batch is *not* applied, and deleted as soon
+    as the version is settled (synced, refused, or dead-lettered).
+    """
+
+    __tablename__ = "crm_retry_state"
+
+    crm: str = Field(primary_key=True, max_length=64)
+    person_key: str = Field(primary_key=True, max_length=64)
+    version: int
+    attempts: int
+    first_failed_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    last_error: str = Field(max_length=2000)
+
+
+TABLES: tuple[type[SQLModel], ...] = (CrmLead, SyncLedger, RetryState)

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from peerscore.crm_sync.domain.mapping import LeadStatus
-from peerscore.crm_sync.models import CrmLead
-from peerscore.crm_sync.queries import get_lead, list_leads
+from peerscore.crm_sync.models import CrmLead, SyncLedger
+from peerscore.crm_sync.queries import get_lead, list_failures, list_leads, sync_entries
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -54,6 +54,22 @@ class CrmLeadPublic(BaseModel):
         return cls(name=display_name(lead), **lead.model_dump())
 
 
+class SyncEntryPublic(BaseModel):
+    """A lead version as each CRM last saw it: synced, refused for good (with the CRM's message) or dead-lettered."""
+
+    crm: str
+    person_key: str
+    last_version: int
+    last_kind: str
+    status: str
+    error: str | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: SyncLedger) -> SyncEntryPublic:
+        return cls(**row.model_dump())
+
+
 def display_name(lead: CrmLead) -> str | None:
     return " ".join(part for part in (lead.first_name, lead.last_name) if part) or None
 
@@ -75,5 +91,19 @@ def leads_router(require_auth: Callable[..., Any]) -> APIRouter:
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead in the local CRM")
         return CrmLeadPublic.from_row(row)
+
+    @router.get("/leads/{person_key}/sync")
+    def lead_sync(person_key: str, session: SessionDep) -> list[SyncEntryPublic]:
+        """Every CRM's ledger entry for the lead, whichever CRM is configured (remote CRMs have no local row)."""
+        return [SyncEntryPublic.from_row(row) for row in sync_entries(session, person_key)]
+
+    @router.get("/failures")
+    def failures(
+        session: SessionDep,
+        crm: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[SyncEntryPublic]:
+        """Leads a CRM refused for good or that were dead-lettered, newest first."""
+        return [SyncEntryPublic.from_row(row) for row in list_failures(session, crm=crm, limit=limit)]
 
     return router

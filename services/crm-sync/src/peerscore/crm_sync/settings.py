@@ -1,27 +1,88 @@
-"""crm-sync's own settings; the shared ones (Kafka, runtime, auth) come from :mod:`peerscore.settings`."""
+"""crm-sync's own settings; the shared ones (Kafka, runtime, auth) come from :mod:`peerscore.settings`.
+
+One class per concern: the sync itself (``CRM_*``), then one per CRM (``HUBSPOT_*``, ``SALESFORCE_*``,
+``CRM_WEBHOOK_*``) and the outcome webhooks (``OUTCOMES_*``). Secrets are ``SecretStr``; :meth:`CrmSyncSettings.check`
+refuses placeholders for the CRM actually selected, outside dev.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, validate_field_mapping
-from peerscore.settings import DatabaseSettings, HttpSettings
+from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, SALESFORCE_FIELD_MAPPING
+from peerscore.settings import DatabaseSettings, HttpSettings, RuntimeSettings, refuse_placeholder
+
+AdapterName = Literal["local", "hubspot", "salesforce", "webhook"]
+
+_DEFAULT_MAPPINGS = {"hubspot": HUBSPOT_FIELD_MAPPING, "salesforce": SALESFORCE_FIELD_MAPPING}
+
+
+class HubSpotSettings(BaseSettings):
+    """``HUBSPOT_ACCESS_TOKEN`` (private app), ``HUBSPOT_HOST``, rate limit, ``HUBSPOT_CLIENT_SECRET`` (webhooks)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUBSPOT_", extra="ignore")
+
+    access_token: SecretStr = SecretStr("")
+    host: str = "https://api.hubapi.com"
+    rate_limit_calls: int = Field(default=190, ge=1)
+    rate_limit_period_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    client_secret: SecretStr = SecretStr("")
+
+
+class SalesforceSettings(BaseSettings):
+    """``SALESFORCE_INSTANCE_URL`` + ``SALESFORCE_SESSION_ID`` (an OAuth access token), object and external id."""
+
+    model_config = SettingsConfigDict(env_prefix="SALESFORCE_", extra="ignore")
+
+    instance_url: str = ""
+    session_id: SecretStr = SecretStr("")
+    api_version: str = "59.0"
+    sobject: Literal["Lead", "Contact"] = "Lead"
+    external_id_field: str = "Peerscore_Person_Key__c"
+    ca_bundle: str | None = Field(default=None, description="CA file to trust (self-signed test servers)")
+    timeout_s: float = Field(default=10.0, gt=0)
+    usage_backoff_ratio: float = Field(default=0.9, gt=0, le=1)
+    organization_id: str = Field(default="", description="Outbound messages from other orgs are refused")
+
+
+class WebhookSettings(BaseSettings):
+    """``CRM_WEBHOOK_URL`` and ``CRM_WEBHOOK_SECRET`` for the signed lead webhook."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_WEBHOOK_", extra="ignore")
+
+    url: str = ""
+    secret: SecretStr = SecretStr("")
+    timeout_s: float = Field(default=10.0, gt=0)
+    attempts: int = Field(default=3, ge=1)
+
+
+class OutcomeSettings(BaseSettings):
+    """``OUTCOMES_WEBHOOK_SECRET`` signs generic outcome webhooks (same scheme as the outgoing webhook)."""
+
+    model_config = SettingsConfigDict(env_prefix="OUTCOMES_", extra="ignore")
+
+    webhook_secret: SecretStr = SecretStr("")
 
 
 class CrmSyncSettings(BaseSettings):
-    """``CRM_ADAPTER``, ``CRM_GROUP_ID``, ``CRM_FIELD_MAPPING`` (JSON object: Peerscore field → CRM property).
+    """``CRM_ADAPTER``, ``CRM_GROUP_ID``, ``CRM_FIELD_MAPPING`` (JSON object: Peerscore field → CRM property),
+    ``CRM_RETRY_MAX_ATTEMPTS`` / ``CRM_RETRY_MAX_ELAPSED_S`` (the budget before the CRM dead-letter topic).
 
     The mapping is validated here so a typo stops the service at start instead of failing every lead later.
     """
 
     model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
 
-    adapter: Literal["local"] = "local"
+    adapter: AdapterName = "local"
     group_id: str = Field(default="peerscore-crm-sync", min_length=1)
     field_mapping: dict[str, str] | None = None
+    retry_max_attempts: int = Field(default=8, ge=1)
+    retry_max_elapsed_s: float = Field(default=600.0, gt=0)
 
     @field_validator("field_mapping")
     @classmethod
@@ -30,7 +91,32 @@ class CrmSyncSettings(BaseSettings):
 
     @property
     def effective_field_mapping(self) -> dict[str, str]:
-        return dict(self.field_mapping if self.field_mapping is not None else DEFAULT_FIELD_MAPPING)
+        if self.field_mapping is not None:
+            return dict(self.field_mapping)
+        return dict(_DEFAULT_MAPPINGS.get(self.adapter, DEFAULT_FIELD_MAPPING))
+
+    def check(
+        self,
+        runtime: RuntimeSettings,
+        *,
+        hubspot: HubSpotSettings | None = None,
+        salesforce: SalesforceSettings | None = None,
+        webhook: WebhookSettings | None = None,
+    ) -> Self:
+        """Refuse placeholder secrets of the selected CRM outside dev, and a CRM without an address."""
+        if self.adapter == "hubspot":
+            refuse_placeholder(runtime, "HUBSPOT_ACCESS_TOKEN", (hubspot or HubSpotSettings()).access_token)
+        elif self.adapter == "salesforce":
+            sf = salesforce or SalesforceSettings()
+            refuse_placeholder(runtime, "SALESFORCE_SESSION_ID", sf.session_id)
+            if not sf.instance_url:
+                raise ValueError("SALESFORCE_INSTANCE_URL is required with CRM_ADAPTER=salesforce")
+        elif self.adapter == "webhook":
+            hook = webhook or WebhookSettings()
+            refuse_placeholder(runtime, "CRM_WEBHOOK_SECRET", hook.secret)
+            if not hook.url:
+                raise ValueError("CRM_WEBHOOK_URL is required with CRM_ADAPTER=webhook")
+        return self
 
 
 class CrmDatabaseSettings(DatabaseSettings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -18,13 +18,19 @@ from peerscore.observability import ConsumerMetrics, ReadinessCheck, health_rout
 from peerscore.runtime import BackgroundLoop, broker_check
 from peerscore.scoring.accounts_api import accounts_router
 from peerscore.scoring.api import leads_router
+from peerscore.scoring.backtest.api import backtests_router
+from peerscore.scoring.backtest.jobs import BacktestJobs
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
+from peerscore.scoring.outcomes.api import outcomes_router
+from peerscore.scoring.outcomes.consumer import outcome_loop
+from peerscore.scoring.rulesets.routes import rulesets_router
+from peerscore.scoring.rulesets.wiring import LazyPublisher, build_live_ruleset, start_watching
 from peerscore.scoring.settings import ScoringSettings
 from peerscore.scoring.sweeper import DecaySweeper
-from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
+from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class ScoringConfig:
     database: DatabaseSettings
     scoring: ScoringSettings
     auth: ApiAuthSettings
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
 
 
 def create_app(
@@ -45,37 +52,44 @@ def create_app(
 ) -> FastAPI:
     """Build the app; clients are created in the lifespan (never at import) unless injected."""
     registry = CollectorRegistry()
-    ruleset: Ruleset = config.scoring.load_ruleset()
+    default_ruleset: Ruleset = config.scoring.load_ruleset()
     eng = engine or make_engine(config.database.database_url, echo=config.database.database_echo)
     create_tables(eng, SCORING_TABLES)
+    # The ruleset is hot-reloaded: everything that scores asks live.current (rules topic, else registry, else default).
+    live = build_live_ruleset(engine=eng, kafka=config.kafka, scoring=config.scoring, default=default_ruleset)
+    rules_publisher = LazyPublisher(lambda: make_publisher(config.kafka, "scoring-rules"))
     checks: dict[str, ReadinessCheck] = {
         "database": database_check(eng),
         "broker": broker_check(config.kafka.bootstrap_servers),
     }
     state: dict[str, BackgroundLoop] = {}
+    backtests = BacktestJobs(eng, live.current, workers=config.scoring.backtest_workers)
 
     def consumer_running() -> None:
         if "loop" in state:
             state["loop"].check()
 
     checks["consumer"] = consumer_running
+    checks["ruleset"] = live.check
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         own_publisher: KafkaPublisher | None = None
         sweeper: DecaySweeper | None = None
         if start_consumer:
+            await start_watching(live, config.scoring.ruleset_startup_timeout_s)
             pub = publisher
             if pub is None:
                 own_publisher = make_publisher(config.kafka, "scoring")
                 pub = own_publisher
             handler = ScoringHandler(
                 engine=eng,
-                ruleset=lambda: ruleset,
+                ruleset=live.current,
                 topics=config.kafka.topics(),
                 publisher=pub,
                 group_id=config.scoring.group_id,
                 metrics=ScoringMetrics(registry),
+                keep_history=config.scoring.keep_history,
             )
             loop = ConsumerLoop(
                 consumer=make_consumer(config.kafka, config.scoring.group_id),
@@ -87,10 +101,15 @@ def create_app(
             )
             state["loop"] = BackgroundLoop(loop, "scoring-consumer")
             state["loop"].start()
+            outcomes = outcome_loop(
+                kafka=config.kafka, group_id=f"{config.scoring.group_id}-outcomes", engine=eng, publisher=pub
+            )
+            state["outcomes"] = BackgroundLoop(outcomes, "scoring-outcomes")
+            state["outcomes"].start()
             if config.scoring.decay_sweep_interval_s > 0:
                 sweeper = DecaySweeper(
                     engine=eng,
-                    ruleset=lambda: ruleset,
+                    ruleset=live.current,
                     publisher=pub,
                     events_topic=config.kafka.topics().events,
                     interval_s=config.scoring.decay_sweep_interval_s,
@@ -103,6 +122,11 @@ def create_app(
                 sweeper.stop()
             if "loop" in state:
                 state["loop"].stop()
+            if "outcomes" in state:
+                state["outcomes"].stop()
+            backtests.cancel_all()
+            live.stop()
+            rules_publisher.close()
             if own_publisher is not None:
                 own_publisher.close()
             if engine is None:
@@ -111,6 +135,19 @@ def create_app(
     app = FastAPI(title="Peerscore scoring", lifespan=lifespan)
     app.include_router(health_router(registry, checks))
     auth = bearer_auth(config.auth, config.runtime)
-    app.include_router(leads_router(eng, lambda: ruleset, auth))
-    app.include_router(accounts_router(eng, lambda: ruleset, auth))
+    app.include_router(leads_router(eng, live.current, auth))
+    app.include_router(accounts_router(eng, live.current, auth))
+    secret = config.identity.person_key_secret.get_secret_value().encode()
+    app.include_router(outcomes_router(eng, secret, auth))
+    app.include_router(backtests_router(backtests, auth))
+    app.include_router(
+        rulesets_router(
+            engine=eng,
+            publisher=publisher or rules_publisher,
+            topic=config.kafka.topics().rules,
+            live=live,
+            name=config.scoring.ruleset_name,
+            auth=auth,
+        )
+    )
     return app

@@ -36,6 +36,7 @@ from peerscore.scoring.domain.state import (
     new_person,
     normalise_domain,
 )
+from peerscore.scoring.history import append_history
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import OutboxRow
 from peerscore.topics import Topics
@@ -79,8 +80,10 @@ class ScoringHandler:
         publisher: Publisher,
         group_id: str,
         metrics: ScoringMetrics,
+        keep_history: bool = True,
     ) -> None:
         self._engine = engine
+        self._keep_history = keep_history
         self._ruleset = ruleset
         self._topics = topics
         self._publisher = publisher
@@ -130,6 +133,7 @@ class ScoringHandler:
         outputs: list[OutgoingRecord] = []
         touched_people: set[str] = set()
         touched_accounts: set[str] = set()
+        applied_messages: list[Message[EngagementEvent]] = []
         for m in fresh:
             event = m.value
             key = event.person_key
@@ -140,6 +144,7 @@ class ScoringHandler:
             if applied.duplicate:
                 self._metrics.duplicates.inc()
                 continue
+            applied_messages.append(m)
             people[key] = applied.person
             touched_people.add(key)
             if applied.account is not None:
@@ -170,6 +175,8 @@ class ScoringHandler:
         store.save_people(session, [(people[k], last_scores.get(k)) for k in sorted(touched_people)], now)
         store.save_accounts(session, [accounts[k] for k in sorted(touched_accounts)], accounts_before)
         store.add_ledger(session, awards)
+        if self._keep_history:  # what backtests replay, committed with the state it produced
+            append_history(session, applied_messages)
         store.add_outbox(session, outputs)
         next_offsets: dict[tuple[str, int], int] = {}
         for m in fresh:

@@ -10,6 +10,8 @@ from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from peerscore.db import StoredOffset, UtcDateTime
+from peerscore.scoring.history import HISTORY_TABLES
+from peerscore.scoring.rulesets.models import RULESET_TABLES
 
 
 class PersonRow(SQLModel, table=True):
@@ -77,4 +79,6 @@ SCORING_TABLES: tuple[type[SQLModel], ...] = (
     LedgerRow,
     OutboxRow,
     StoredOffset,
+    *RULESET_TABLES,
+    *HISTORY_TABLES,
 )

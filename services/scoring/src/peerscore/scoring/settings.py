@@ -23,6 +23,10 @@ class ScoringSettings(BaseSettings):
     """How long startup waits for the rules topic to be read before scoring with the registry/default ruleset."""
     decay_sweep_interval_s: float = 300.0
     """How often qualified leads are checked for having gone cold (0 turns the sweep off)."""
+    keep_history: bool = True
+    """Store every applied event in ``event_history`` (what backtests replay); off saves space and a write."""
+    backtest_workers: int = 2
+    """Processes a backtest folds in (scoring is pure Python: one per core)."""
 
     def load_ruleset(self) -> Ruleset:
         if self.ruleset_path is None:

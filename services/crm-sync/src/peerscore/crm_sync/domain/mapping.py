@@ -52,6 +52,7 @@ class CrmLeadRecord(BaseModel):
     fit: float
     engagement: float
     intent: float
+    probability: float | None = Field(default=None, ge=0, le=1, description="Model probability, when scored")
     grade: Grade
     level: int = Field(ge=1, le=3)
     status: LeadStatus
@@ -93,6 +94,8 @@ def to_crm_record(transition: LeadTransition) -> CrmLeadRecord:
         fit=score.fit,
         engagement=score.engagement,
         intent=score.intent,
+        # Present once scoring publishes a model probability; older contracts simply have none.
+        probability=getattr(score, "probability", None),
         grade=score.grade,
         level=score.level,
         status=STATUS_BY_KIND[transition.kind],
@@ -119,6 +122,7 @@ DEFAULT_FIELD_MAPPING: Mapping[str, str] = {
     "fit": "peerscore_fit",
     "engagement": "peerscore_engagement",
     "intent": "peerscore_intent",
+    "probability": "peerscore_probability",
     "grade": "peerscore_grade",
     "level": "peerscore_level",
     "status": "lead_status",

@@ -1,0 +1,110 @@
+"""Backtest throughput: generated buyer journeys written straight into ``event_history`` (as the worker stores
+them), then replayed under the live default ruleset and a stricter candidate. Prints a table and writes
+var/bench/backtest.json.
+
+    make bench-backtest                          # 1,000,000 events, SQLite, 2 worker processes
+    BENCH_BACKTEST_EVENTS=100000 make bench-backtest
+    BENCH_BACKTEST_WORKERS=1 …                   # in-process (what the cProfile runs measure)
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench-backtest
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+import zlib
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from peerscore.db import create_tables, make_engine
+from peerscore.dev.journeys import JourneyGenerator
+from peerscore.ingest.normalise import normalise_batch
+from peerscore.scoring.backtest import Period, run_backtest
+from peerscore.scoring.domain import load_default_ruleset, parse_ruleset
+from peerscore.scoring.history import EventHistoryRow, history_row
+from peerscore.scoring.models import SCORING_TABLES
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+PARTITIONS = 12
+CHUNK_PEOPLE = 5_000
+
+
+def fill_history(database_url: str, count: int) -> int:
+    """Write ``count`` events in chunks (a million pydantic events at once would not fit comfortably in memory).
+
+    Each chunk gets its own person-key secret, so people of different chunks never collide.
+    """
+    engine = make_engine(database_url)
+    create_tables(engine, SCORING_TABLES)
+    offsets = [0] * PARTITIONS
+    written, chunk = 0, 0
+    while written < count:
+        calls = JourneyGenerator(seed=1000 + chunk).calls(CHUNK_PEOPLE, end=END, days=90)
+        events = normalise_batch({"batch": calls}, secret=f"bench-{chunk}".encode(), received_at=END)
+        rows = []
+        for e in events[: count - written]:
+            partition = zlib.crc32(e.person_key.encode()) % PARTITIONS
+            rows.append(history_row("bench.events.v1", partition, offsets[partition], e))
+            offsets[partition] += 1
+        with Session(engine) as session, session.begin():
+            session.execute(insert(EventHistoryRow.__table__), rows)  # type: ignore[attr-defined]
+        written += len(rows)
+        chunk += 1
+        print(f"  {written:,} events written", end="\r", flush=True)
+    print()
+    engine.dispose()
+    return written
+
+
+def main() -> None:
+    count = int(os.environ.get("BENCH_BACKTEST_EVENTS", "1000000"))
+    workers = int(os.environ.get("BENCH_BACKTEST_WORKERS", str(os.cpu_count() or 1)))
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{tmp}/backtest.db")
+        print(f"writing {count:,} events of history …", flush=True)
+        started = time.perf_counter()
+        written = fill_history(database_url, count)
+        fill_s = time.perf_counter() - started
+        live = load_default_ruleset()
+        text = files("peerscore.scoring.domain").joinpath("default_ruleset.yaml").read_text(encoding="utf-8")
+        candidate = parse_ruleset(text.replace("min_activity: 50", "min_activity: 120"))
+        engine = make_engine(database_url)
+        print(f"backtesting on {workers} worker(s) …", flush=True)
+        started = time.perf_counter()
+        report = run_backtest(engine, live, candidate, Period(), workers=workers)
+        elapsed = time.perf_counter() - started
+        engine.dispose()
+    result = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_implementation()} "
+        f"{platform.python_version()}",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": database_url.split(":", 1)[0],
+        "events": written,
+        "people": report.people,
+        "workers": workers,
+        "history_write_s": round(fill_s, 1),
+        "backtest_s": round(elapsed, 1),
+        "backtest_events_per_s": round(written / elapsed),
+        "target_s_for_1m": 60,
+        "projected_s_for_1m": round(1_000_000 / (written / elapsed), 1),
+        "mqls_live": report.mqls_before,
+        "mqls_candidate": report.mqls_after,
+        "changed_leads": report.changes_total,
+    }
+    out = Path("var/bench")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "backtest.json").write_text(json.dumps(result, indent=2))
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"  {key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

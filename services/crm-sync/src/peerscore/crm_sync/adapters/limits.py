@@ -1,0 +1,80 @@
+"""Client-side rate limiting and the parsing of CRM rate-limit answers, shared by the remote adapters.
+
+A CRM that answers 429 has already refused work; staying under its published limit (HubSpot private apps:
+190 requests per 10 s) costs nothing and keeps the partition moving. The limiter is a sliding window rather than
+a token bucket because CRM limits are counted per window: a bucket refilled continuously can still put more than
+``max_calls`` requests into one of the CRM's windows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
+
+from peerscore.events import utcnow
+
+
+class SlidingWindowLimiter:
+    """At most ``max_calls`` acquisitions in any ``period_s`` window; thread-safe, shared by all calls of a client."""
+
+    def __init__(
+        self,
+        max_calls: int,
+        period_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_calls < 1 or period_s <= 0:
+            raise ValueError("rate limit needs max_calls >= 1 and period_s > 0")
+        self.max_calls = max_calls
+        self.period_s = period_s
+        self._clock = clock
+        self._sleep = sleep
+        self._calls: deque[float] = deque()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Block until a call is allowed; returns the seconds waited (exposed as a metric by callers)."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._calls and now - self._calls[0] >= self.period_s:
+                    self._calls.popleft()
+                wait = max(self._paused_until - now, 0.0)
+                if not wait and len(self._calls) >= self.max_calls:
+                    wait = self.period_s - (now - self._calls[0])
+                if wait <= 0:
+                    self._calls.append(now)
+                    return waited
+            self._sleep(wait)
+            waited += wait
+
+    def pause(self, seconds: float) -> None:
+        """The CRM said to slow down (429, or no requests remaining in its window): nobody calls for ``seconds``."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None, default: float | None = None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date), else HubSpot's window length, else ``default``."""
+    if not headers:
+        return default
+    lowered = {k.lower(): v for k, v in headers.items()}
+    value = lowered.get("retry-after")
+    if value:
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            try:
+                return max((parsedate_to_datetime(value) - utcnow()).total_seconds(), 0.0)
+            except (TypeError, ValueError):
+                pass
+    interval_ms = lowered.get("x-hubspot-ratelimit-interval-milliseconds")
+    if interval_ms and interval_ms.isdigit():
+        return int(interval_ms) / 1000
+    return default

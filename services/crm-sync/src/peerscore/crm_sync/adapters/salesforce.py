@@ -1,0 +1,150 @@
+"""Salesforce through ``simple-salesforce``: sObject Collections upsert by an external-id field.
+
+``PATCH /services/data/vXX.X/composite/sobjects/{SObject}/{ExternalIdField}`` takes up to 200 records and answers
+one result per record (``success`` / ``errors``) in request order, with ``allOrNone=false`` so one bad lead
+never sinks the others. The external id is the person key, so a resent version updates instead of duplicating.
+
+``Sforce-Limit-Info: api-usage=used/total`` (parsed by simple-salesforce into ``api_usage``) is exposed as a
+gauge and, above ``backoff_ratio`` of the org's daily allowance, turns calls into retryable results with a wait:
+the org's other integrations keep working. Salesforce answers ``403 REQUEST_LIMIT_EXCEEDED`` (not 429) when the
+allowance is gone; that is retryable too.
+
+simple-salesforce always builds ``https://`` URLs: tests serve a trustme certificate and pass a
+``requests.Session`` whose ``verify`` is the test CA (see ``make_salesforce_client``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
+
+from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
+from peerscore.crm_sync.domain.mapping import CrmLeadRecord
+from peerscore.crm_sync.domain.payloads import salesforce_record
+
+MAX_BATCH = 200
+LIMIT_BACKOFF_S = 300.0
+_RETRYABLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
+
+
+def make_salesforce_client(
+    instance_url: str, session_id: str, version: str, session: requests.Session | None = None
+) -> Salesforce:
+    """A client on an existing session id (OAuth done elsewhere); ``session`` may carry a custom CA bundle."""
+    return Salesforce(instance_url=instance_url, session_id=session_id, version=version, session=session)
+
+
+class SalesforceAdapter:
+    name = "salesforce"
+
+    def __init__(
+        self,
+        client: Salesforce,
+        mapping: Mapping[str, str],
+        *,
+        sobject: str = "Lead",
+        external_id_field: str = "Peerscore_Person_Key__c",
+        limiter: SlidingWindowLimiter | None = None,
+        timeout_s: float = 10.0,
+        backoff_ratio: float = 0.9,
+        on_usage: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._mapping = dict(mapping)
+        self._sobject = sobject
+        self._external_id = external_id_field
+        self._limiter = limiter
+        self._timeout = timeout_s
+        self._backoff_ratio = backoff_ratio
+        self._on_usage = on_usage
+        self.usage: tuple[int, int] | None = None
+
+    def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
+        results: list[SyncResult] = []
+        for start in range(0, len(leads), MAX_BATCH):
+            results.extend(self._upsert_chunk(list(leads[start : start + MAX_BATCH])))
+        return results
+
+    def _upsert_chunk(self, leads: list[CrmLeadRecord]) -> list[SyncResult]:
+        if self._near_limit():
+            message = f"Salesforce API usage {self.usage} above {self._backoff_ratio:.0%} of the allowance"
+            return [SyncResult.retryable(lead, message, LIMIT_BACKOFF_S) for lead in leads]
+        body = {
+            "allOrNone": False,
+            "records": [salesforce_record(lead, self._mapping, self._sobject, self._external_id) for lead in leads],
+        }
+        if self._limiter is not None:
+            self._limiter.acquire()
+        try:
+            answer = self._client.restful(
+                f"composite/sobjects/{self._sobject}/{self._external_id}",
+                method="PATCH",
+                json=body,
+                timeout=self._timeout,
+                # requests lets REQUESTS_CA_BUNDLE override Session.verify; the session's explicit choice must win.
+                verify=self._client.session.verify,
+            )
+        except SalesforceError as exc:
+            return [self._failure(lead, exc) for lead in leads]
+        except requests.RequestException as exc:
+            message = f"Salesforce unreachable: {type(exc).__name__}: {str(exc)[:300]}"
+            return [SyncResult.retryable(lead, message) for lead in leads]
+        finally:
+            self._read_usage()
+        if not isinstance(answer, list) or len(answer) != len(leads):
+            return [SyncResult.retryable(lead, "Salesforce answered without one result per record") for lead in leads]
+        return [_result(lead, item) for lead, item in zip(leads, answer, strict=True)]
+
+    def _failure(self, lead: CrmLeadRecord, exc: SalesforceError) -> SyncResult:
+        message = f"Salesforce {exc.status}: {_errors_text(exc.content)}"
+        codes = _error_codes(exc.content)
+        if exc.status not in (400, 422) or codes & _RETRYABLE_CODES:  # e.g. 404: a wrong instance URL or version
+            wait = LIMIT_BACKOFF_S if "REQUEST_LIMIT_EXCEEDED" in codes else None
+            return SyncResult.retryable(lead, message, wait)
+        return SyncResult.permanent(lead, message)
+
+    def _read_usage(self) -> None:
+        usage = self._client.api_usage.get("api-usage")
+        if usage is None:
+            return
+        self.usage = (usage.used, usage.total)
+        if self._on_usage is not None:
+            self._on_usage(usage.used, usage.total)
+
+    def _near_limit(self) -> bool:
+        return self.usage is not None and self.usage[1] > 0 and self.usage[0] >= self._backoff_ratio * self.usage[1]
+
+
+def _result(lead: CrmLeadRecord, item: Any) -> SyncResult:
+    if isinstance(item, dict) and item.get("success"):
+        return SyncResult.ok(lead)
+    errors = item.get("errors", []) if isinstance(item, dict) else []
+    message = _errors_text(errors)
+    codes = {str(e.get("statusCode")) for e in errors if isinstance(e, dict)}
+    if codes & _RETRYABLE_CODES:
+        return SyncResult.retryable(lead, message)
+    return SyncResult.permanent(lead, message)
+
+
+def _error_codes(content: Any) -> set[str]:
+    items = content if isinstance(content, list) else [content]
+    return {str(i.get("errorCode") or i.get("statusCode")) for i in items if isinstance(i, dict)}
+
+
+def _errors_text(content: Any) -> str:
+    """Salesforce's ``[{"statusCode"|"errorCode", "message", "fields"}]`` as one line for the ledger."""
+    items = content if isinstance(content, list) else [content]
+    parts = []
+    for i in items:
+        if isinstance(i, dict):
+            code = i.get("statusCode") or i.get("errorCode") or "ERROR"
+            fields = f" {i['fields']}" if i.get("fields") else ""
+            parts.append(f"{code}: {i.get('message', '')}{fields}")
+        elif i:
+            parts.append(str(i)[:300])
+    return "; ".join(parts)[:1000] or "rejected"

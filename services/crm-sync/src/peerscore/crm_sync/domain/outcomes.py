@@ -1,0 +1,157 @@
+"""Outcome notifications from CRMs, parsed into one shape: who (email or CRM id), what happened, and why.
+
+Pure: signature checks and the person-key hash happen at the HTTP edge; this module only reads payloads, so
+every CRM's vocabulary (HubSpot lead status and lifecycle stage, Salesforce Lead status / conversion and
+Opportunity stage) is mapped in one testable place.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET  # noqa: S405 - DTDs and entities are refused before parsing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from peerscore.events import OutcomeKind
+
+
+class BadOutcomePayload(ValueError):
+    """The notification cannot be read; the sender gets 400 with this message."""
+
+
+@dataclass(frozen=True)
+class RawOutcome:
+    event_id: str
+    kind: OutcomeKind
+    occurred_at: datetime
+    email: str | None = None
+    crm_object_id: str | None = None
+    reason: str | None = None
+
+
+HUBSPOT_LIFECYCLE: Mapping[str, OutcomeKind] = {
+    "salesqualifiedlead": "accepted",
+    "opportunity": "opportunity_created",
+    "customer": "won",
+}
+HUBSPOT_LEAD_STATUS: Mapping[str, OutcomeKind] = {
+    "open": "accepted",
+    "in_progress": "accepted",
+    "connected": "accepted",
+    "unqualified": "rejected",
+    "bad_timing": "rejected",
+}
+HUBSPOT_REASON_PROPERTY = "peerscore_rejection_reason"
+"""Setting this contact property in HubSpot rejects the lead with its value as the reason."""
+
+
+def hubspot_outcomes(events: Any) -> list[RawOutcome]:
+    """HubSpot webhook v3 ``contact.propertyChange`` events (a JSON array); other events are ignored."""
+    if not isinstance(events, list):
+        raise BadOutcomePayload("HubSpot sends a JSON array of events")
+    out: list[RawOutcome] = []
+    for e in events:
+        if not isinstance(e, dict) or e.get("subscriptionType") != "contact.propertyChange":
+            continue
+        prop, value = str(e.get("propertyName", "")), str(e.get("propertyValue", ""))
+        kind: OutcomeKind | None = None
+        reason = None
+        if prop == "lifecyclestage":
+            kind = HUBSPOT_LIFECYCLE.get(value.lower())
+        elif prop == "hs_lead_status":
+            kind = HUBSPOT_LEAD_STATUS.get(value.lower())
+            reason = value if kind == "rejected" else None
+        elif prop == HUBSPOT_REASON_PROPERTY and value:
+            kind, reason = "rejected", value
+        if kind is None:
+            continue
+        occurred = datetime.fromtimestamp(int(e.get("occurredAt", 0)) / 1000, tz=UTC)
+        out.append(
+            RawOutcome(str(e.get("eventId")), kind, occurred, crm_object_id=str(e.get("objectId")), reason=reason)
+        )
+    return out
+
+
+_SF_OUTBOUND = "{http://soap.sforce.com/2005/09/outbound}"
+_SF_REJECTED = ("closed - not converted", "unqualified", "disqualified", "rejected")
+_SF_ACCEPTED = ("working - contacted", "working", "qualified", "sales accepted", "accepted")
+
+
+def parse_xml_safely(body: bytes) -> ET.Element:
+    """Refuse DTDs (and so entity declarations: billion laughs, external entities) before expat sees the input."""
+    head = body.lower()
+    if b"<!doctype" in head or b"<!entity" in head:
+        raise BadOutcomePayload("DTDs and entities are not accepted")
+    try:
+        return ET.fromstring(body)  # noqa: S314 - no DTD can be present (checked above)
+    except ET.ParseError as exc:
+        raise BadOutcomePayload(f"not XML: {exc}") from exc
+
+
+def salesforce_outcomes(body: bytes) -> tuple[str, list[RawOutcome]]:
+    """A Salesforce outbound message (SOAP): the organisation id, and one outcome per Lead/Opportunity notification
+    that means one. An Opportunity must carry the buyer's email (``Email`` or ``Peerscore_Email__c``)."""
+    root = parse_xml_safely(body)
+    notifications = root.find(f".//{_SF_OUTBOUND}notifications")
+    if notifications is None:
+        raise BadOutcomePayload("no outbound notifications element")
+    org = (notifications.findtext(f"{_SF_OUTBOUND}OrganizationId") or "").strip()
+    now = datetime.now(UTC)
+    out: list[RawOutcome] = []
+    for n in notifications.findall(f"{_SF_OUTBOUND}Notification"):
+        sobject = n.find(f"{_SF_OUTBOUND}sObject")
+        if sobject is None:
+            continue
+        fields = {child.tag.rsplit("}", 1)[-1]: (child.text or "").strip() for child in sobject}
+        sf_type = next((v for k, v in sobject.attrib.items() if k.endswith("type")), "").rsplit(":", 1)[-1]
+        kind, reason = _salesforce_kind(sf_type, fields)
+        if kind is None:
+            continue
+        email = fields.get("Email") or fields.get("Peerscore_Email__c") or None
+        notification_id = (n.findtext(f"{_SF_OUTBOUND}Id") or "").strip() or fields.get("Id", "")
+        out.append(RawOutcome(notification_id, kind, now, email=email, crm_object_id=fields.get("Id"), reason=reason))
+    return org, out
+
+
+def _salesforce_kind(sf_type: str, fields: Mapping[str, str]) -> tuple[OutcomeKind | None, str | None]:
+    if sf_type == "Opportunity":
+        stage = fields.get("StageName", "").lower()
+        if stage == "closed won":
+            return "won", None
+        if stage == "closed lost":
+            return "lost", fields.get("Loss_Reason__c") or None
+        return "opportunity_created", None
+    if sf_type == "Lead":
+        if fields.get("IsConverted", "").lower() == "true":
+            return "opportunity_created", None
+        status = fields.get("Status", "").lower()
+        if status in _SF_REJECTED:
+            return "rejected", fields.get("Peerscore_Rejection_Reason__c") or fields.get("Status")
+        if status in _SF_ACCEPTED:
+            return "accepted", None
+    return None, None
+
+
+def generic_outcomes(data: Any, now: datetime) -> list[RawOutcome]:
+    """``{"event_id", "email", "kind", "reason"?, "occurred_at"?}`` or ``{"outcomes": [...]}`` from any system."""
+    items = data.get("outcomes", [data]) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise BadOutcomePayload("expected an outcome object or {'outcomes': [...]}")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            kind = item["kind"]
+            if kind not in ("accepted", "rejected", "opportunity_created", "won", "lost"):
+                raise BadOutcomePayload(f"outcomes[{i}].kind: unknown kind {kind!r}")
+            occurred = datetime.fromisoformat(item["occurred_at"]) if item.get("occurred_at") else now
+            if occurred.tzinfo is None:
+                raise BadOutcomePayload(f"outcomes[{i}].occurred_at: needs a timezone")
+            out.append(
+                RawOutcome(str(item["event_id"]), kind, occurred, email=str(item["email"]), reason=item.get("reason"))
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, BadOutcomePayload):
+                raise
+            raise BadOutcomePayload(f"outcomes[{i}]: {type(exc).__name__}: {exc}") from exc
+    return out

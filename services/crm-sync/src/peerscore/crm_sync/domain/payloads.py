@@ -1,0 +1,88 @@
+"""Pure payload builders, one per CRM wire format, all starting from :func:`crm_properties`.
+
+Kept apart from the adapters so the exact bytes a CRM receives can be tested without a server, and so the
+configured field mapping is honoured the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from peerscore.crm_sync.domain.mapping import CrmLeadRecord, crm_properties
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def hubspot_upsert_input(record: CrmLeadRecord, mapping: Mapping[str, str]) -> dict[str, Any]:
+    """One input of ``POST /crm/v3/objects/contacts/batch/upsert``: matched by email, properties as strings
+    (HubSpot's property values are strings); unknown values are left out rather than blanking the CRM's."""
+    properties = {k: _as_text(v) for k, v in crm_properties(record, mapping).items() if v is not None}
+    return {"idProperty": "email", "id": record.email.lower(), "properties": properties}
+
+
+def salesforce_record(
+    record: CrmLeadRecord, mapping: Mapping[str, str], sobject: str, external_id_field: str
+) -> dict[str, Any]:
+    """One record of an sObject Collections upsert: typed JSON values, the external id always set.
+
+    Salesforce requires ``attributes.type`` on every record of a collection request.
+    """
+    fields = {k: v for k, v in crm_properties(record, mapping).items() if v is not None}
+    fields[external_id_field] = record.person_key
+    if sobject == "Lead" and "LastName" not in fields:
+        fields["LastName"] = record.last_name or record.email.split("@")[0]  # Lead requires LastName
+    if sobject == "Lead" and "Company" not in fields:
+        fields["Company"] = record.company or record.domain or "Unknown"  # and Company
+    return {"attributes": {"type": sobject}, **fields}
+
+
+def webhook_body(record: CrmLeadRecord, mapping: Mapping[str, str]) -> dict[str, Any]:
+    """The signed webhook's JSON: an event name and version a receiver can route and deduplicate on."""
+    return {
+        "event": "peerscore.lead." + ("qualified" if record.status == "MQL" else "recycled"),
+        "person_key": record.person_key,
+        "version": record.version,
+        "lead": crm_properties(record, mapping),
+        "reasons": list(record.reasons),
+    }
+
+
+_PEERSCORE_FIELDS = ("score", "fit", "engagement", "intent", "probability", "grade", "level", "version")
+
+HUBSPOT_FIELD_MAPPING: Mapping[str, str] = {
+    "email": "email",
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "title": "jobtitle",
+    "company": "company",
+    "domain": "website",
+    "country": "country",
+    "person_key": "peerscore_person_key",
+    **{field: f"peerscore_{field}" for field in _PEERSCORE_FIELDS},
+    "status": "peerscore_status",
+    "reasons_text": "peerscore_reasons",
+    "ruleset_version": "peerscore_ruleset_version",
+    "qualified_at": "peerscore_qualified_at",
+}
+"""HubSpot's built-in contact property names; ours need custom properties of the same names in the portal."""
+
+SALESFORCE_FIELD_MAPPING: Mapping[str, str] = {
+    "email": "Email",
+    "first_name": "FirstName",
+    "last_name": "LastName",
+    "title": "Title",
+    "company": "Company",
+    "domain": "Website",
+    "country": "Country",
+    **{field: f"Peerscore_{field.title()}__c" for field in _PEERSCORE_FIELDS},
+    "status": "Peerscore_Status__c",
+    "reasons_text": "Peerscore_Reasons__c",
+    "ruleset_version": "Peerscore_Ruleset_Version__c",
+    "qualified_at": "Peerscore_Qualified_At__c",
+}
+"""Standard Lead fields plus custom fields (``__c``); the external id field is set separately."""

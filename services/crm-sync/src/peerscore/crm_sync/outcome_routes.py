@@ -1,0 +1,170 @@
+"""``POST /v1/crm/outcomes/{hubspot,salesforce,webhook}``: what sales did with a lead, published to the outcomes topic.
+
+CRMs cannot send our bearer token, so each endpoint verifies its sender the way that CRM documents it:
+
+* HubSpot webhook v3: ``X-HubSpot-Signature-v3`` = base64(HMAC-SHA256(client secret, method + URI + body +
+  ``X-HubSpot-Request-Timestamp``)); timestamps older than five minutes are refused (replays).
+* Salesforce outbound messages are not signed: the ``OrganizationId`` must be ours, DTDs/entities are refused, and
+  the endpoint should sit behind Salesforce's IP ranges or mutual TLS in production.
+* Generic JSON: the Peerscore signature (see :mod:`peerscore.crm_sync.domain.signing`).
+
+Each outcome is keyed by ``person_key(PersonIdentifiers(email=…), secret)``, exactly as ingest keys events, and
+published (acknowledged by Kafka) before the CRM gets 2xx: CRMs retry anything else, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import structlog
+from fastapi import APIRouter, HTTPException, Request, Response, status
+
+from peerscore.crm_sync.domain.outcomes import (
+    BadOutcomePayload,
+    RawOutcome,
+    generic_outcomes,
+    hubspot_outcomes,
+    salesforce_outcomes,
+)
+from peerscore.crm_sync.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_peerscore_signature
+from peerscore.crm_sync.metrics import CrmMetrics
+from peerscore.events import Outcome, PersonIdentifiers, utcnow
+from peerscore.identity import person_key
+from peerscore.kafka_io import Publisher, record
+
+log = structlog.get_logger(__name__)
+
+_T = TypeVar("_T")
+OutcomeSource = Literal["hubspot", "salesforce", "webhook"]
+
+HUBSPOT_MAX_AGE_MS = 300_000
+SF_ACK = (
+    '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+    '<soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
+    "</notificationsResponse></soapenv:Body></soapenv:Envelope>"
+)
+
+
+@dataclass
+class OutcomeSink:
+    """Everything the endpoints need; a missing secret disables (404) that endpoint rather than accepting anyone."""
+
+    publisher: Callable[[], Publisher | None]
+    topic: str
+    person_key_secret: bytes
+    metrics: CrmMetrics
+    hubspot_client_secret: bytes = b""
+    hubspot_emails: Callable[[Sequence[str]], dict[str, str]] | None = None
+    salesforce_org_id: str = ""
+    webhook_secret: bytes = b""
+    clock: Callable[[], float] = time.time
+
+
+def hubspot_signature_ok(
+    secret: bytes, method: str, uri: str, body: bytes, timestamp: str | None, sig: str | None, now_s: float
+) -> bool:
+    if not timestamp or not sig or not timestamp.isdigit():
+        return False
+    if now_s * 1000 - int(timestamp) > HUBSPOT_MAX_AGE_MS:
+        return False
+    expected = base64.b64encode(
+        hmac.new(secret, (method + uri).encode() + body + timestamp.encode(), hashlib.sha256).digest()
+    ).decode()
+    return hmac.compare_digest(expected, sig.strip())
+
+
+def outcomes_router(sink: OutcomeSink) -> APIRouter:
+    router = APIRouter(prefix="/v1/crm/outcomes", tags=["outcomes"])
+
+    @router.post("/hubspot")
+    async def hubspot(request: Request) -> dict[str, int]:
+        if not sink.hubspot_client_secret:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "HubSpot outcomes are not configured")
+        body = await request.body()
+        ok = hubspot_signature_ok(
+            sink.hubspot_client_secret,
+            request.method,
+            str(request.url),
+            body,
+            request.headers.get("X-HubSpot-Request-Timestamp"),
+            request.headers.get("X-HubSpot-Signature-v3"),
+            sink.clock(),
+        )
+        if not ok:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or expired HubSpot signature")
+        raw = _parse(lambda: hubspot_outcomes(json.loads(body)))
+        emails = sink.hubspot_emails([r.crm_object_id or "" for r in raw]) if raw and sink.hubspot_emails else {}
+        return {"published": _publish(sink, "hubspot", raw, lambda r: emails.get(r.crm_object_id or ""))}
+
+    @router.post("/salesforce")
+    async def salesforce(request: Request) -> Response:
+        if not sink.salesforce_org_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "Salesforce outcomes are not configured")
+        body = await request.body()
+        org, raw = _parse(lambda: salesforce_outcomes(body))
+        if not hmac.compare_digest(org[:15], sink.salesforce_org_id[:15]):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "outbound message from another organisation")
+        _publish(sink, "salesforce", raw, lambda r: r.email)
+        return Response(SF_ACK, media_type="text/xml")
+
+    @router.post("/webhook")
+    async def generic(request: Request) -> dict[str, int]:
+        if not sink.webhook_secret:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "webhook outcomes are not configured")
+        body = await request.body()
+        headers = request.headers
+        if not verify_peerscore_signature(
+            sink.webhook_secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, sink.clock()
+        ):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or expired signature")
+        raw = _parse(lambda: generic_outcomes(json.loads(body), utcnow()))
+        return {"published": _publish(sink, "webhook", raw, lambda r: r.email)}
+
+    return router
+
+
+def _parse(parse: Callable[[], _T]) -> _T:
+    try:
+        return parse()
+    except (BadOutcomePayload, ValueError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)[:500]) from exc
+
+
+def _publish(
+    sink: OutcomeSink, source: str, raw: list[RawOutcome], email_of: Callable[[RawOutcome], str | None]
+) -> int:
+    publisher = sink.publisher()
+    if publisher is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "outcomes publisher not running")
+    received = utcnow()
+    outcomes: list[Outcome] = []
+    for r in raw:
+        email = email_of(r)
+        key = person_key(PersonIdentifiers(email=email), sink.person_key_secret) if email else None
+        if key is None:
+            log.warning("outcome_without_email", source=source, crm_object_id=r.crm_object_id, kind=r.kind)
+            continue
+        outcomes.append(
+            Outcome(
+                event_id=f"{source}:{r.event_id}",
+                person_key=key,
+                kind=r.kind,
+                reason=r.reason,
+                source=source,
+                crm_object_id=r.crm_object_id,
+                occurred_at=r.occurred_at,
+                received_at=received,
+            )
+        )
+    if outcomes:
+        publisher.publish([record(sink.topic, o.person_key, o) for o in outcomes], wait=True)
+    for o in outcomes:
+        sink.metrics.outcomes.labels(source=source, kind=o.kind).inc()
+    return len(outcomes)

@@ -1,0 +1,67 @@
+"""Folding a key range of the history: the unit of work a backtest runs in-process or in a worker process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from peerscore.scoring.backtest.fold import PersonResult, fold_person
+from peerscore.scoring.backtest.period import Period
+from peerscore.scoring.backtest.source import KeyRange, people_events
+from peerscore.scoring.domain import AccountState, Ruleset
+
+REPORT_EVERY = 2_000
+"""Events between progress reports and cancellation checks: often enough for a progress bar, cheap to do."""
+
+
+class BacktestCancelled(Exception):
+    """The run was asked to stop; nothing partial is reported."""
+
+
+class CancelFlag(Protocol):
+    """``threading.Event`` and ``multiprocessing.Event`` both fit."""
+
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class FoldResult:
+    people: list[PersonResult] = field(default_factory=list)
+    accounts: dict[str, AccountState] = field(default_factory=dict)
+
+    def absorb(self, other: FoldResult) -> None:
+        """Add another range's results; shared accounts are joined (commutative), as concurrent workers do."""
+        self.people.extend(other.people)
+        for key, account in other.accounts.items():
+            mine = self.accounts.get(key)
+            self.accounts[key] = account if mine is None else mine.merge(account)
+
+
+def fold_range(
+    engine: Engine,
+    period: Period,
+    keys: KeyRange | None,
+    live: Ruleset,
+    candidate: Ruleset,
+    *,
+    on_events: Callable[[int], None] | None = None,
+    cancel: CancelFlag | None = None,
+) -> FoldResult:
+    """Fold every person in ``keys``; reports events done every :data:`REPORT_EVERY` and checks ``cancel``."""
+    result = FoldResult()
+    pending = 0
+    for person_key, events in people_events(engine, period, keys):
+        result.people.append(fold_person(person_key, events, live, candidate, result.accounts))
+        pending += len(events)
+        if pending >= REPORT_EVERY:
+            if on_events is not None:
+                on_events(pending)
+            pending = 0
+            if cancel is not None and cancel.is_set():
+                raise BacktestCancelled()
+    if on_events is not None and pending:
+        on_events(pending)
+    return result

@@ -1,0 +1,60 @@
+"""The event history: every event the worker applied, kept so backtests replay exactly what production scored.
+
+Rows are written by the handler in the same transaction as the person states (so history and state never
+disagree after a crash) and carry the Kafka topic/partition/offset: per person, that is the order the worker
+applied them in, which a replay must reproduce. The event is stored as its JSON text so a replay parses it with
+``EngagementEvent.model_validate_json`` without building ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, insert
+from sqlmodel import Field, Session, SQLModel
+
+from peerscore.consumer import Message
+from peerscore.db import UtcDateTime
+from peerscore.events import EngagementEvent
+from peerscore.scoring.outcomes.models import OutcomeRow
+
+
+class EventHistoryRow(SQLModel, table=True):
+    """One applied event. Indexed for the replay's read: one person's events in partition order."""
+
+    __tablename__ = "event_history"
+    __table_args__ = (Index("ix_event_history_person_order", "person_key", "topic", "partition", "offset"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_key: str = Field(max_length=64)
+    topic: str = Field(max_length=255)
+    partition: int
+    offset: int
+    occurred_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False, index=True))
+    event: str = Field(sa_column=Column(Text, nullable=False))
+
+
+def history_row(topic: str, partition: int, offset: int, event: EngagementEvent) -> dict[str, object]:
+    """The insert parameters of one event (also used by the bench to write history without a broker)."""
+    return {
+        "person_key": event.person_key,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "occurred_at": event.occurred_at,
+        "event": event.model_dump_json(),
+    }
+
+
+def append_history(session: Session, messages: Sequence[Message[EngagementEvent]]) -> None:
+    """Insert the applied events in one executemany, inside the caller's transaction."""
+    if messages:
+        session.execute(
+            insert(EventHistoryRow.__table__),  # type: ignore[attr-defined]
+            [history_row(m.topic, m.partition, m.offset, m.value) for m in messages],
+        )
+
+
+HISTORY_TABLES: tuple[type[SQLModel], ...] = (EventHistoryRow, OutcomeRow)
+"""What backtests read: the applied events and the outcomes they are measured against (for SCORING_TABLES)."""

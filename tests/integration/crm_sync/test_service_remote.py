@@ -1,0 +1,99 @@
+"""``python -m peerscore.crm_sync`` configured for HubSpot by environment only: leads reach the (fake) HubSpot through
+the SDK, a signed outcome webhook reaches the outcomes topic, and a placeholder token stops start-up outside dev."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from peerscore.dev.broker import free_port
+from peerscore.events import Outcome, PersonIdentifiers
+from peerscore.identity import person_key
+from peerscore.kafka_io import make_publisher, record
+from peerscore.settings import KafkaSettings
+from peerscore.topics import Topics
+from tests.conftest import unique
+from tests.kafka_helpers import read_topic
+from tests.processes import start_service, stop, wait_ready, wait_until
+from tests.unit.crm_sync.factories import transition
+from tests.unit.crm_sync.fake_hubspot import hubspot_server
+from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+OUTCOME_SECRET = "outcome-secret-for-service-test"
+KEY_SECRET = "person-key-secret-for-service-test"
+
+
+def test_hubspot_configured_service_syncs_and_publishes_outcomes(
+    kafka_settings: KafkaSettings, topics: Topics, tmp_path: Path
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with hubspot_server() as hubspot:
+        proc = start_service(
+            "peerscore.crm_sync",
+            {
+                "PEERSCORE_ENV": "dev",
+                "HTTP_PORT": str(port),
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'crm.db'}",
+                "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+                "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
+                "CRM_GROUP_ID": unique("crm-sync"),
+                "CRM_ADAPTER": "hubspot",
+                "HUBSPOT_HOST": hubspot.url,
+                "HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN,
+                "OUTCOMES_WEBHOOK_SECRET": OUTCOME_SECRET,
+                "PEERSCORE_PERSON_KEY_SECRET": KEY_SECRET,
+            },
+            tmp_path / "crm-sync.log",
+        )
+        try:
+            wait_ready(base, proc)
+            publisher = make_publisher(kafka_settings, "test")
+            try:
+                publisher.publish([record(topics.qualified, "p_ada", transition("p_ada", 4, domain="acme.example"))])
+            finally:
+                publisher.close()
+            wait_until(lambda: "ada@example.com" in hubspot.state.records, 60, "the contact in HubSpot", interval=0.2)
+            assert hubspot.state.records["ada@example.com"]["peerscore_version"] == "4"
+            assert len(hubspot.state.extra["associations"]) == 1
+
+            body = json.dumps({"event_id": "o-1", "email": "ada@example.com", "kind": "won"}).encode()
+            ts = str(int(time.time()))
+            sig = "sha256=" + hmac.new(OUTCOME_SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+            headers = {"X-Peerscore-Timestamp": ts, "X-Peerscore-Signature": sig}
+            assert httpx.post(f"{base}/v1/crm/outcomes/webhook", content=body, headers=headers).status_code == 200
+        finally:
+            stop(proc)
+    [(key, value)] = read_topic(kafka_settings, topics.outcomes, expect=1)
+    expected_key = person_key(PersonIdentifiers(email="ada@example.com"), KEY_SECRET.encode())
+    assert key == expected_key and Outcome.model_validate_json(value).kind == "won"
+    assert "ada@example.com" not in (tmp_path / "crm-sync.log").read_text()
+
+
+def test_placeholder_hubspot_token_stops_start_up_outside_dev(tmp_path: Path) -> None:
+    env = {
+        "PEERSCORE_ENV": "prod",
+        "CRM_ADAPTER": "hubspot",
+        "HUBSPOT_ACCESS_TOKEN": "changeme",
+        "PEERSCORE_API_TOKEN": "a-real-api-token-1",
+        "PEERSCORE_PERSON_KEY_SECRET": "a-real-key-secret-1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "peerscore.crm_sync"],
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0 and b"HUBSPOT_ACCESS_TOKEN is a placeholder" in done.stderr

@@ -1,0 +1,161 @@
+"""Every adapter wrapped the same way, so one contract suite can run over all of them.
+
+A harness knows how to read back what its CRM holds and, for CRMs behind a (fake) server, how to make that
+server refuse one lead or misbehave for every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import requests
+import trustme
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from peerscore.crm_sync.adapters.base import CrmAdapter
+from peerscore.crm_sync.adapters.fake import FakeCrmAdapter
+from peerscore.crm_sync.adapters.hubspot import HubSpotAdapter, make_hubspot_client
+from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
+from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.adapters.salesforce import SalesforceAdapter, make_salesforce_client
+from peerscore.crm_sync.adapters.webhook import WebhookAdapter
+from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
+from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, SALESFORCE_FIELD_MAPPING
+from peerscore.crm_sync.models import CrmLead
+from tests.unit.crm_sync.fake_hubspot import hubspot_server
+from tests.unit.crm_sync.fake_salesforce import salesforce_server
+from tests.unit.crm_sync.fake_servers import (
+    HUBSPOT_TOKEN,
+    SALESFORCE_SESSION,
+    WEBHOOK_SECRET,
+    FakeServer,
+    Fault,
+)
+from tests.unit.crm_sync.fake_webhook import webhook_server
+
+ADAPTERS = ["local", "fake", "hubspot", "salesforce", "webhook"]
+TIMEOUT_S = 0.5
+
+
+@dataclass
+class Harness:
+    adapter: CrmAdapter
+    read: Callable[[str], dict[str, Any] | None]
+    """Reads back ``{"email", "version", "status"}`` for a person key."""
+    batch_limit: int | None = None
+    server: FakeServer | None = None
+    fake: FakeCrmAdapter | None = None
+    sees_retry_after: bool = False
+
+    def reject(self, email: str, message: str) -> None:
+        if self.server is not None:
+            self.server.state.rejected[email] = message
+        elif self.fake is not None:
+            self.fake.permanent_failures[email.split("@")[0]] = message
+
+    def refuse_all(self, fault: Fault | None) -> None:
+        """Every call fails like ``fault`` until called with None."""
+        if self.server is not None:
+            self.server.state.refuse = (lambda: fault) if fault is not None else None
+        elif self.fake is not None:
+            self.fake.unavailable = fault is not None
+
+    def batch_sizes(self) -> list[int]:
+        if self.server is not None:
+            return list(self.server.state.batch_sizes)
+        return [len(call) for call in self.fake.calls] if self.fake is not None else []
+
+
+@contextmanager
+def harness(name: str, engine: Engine, tmp_path: Path) -> Iterator[Harness]:
+    if name == "local":
+        with Session(engine) as session:
+
+            def read_local(key: str) -> dict[str, Any] | None:
+                row = session.get(CrmLead, key, populate_existing=True)
+                return None if row is None else {"email": row.email, "version": row.version, "status": row.status}
+
+            yield Harness(LocalCrmAdapter(session), read_local)
+        return
+    if name == "fake":
+        fake = FakeCrmAdapter()
+
+        def read_fake(key: str) -> dict[str, Any] | None:
+            p = fake.contacts.get(key)
+            return (
+                None
+                if p is None
+                else {"email": p["email"], "version": p["peerscore_version"], "status": p["lead_status"]}
+            )
+
+        yield Harness(fake, read_fake, fake=fake)
+        return
+    if name == "hubspot":
+        with hubspot_server() as server:
+            yield Harness(
+                hubspot_adapter(server.url),
+                _reader(server, "peerscore_person_key", "email", "peerscore_version", "peerscore_status"),
+                100,
+                server,
+                sees_retry_after=True,
+            )
+        return
+    if name == "salesforce":
+        ca = trustme.CA()
+        with salesforce_server(ca) as server:
+            adapter = salesforce_adapter(server.url, ca, tmp_path)
+            yield Harness(
+                adapter,
+                _reader(server, "Peerscore_Person_Key__c", "Email", "Peerscore_Version__c", "Peerscore_Status__c"),
+                200,
+                server,
+            )
+        return
+    with webhook_server() as server, httpx.Client(timeout=TIMEOUT_S) as client:
+        adapter = WebhookAdapter(
+            client, server.url + "/hook", WEBHOOK_SECRET, DEFAULT_FIELD_MAPPING, attempts=2, backoff_s=0.01
+        )
+
+        def read_hook(key: str) -> dict[str, Any] | None:
+            body = server.state.records.get(key)
+            if body is None:
+                return None
+            lead = body["lead"]
+            return {"email": lead["email"], "version": lead["peerscore_version"], "status": lead["lead_status"]}
+
+        yield Harness(adapter, read_hook, None, server, sees_retry_after=True)
+
+
+def hubspot_adapter(url: str, calls: int = 1000, period_s: float = 1.0) -> HubSpotAdapter:
+    client = make_hubspot_client(HUBSPOT_TOKEN, url)
+    return HubSpotAdapter(client, HUBSPOT_FIELD_MAPPING, SlidingWindowLimiter(calls, period_s), TIMEOUT_S)
+
+
+def salesforce_adapter(
+    url: str, ca: trustme.CA, tmp_path: Path, session_id: str = SALESFORCE_SESSION
+) -> SalesforceAdapter:
+    """The documented route around simple-salesforce's hard-coded https: a Session that trusts the test CA."""
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    session = requests.Session()
+    session.verify = str(ca_path)
+    client = make_salesforce_client(url, session_id, "59.0", session)
+    return SalesforceAdapter(client, SALESFORCE_FIELD_MAPPING, timeout_s=TIMEOUT_S)
+
+
+def _reader(
+    server: FakeServer, key_field: str, email: str, version: str, status: str
+) -> Callable[[str], dict[str, Any] | None]:
+    def read(key: str) -> dict[str, Any] | None:
+        for record in server.state.records.values():
+            if record.get(key_field) == key:
+                return {"email": record[email], "version": int(record[version]), "status": record[status]}
+        return None
+
+    return read

@@ -1,0 +1,89 @@
+"""ONE contract every CRM adapter meets, run over local, fake, HubSpot, Salesforce and webhook (the remote ones
+through their real SDKs against strict local servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.domain.mapping import CrmLeadRecord, to_crm_record
+from peerscore.crm_sync.worker import call_adapter
+from tests.unit.crm_sync.factories import transition
+from tests.unit.crm_sync.fake_servers import Fault
+from tests.unit.crm_sync.harness import ADAPTERS, TIMEOUT_S, Harness, harness
+
+REMOTE = ["fake", "hubspot", "salesforce", "webhook"]
+
+
+@pytest.fixture(params=ADAPTERS)
+def crm(request: pytest.FixtureRequest, sqlite_engine: Engine, tmp_path: Path) -> Iterator[Harness]:
+    with harness(request.param, sqlite_engine, tmp_path) as h:
+        yield h
+
+
+@pytest.fixture(params=REMOTE)
+def remote(request: pytest.FixtureRequest, sqlite_engine: Engine, tmp_path: Path) -> Iterator[Harness]:
+    with harness(request.param, sqlite_engine, tmp_path) as h:
+        yield h
+
+
+def leads(*keys: str, version: int = 1) -> list[CrmLeadRecord]:
+    return [to_crm_record(transition(k, version, email=f"{k}@example.com")) for k in keys]
+
+
+def test_upsert_reports_ok_per_lead_in_order(crm: Harness) -> None:
+    assert call_adapter(crm.adapter, leads("p_b", "p_a", "p_c")) == [
+        SyncResult(k, 1, "ok") for k in ("p_b", "p_a", "p_c")
+    ]
+    assert crm.read("p_a") == {"email": "p_a@example.com", "version": 1, "status": "MQL"}
+
+
+def test_upsert_updates_an_existing_lead(crm: Harness) -> None:
+    call_adapter(crm.adapter, leads("p_a"))
+    newer = to_crm_record(transition("p_a", 2, kind="recycled", email="p_a@example.com"))
+    assert call_adapter(crm.adapter, [newer]) == [SyncResult("p_a", 2, "ok")]
+    assert crm.read("p_a") == {"email": "p_a@example.com", "version": 2, "status": "Recycled"}
+
+
+def test_more_leads_than_one_call_takes_are_split_within_the_crm_limit(crm: Harness) -> None:
+    keys = [f"p_{i:03d}" for i in range(250)]
+    results = call_adapter(crm.adapter, leads(*keys))
+    assert [r.outcome for r in results] == ["ok"] * 250
+    assert [r.person_key for r in results] == keys
+    assert crm.read("p_249") is not None
+    if crm.batch_limit is not None:
+        assert max(crm.batch_sizes()) <= crm.batch_limit and sum(crm.batch_sizes()) == 250
+
+
+def test_a_refused_lead_is_permanent_with_the_crms_message_and_the_others_are_stored(remote: Harness) -> None:
+    remote.reject("p_bad@example.com", "INVALID_EMAIL: mailbox does not exist")
+    results = call_adapter(remote.adapter, leads("p_ok", "p_bad", "p_ok2"))
+    assert [(r.person_key, r.outcome) for r in results] == [("p_ok", "ok"), ("p_bad", "permanent"), ("p_ok2", "ok")]
+    assert "mailbox does not exist" in (results[1].message or "")
+    assert remote.read("p_ok2") is not None and remote.read("p_bad") is None
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(429, {"Retry-After": "7", "X-HubSpot-RateLimit-Remaining": "0"}, {"message": "rate limit"}),
+        Fault(503, {}, {"message": "Service Unavailable"}),
+        Fault(200, {}, {}, delay_s=TIMEOUT_S * 3),
+        Fault(401, {}, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]),
+        Fault(404, {}, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]),
+    ],
+    ids=["429", "5xx", "timeout", "auth", "wrong-url"],
+)
+def test_whole_call_failures_are_retryable_for_every_lead_and_nothing_is_stored(remote: Harness, fault: Fault) -> None:
+    remote.refuse_all(fault)
+    results = call_adapter(remote.adapter, leads("p_a", "p_b"))
+    assert [(r.person_key, r.outcome) for r in results] == [("p_a", "retryable"), ("p_b", "retryable")]
+    if fault.status == 429 and remote.sees_retry_after:
+        assert results[0].retry_after == 7.0
+    remote.refuse_all(None)
+    assert remote.read("p_a") is None
+    assert [r.outcome for r in call_adapter(remote.adapter, leads("p_a", "p_b"))] == ["ok", "ok"]
