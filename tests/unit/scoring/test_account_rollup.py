@@ -47,14 +47,14 @@ def test_committee_with_a_decision_maker_and_an_mql_is_an_mqa() -> None:
     assert scored.top_people == ["p_a", "p_b", "p_c"]
     assert scored.reasons[0] == "2 people at acme.example active in the last 7 days"
     assert "1 decision maker engaged (VP of Marketing)" in scored.reasons
-    assert scored.reasons[-1] == "Top contact: p_a viewed pricing"
+    assert scored.reasons[-1] == "Top contact (VP of Marketing): p_a viewed pricing"
 
 
 def test_quiet_account_is_only_aware_and_one_loud_person_is_not_a_committee() -> None:
     ruleset = load_default_ruleset()
     quiet = roll_up(new_account("q.example"), [member("p_q", fit=10, activity=0)], ruleset, NOW)
     assert quiet.stage == "aware" and quiet.active_people == 0
-    assert quiet.reasons == ["Top contact: p_q viewed pricing"]
+    assert quiet.reasons == ["Top contact (Engineer): p_q viewed pricing"]
     loud = roll_up(
         new_account("l.example").merge_activity({"p_l": NOW}),
         [member("p_l", fit=30, activity=90, qualified=True)],

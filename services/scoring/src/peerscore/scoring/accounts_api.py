@@ -35,7 +35,8 @@ def accounts_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callab
         people = store.load_people(session, rows)
         now, current = utcnow(), ruleset()
         members = [
-            AccountMember(score=score_person(state, account, current, now), traits=state.traits)
+            # Person-only scores: the account's own reasons already speak for the committee.
+            AccountMember(score=score_person(state, None, current, now), traits=state.traits)
             for state, _ in people.values()
         ]
         return roll_up(account, members, current, now)

@@ -121,5 +121,7 @@ def _reasons(
     if qualified:
         reasons.append(f"{len(qualified)} qualified lead{'s' if len(qualified) > 1 else ''} (MQL)")
     if ranked and ranked[0].score.reasons:
-        reasons.append(f"Top contact: {ranked[0].score.reasons[0]}")
+        top = ranked[0]
+        who = f"Top contact ({top.traits.title})" if top.traits.title else "Top contact"
+        reasons.append(f"{who}: {top.score.reasons[0]}")
     return reasons[:5]
