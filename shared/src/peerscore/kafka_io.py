@@ -9,10 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaTimeoutError
 from pydantic import BaseModel
 
 from peerscore.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,21 @@ class KafkaPublisher:
         self._producer.flush(timeout=timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        self._producer.close(timeout=timeout)
+        """Close, waiting up to ``timeout`` for pending records to be acknowledged.
+
+        Records still unacknowledged after that (the broker is gone) are abandoned — their ``publish`` callers
+        were already told they failed — so the producer's threads stop now. Without this kafka-python's close
+        raises in ``flush`` and leaves the producer half-open until garbage collection retries and fails again.
+        """
+        try:
+            self._producer.close(timeout=timeout)
+        except KafkaTimeoutError:
+            sender = getattr(self._producer, "_sender", None)  # kafka-python has no public "abort pending"
+            if sender is not None:
+                sender.force_close()
+                sender.join(timeout)
+            self._producer.close(timeout=0)
+            log.warning("producer_closed_with_unacknowledged_records")
 
 
 def make_producer(settings: KafkaSettings, client_suffix: str = "producer") -> KafkaProducer:

@@ -18,3 +18,11 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     create_tables(engine, TABLES)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def crm_engine(engine: Engine) -> Engine:
+    """The crm-sync tables on SQLite, and on PostgreSQL too when ``TEST_DATABASE_URL`` is set (the shared
+    ``engine`` fixture): the ledger and ``crm_retry_state`` queries must behave the same on both."""
+    create_tables(engine, TABLES)
+    return engine

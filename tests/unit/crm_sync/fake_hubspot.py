@@ -1,5 +1,7 @@
 """HubSpot's CRM v3/v4 endpoints as documented: Bearer token, ≤100 inputs per batch, 207 with per-input errors,
-429 with ``Retry-After`` and ``X-HubSpot-RateLimit-*``, companies search/create, default associations."""
+429 with ``Retry-After`` and ``X-HubSpot-RateLimit-*``, companies search/create, default associations, contacts batch
+read (unknown ids are 207 errors) and deal → contact association reads (paged per deal; a deal without contacts is
+a 207 error). Deals' contacts live in ``state.extra["deal_contacts"]`` (deal id → contact ids)."""
 
 from __future__ import annotations
 
@@ -51,9 +53,9 @@ def _route(h: _Handler, raw: bytes) -> None:
     if path == "/crm/v3/objects/contacts/batch/upsert":
         _upsert(h, body)
     elif path == "/crm/v3/objects/contacts/batch/read":
-        ids = {i["id"] for i in body["inputs"]}
-        results = [_object(r["_id"], {"email": email}) for email, r in state.records.items() if r["_id"] in ids]
-        h.reply(200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()})
+        _read_contacts(h, body)
+    elif path == "/crm/v4/associations/deals/contacts/batch/read":
+        _read_deal_contacts(h, body)
     elif path == "/crm/v3/objects/companies/search":
         domain = body["filterGroups"][0]["filters"][0]["value"]
         companies = state.extra.setdefault("companies", {})
@@ -112,6 +114,50 @@ def _upsert(h: _Handler, body: dict[str, Any]) -> None:
     if errors:
         answer |= {"errors": errors, "numErrors": len(errors)}
     h.reply(207 if errors else 200, answer, {"X-HubSpot-RateLimit-Remaining": "100"})
+
+
+def _batch_answer(h: _Handler, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> None:
+    answer: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
+    if errors:
+        answer |= {"errors": errors, "numErrors": len(errors)}
+    h.reply(207 if errors else 200, answer)
+
+
+def _read_contacts(h: _Handler, body: dict[str, Any]) -> None:
+    inputs = body.get("inputs", [])
+    if len(inputs) > 100:
+        h.reply(400, _error("VALIDATION_ERROR", f"Batch input size {len(inputs)} exceeds the limit of 100"))
+        return
+    by_id = {r["_id"]: email for email, r in h.server.state.records.items()}
+    ids = [str(i["id"]) for i in inputs]
+    results = [_object(i, {"email": by_id[i]}) for i in ids if i in by_id]
+    missing = [i for i in ids if i not in by_id]
+    _batch_answer(
+        h, results, [_error("OBJECT_NOT_FOUND", "Could not get some CONTACT objects", missing)] if missing else []
+    )
+
+
+def _read_deal_contacts(h: _Handler, body: dict[str, Any]) -> None:
+    state = h.server.state
+    page = int(state.extra.get("association_page_size", 500))
+    deals: dict[str, list[str]] = state.extra.get("deal_contacts", {})
+    results, errors = [], []
+    for item in body.get("inputs", []):
+        deal, start = str(item["id"]), int(item.get("after") or 0)
+        contacts = deals.get(deal, [])
+        if not contacts:
+            errors.append(
+                _error("OBJECT_NOT_FOUND", f"No contact is associated with deal {deal}.", [deal])
+                | {"subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND"}
+            )
+            continue
+        chunk = contacts[start : start + page]
+        to = [{"toObjectId": int(c), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 3}]} for c in chunk]
+        result: dict[str, Any] = {"from": {"id": deal}, "to": to}
+        if start + page < len(contacts):
+            result["paging"] = {"next": {"after": str(start + page), "link": None}}
+        results.append(result)
+    _batch_answer(h, results, errors)
 
 
 def hubspot_server() -> FakeServer:

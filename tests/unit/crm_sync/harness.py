@@ -26,7 +26,7 @@ from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.adapters.salesforce import SalesforceAdapter, make_salesforce_client
 from peerscore.crm_sync.adapters.webhook import WebhookAdapter
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
-from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, SALESFORCE_FIELD_MAPPING
+from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, salesforce_default_mapping
 from peerscore.crm_sync.models import CrmLead
 from tests.unit.crm_sync.fake_hubspot import hubspot_server
 from tests.unit.crm_sync.fake_salesforce import salesforce_server
@@ -39,7 +39,9 @@ from tests.unit.crm_sync.fake_servers import (
 )
 from tests.unit.crm_sync.fake_webhook import webhook_server
 
-ADAPTERS = ["local", "fake", "hubspot", "salesforce", "webhook"]
+ADAPTERS = ["local", "fake", "hubspot", "salesforce", "salesforce_contact", "webhook"]
+CONTACT_EXTERNAL_ID = "Peerscore_Key__c"
+"""Contact is exercised with its own external-id field, as an org that already keys Contacts differently would."""
 TIMEOUT_S = 0.5
 
 
@@ -106,13 +108,14 @@ def harness(name: str, engine: Engine, tmp_path: Path) -> Iterator[Harness]:
                 sees_retry_after=True,
             )
         return
-    if name == "salesforce":
+    if name in ("salesforce", "salesforce_contact"):
         ca = trustme.CA()
+        sobject, external_id = ("Contact", CONTACT_EXTERNAL_ID) if name == "salesforce_contact" else ("Lead", None)
         with salesforce_server(ca) as server:
-            adapter = salesforce_adapter(server.url, ca, tmp_path)
+            adapter = salesforce_adapter(server.url, ca, tmp_path, sobject=sobject, external_id_field=external_id)
             yield Harness(
                 adapter,
-                _reader(server, "Peerscore_Person_Key__c", "Email", "Peerscore_Version__c", "Peerscore_Status__c"),
+                _reader(server, adapter.external_id_field, "Email", "Peerscore_Version__c", "Peerscore_Status__c"),
                 200,
                 server,
             )
@@ -138,7 +141,14 @@ def hubspot_adapter(url: str, calls: int = 1000, period_s: float = 1.0) -> HubSp
 
 
 def salesforce_adapter(
-    url: str, ca: trustme.CA, tmp_path: Path, session_id: str = SALESFORCE_SESSION
+    url: str,
+    ca: trustme.CA,
+    tmp_path: Path,
+    session_id: str = SALESFORCE_SESSION,
+    *,
+    sobject: str = "Lead",
+    external_id_field: str | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> SalesforceAdapter:
     """The documented route around simple-salesforce's hard-coded https: a Session that trusts the test CA."""
     ca_path = tmp_path / "ca.pem"
@@ -146,7 +156,13 @@ def salesforce_adapter(
     session = requests.Session()
     session.verify = str(ca_path)
     client = make_salesforce_client(url, session_id, "59.0", session)
-    return SalesforceAdapter(client, SALESFORCE_FIELD_MAPPING, timeout_s=TIMEOUT_S)
+    return SalesforceAdapter(
+        client,
+        salesforce_default_mapping(sobject) if mapping is None else mapping,
+        sobject=sobject,
+        external_id_field=external_id_field or "Peerscore_Person_Key__c",
+        timeout_s=TIMEOUT_S,
+    )
 
 
 def _reader(

@@ -22,15 +22,15 @@ Reader = Callable[[str], dict[str, Any] | None]
 """Reads back what the CRM holds for a person: at least ``email``, ``version`` and ``status``."""
 
 
-def test_local_crm_keeps_the_qualification_date_when_a_lead_is_recycled(sqlite_engine: Engine) -> None:
+def test_local_crm_keeps_the_qualification_date_when_a_lead_is_recycled(crm_engine: Engine) -> None:
     qualified = transition("p_a", 1)
-    with Session(sqlite_engine) as session, session.begin():
+    with Session(crm_engine) as session, session.begin():
         LocalCrmAdapter(session).upsert([to_crm_record(qualified)])
-    with Session(sqlite_engine) as session, session.begin():
+    with Session(crm_engine) as session, session.begin():
         LocalCrmAdapter(session, clock=lambda: SYNCED_AT).upsert(
             [to_crm_record(transition("p_a", 2, kind="recycled", reasons=("No visit in 30 days",)))]
         )
-    with Session(sqlite_engine) as session:
+    with Session(crm_engine) as session:
         row = session.get(CrmLead, "p_a")
         assert row is not None
         assert (row.status, row.version, row.reasons) == ("Recycled", 2, ["No visit in 30 days"])
@@ -38,16 +38,16 @@ def test_local_crm_keeps_the_qualification_date_when_a_lead_is_recycled(sqlite_e
         assert row.synced_at == SYNCED_AT  # read back tz-aware from SQLite
 
 
-def test_local_crm_writes_nothing_if_the_callers_transaction_rolls_back(sqlite_engine: Engine) -> None:
-    with Session(sqlite_engine) as session, pytest.raises(RuntimeError), session.begin():
+def test_local_crm_writes_nothing_if_the_callers_transaction_rolls_back(crm_engine: Engine) -> None:
+    with Session(crm_engine) as session, pytest.raises(RuntimeError), session.begin():
         LocalCrmAdapter(session).upsert([to_crm_record(transition("p_a", 1))])
         raise RuntimeError("the ledger write failed")
-    with Session(sqlite_engine) as session:
+    with Session(crm_engine) as session:
         assert session.get(CrmLead, "p_a") is None
 
 
-def test_local_crm_refuses_two_versions_of_one_person_in_a_call(sqlite_engine: Engine) -> None:
-    with Session(sqlite_engine) as session, pytest.raises(ValueError, match="one lead per person"):
+def test_local_crm_refuses_two_versions_of_one_person_in_a_call(crm_engine: Engine) -> None:
+    with Session(crm_engine) as session, pytest.raises(ValueError, match="one lead per person"):
         LocalCrmAdapter(session).upsert([to_crm_record(transition("p_a", 1)), to_crm_record(transition("p_a", 2))])
 
 

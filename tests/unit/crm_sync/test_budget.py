@@ -1,4 +1,5 @@
-"""The retry budget on a real SQLite database: waiting leads, dead letters after the budget, idempotent replay."""
+"""The retry budget on a real database (SQLite, and PostgreSQL when configured): waiting leads, dead letters after
+the budget, idempotent replay."""
 
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ def ledger(engine: Engine) -> dict[str, tuple[int, str, str | None]]:
         return {r.person_key: (r.last_version, r.status, r.error) for r in session.exec(select(SyncLedger))}
 
 
-def test_after_max_attempts_the_lead_is_dead_lettered_and_the_partition_moves_on(sqlite_engine: Engine) -> None:
-    fake, dlq, handler, _ = setup(sqlite_engine, RetryBudget(max_attempts=3, max_elapsed_s=3600))
+def test_after_max_attempts_the_lead_is_dead_lettered_and_the_partition_moves_on(crm_engine: Engine) -> None:
+    fake, dlq, handler, _ = setup(crm_engine, RetryBudget(max_attempts=3, max_elapsed_s=3600))
     records = batch(transition("p_a", 4), transition("p_b", 1))
     for _ in range(2):
         with pytest.raises(RetryableError):
@@ -54,15 +55,15 @@ def test_after_max_attempts_the_lead_is_dead_lettered_and_the_partition_moves_on
     [letter] = [CrmDeadLetter.model_validate_json(r.value) for r in dlq.records]
     assert (dlq.records[0].key, letter.crm, letter.attempts) == ("p_a", "fake", 3)
     assert (letter.transition.score.version, letter.error) == (4, "503 Service Unavailable")
-    assert ledger(sqlite_engine) == {"p_a": (4, "dlq", "503 Service Unavailable"), "p_b": (1, "ok", None)}
-    with Session(sqlite_engine) as session:
+    assert ledger(crm_engine) == {"p_a": (4, "dlq", "503 Service Unavailable"), "p_b": (1, "ok", None)}
+    with Session(crm_engine) as session:
         assert session.exec(select(RetryState)).all() == []
     handler.handle(records)  # redelivery of the same version in normal consumption: skipped
     assert len(dlq.records) == 1 and [len(c) for c in fake.calls] == [2, 1, 1]
 
 
-def test_elapsed_time_also_spends_the_budget(sqlite_engine: Engine) -> None:
-    _, dlq, handler, clock = setup(sqlite_engine, RetryBudget(max_attempts=100, max_elapsed_s=60))
+def test_elapsed_time_also_spends_the_budget(crm_engine: Engine) -> None:
+    _, dlq, handler, clock = setup(crm_engine, RetryBudget(max_attempts=100, max_elapsed_s=60))
     with pytest.raises(RetryableError):
         handler.handle(batch(transition("p_a", 1)))
     clock.now += timedelta(seconds=61)
@@ -70,8 +71,8 @@ def test_elapsed_time_also_spends_the_budget(sqlite_engine: Engine) -> None:
     assert len(dlq.records) == 1
 
 
-def test_a_newer_version_starts_a_fresh_budget(sqlite_engine: Engine) -> None:
-    _, dlq, handler, _ = setup(sqlite_engine, RetryBudget(max_attempts=2, max_elapsed_s=3600))
+def test_a_newer_version_starts_a_fresh_budget(crm_engine: Engine) -> None:
+    _, dlq, handler, _ = setup(crm_engine, RetryBudget(max_attempts=2, max_elapsed_s=3600))
     with pytest.raises(RetryableError):
         handler.handle(batch(transition("p_a", 1)))
     with pytest.raises(RetryableError):
@@ -79,15 +80,15 @@ def test_a_newer_version_starts_a_fresh_budget(sqlite_engine: Engine) -> None:
     assert dlq.records == []
 
 
-def test_replay_resends_a_dead_lettered_version_once(sqlite_engine: Engine) -> None:
-    fake, dlq, handler, _ = setup(sqlite_engine, RetryBudget(max_attempts=1, max_elapsed_s=3600))
+def test_replay_resends_a_dead_lettered_version_once(crm_engine: Engine) -> None:
+    fake, dlq, handler, _ = setup(crm_engine, RetryBudget(max_attempts=1, max_elapsed_s=3600))
     handler.handle(batch(transition("p_a", 2)))
     letters = [CrmDeadLetter.model_validate_json(r.value) for r in dlq.records]
     fake.retryable_failures.clear()
     first = replay(handler, "fake", letters + letters, sleep=lambda s: None)
     second = replay(handler, "fake", letters, sleep=lambda s: None)
     assert (first.synced, second.synced, second.skipped) == (1, 0, 1)
-    assert ledger(sqlite_engine)["p_a"] == (2, "ok", None)
+    assert ledger(crm_engine)["p_a"] == (2, "ok", None)
     assert fake.contacts["p_a"]["peerscore_version"] == 2
     assert sum(1 for call in fake.calls for lead in call if lead.version == 2) == 2  # the failed try + the replay
 
@@ -100,13 +101,13 @@ def test_replay_skips_a_dead_letter_when_a_newer_version_was_synced_since() -> N
     assert is_due(4, (3, "failed"), replay=False)
 
 
-def test_replay_gives_up_after_its_attempts_while_the_crm_still_fails(sqlite_engine: Engine) -> None:
-    _, dlq, handler, _ = setup(sqlite_engine, RetryBudget(max_attempts=1, max_elapsed_s=3600))
+def test_replay_gives_up_after_its_attempts_while_the_crm_still_fails(crm_engine: Engine) -> None:
+    _, dlq, handler, _ = setup(crm_engine, RetryBudget(max_attempts=1, max_elapsed_s=3600))
     handler.handle(batch(transition("p_a", 2)))
     letters = [CrmDeadLetter.model_validate_json(r.value) for r in dlq.records]
-    plain = SyncHandler(sqlite_engine, handler._adapter_factory, CrmMetrics(CollectorRegistry()))
+    plain = SyncHandler(crm_engine, handler._adapter_factory, CrmMetrics(CollectorRegistry()))
     waits: list[float] = []
     with pytest.raises(RetryableError):
         replay(plain, "fake", letters, attempts=3, sleep=waits.append)
     assert waits == [1.0, 2.0]
-    assert ledger(sqlite_engine)["p_a"][1] == "dlq"
+    assert ledger(crm_engine)["p_a"][1] == "dlq"

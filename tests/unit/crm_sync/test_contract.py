@@ -16,7 +16,7 @@ from tests.unit.crm_sync.factories import transition
 from tests.unit.crm_sync.fake_servers import Fault
 from tests.unit.crm_sync.harness import ADAPTERS, TIMEOUT_S, Harness, harness
 
-REMOTE = ["fake", "hubspot", "salesforce", "webhook"]
+REMOTE = ["fake", "hubspot", "salesforce", "salesforce_contact", "webhook"]
 
 
 @pytest.fixture(params=ADAPTERS)

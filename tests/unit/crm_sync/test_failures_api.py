@@ -20,11 +20,11 @@ from tests.unit.crm_sync.recording import RecordingPublisher
 NOW = datetime(2025, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def test_refused_and_dead_lettered_leads_are_listed_with_the_crms_message(sqlite_engine: Engine) -> None:
+def test_refused_and_dead_lettered_leads_are_listed_with_the_crms_message(crm_engine: Engine) -> None:
     fake = FakeCrmAdapter(permanent_failures={"p_bad": "INVALID_EMAIL: bounced"}, retryable_failures={"p_down": "503"})
     registry = CollectorRegistry()
     sink = DeadLetterSink(RecordingPublisher(), "dlq", RetryBudget(max_attempts=1))
-    handler = SyncHandler(sqlite_engine, lambda _s: fake, CrmMetrics(registry), clock=lambda: NOW, dead_letters=sink)
+    handler = SyncHandler(crm_engine, lambda _s: fake, CrmMetrics(registry), clock=lambda: NOW, dead_letters=sink)
     handler.handle(
         batch(
             transition("p_bad", 2), transition("p_down", 5), transition("p_ok", 1), transition("p_anon", 1, email=None)
@@ -35,7 +35,7 @@ def test_refused_and_dead_lettered_leads_are_listed_with_the_crms_message(sqlite
         kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
         database=DatabaseSettings(database_url="sqlite://"),
         auth=ApiAuthSettings(),
-        engine=sqlite_engine,
+        engine=crm_engine,
         start_consumer=False,
     )
     with TestClient(app) as client:

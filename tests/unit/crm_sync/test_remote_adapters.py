@@ -8,11 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
+from prometheus_client import CollectorRegistry
 
-from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
+from peerscore.crm_sync.adapters.limits import LimiterBusy, SlidingWindowLimiter, retry_after_seconds
 from peerscore.crm_sync.adapters.salesforce import LIMIT_BACKOFF_S
 from peerscore.crm_sync.adapters.webhook import WebhookAdapter
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, CrmLeadRecord, to_crm_record
+from peerscore.crm_sync.metrics import CrmMetrics
 from tests.unit.crm_sync.factories import transition
 from tests.unit.crm_sync.fake_hubspot import hubspot_server
 from tests.unit.crm_sync.fake_salesforce import salesforce_server
@@ -98,6 +100,23 @@ def test_limiter_allows_max_calls_per_window_and_waits_for_the_oldest_to_leave()
     assert limiter.acquire() == 8.0 and now[0] == 10.0  # the call at t=0 left the window
     limiter.pause(5.0)
     assert limiter.acquire() == 5.0
+
+
+def test_limiter_waits_are_exported_and_a_caller_in_a_hurry_fails_fast_instead() -> None:
+    now = [0.0]
+    registry = CollectorRegistry()
+    metrics = CrmMetrics(registry)
+    limiter = SlidingWindowLimiter(1, 10.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    limiter.observe(lambda s: metrics.limiter_waited("hubspot", s))
+    limiter.acquire()
+    now[0] = 4.0
+    assert limiter.acquire() == 6.0
+    with pytest.raises(LimiterBusy):
+        limiter.acquire(max_wait_s=2.0)  # the next slot is 10 s away
+    assert now[0] == 10.0  # it did not sleep
+    labels = {"crm": "hubspot"}
+    assert registry.get_sample_value("peerscore_crm_rate_limiter_wait_seconds_sum", labels) == 6.0
+    assert registry.get_sample_value("peerscore_crm_rate_limiter_wait_seconds_count", labels) == 3.0
 
 
 @pytest.mark.parametrize(

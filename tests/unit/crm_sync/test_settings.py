@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
-from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings
+from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings, HubSpotSettings
 from peerscore.settings import RuntimeSettings
 
 
@@ -76,3 +76,22 @@ def test_http_port_defaults_to_8002_unless_http_port_is_set(monkeypatch: pytest.
     assert CrmHttpSettings().port == 8002
     monkeypatch.setenv("HTTP_PORT", "9100")
     assert CrmHttpSettings().port == 9100
+
+
+def test_hubspot_deal_stages_default_to_hubspots_and_read_comma_separated_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HUBSPOT_DEAL_WON_STAGES", "HUBSPOT_DEAL_LOST_STAGES"):
+        monkeypatch.delenv(name, raising=False)
+    default = HubSpotSettings().deal_stages
+    assert (default.won, default.lost) == ({"closedwon"}, {"closedlost"})
+    monkeypatch.setenv("HUBSPOT_DEAL_WON_STAGES", "closedwon, 4815162342")
+    assert HubSpotSettings().deal_stages.won == {"closedwon", "4815162342"}
+
+
+@pytest.mark.parametrize(("won", "lost"), [("closedwon,x", "x"), ("closedwon,", "closedlost")], ids=["both", "empty"])
+def test_a_deal_stage_that_is_both_won_and_lost_or_empty_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, won: str, lost: str
+) -> None:
+    monkeypatch.setenv("HUBSPOT_DEAL_WON_STAGES", won)
+    monkeypatch.setenv("HUBSPOT_DEAL_LOST_STAGES", lost)
+    with pytest.raises(ValidationError, match="HUBSPOT_DEAL|both won and lost"):
+        HubSpotSettings()

@@ -45,12 +45,12 @@ def ledger(engine: Engine) -> dict[str, SyncLedger]:
         return {row.person_key: row for row in session.exec(select(SyncLedger)).all()}
 
 
-def test_new_lead_is_written_to_the_crm_and_the_ledger(sqlite_engine: Engine) -> None:
-    local_handler(sqlite_engine).handle(batch(transition("p_a", 1)))
-    row = crm_rows(sqlite_engine)["p_a"]
+def test_new_lead_is_written_to_the_crm_and_the_ledger(crm_engine: Engine) -> None:
+    local_handler(crm_engine).handle(batch(transition("p_a", 1)))
+    row = crm_rows(crm_engine)["p_a"]
     assert (row.email, row.status, row.version, row.synced_at) == ("ada@example.com", "MQL", 1, NOW)
     assert row.reasons == ["Visited pricing 3 times", "VP at a 500-person SaaS company"]
-    entry = ledger(sqlite_engine)["p_a"]
+    entry = ledger(crm_engine)["p_a"]
     assert (entry.crm, entry.last_version, entry.last_kind, entry.status, entry.error) == (
         "local",
         1,
@@ -61,39 +61,39 @@ def test_new_lead_is_written_to_the_crm_and_the_ledger(sqlite_engine: Engine) ->
     assert entry.updated_at == NOW
 
 
-def test_newer_version_replaces_the_lead(sqlite_engine: Engine) -> None:
-    handler = local_handler(sqlite_engine)
+def test_newer_version_replaces_the_lead(crm_engine: Engine) -> None:
+    handler = local_handler(crm_engine)
     handler.handle(batch(transition("p_a", 1)))
     handler.handle(batch(transition("p_a", 2, kind="recycled", reasons=("Went quiet",))))
-    row = crm_rows(sqlite_engine)["p_a"]
+    row = crm_rows(crm_engine)["p_a"]
     assert (row.version, row.status, row.reasons) == (2, "Recycled", ["Went quiet"])
-    assert (ledger(sqlite_engine)["p_a"].last_version, ledger(sqlite_engine)["p_a"].last_kind) == (
+    assert (ledger(crm_engine)["p_a"].last_version, ledger(crm_engine)["p_a"].last_kind) == (
         2,
         "recycled",
     )
 
 
 @pytest.mark.parametrize("redelivered", [2, 1], ids=["same-version", "older-version"])
-def test_same_or_older_version_is_skipped(sqlite_engine: Engine, redelivered: int) -> None:
+def test_same_or_older_version_is_skipped(crm_engine: Engine, redelivered: int) -> None:
     registry = CollectorRegistry()
-    handler = local_handler(sqlite_engine, registry)
+    handler = local_handler(crm_engine, registry)
     handler.handle(batch(transition("p_a", 2, total=80.0)))
     handler.handle(batch(transition("p_a", redelivered, total=10.0, email="stale@example.com")))
-    row = crm_rows(sqlite_engine)["p_a"]
+    row = crm_rows(crm_engine)["p_a"]
     assert (row.version, row.score, row.email) == (2, 80.0, "ada@example.com")
     assert registry.get_sample_value("peerscore_crm_skipped_duplicates_total", {"crm": "local"}) == 1
     assert registry.get_sample_value("peerscore_crm_upserts_total", {"crm": "local", "result": "ok"}) == 1
 
 
-def test_a_batch_with_several_versions_of_one_lead_keeps_the_newest(sqlite_engine: Engine) -> None:
+def test_a_batch_with_several_versions_of_one_lead_keeps_the_newest(crm_engine: Engine) -> None:
     registry = CollectorRegistry()
-    local_handler(sqlite_engine, registry).handle(
+    local_handler(crm_engine, registry).handle(
         batch(transition("p_a", 1), transition("p_a", 3, total=90.0), transition("p_b", 1), transition("p_a", 2))
     )
-    rows = crm_rows(sqlite_engine)
+    rows = crm_rows(crm_engine)
     assert (rows["p_a"].version, rows["p_a"].score) == (3, 90.0)
     assert rows["p_b"].version == 1
-    assert ledger(sqlite_engine)["p_a"].last_version == 3
+    assert ledger(crm_engine)["p_a"].last_version == 3
     assert registry.get_sample_value("peerscore_crm_skipped_duplicates_total", {"crm": "local"}) == 2
 
 
@@ -102,13 +102,13 @@ def test_newest_per_person_keeps_first_appearance_order() -> None:
     assert [(t.person_key, t.score.version) for t in kept] == [("p_b", 5), ("p_a", 1)]
 
 
-def test_missing_email_is_recorded_as_failed_without_blocking_others(sqlite_engine: Engine) -> None:
+def test_missing_email_is_recorded_as_failed_without_blocking_others(crm_engine: Engine) -> None:
     registry = CollectorRegistry()
-    local_handler(sqlite_engine, registry).handle(
+    local_handler(crm_engine, registry).handle(
         batch(transition("p_anon", 1, email=None), transition("p_b", 1, email="bob@example.com"))
     )
-    assert set(crm_rows(sqlite_engine)) == {"p_b"}
-    entries = ledger(sqlite_engine)
+    assert set(crm_rows(crm_engine)) == {"p_b"}
+    entries = ledger(crm_engine)
     assert (entries["p_anon"].status, entries["p_anon"].error, entries["p_anon"].last_version) == (
         "failed",
         "missing email",
@@ -118,19 +118,19 @@ def test_missing_email_is_recorded_as_failed_without_blocking_others(sqlite_engi
     assert registry.get_sample_value("peerscore_crm_upserts_total", {"crm": "local", "result": "failed"}) == 1
 
 
-def test_failed_version_is_not_retried_but_a_newer_one_with_email_syncs(sqlite_engine: Engine) -> None:
-    handler = local_handler(sqlite_engine)
+def test_failed_version_is_not_retried_but_a_newer_one_with_email_syncs(crm_engine: Engine) -> None:
+    handler = local_handler(crm_engine)
     handler.handle(batch(transition("p_a", 1, email=None)))
     handler.handle(batch(transition("p_a", 1, email=None)))  # redelivery: already recorded, skipped
     handler.handle(batch(transition("p_a", 2)))
-    assert crm_rows(sqlite_engine)["p_a"].version == 2
-    assert (ledger(sqlite_engine)["p_a"].status, ledger(sqlite_engine)["p_a"].error) == ("ok", None)
+    assert crm_rows(crm_engine)["p_a"].version == 2
+    assert (ledger(crm_engine)["p_a"].status, ledger(crm_engine)["p_a"].error) == ("ok", None)
 
 
-def test_crm_rejection_is_recorded_with_its_message(sqlite_engine: Engine) -> None:
+def test_crm_rejection_is_recorded_with_its_message(crm_engine: Engine) -> None:
     fake = FakeCrmAdapter(permanent_failures={"p_a": "INVALID_EMAIL: not deliverable"})
-    handler_for(sqlite_engine, fake).handle(batch(transition("p_a", 4), transition("p_b", 1)))
-    entries = ledger(sqlite_engine)
+    handler_for(crm_engine, fake).handle(batch(transition("p_a", 4), transition("p_b", 1)))
+    entries = ledger(crm_engine)
     assert (entries["p_a"].crm, entries["p_a"].status, entries["p_a"].error) == (
         "fake",
         "failed",
@@ -140,17 +140,17 @@ def test_crm_rejection_is_recorded_with_its_message(sqlite_engine: Engine) -> No
     assert set(fake.contacts) == {"p_b"}
 
 
-def test_retryable_crm_answer_keeps_the_lead_waiting_and_records_the_others(sqlite_engine: Engine) -> None:
+def test_retryable_crm_answer_keeps_the_lead_waiting_and_records_the_others(crm_engine: Engine) -> None:
     fake = FakeCrmAdapter(retryable_failures={"p_a": "429 Too Many Requests"}, retry_after=10.0)
-    handler = handler_for(sqlite_engine, fake)
+    handler = handler_for(crm_engine, fake)
     with pytest.raises(RetryableError) as info:
         handler.handle(batch(transition("p_a", 1), transition("p_b", 1)))
     assert info.value.retry_after == 10.0
     assert "429" in str(info.value)
-    assert {k: e.status for k, e in ledger(sqlite_engine).items()} == {"p_b": "ok"}  # p_a is not marked synced
+    assert {k: e.status for k, e in ledger(crm_engine).items()} == {"p_b": "ok"}  # p_a is not marked synced
     fake.retryable_failures.clear()
     handler.handle(batch(transition("p_a", 1), transition("p_b", 1)))  # the loop re-reads the same batch
-    assert {k: e.status for k, e in ledger(sqlite_engine).items()} == {"p_a": "ok", "p_b": "ok"}
+    assert {k: e.status for k, e in ledger(crm_engine).items()} == {"p_a": "ok", "p_b": "ok"}
     assert [[lead.person_key for lead in call] for call in fake.calls] == [["p_a", "p_b"], ["p_a"]]
 
 
@@ -163,8 +163,8 @@ def test_unreachable_database_is_retryable() -> None:
         engine.dispose()
 
 
-def test_stored_offsets_defer_to_kafka(sqlite_engine: Engine) -> None:
-    assert local_handler(sqlite_engine).stored_offsets([]) == {}
+def test_stored_offsets_defer_to_kafka(crm_engine: Engine) -> None:
+    assert local_handler(crm_engine).stored_offsets([]) == {}
 
 
 def test_decode_accepts_a_transition() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 from fastapi import FastAPI
@@ -18,7 +19,8 @@ from sqlalchemy import Engine
 from peerscore.api import bearer_auth
 from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
-from peerscore.crm_sync.adapters.hubspot import HubSpotContactEmails, make_hubspot_client
+from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
+from peerscore.crm_sync.adapters.hubspot_people import HubSpotPeople
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
@@ -123,6 +125,8 @@ def create_app(
     registry = CollectorRegistry()
     consumer_metrics = ConsumerMetrics(registry, settings.group_id)
     crm_metrics = CrmMetrics(registry)
+    # Every HubSpot call (adapter and webhook lookups) waits on this one limiter; operators see the waits.
+    crm_clients.hubspot_limiter().observe(partial(crm_metrics.limiter_waited, "hubspot"))
     running = _Running()
     running.publisher = publisher
     factory = build_adapter_factory(settings, crm_clients, crm_metrics)
@@ -178,17 +182,18 @@ def _outcome_sink(
     running: _Running,
 ) -> OutcomeSink:
     hubspot = clients.hubspot
-    emails = None
+    people = None
     if hubspot.client_secret.get_secret_value() and hubspot.access_token.get_secret_value():
         client = make_hubspot_client(hubspot.access_token.get_secret_value(), hubspot.host)
-        emails = HubSpotContactEmails(client, clients.hubspot_limiter(), hubspot.timeout_s)
+        people = HubSpotPeople(client, clients.hubspot_limiter(), hubspot.webhook_lookup_timeout_s)
     return OutcomeSink(
         publisher=lambda: running.publisher,
         topic=kafka.topics().outcomes,
         person_key_secret=identity.person_key_secret.get_secret_value().encode(),
         metrics=metrics,
         hubspot_client_secret=hubspot.client_secret.get_secret_value().encode(),
-        hubspot_emails=emails,
+        hubspot_people=people,
+        deal_stages=hubspot.deal_stages,
         salesforce_org_id=clients.salesforce.organization_id,
         webhook_secret=outcomes.webhook_secret.get_secret_value().encode(),
     )

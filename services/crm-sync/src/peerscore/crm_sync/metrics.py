@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LIMITER_WAIT_BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class CrmMetrics:
-    """Upserts by CRM and result, skipped duplicates, retries, dead letters, CRM API usage and outcomes."""
+    """Upserts by CRM and result, skipped duplicates, retries, dead letters, CRM API usage, outcomes and the time
+    spent waiting on the client-side rate limiter."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._upserts = Counter(
@@ -45,6 +48,17 @@ class CrmMetrics:
             ["source", "kind"],
             registry=registry,
         )
+
+        self._limiter_wait = Histogram(
+            "peerscore_crm_rate_limiter_wait_seconds",
+            "Seconds each CRM request waited on the client-side rate limiter (_sum: total time throttled)",
+            ["crm"],
+            buckets=LIMITER_WAIT_BUCKETS,
+            registry=registry,
+        )
+
+    def limiter_waited(self, crm: str, seconds: float) -> None:
+        self._limiter_wait.labels(crm=crm).observe(seconds)
 
     def observe(self, crm: str, *, ok: int, failed: int, skipped: int) -> None:
         self._upserts.labels(crm=crm, result="ok").inc(ok)

@@ -9,7 +9,10 @@ CRMs cannot send our bearer token, so each endpoint verifies its sender the way 
 * Generic JSON: the Peerscore signature (see :mod:`peerscore.crm_sync.domain.signing`).
 
 Each outcome is keyed by ``person_key(PersonIdentifiers(email=…), secret)``, exactly as ingest keys events, and
-published (acknowledged by Kafka) before the CRM gets 2xx: CRMs retry anything else, so nothing is lost.
+published (acknowledged by Kafka) before the CRM gets 2xx: CRMs retry anything else, so nothing is lost. When the
+people behind a HubSpot notification cannot be looked up, or Kafka does not acknowledge, the answer is 503 (HubSpot
+retries it). The blocking work (HubSpot lookups, the acknowledged publish) runs in the thread pool so one slow
+webhook never stalls the event loop serving the others.
 """
 
 from __future__ import annotations
@@ -19,22 +22,28 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import structlog
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from kafka.errors import KafkaError
+from starlette.concurrency import run_in_threadpool
 
+from peerscore.crm_sync.adapters.hubspot_people import LookupUnavailable
 from peerscore.crm_sync.domain.outcomes import (
     BadOutcomePayload,
+    DealStages,
     RawOutcome,
     generic_outcomes,
+    hubspot_deal_outcomes,
     hubspot_outcomes,
     salesforce_outcomes,
 )
 from peerscore.crm_sync.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_peerscore_signature
 from peerscore.crm_sync.metrics import CrmMetrics
+from peerscore.crm_sync.outcome_hubspot import HubSpotLookup, resolve_hubspot
 from peerscore.events import Outcome, PersonIdentifiers, utcnow
 from peerscore.identity import person_key
 from peerscore.kafka_io import Publisher, record
@@ -61,7 +70,8 @@ class OutcomeSink:
     person_key_secret: bytes
     metrics: CrmMetrics
     hubspot_client_secret: bytes = b""
-    hubspot_emails: Callable[[Sequence[str]], dict[str, str]] | None = None
+    hubspot_people: HubSpotLookup | None = None
+    deal_stages: DealStages = DealStages()
     salesforce_org_id: str = ""
     webhook_secret: bytes = b""
     clock: Callable[[], float] = time.time
@@ -99,9 +109,19 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
         )
         if not ok:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or expired HubSpot signature")
-        raw = _parse(lambda: hubspot_outcomes(json.loads(body)))
-        emails = sink.hubspot_emails([r.crm_object_id or "" for r in raw]) if raw and sink.hubspot_emails else {}
-        return {"published": _publish(sink, "hubspot", raw, lambda r: emails.get(r.crm_object_id or ""))}
+        events = _parse(lambda: json.loads(body))
+        contact_events = _parse(lambda: hubspot_outcomes(events))
+        deal_events = _parse(lambda: hubspot_deal_outcomes(events, sink.deal_stages))
+        if not contact_events and not deal_events:
+            return {"published": 0}
+        if sink.hubspot_people is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "HubSpot lookups need HUBSPOT_ACCESS_TOKEN")
+        try:
+            raw = await run_in_threadpool(resolve_hubspot, contact_events, deal_events, sink.hubspot_people)
+        except LookupUnavailable as exc:
+            log.warning("hubspot_lookup_unavailable", error=str(exc)[:300])
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "HubSpot lookup failed; retry later") from exc
+        return {"published": await run_in_threadpool(_publish, sink, "hubspot", raw, lambda r: r.email)}
 
     @router.post("/salesforce")
     async def salesforce(request: Request) -> Response:
@@ -111,7 +131,7 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
         org, raw = _parse(lambda: salesforce_outcomes(body))
         if not hmac.compare_digest(org[:15], sink.salesforce_org_id[:15]):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "outbound message from another organisation")
-        _publish(sink, "salesforce", raw, lambda r: r.email)
+        await run_in_threadpool(_publish, sink, "salesforce", raw, lambda r: r.email)
         return Response(SF_ACK, media_type="text/xml")
 
     @router.post("/webhook")
@@ -125,7 +145,7 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
         ):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or expired signature")
         raw = _parse(lambda: generic_outcomes(json.loads(body), utcnow()))
-        return {"published": _publish(sink, "webhook", raw, lambda r: r.email)}
+        return {"published": await run_in_threadpool(_publish, sink, "webhook", raw, lambda r: r.email)}
 
     return router
 
@@ -164,7 +184,11 @@ def _publish(
             )
         )
     if outcomes:
-        publisher.publish([record(sink.topic, o.person_key, o) for o in outcomes], wait=True)
+        try:
+            publisher.publish([record(sink.topic, o.person_key, o) for o in outcomes], wait=True)
+        except (KafkaError, TimeoutError) as exc:
+            log.error("outcomes_not_acknowledged", source=source, count=len(outcomes), error=type(exc).__name__)
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "outcomes not acknowledged; retry") from exc
     for o in outcomes:
         sink.metrics.outcomes.labels(source=source, kind=o.kind).inc()
     return len(outcomes)

@@ -7,13 +7,19 @@ refuses placeholders for the CRM actually selected, outside dev.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, validate_field_mapping
-from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, SALESFORCE_FIELD_MAPPING
+from peerscore.crm_sync.domain.outcomes import DealStages
+from peerscore.crm_sync.domain.payloads import (
+    HUBSPOT_FIELD_MAPPING,
+    SALESFORCE_FIELD_MAPPING,
+    salesforce_default_mapping,
+    validate_salesforce_mapping,
+)
 from peerscore.settings import DatabaseSettings, HttpSettings, RuntimeSettings, refuse_placeholder
 
 AdapterName = Literal["local", "hubspot", "salesforce", "webhook"]
@@ -21,8 +27,14 @@ AdapterName = Literal["local", "hubspot", "salesforce", "webhook"]
 _DEFAULT_MAPPINGS = {"hubspot": HUBSPOT_FIELD_MAPPING, "salesforce": SALESFORCE_FIELD_MAPPING}
 
 
+StageIds = Annotated[list[str], NoDecode]
+"""Read from the environment as comma-separated ids (``closedwon,1234567``), not JSON."""
+
+
 class HubSpotSettings(BaseSettings):
-    """``HUBSPOT_ACCESS_TOKEN`` (private app), ``HUBSPOT_HOST``, rate limit, ``HUBSPOT_CLIENT_SECRET`` (webhooks)."""
+    """``HUBSPOT_ACCESS_TOKEN`` (private app), ``HUBSPOT_HOST``, rate limit, ``HUBSPOT_CLIENT_SECRET`` (webhooks),
+    ``HUBSPOT_DEAL_WON_STAGES`` / ``HUBSPOT_DEAL_LOST_STAGES`` (stage ids: portals customise their pipelines) and
+    ``HUBSPOT_WEBHOOK_LOOKUP_TIMEOUT_S`` (per lookup while HubSpot waits for the webhook answer)."""
 
     model_config = SettingsConfigDict(env_prefix="HUBSPOT_", extra="ignore")
 
@@ -32,6 +44,29 @@ class HubSpotSettings(BaseSettings):
     rate_limit_period_s: float = Field(default=10.0, gt=0)
     timeout_s: float = Field(default=10.0, gt=0)
     client_secret: SecretStr = SecretStr("")
+    deal_won_stages: StageIds = Field(default_factory=lambda: ["closedwon"])
+    deal_lost_stages: StageIds = Field(default_factory=lambda: ["closedlost"])
+    webhook_lookup_timeout_s: float = Field(default=2.0, gt=0, le=10)
+
+    @field_validator("deal_won_stages", "deal_lost_stages", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _stages_are_distinct(self) -> Self:
+        """A stage that meant both won and lost would publish the wrong outcome: refuse it at start."""
+        stages = self.deal_won_stages + self.deal_lost_stages
+        if any(not s for s in stages):
+            raise ValueError("HUBSPOT_DEAL_WON_STAGES / HUBSPOT_DEAL_LOST_STAGES: empty stage id")
+        both = sorted(set(self.deal_won_stages) & set(self.deal_lost_stages))
+        if both:
+            raise ValueError(f"deal stage(s) {both} configured as both won and lost")
+        return self
+
+    @property
+    def deal_stages(self) -> DealStages:
+        return DealStages(won=frozenset(self.deal_won_stages), lost=frozenset(self.deal_lost_stages))
 
 
 class SalesforceSettings(BaseSettings):
@@ -91,8 +126,15 @@ class CrmSyncSettings(BaseSettings):
 
     @property
     def effective_field_mapping(self) -> dict[str, str]:
+        """The mapping in use; for Salesforce, the Lead one (see :meth:`field_mapping_for`)."""
+        return self.field_mapping_for("Lead")
+
+    def field_mapping_for(self, sobject: str) -> dict[str, str]:
+        """The configured mapping, else the adapter's default (for Salesforce, the target object's default)."""
         if self.field_mapping is not None:
             return dict(self.field_mapping)
+        if self.adapter == "salesforce":
+            return dict(salesforce_default_mapping(sobject))
         return dict(_DEFAULT_MAPPINGS.get(self.adapter, DEFAULT_FIELD_MAPPING))
 
     def check(
@@ -111,6 +153,7 @@ class CrmSyncSettings(BaseSettings):
             refuse_placeholder(runtime, "SALESFORCE_SESSION_ID", sf.session_id)
             if not sf.instance_url:
                 raise ValueError("SALESFORCE_INSTANCE_URL is required with CRM_ADAPTER=salesforce")
+            validate_salesforce_mapping(self.field_mapping_for(sf.sobject), sf.sobject)
         elif self.adapter == "webhook":
             hook = webhook or WebhookSettings()
             refuse_placeholder(runtime, "CRM_WEBHOOK_SECRET", hook.secret)

@@ -42,7 +42,7 @@ class CrmClients:
 
 
 def build_adapter_factory(settings: CrmSyncSettings, clients: CrmClients, metrics: CrmMetrics) -> AdapterFactory:
-    mapping = settings.effective_field_mapping
+    mapping = settings.field_mapping_for(clients.salesforce.sobject)
     if settings.adapter == "local":
         return LocalCrmAdapter
     remote: CrmAdapter

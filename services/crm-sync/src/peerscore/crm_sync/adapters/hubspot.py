@@ -232,26 +232,3 @@ def _message(body: Any) -> str | None:
     except (TypeError, ValueError):
         return str(body)[:500]
     return str(data.get("message"))[:500] if isinstance(data, dict) and data.get("message") else str(data)[:500]
-
-
-class HubSpotContactEmails:
-    """Emails of HubSpot contacts by id: HubSpot webhooks name the contact id only, and outcomes are keyed by the
-    person key derived from the email (exactly like ingest). Uses the adapter's rate limiter when given one."""
-
-    def __init__(self, client: HubSpot, limiter: SlidingWindowLimiter, timeout_s: float = 10.0) -> None:
-        self._batch = client.crm.contacts.batch_api
-        self._limiter = limiter
-        self._timeout = timeout_s
-
-    def __call__(self, contact_ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        ids = list(dict.fromkeys(contact_ids))
-        for start in range(0, len(ids), MAX_BATCH):
-            inputs = [contacts.SimplePublicObjectId(id=i) for i in ids[start : start + MAX_BATCH]]
-            self._limiter.acquire()
-            answer = self._batch.read(
-                contacts.BatchReadInputSimplePublicObjectId(properties=["email"], inputs=inputs),
-                _request_timeout=self._timeout,
-            )
-            found |= {str(r.id): r.properties["email"] for r in answer.results if (r.properties or {}).get("email")}
-        return found

@@ -17,6 +17,14 @@ from email.utils import parsedate_to_datetime
 from peerscore.events import utcnow
 
 
+class LimiterBusy(Exception):
+    """The next call is allowed only after more than the caller's ``max_wait_s``."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"rate limiter busy for {wait_s:.1f}s")
+        self.wait_s = wait_s
+
+
 class SlidingWindowLimiter:
     """At most ``max_calls`` acquisitions in any ``period_s`` window; thread-safe, shared by all calls of a client."""
 
@@ -36,9 +44,19 @@ class SlidingWindowLimiter:
         self._calls: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = threading.Lock()
+        self._observers: list[Callable[[float], None]] = []
 
-    def acquire(self) -> float:
-        """Block until a call is allowed; returns the seconds waited (exposed as a metric by callers)."""
+    def observe(self, observer: Callable[[float], None]) -> None:
+        """Call ``observer`` with the seconds each acquisition waited (0.0 included, so the count is the number of
+        calls): operators see client-side throttling in metrics, which the CRM never reports."""
+        self._observers.append(observer)
+
+    def acquire(self, max_wait_s: float | None = None) -> float:
+        """Block until a call is allowed; returns the seconds waited (also reported to the observers).
+
+        With ``max_wait_s``, raise :class:`LimiterBusy` instead of waiting longer than that in total: a caller
+        that must answer quickly (a webhook) prefers failing fast to holding its sender past its timeout.
+        """
         waited = 0.0
         while True:
             with self._lock:
@@ -50,9 +68,18 @@ class SlidingWindowLimiter:
                     wait = self.period_s - (now - self._calls[0])
                 if wait <= 0:
                     self._calls.append(now)
-                    return waited
+                    break
+            if max_wait_s is not None and waited + wait > max_wait_s:
+                self._report(waited)
+                raise LimiterBusy(waited + wait)
             self._sleep(wait)
             waited += wait
+        self._report(waited)
+        return waited
+
+    def _report(self, waited: float) -> None:
+        for observer in self._observers:
+            observer(waited)
 
     def pause(self, seconds: float) -> None:
         """The CRM said to slow down (429, or no requests remaining in its window): nobody calls for ``seconds``."""

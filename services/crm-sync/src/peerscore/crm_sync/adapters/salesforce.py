@@ -25,7 +25,7 @@ from simple_salesforce.exceptions import SalesforceError
 from peerscore.crm_sync.adapters.base import SyncResult
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
-from peerscore.crm_sync.domain.payloads import salesforce_record
+from peerscore.crm_sync.domain.payloads import salesforce_record, validate_salesforce_mapping
 
 MAX_BATCH = 200
 LIMIT_BACKOFF_S = 300.0
@@ -54,10 +54,11 @@ class SalesforceAdapter:
         backoff_ratio: float = 0.9,
         on_usage: Callable[[int, int], None] | None = None,
     ) -> None:
+        validate_salesforce_mapping(mapping, sobject)  # raises at start, not for every lead
         self._client = client
         self._mapping = dict(mapping)
         self._sobject = sobject
-        self._external_id = external_id_field
+        self.external_id_field = external_id_field
         self._limiter = limiter
         self._timeout = timeout_s
         self._backoff_ratio = backoff_ratio
@@ -76,13 +77,15 @@ class SalesforceAdapter:
             return [SyncResult.retryable(lead, message, LIMIT_BACKOFF_S) for lead in leads]
         body = {
             "allOrNone": False,
-            "records": [salesforce_record(lead, self._mapping, self._sobject, self._external_id) for lead in leads],
+            "records": [
+                salesforce_record(lead, self._mapping, self._sobject, self.external_id_field) for lead in leads
+            ],
         }
         if self._limiter is not None:
             self._limiter.acquire()
         try:
             answer = self._client.restful(
-                f"composite/sobjects/{self._sobject}/{self._external_id}",
+                f"composite/sobjects/{self._sobject}/{self.external_id_field}",
                 method="PATCH",
                 json=body,
                 timeout=self._timeout,

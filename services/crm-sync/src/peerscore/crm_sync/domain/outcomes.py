@@ -66,11 +66,49 @@ def hubspot_outcomes(events: Any) -> list[RawOutcome]:
             kind, reason = "rejected", value
         if kind is None:
             continue
-        occurred = datetime.fromtimestamp(int(e.get("occurredAt", 0)) / 1000, tz=UTC)
         out.append(
-            RawOutcome(str(e.get("eventId")), kind, occurred, crm_object_id=str(e.get("objectId")), reason=reason)
+            RawOutcome(str(e.get("eventId")), kind, _occurred(e), crm_object_id=str(e.get("objectId")), reason=reason)
         )
     return out
+
+
+@dataclass(frozen=True)
+class DealStages:
+    """Deal stage ids that mean won or lost. Portals customise pipelines (each stage has its own id), so these are
+    configuration; HubSpot's default pipeline uses ``closedwon`` and ``closedlost``."""
+
+    won: frozenset[str] = frozenset({"closedwon"})
+    lost: frozenset[str] = frozenset({"closedlost"})
+
+
+def hubspot_deal_outcomes(events: Any, stages: DealStages) -> list[RawOutcome]:
+    """HubSpot webhook v3 ``deal.creation`` (opportunity created) and ``deal.propertyChange`` of ``dealstage`` into a
+    won or lost stage, one per event with the deal id as ``crm_object_id``; the caller finds the deal's contacts.
+    Other stages and events are ignored (HubSpot still gets 200: there is nothing to retry)."""
+    if not isinstance(events, list):
+        raise BadOutcomePayload("HubSpot sends a JSON array of events")
+    out: list[RawOutcome] = []
+    for e in events:
+        if not isinstance(e, dict):
+            continue
+        kind: OutcomeKind | None = None
+        subscription = e.get("subscriptionType")
+        if subscription == "deal.creation":
+            kind = "opportunity_created"
+        elif subscription == "deal.propertyChange" and e.get("propertyName") == "dealstage":
+            stage = str(e.get("propertyValue", ""))
+            kind = "won" if stage in stages.won else "lost" if stage in stages.lost else None
+        if kind is None:
+            continue
+        out.append(RawOutcome(str(e.get("eventId")), kind, _occurred(e), crm_object_id=str(e.get("objectId"))))
+    return out
+
+
+def _occurred(event: Mapping[str, Any]) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(event.get("occurredAt", 0)) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise BadOutcomePayload(f"occurredAt: {exc}") from exc
 
 
 _SF_OUTBOUND = "{http://soap.sforce.com/2005/09/outbound}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from peerscore.crm_sync.domain.mapping import CrmLeadRecord, crm_properties
+from peerscore.crm_sync.domain.mapping import CrmLeadRecord, FieldMappingError, crm_properties
 
 
 def _as_text(value: Any) -> str:
@@ -34,8 +34,8 @@ def salesforce_record(
     """
     fields = {k: v for k, v in crm_properties(record, mapping).items() if v is not None}
     fields[external_id_field] = record.person_key
-    if sobject == "Lead" and "LastName" not in fields:
-        fields["LastName"] = record.last_name or record.email.split("@")[0]  # Lead requires LastName
+    if "LastName" not in fields:
+        fields["LastName"] = record.last_name or record.email.split("@")[0]  # Lead and Contact require LastName
     if sobject == "Lead" and "Company" not in fields:
         fields["Company"] = record.company or record.domain or "Unknown"  # and Company
     return {"attributes": {"type": sobject}, **fields}
@@ -86,3 +86,43 @@ SALESFORCE_FIELD_MAPPING: Mapping[str, str] = {
     "qualified_at": "Peerscore_Qualified_At__c",
 }
 """Standard Lead fields plus custom fields (``__c``); the external id field is set separately."""
+
+SALESFORCE_CONTACT_FIELD_MAPPING: Mapping[str, str] = {
+    field: prop for field, prop in SALESFORCE_FIELD_MAPPING.items() if field not in ("company", "domain", "country")
+} | {"country": "MailingCountry"}
+"""Contact has no ``Company`` or ``Website`` (those live on its Account) and names its country ``MailingCountry``."""
+
+SALESFORCE_ONLY_ON: Mapping[str, frozenset[str]] = {
+    "Lead": frozenset(
+        {"Company", "Website", "Status", "Street", "City", "State", "PostalCode", "Country", "Industry", "Rating"}
+        | {"AnnualRevenue", "NumberOfEmployees", "IsConverted", "ConvertedDate", "ConvertedAccountId"}
+        | {"ConvertedContactId", "ConvertedOpportunityId"}
+    ),
+    "Contact": frozenset(
+        {"AccountId", "Department", "Birthdate", "ReportsToId", "AssistantName", "AssistantPhone"}
+        | {f"{kind}{part}" for kind in ("Mailing", "Other") for part in ("Street", "City", "State", "PostalCode")}
+        | {"MailingCountry", "OtherCountry"}
+    ),
+}
+"""Standard fields that exist on one of the two targets only. Custom fields (``__c``) cannot be checked without a
+describe call, so only these are: the common mistake is switching ``SALESFORCE_SOBJECT`` and keeping a Lead mapping,
+which Salesforce would refuse for every lead (``INVALID_FIELD``) instead of once at start."""
+
+
+def validate_salesforce_mapping(mapping: Mapping[str, str], sobject: str) -> None:
+    """Refuse standard fields the target object does not have; raises :class:`FieldMappingError`."""
+    foreign = sorted(
+        prop
+        for other, only in SALESFORCE_ONLY_ON.items()
+        if other != sobject
+        for prop in mapping.values()
+        if prop in only
+    )
+    if foreign:
+        raise FieldMappingError(
+            f"Salesforce {sobject} has no field(s) {foreign}: map them to {sobject} fields or drop them"
+        )
+
+
+def salesforce_default_mapping(sobject: str) -> Mapping[str, str]:
+    return SALESFORCE_CONTACT_FIELD_MAPPING if sobject == "Contact" else SALESFORCE_FIELD_MAPPING
