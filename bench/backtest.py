@@ -10,7 +10,6 @@ var/bench/backtest.json.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import tempfile
@@ -18,8 +17,8 @@ import time
 import zlib
 from datetime import UTC, datetime
 from importlib.resources import files
-from pathlib import Path
 
+from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
 from sqlalchemy import insert
 from sqlmodel import Session
 
@@ -98,12 +97,7 @@ def main() -> None:
         "mqls_candidate": report.mqls_after,
         "changed_leads": report.changes_total,
     }
-    out = Path("var/bench")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "backtest.json").write_text(json.dumps(result, indent=2))
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        print(f"  {key:<{width}}  {value}")
+    publish_result("backtest", result)
 
 
 if __name__ == "__main__":

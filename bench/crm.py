@@ -10,7 +10,6 @@ leads were lost to them (target: ≥ 90 % of the allowed rate, zero losses). Pri
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import platform
@@ -25,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the strict fake servers live with the tests
 
+from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
 from tests.unit.crm_sync.fake_hubspot import hubspot_server  # noqa: E402
 from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN  # noqa: E402
 
@@ -139,13 +139,7 @@ def main() -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    out = Path("var/bench")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "crm.json").write_text(json.dumps(result, indent=2))
-    width = max(len(k) for k in result)
-    print("\nCRM sync (HubSpot adapter, rate-limited test server)")
-    for key, value in result.items():
-        print(f"  {key:<{width}}  {value}")
+    publish_result("crm", result, "CRM sync (HubSpot adapter, rate-limited test server)")
 
 
 if __name__ == "__main__":

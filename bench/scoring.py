@@ -8,17 +8,16 @@ bare consume→produce loop over the same pre-filled topic. Prints a table and w
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry
+from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
 from sqlalchemy import text
 
 from peerscore.consumer import ConsumerLoop
@@ -152,12 +151,7 @@ def main() -> None:
         "scoring_events_per_s": round(scoring),
         "scoring_to_bare_ratio": round(scoring / bare, 3),
     }
-    out = Path("var/bench")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scoring.json").write_text(json.dumps(result, indent=2))
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        print(f"  {key:<{width}}  {value}")
+    publish_result("scoring", result)
 
 
 if __name__ == "__main__":
