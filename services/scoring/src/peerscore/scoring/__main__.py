@@ -9,7 +9,14 @@ import uvicorn
 from peerscore.observability import configure_logging
 from peerscore.scoring.app import ScoringConfig, create_app
 from peerscore.scoring.settings import ScoringSettings
-from peerscore.settings import ApiAuthSettings, DatabaseSettings, HttpSettings, KafkaSettings, RuntimeSettings
+from peerscore.settings import (
+    ApiAuthSettings,
+    DatabaseSettings,
+    HttpSettings,
+    IdentitySettings,
+    KafkaSettings,
+    RuntimeSettings,
+)
 
 
 def main() -> None:
@@ -21,6 +28,7 @@ def main() -> None:
         database=DatabaseSettings(database_url=os.environ.get("DATABASE_URL", "sqlite:///var/scoring.db")),
         scoring=ScoringSettings(),
         auth=ApiAuthSettings().check(runtime),
+        identity=IdentitySettings().check(runtime),
     )
     http = HttpSettings(port=int(os.environ.get("HTTP_PORT", "8001")))
     uvicorn.run(create_app(config), host=http.host, port=http.port, log_config=None, timeout_graceful_shutdown=30)
