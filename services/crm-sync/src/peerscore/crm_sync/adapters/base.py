@@ -7,7 +7,7 @@ failing or retrying a whole batch for one bad lead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -60,3 +60,13 @@ class CrmAdapter(Protocol):
         everything that concerns a single lead is reported in its result.
         """
         ...
+
+
+def upsert_in_chunks(
+    leads: Sequence[CrmLeadRecord], size: int, upsert_chunk: Callable[[list[CrmLeadRecord]], list[SyncResult]]
+) -> list[SyncResult]:
+    """Split a batch into the CRM's per-call maximum (HubSpot 100, Salesforce 200), results in lead order."""
+    results: list[SyncResult] = []
+    for start in range(0, len(leads), size):
+        results.extend(upsert_chunk(list(leads[start : start + size])))
+    return results

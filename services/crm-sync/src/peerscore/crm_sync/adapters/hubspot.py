@@ -23,7 +23,7 @@ from hubspot import HubSpot  # type: ignore[import-untyped]
 from hubspot.crm import companies, contacts  # type: ignore[import-untyped]
 from hubspot.crm.associations import v4 as associations_v4  # type: ignore[import-untyped]
 
-from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.base import SyncResult, upsert_in_chunks
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.crm_sync.domain.payloads import hubspot_upsert_input
@@ -75,10 +75,7 @@ class HubSpotAdapter:
         self._company_ids: dict[str, str] = {}
 
     def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
-        results: list[SyncResult] = []
-        for start in range(0, len(leads), MAX_BATCH):
-            results.extend(self._upsert_chunk(list(leads[start : start + MAX_BATCH])))
-        return results
+        return upsert_in_chunks(leads, MAX_BATCH, self._upsert_chunk)
 
     def _upsert_chunk(self, leads: list[CrmLeadRecord]) -> list[SyncResult]:
         try:

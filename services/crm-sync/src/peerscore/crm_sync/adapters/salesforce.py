@@ -22,7 +22,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.base import SyncResult, upsert_in_chunks
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.crm_sync.domain.payloads import salesforce_record, validate_salesforce_mapping
@@ -66,10 +66,7 @@ class SalesforceAdapter:
         self.usage: tuple[int, int] | None = None
 
     def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
-        results: list[SyncResult] = []
-        for start in range(0, len(leads), MAX_BATCH):
-            results.extend(self._upsert_chunk(list(leads[start : start + MAX_BATCH])))
-        return results
+        return upsert_in_chunks(leads, MAX_BATCH, self._upsert_chunk)
 
     def _upsert_chunk(self, leads: list[CrmLeadRecord]) -> list[SyncResult]:
         if self._near_limit():
