@@ -20,17 +20,14 @@ from prometheus_client import CollectorRegistry
 from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
 from sqlalchemy import text
 
-from peerscore.consumer import ConsumerLoop
 from peerscore.db import create_tables, make_engine
 from peerscore.dev.broker import EmbeddedBroker, free_port
 from peerscore.dev.journeys import JourneyGenerator
 from peerscore.ingest.normalise import normalise_batch
-from peerscore.kafka_io import make_consumer, make_publisher
-from peerscore.observability import ConsumerMetrics
+from peerscore.kafka_io import make_publisher
 from peerscore.scoring.domain.ruleset import load_default_ruleset
-from peerscore.scoring.handler import ScoringHandler
-from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
+from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import ensure_topics
 
@@ -93,22 +90,8 @@ def scoring_worker(settings: KafkaSettings, database_url: str, count: int) -> tu
     group = f"bench-{uuid.uuid4().hex[:6]}"
     publisher = make_publisher(settings)
     ruleset = load_default_ruleset()
-    topics = settings.topics()
-    handler = ScoringHandler(
-        engine=engine,
-        ruleset=lambda: ruleset,
-        topics=topics,
-        publisher=publisher,
-        group_id=group,
-        metrics=ScoringMetrics(registry),
-    )
-    loop = ConsumerLoop(
-        consumer=make_consumer(settings, group),
-        topics=[topics.events],
-        handler=handler,
-        dlq_topic=topics.events_dlq,
-        publisher=publisher,
-        metrics=ConsumerMetrics(registry, group),
+    loop = scoring_loop(
+        settings, engine=engine, ruleset=lambda: ruleset, publisher=publisher, group_id=group, registry=registry
     )
     started = time.perf_counter()
     loop.run(max_messages=count, timeout=1800)

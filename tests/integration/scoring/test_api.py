@@ -35,7 +35,7 @@ def test_leads_ledger_and_accounts_explain_the_scores(
 ) -> None:
     events = journey_events(people=45, seed=31)
     produce_events(kafka_settings, topics.events, events)
-    run_scoring(kafka_settings, topics, engine, unique("scoring"), expect=len(events))
+    run_scoring(kafka_settings, engine, unique("scoring"), expect=len(events))
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with client(kafka_settings, engine) as api:
         assert api.get("/v1/leads").status_code == 401

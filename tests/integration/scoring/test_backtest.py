@@ -31,7 +31,7 @@ def scored_history(kafka_settings: KafkaSettings, topics: Topics, engine: Engine
     events = journey_events(people=people, seed=17)
     produce_events(kafka_settings, topics.events, events)
     produce_events(kafka_settings, topics.events, events[:3])  # redelivered: duplicates, not history
-    run_scoring(kafka_settings, topics, engine, unique("scoring"), expect=len(events) + 3)
+    run_scoring(kafka_settings, engine, unique("scoring"), expect=len(events) + 3)
     return len(events)
 
 

@@ -34,7 +34,7 @@ def test_sigkilled_worker_ends_with_exactly_the_uninterrupted_state(
     produce_events(kafka_settings, topics.events, events)
 
     reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
-    run_scoring(kafka_settings, topics, reference, unique("reference"), expect=total, timeout=180)
+    run_scoring(kafka_settings, reference, unique("reference"), expect=total, timeout=180)
 
     group = unique("crashy")
     create_tables(engine, SCORING_TABLES)

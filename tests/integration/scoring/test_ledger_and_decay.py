@@ -36,7 +36,7 @@ def test_every_score_is_the_decayed_sum_of_its_ledger(
 ) -> None:
     events = journey_events(people=60, seed=17)
     produce_events(kafka_settings, topics.events, events)
-    run_scoring(kafka_settings, topics, engine, unique("scoring"), expect=len(events))
+    run_scoring(kafka_settings, engine, unique("scoring"), expect=len(events))
     ruleset = load_default_ruleset()
     as_of = END + timedelta(days=10)
     with Session(engine) as session:
@@ -61,7 +61,7 @@ def test_decay_sweep_recycles_cold_leads_once_and_is_not_activity(
     events = journey_events(people=60, seed=23)
     produce_events(kafka_settings, topics.events, events)
     group = unique("scoring")
-    run_scoring(kafka_settings, topics, engine, group, expect=len(events))
+    run_scoring(kafka_settings, engine, group, expect=len(events))
     with Session(engine) as session:
         qualified = {r.person_key for r in session.exec(select(PersonRow).where(PersonRow.qualified))}
     assert qualified
@@ -79,7 +79,7 @@ def test_decay_sweep_recycles_cold_leads_once_and_is_not_activity(
 
     assert sweeper.sweep_once() == len(qualified)
     assert sweeper.sweep_once() == len(qualified), "swept again before the worker ran: same ids, deduplicated"
-    run_scoring(kafka_settings, topics, engine, group, expect=2 * len(qualified))
+    run_scoring(kafka_settings, engine, group, expect=2 * len(qualified))
 
     with Session(engine) as session:
         assert not session.exec(select(PersonRow).where(PersonRow.qualified)).all()

@@ -10,12 +10,12 @@ from sqlmodel import Session, func, select
 from peerscore.consumer import ConsumerLoop, Message
 from peerscore.db import create_tables
 from peerscore.events import DeadLetter, EngagementEvent, LeadScore, LeadTransition
-from peerscore.kafka_io import KafkaPublisher, make_consumer, make_publisher
-from peerscore.observability import ConsumerMetrics
+from peerscore.kafka_io import KafkaPublisher, make_publisher
 from peerscore.scoring.domain.ruleset import load_default_ruleset
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES, LedgerRow, OutboxRow, PersonRow
+from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique
@@ -42,7 +42,6 @@ def make_handler(
 
 def run_scoring(
     settings: KafkaSettings,
-    topics: Topics,
     engine: Engine,
     group: str,
     expect: int,
@@ -51,15 +50,17 @@ def run_scoring(
 ) -> ConsumerLoop[EngagementEvent]:
     registry = CollectorRegistry()
     publisher = make_publisher(settings)
-    handler = make_handler(topics, engine, group, registry, publisher)
-    loop = ConsumerLoop(
-        consumer=make_consumer(settings, kafka_group or group),
-        topics=[topics.events],
-        handler=handler,
-        dlq_topic=topics.events_dlq,
+    create_tables(engine, SCORING_TABLES)
+    ruleset = load_default_ruleset()
+    loop = scoring_loop(
+        settings,
+        engine=engine,
+        ruleset=lambda: ruleset,
         publisher=publisher,
-        metrics=ConsumerMetrics(registry, group),
+        group_id=group,
+        registry=registry,
         poll_timeout_ms=200,
+        kafka_group_id=kafka_group,
     )
     loop.run(max_messages=expect, timeout=timeout)
     publisher.close()
@@ -79,7 +80,7 @@ def test_events_are_scored_ledgered_and_qualified_leads_emitted(
     produce(kafka_settings, topics.events, [(duplicate.person_key, duplicate.model_dump_json().encode())])
     produce(kafka_settings, topics.events, [("p_bad", b'{"type": "page.viewed"}')])
 
-    loop = run_scoring(kafka_settings, topics, engine, unique("scoring"), expect=len(events) + 2)
+    loop = run_scoring(kafka_settings, engine, unique("scoring"), expect=len(events) + 2)
 
     assert loop.stats.handled == len(events) + 1
     assert loop.stats.dead_lettered == 1
@@ -115,12 +116,10 @@ def test_stored_offsets_win_over_missing_kafka_offsets(
     events = journey_events(people=15, seed=5)
     produce_events(kafka_settings, topics.events, events)
     group = unique("scoring")
-    run_scoring(kafka_settings, topics, engine, group, expect=len(events))
+    run_scoring(kafka_settings, engine, group, expect=len(events))
     before = snapshot(engine)
 
-    loop = run_scoring(
-        kafka_settings, topics, engine, group, expect=1, kafka_group=unique("fresh-kafka-group"), timeout=12
-    )
+    loop = run_scoring(kafka_settings, engine, group, expect=1, kafka_group=unique("fresh-kafka-group"), timeout=12)
 
     assert loop.stats.polled == 0
     assert snapshot(engine) == before

@@ -11,18 +11,15 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from peerscore.api import bearer_auth
-from peerscore.consumer import ConsumerLoop
 from peerscore.db import create_tables, database_check, make_engine
-from peerscore.kafka_io import KafkaPublisher, Publisher, make_consumer, make_publisher
-from peerscore.observability import ConsumerMetrics, ReadinessCheck, health_router
+from peerscore.kafka_io import KafkaPublisher, Publisher, make_publisher
+from peerscore.observability import ReadinessCheck, health_router
 from peerscore.runtime import BackgroundLoop, broker_check
 from peerscore.scoring.accounts_api import accounts_router
 from peerscore.scoring.api import leads_router
 from peerscore.scoring.backtest.api import backtests_router
 from peerscore.scoring.backtest.jobs import BacktestJobs
 from peerscore.scoring.domain.ruleset import Ruleset
-from peerscore.scoring.handler import ScoringHandler
-from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.outcomes.api import outcomes_router
 from peerscore.scoring.outcomes.consumer import outcome_loop
@@ -30,6 +27,7 @@ from peerscore.scoring.rulesets.routes import rulesets_router
 from peerscore.scoring.rulesets.wiring import LazyPublisher, build_live_ruleset, start_watching
 from peerscore.scoring.settings import ScoringSettings
 from peerscore.scoring.sweeper import DecaySweeper
+from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 
 
@@ -82,22 +80,14 @@ def create_app(
             if pub is None:
                 own_publisher = make_publisher(config.kafka, "scoring")
                 pub = own_publisher
-            handler = ScoringHandler(
+            loop = scoring_loop(
+                config.kafka,
                 engine=eng,
                 ruleset=live.current,
-                topics=config.kafka.topics(),
                 publisher=pub,
                 group_id=config.scoring.group_id,
-                metrics=ScoringMetrics(registry),
+                registry=registry,
                 keep_history=config.scoring.keep_history,
-            )
-            loop = ConsumerLoop(
-                consumer=make_consumer(config.kafka, config.scoring.group_id),
-                topics=[config.kafka.topics().events],
-                handler=handler,
-                dlq_topic=config.kafka.topics().events_dlq,
-                publisher=pub,
-                metrics=ConsumerMetrics(registry, config.scoring.group_id),
             )
             state["loop"] = BackgroundLoop(loop, "scoring-consumer")
             state["loop"].start()
