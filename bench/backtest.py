@@ -73,7 +73,9 @@ def main() -> None:
         fill_s = time.perf_counter() - started
         live = load_default_ruleset()
         text = files("peerscore.scoring.domain").joinpath("default_ruleset.yaml").read_text(encoding="utf-8")
-        candidate = parse_ruleset(text.replace("min_activity: 50", "min_activity: 120"))
+        stricter = "qualify: {min_grade: A, min_activity: 80}"  # a candidate that changes many leads' status
+        candidate = parse_ruleset(text.replace("qualify: {min_grade: B, min_activity: 50}", stricter))
+        assert candidate.version != live.version, "the default ruleset's qualify line changed: update the bench"
         engine = make_engine(database_url)
         print(f"backtesting on {workers} worker(s) …", flush=True)
         started = time.perf_counter()

@@ -1,8 +1,8 @@
 """Scoring throughput on the embedded broker: the real worker (rules + database writes + outputs) against a
 bare consume→produce loop over the same pre-filled topic. Prints a table and writes var/bench/scoring.json.
 
-    make bench                      # 100k events, SQLite (the embedded default)
-    BENCH_EVENTS=20000 make bench   # smaller
+    make bench                                   # 1M events of ~100k people, SQLite (the embedded default)
+    BENCH_EVENTS=100000 BENCH_PEOPLE=15000 …     # smaller
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench
 """
 
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -32,26 +34,40 @@ from peerscore.settings import KafkaSettings
 from peerscore.topics import ensure_topics
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
+CHUNK_PEOPLE = 5_000
 
 
-def generate(count: int) -> list[tuple[bytes, bytes]]:
-    people = max(10, count // 6)
-    calls = JourneyGenerator(seed=99).calls(people, end=END)
-    while len(calls) < count:
-        calls += JourneyGenerator(seed=len(calls)).calls(people, end=END)
-    events = normalise_batch({"batch": calls[:count]}, secret=b"bench", received_at=END)
-    return [(e.person_key.encode(), e.model_dump_json().encode()) for e in events]
+def generate(count: int, people: int) -> Iterator[list[tuple[bytes, bytes]]]:
+    """``count`` keyed event records from about ``people`` generated buyers, in chunks (a million pydantic events
+    at once would not fit comfortably in memory). Each chunk has its own person-key secret, so chunks never share
+    people; the journey generator gives the realistic mix (page views, content, review sites, LinkedIn, forms).
+    """
+    chunk_people = min(CHUNK_PEOPLE, max(10, people))
+    per_chunk = max(1, count * chunk_people // max(people, 1))
+    written, chunk = 0, 0
+    while written < count:
+        calls = JourneyGenerator(seed=99 + chunk).calls(chunk_people, end=END)
+        events = normalise_batch({"batch": calls[:per_chunk]}, secret=f"bench-{chunk}".encode(), received_at=END)
+        records = [(e.person_key.encode(), e.model_dump_json().encode()) for e in events[: count - written]]
+        written += len(records)
+        chunk += 1
+        yield records
 
 
-def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+def produce(bootstrap: str, topic: str, chunks: Iterable[list[tuple[bytes, bytes]]]) -> tuple[int, float]:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024)
-    started = time.perf_counter()
-    for key, value in records:
-        producer.send(topic, key=key, value=value)
-    producer.flush()
-    elapsed = time.perf_counter() - started
+    sent, busy = 0, 0.0
+    for records in chunks:
+        started = time.perf_counter()
+        for key, value in records:
+            producer.send(topic, key=key, value=value)
+        producer.flush()
+        busy += time.perf_counter() - started
+        sent += len(records)
+        print(f"  {sent:,} events produced", end="\r", flush=True)
+    print()
     producer.close()
-    return len(records) / elapsed
+    return sent, sent / busy
 
 
 def bare_consume_produce(settings: KafkaSettings, source: str, sink: str, count: int) -> float:
@@ -104,7 +120,8 @@ def scoring_worker(settings: KafkaSettings, database_url: str, count: int) -> tu
 
 
 def main() -> None:
-    count = int(os.environ.get("BENCH_EVENTS", "100000"))
+    count = int(os.environ.get("BENCH_EVENTS", "1000000"))
+    people = int(os.environ.get("BENCH_PEOPLE", "100000"))
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(port=free_port()) as broker:
         database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{tmp}/bench.db")
         settings = KafkaSettings(
@@ -114,9 +131,8 @@ def main() -> None:
             max_poll_records=5000,
         )
         ensure_topics(settings.bootstrap_servers, settings.topics())
-        print(f"generating {count} events …", flush=True)
-        records = generate(count)
-        produce_rate = produce(settings.bootstrap_servers, settings.topics().events, records)
+        print(f"generating and producing {count:,} events of about {people:,} people …", flush=True)
+        count, produce_rate = produce(settings.bootstrap_servers, settings.topics().events, generate(count, people))
         print("bare consume→produce …", flush=True)
         bare = bare_consume_produce(settings, settings.topics().events, "bench.sink", count)
         print("scoring worker …", flush=True)
@@ -126,6 +142,7 @@ def main() -> None:
         "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "events": count,
         "people": people,
         "database": backend,

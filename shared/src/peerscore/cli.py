@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import Progress
 
 from peerscore.events import utcnow
+from peerscore.migrations.commands import db_app
 from peerscore.settings import KafkaSettings
 from peerscore.topics import ensure_topics
 
 app = typer.Typer(help="Peerscore: real-time B2B inbound lead scoring.", no_args_is_help=True)
 crm_app = typer.Typer(help="CRM sync operations.", no_args_is_help=True)
 app.add_typer(crm_app, name="crm")
+app.add_typer(db_app, name="db")
+import_app = typer.Typer(help="Import historical leads and events.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 
 @app.command()
@@ -85,7 +90,7 @@ def backtest_cmd(
     """Replay stored history under a candidate ruleset and compare with the live one."""
     from rich.console import Console
 
-    from peerscore.db import create_tables, make_engine
+    from peerscore.db import make_engine, prepare_schema
     from peerscore.scoring.backtest import Period, parse_moment, run_backtest
     from peerscore.scoring.backtest.render import current_live_ruleset, render_report
     from peerscore.scoring.domain import RulesetError, parse_ruleset
@@ -99,7 +104,7 @@ def backtest_cmd(
         raise typer.BadParameter(str(exc)) from None
     engine = make_engine(database_url)
     try:
-        create_tables(engine, SCORING_TABLES)
+        prepare_schema(engine, SCORING_TABLES)
         baseline = parse_ruleset(live.read_text()) if live else current_live_ruleset(engine, ScoringSettings())
         with Progress() as progress:
             task = progress.add_task("replaying history", total=None)
@@ -114,6 +119,98 @@ def backtest_cmd(
         render_report(report, Console())
     finally:
         engine.dispose()
+
+
+@import_app.command("csv")
+def import_csv_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="UTF-8 CSV, header row first"),
+    source: str = typer.Option("csv", help="Source name recorded on every imported event"),
+    skip_invalid: bool = typer.Option(False, help="Publish the valid rows and report the invalid ones"),
+) -> None:
+    """Validate a CSV of leads/events, then publish it to the events topic (nothing if any row is invalid)."""
+    from rich.console import Console
+
+    from peerscore.ingest.csv_command import import_csv
+
+    raise typer.Exit(import_csv(file, source=source, skip_invalid=skip_invalid, console=Console()))
+
+
+def _scoring_engine_and_ruleset(database_url: str) -> tuple[Any, Any]:
+    from peerscore.db import make_engine, prepare_schema
+    from peerscore.scoring.backtest.render import current_live_ruleset
+    from peerscore.scoring.models import SCORING_TABLES
+    from peerscore.scoring.settings import ScoringSettings
+
+    engine = make_engine(database_url)
+    prepare_schema(engine, SCORING_TABLES)
+    return engine, current_live_ruleset(engine, ScoringSettings())
+
+
+@app.command("train")
+def train_cmd(
+    database_url: str = typer.Option("sqlite:///var/scoring.db", envvar="DATABASE_URL", help="Scoring's database"),
+    out: Path = typer.Option(Path("var/models/latest"), help="Where the model card (JSON, Markdown, PNG) goes"),
+    promote: str | None = typer.Option(None, help="Promote the new version: champion or challenger"),
+    min_positives: int | None = typer.Option(None, help="Train only with at least this many converted leads"),
+    iterations: int = typer.Option(500, min=1, help="Most boosting rounds (early stopping usually ends sooner)"),
+    dask: bool | None = typer.Option(None, "--dask/--no-dask", help="Train through LightGBM's Dask integration"),
+    dask_scheduler: str | None = typer.Option(None, help="Dask scheduler address (default: a LocalCluster)"),
+) -> None:
+    """Train the conversion model on stored history + CRM outcomes, write its card and register it."""
+    from rich.console import Console
+
+    from peerscore.scoring.predictive.commands import run_train
+    from peerscore.scoring.predictive.settings import PredictiveSettings
+
+    if promote not in (None, "champion", "challenger"):
+        raise typer.BadParameter("--promote must be champion or challenger")
+    overrides: dict[str, Any] = {"min_positives": min_positives, "dask": dask, "dask_scheduler": dask_scheduler}
+    settings = PredictiveSettings.model_validate({k: v for k, v in overrides.items() if v is not None})
+    engine, ruleset = _scoring_engine_and_ruleset(database_url)
+    try:
+        code = run_train(engine, ruleset, settings, Console(), out=out, promote=promote, iterations=iterations)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    raise typer.Exit(code)
+
+
+@app.command("drift")
+def drift_cmd(
+    database_url: str = typer.Option("sqlite:///var/scoring.db", envvar="DATABASE_URL", help="Scoring's database"),
+    days: float = typer.Option(14, help="Recent period compared with the champion's training window"),
+) -> None:
+    """PSI per feature and for the probability: recent leads vs the champion's training window (exit 3 on alert)."""
+    from rich.console import Console
+
+    from peerscore.scoring.predictive.commands import run_drift
+    from peerscore.scoring.predictive.settings import PredictiveSettings
+
+    engine, ruleset = _scoring_engine_and_ruleset(database_url)
+    try:
+        code = run_drift(engine, ruleset, PredictiveSettings(), Console(), days)
+    finally:
+        engine.dispose()
+    raise typer.Exit(code)
+
+
+@app.command("generate-history")
+def generate_history_cmd(
+    database_url: str = typer.Option("sqlite:///var/scoring.db", envvar="DATABASE_URL", help="Scoring's database"),
+    people: int = typer.Option(3000, min=10),
+    days: int = typer.Option(150, min=45),
+    seed: int = 7,
+) -> None:
+    """Write generated buyer journeys + CRM outcomes into scoring's history (to train a first model)."""
+    from peerscore.scoring.predictive.commands import generate_history
+    from peerscore.settings import IdentitySettings
+
+    engine, _ = _scoring_engine_and_ruleset(database_url)
+    secret = IdentitySettings().person_key_secret.get_secret_value().encode()
+    try:
+        events, outcomes = generate_history(engine, people, days, seed, secret, utcnow())
+    finally:
+        engine.dispose()
+    typer.echo(f"wrote {events} events and {outcomes} outcomes of {people} people over {days} days")
 
 
 def main() -> None:

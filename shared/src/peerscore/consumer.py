@@ -91,6 +91,7 @@ class LoopStats:
     batches: int = 0
     retries: int = 0
     commit_failures: int = 0
+    poll_errors: int = 0
 
 
 @dataclass
@@ -140,6 +141,7 @@ class ConsumerLoop(Generic[T]):
         self._metrics = metrics
         self._poll_timeout_ms = poll_timeout_ms
         self._backoff = backoff or Backoff()
+        self._poll_backoff = Backoff(initial_s=0.2, maximum_s=5.0)  # broker away: retry soon after it is back
         self._stopping = threading.Event()
         self._sleep = sleep or self._interruptible_sleep
         self.stats = LoopStats()
@@ -179,7 +181,18 @@ class ConsumerLoop(Generic[T]):
     # -- one iteration ---------------------------------------------------------------------------------------
 
     def _run_once(self) -> None:
-        polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
+        try:
+            polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
+        except KafkaError as exc:
+            # kafka-python 3 raises connection errors out of poll() while the broker is away (e.g. finding the
+            # coordinator during a restart). Nothing was consumed, so waiting and polling again loses nothing;
+            # the client rejoins its group on its own once the broker answers.
+            delay = self._poll_backoff.next_delay(None)
+            self.stats.poll_errors += 1
+            log.warning("poll_failed", error=type(exc).__name__, delay_s=round(delay, 2))
+            self._sleep(delay)
+            return
+        self._poll_backoff.reset()
         if self._consumer.assignment():
             self.ready.set()
         records = [r for partition_records in polled.values() for r in partition_records]

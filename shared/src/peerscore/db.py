@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, event, func, text
+from sqlalchemy import DateTime, Engine, event, func, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +67,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 def create_tables(engine: Engine, models: Iterable[type[SQLModel]]) -> None:
     """Create the given models' tables if missing (each service owns its own tables)."""
     SQLModel.metadata.create_all(engine, tables=[m.__table__ for m in models])  # type: ignore[attr-defined]
+
+
+def prepare_schema(engine: Engine, models: Iterable[type[SQLModel]]) -> None:
+    """Service start-up: run the packaged Alembic migrations on an empty database or on one they manage (a
+    quick no-op when the Helm migration Job already ran). A database made by :func:`create_tables` before
+    migrations existed (tests' fresh schemas, older dev files) only gets its missing tables, as before."""
+    from peerscore.migrations.runner import upgrade  # late: the migrations import this module
+
+    tables = set(inspect(engine).get_table_names())
+    if tables and "alembic_version" not in tables:
+        create_tables(engine, models)
+        return
+    upgrade(engine)
 
 
 def database_check(engine: Engine) -> ReadinessCheck:

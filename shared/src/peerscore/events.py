@@ -33,6 +33,19 @@ DECAY_CHECK = "system.decay_check"
 """Re-evaluates a lead's qualification at the event's time, so leads that went cold are recycled in order."""
 
 
+IDENTITY_MERGE = "system.identity.merge"
+"""Instruction, keyed by the SOURCE person key: move that person into ``properties.target_key`` (see
+``peerscore.scoring.identity``). Internal types have two dots, which no ingest source can produce."""
+IDENTITY_TRANSFER = "system.identity.transfer"
+"""A merged person's state and ledger, keyed by the TARGET person key; applied once per ``merge_id``."""
+ERASURE = "system.privacy.erasure"
+"""Erase everything Peerscore holds about the person key (``DELETE /v1/people/{email}``)."""
+LEAD_FORM_DELETED = "linkedin.lead_form.deleted"
+"""A LinkedIn member deleted their lead-form response: scoring erases the person as for an erasure request."""
+INTERNAL_SOURCE = "peerscore"
+"""The ``source`` of events Peerscore writes itself; internal instructions from any other source are refused."""
+
+
 def is_system_event(event_type: str) -> bool:
     return event_type.startswith(SYSTEM_EVENT_PREFIX)
 
@@ -91,7 +104,10 @@ class EngagementEvent(Contract):
     traits: PersonTraits = PersonTraits()
     account: AccountHints = AccountHints()
     properties: dict[str, Any] = Field(default_factory=dict)
-    consent: dict[str, bool] = Field(default_factory=dict)
+    consent: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Consent statements, category → allowed; read by peerscore.consent (opted_out: True = opt-out)",
+    )
 
 
 Grade = Literal["A", "B", "C", "D"]
@@ -115,6 +131,13 @@ class LeadScore(Contract):
     ruleset_version: str
     as_of: AwareDatetime
     account_key: str | None = None
+    withheld: str | None = Field(
+        default=None, description="Why the score is withheld (e.g. opted_out): zeroed, and never synced to a CRM"
+    )
+    conversion_probability: float | None = Field(
+        default=None, ge=0, le=1, description="The champion model's calibrated probability of converting"
+    )
+    model_version: int | None = Field(default=None, description="The model version behind conversion_probability")
 
 
 class LeadContact(Contract):
@@ -175,3 +198,17 @@ class Outcome(Contract):
     crm_object_id: str | None = Field(default=None, max_length=128)
     occurred_at: AwareDatetime
     received_at: AwareDatetime
+
+
+class ErasureRequest(Contract):
+    """Erase one person key everywhere (``peerscore.erasure.v1``, keyed by the person key; never an email).
+
+    Scoring publishes it once it erased its own data, so every other service deletes its copy and records that
+    it did. ``erased_at`` is when scoring erased: records a service received about the key before then are stale.
+    """
+
+    schema_version: Literal[1] = 1
+    request_id: str = Field(min_length=1, max_length=128)
+    person_key: str = Field(min_length=1, max_length=64)
+    requested_at: AwareDatetime
+    erased_at: AwareDatetime

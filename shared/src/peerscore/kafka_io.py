@@ -95,6 +95,8 @@ def make_producer(settings: KafkaSettings, client_suffix: str = "producer") -> K
         max_block_ms=settings.max_block_ms,
         retries=2**31 - 1,
         delivery_timeout_ms=max(120_000, settings.request_timeout_ms + settings.linger_ms),
+        enable_idempotence=settings.enable_idempotence,
+        max_in_flight_requests_per_connection=5 if settings.enable_idempotence else 1,
     )
 
 
@@ -113,5 +115,5 @@ def make_consumer(settings: KafkaSettings, group_id: str) -> KafkaConsumer:
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         max_poll_records=settings.max_poll_records,
-        max_poll_interval_ms=300_000,
+        max_poll_interval_ms=settings.max_poll_interval_ms,
     )

@@ -52,6 +52,13 @@ class KafkaSettings(BaseSettings):
     request_timeout_ms: int = 30000
     # How long send() may block when the broker is unreachable; HTTP callers answer 503 before SDKs time out.
     max_block_ms: int = 10000
+    # Tansu 0.6 with s3:// storage answers DuplicateSequenceNumber after a restart for batches it never stored, and
+    # an idempotent producer counts those as written: set false there (retries may then duplicate records, which
+    # consumers drop by event id; one request in flight keeps the order). Real Kafka: keep true.
+    enable_idempotence: bool = True
+    # Longest gap between polls (a batch plus its retry back-off, up to 30 s) before the group evicts the consumer;
+    # Kafka also uses it as the rebalance timeout.
+    max_poll_interval_ms: int = 300_000
 
     def topics(self) -> Topics:
         return Topics(

@@ -58,6 +58,11 @@ class Topics:
     def crm_dlq(self) -> str:
         return f"{self.prefix}.crm.dlq.v1"
 
+    @property
+    def erasure(self) -> str:
+        """Erasure requests, keyed by person key: every service deletes its own data about the person."""
+        return f"{self.prefix}.erasure.v1"
+
     def specs(self) -> list[TopicSpec]:
         keyed = self.event_partitions
         compacted = {"cleanup.policy": "compact"}
@@ -70,6 +75,7 @@ class Topics:
             TopicSpec(self.outcomes, keyed),
             TopicSpec(self.rules, 1, compacted),
             TopicSpec(self.crm_dlq, 3),
+            TopicSpec(self.erasure, keyed),
         ]
 
 

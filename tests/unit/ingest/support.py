@@ -17,6 +17,7 @@ from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 
 WRITE_KEY = "wk-test-primary"
 SECOND_KEY = "wk-test-rotated"
+SECOND_SOURCE = "mobile-app"
 SECRET = b"unit-test-person-key-secret"
 
 
@@ -49,7 +50,9 @@ def basic(key: str) -> dict[str, str]:
 
 
 def make_settings(**overrides: object) -> IngestSettings:
-    return IngestSettings(write_keys=[SecretStr(WRITE_KEY), SecretStr(SECOND_KEY)]).model_copy(update=overrides)
+    """The first key has no source name (events are named after the SDK), the second is bound to one."""
+    keys = [SecretStr(WRITE_KEY), f"{SECOND_KEY}:{SECOND_SOURCE}"]
+    return IngestSettings(write_keys=keys).model_copy(update=overrides)
 
 
 def make_client(publisher: RecordingPublisher, **overrides: object) -> TestClient:

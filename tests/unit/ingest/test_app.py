@@ -14,6 +14,7 @@ from peerscore.ingest import app as app_module
 from peerscore.kafka_io import KafkaPublisher
 from tests.unit.ingest.support import (
     SECOND_KEY,
+    SECOND_SOURCE,
     SECRET,
     WRITE_KEY,
     RecordingPublisher,
@@ -119,29 +120,61 @@ def test_broken_gzip_and_unknown_encoding(client: TestClient) -> None:
 
 
 def test_single_event_over_32kb_is_413(client: TestClient, publisher: RecordingPublisher) -> None:
-    response = post_batch(client, [track(1), track(2, properties={"blob": "x" * (32 * 1024)})])
+    big = {"blob": "x" * (32 * 1024)}
+    response = post_batch(client, [track(1), track(2, properties=big), track(3), track(4, properties=big)])
     assert response.status_code == 413
-    assert "batch[1]" in response.json()["message"]
+    body = response.json()
+    assert body["error"] == "payload_too_large"
+    assert "batch[1]" in body["message"]
+    assert [d["path"] for d in body["detail"]] == ["batch[1]", "batch[3]"]
     assert publisher.calls == []
     assert metric(client, "peerscore_ingest_rejected_requests_total", reason="too_large") == 1
+
+
+def test_an_event_of_exactly_32kb_passes(client: TestClient) -> None:
+    call = track(1, properties={"blob": ""})
+    call["properties"] = {"blob": "x" * (32 * 1024 - len(orjson.dumps(call)))}
+    assert len(orjson.dumps(call)) == 32 * 1024
+    assert post_batch(client, [call]).status_code == 200
+    call["properties"] = {"blob": call["properties"]["blob"] + "x"}  # type: ignore[index]
+    assert post_batch(client, [call]).json()["detail"] == [
+        {"path": "batch[0]", "message": "is larger than 32768 bytes"}
+    ]
+
+
+@pytest.mark.parametrize("key", [WRITE_KEY, SECOND_KEY])
+def test_each_write_key_records_its_source_name(client: TestClient, publisher: RecordingPublisher, key: str) -> None:
+    rudder = track(1, context={"library": {"name": "rudder-sdk"}})
+    assert post_batch(client, [track(0), rudder], headers=basic(key)).status_code == 200
+    assert client.post("/v1/track", json={"writeKey": key, **track(2)}).status_code == 200
+    sources = [EngagementEvent.model_validate_json(r.value).source for r in publisher.records]
+    if key == SECOND_KEY:
+        assert sources == [SECOND_SOURCE] * 3
+    else:  # an unbound key: named after the SDK family
+        assert sources == ["segment", "rudderstack", "segment"]
 
 
 def test_batch_over_500kb_is_413(client: TestClient, publisher: RecordingPublisher) -> None:
     calls = [track(i, properties={"blob": "x" * (30 * 1024)}) for i in range(17)]
     assert len(orjson.dumps({"batch": calls})) > 500 * 1024
-    assert post_batch(client, calls).status_code == 413
+    response = post_batch(client, calls)
+    assert response.status_code == 413
+    assert response.json()["detail"][0]["path"] == "$"
     assert publisher.calls == []
 
 
 def test_more_than_2500_events_is_413(client: TestClient, publisher: RecordingPublisher) -> None:
     calls = [{"type": "track", "event": "A B", "userId": "u"}] * 2501
-    assert post_batch(client, calls).status_code == 413
+    response = post_batch(client, calls)
+    assert response.status_code == 413
+    assert [d["path"] for d in response.json()["detail"]] == ["batch"]
     assert post_batch(client, calls[:2500]).status_code == 200
 
 
 def test_single_call_endpoint_over_32kb_is_413(client: TestClient) -> None:
     response = client.post("/v1/track", json=track(properties={"blob": "x" * 33_000}), headers=basic(WRITE_KEY))
     assert response.status_code == 413
+    assert [d["path"] for d in response.json()["detail"]] == ["$"]
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe", b'{"batch": NaN}'])
@@ -267,3 +300,16 @@ def test_shutdown_survives_a_publisher_that_cannot_close(monkeypatch: pytest.Mon
     monkeypatch.setattr(app_module, "make_publisher", lambda *_a, **_k: KafkaPublisher(StuckProducer()))  # type: ignore[arg-type]
     with make_client(None) as client:  # type: ignore[arg-type]
         assert client.get("/healthz").status_code == 200
+
+
+def test_the_worker_listener_is_a_tcp_socket_so_answers_are_not_delayed() -> None:
+    """asyncio sets TCP_NODELAY on accepted connections only when the listener's protocol is IPPROTO_TCP."""
+    import socket
+
+    from peerscore.ingest.__main__ import tcp_listener
+
+    sock = tcp_listener("127.0.0.1", 0)
+    try:
+        assert (sock.family, sock.proto, sock.get_inheritable()) == (socket.AF_INET, socket.IPPROTO_TCP, True)
+    finally:
+        sock.close()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from peerscore.consent import opted_out
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import person_key
 from peerscore.ingest.errors import InvalidEvent
@@ -268,16 +269,157 @@ def test_person_key_is_stable_across_calls_and_secret_dependent() -> None:
     assert "@" not in a.person_key and "u-7" not in a.person_key
 
 
-def test_generated_event_id_is_deterministic_and_ignores_sent_at() -> None:
+def test_message_id_is_the_event_id_and_a_missing_one_gets_a_fresh_id() -> None:
     call = {"type": "track", "event": "A B", "userId": "u", "timestamp": "2024-05-01T12:00:00Z"}
-    first = norm({**call, "sentAt": "2024-05-01T12:00:01Z"}).event_id
-    retry = norm({**call, "sentAt": "2024-05-01T12:00:09Z"}).event_id
-    assert first == retry == generated_event_id(call)
+    assert norm({**call, "messageId": "m-42"}).event_id == "m-42"
+    first, second = norm(call).event_id, norm(call).event_id
+    assert first.startswith("api-") and second.startswith("api-") and first != second  # as Segment's HTTP API
+    assert norm(call, new_id=lambda: "fixed").event_id == "fixed"
+
+
+def test_generated_event_id_is_deterministic_ignores_sent_at_and_depends_on_namespace() -> None:
+    call = {"type": "track", "event": "A B", "userId": "u", "timestamp": "2024-05-01T12:00:00Z"}
+    first = generated_event_id({**call, "sentAt": "2024-05-01T12:00:01Z", "writeKey": "k"}, "csv")
+    retry = generated_event_id({**call, "sentAt": "2024-05-01T12:00:09Z"}, "csv")
+    assert first == retry
     assert first.startswith("sha256:")
-    assert norm({**call, "event": "A C"}).event_id != first
+    assert generated_event_id(call, "other") != first
+    assert generated_event_id({**call, "event": "A C"}, "csv") != first
+
+
+def test_bound_source_name_is_recorded_instead_of_the_sdk_family() -> None:
+    call = {"type": "track", "event": "A B", "userId": "u", "context": {"library": {"name": "rudder-x"}}}
+    assert norm(call).source == "rudderstack"
+    assert norm(call, source="website").source == "website"
+    body = {"batch": [call, {**call, "type": "page"}]}
+    events = normalise_batch(body, secret=SECRET, received_at=RECEIVED, source="partner-feed")
+    assert [e.source for e in events] == ["partner-feed", "partner-feed"]
+
+
+def test_segment_formula_receivedat_minus_sentat_minus_original() -> None:
+    # Device clock 2 h 30 min fast: it stamped 14:33:20 and sent at 14:39:00 (device time); we received 12:10.
+    event = norm(
+        {
+            "type": "track",
+            "event": "A B",
+            "userId": "u",
+            "timestamp": "2024-05-01T14:33:20.250+00:00",
+            "sentAt": "2024-05-01T14:39:00Z",
+        }
+    )
+    expected = RECEIVED - (
+        datetime(2024, 5, 1, 14, 39, tzinfo=UTC) - datetime(2024, 5, 1, 14, 33, 20, 250000, tzinfo=UTC)
+    )
+    assert event.occurred_at == expected == datetime(2024, 5, 1, 12, 4, 20, 250000, tzinfo=UTC)
+
+
+def test_original_timestamp_is_corrected_when_sent_without_timestamp() -> None:
+    # RudderStack's JS SDK sends originalTimestamp + sentAt.
+    call = {"type": "track", "event": "A B", "userId": "u", "originalTimestamp": "2024-05-01T12:00:00Z"}
+    assert norm({**call, "sentAt": "2024-05-01T12:01:00Z"}).occurred_at == datetime(2024, 5, 1, 12, 9, tzinfo=UTC)
+    assert norm(call).occurred_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    with pytest.raises(InvalidEvent) as exc:
+        norm({**call, "originalTimestamp": "noon"})
+    assert list(errors_of(exc)) == ["originalTimestamp"]
+
+
+def test_sent_at_without_any_timestamp_means_receive_time() -> None:
+    event = norm({"type": "track", "event": "A B", "userId": "u", "sentAt": "2020-01-01T00:00:00Z"})
+    assert event.occurred_at == RECEIVED
+
+
+def test_call_sent_at_overrides_the_batch_sent_at() -> None:
+    body = {
+        "sentAt": "2024-05-01T12:09:00Z",
+        "batch": [
+            {"type": "track", "event": "A B", "userId": "u", "timestamp": "2024-05-01T12:00:00Z"},
+            {
+                "type": "track",
+                "event": "A B",
+                "userId": "u",
+                "timestamp": "2024-05-01T12:00:00Z",
+                "sentAt": "2024-05-01T12:05:00Z",
+            },
+        ],
+    }
+    first, second = normalise_batch(body, secret=SECRET, received_at=RECEIVED)
+    assert (first.occurred_at.minute, second.occurred_at.minute) == (1, 5)
+
+
+def test_correction_overflow_is_a_field_error() -> None:
+    with pytest.raises(InvalidEvent) as exc:
+        norm(
+            {
+                "type": "track",
+                "event": "A B",
+                "userId": "u",
+                "timestamp": "0001-01-01T00:00:00Z",
+                "sentAt": "9999-12-31T00:00:00Z",
+            }
+        )
+    assert list(errors_of(exc)) == ["timestamp"]
+
+
+def test_group_call_carries_the_account_as_hints() -> None:
+    event = norm(
+        {
+            "type": "group",
+            "userId": "u",
+            "groupId": "acct-77",
+            "traits": {
+                "name": "Initech",
+                "domain": "https://www.initech.example",
+                "employees": "420",
+                "industry": "Technology",
+            },
+        }
+    )
+    assert event.properties == {"group_id": "acct-77"}
+    assert event.account.model_dump(exclude_none=True) == {
+        "domain": "initech.example",
+        "name": "Initech",
+        "employees": 420,
+        "industry": "Technology",
+    }
+
+
+def test_email_identifies_only_when_the_caller_allows_it() -> None:
+    call = {"type": "identify", "traits": {"email": "Ana@Acme.example"}}
+    with pytest.raises(InvalidEvent) as exc:
+        norm(call)
+    assert "userId or anonymousId" in errors_of(exc)["$"]
+    event = norm(call, email_identifies=True)
+    assert event.person.email == "ana@acme.example"
+    assert event.person_key == person_key(PersonIdentifiers(email="ana@acme.example"), SECRET)
 
 
 def test_too_long_event_names_are_refused() -> None:
     with pytest.raises(InvalidEvent) as exc:
         norm({"type": "track", "event": "x" * 300, "userId": "u"})
     assert list(errors_of(exc)) == ["event"]
+
+
+@pytest.mark.parametrize(
+    ("traits", "expected"),
+    [
+        ({"unsubscribed": True}, True),
+        ({"Opt-Out": "yes"}, True),
+        ({"consent": False}, True),
+        ({"consent": True}, False),
+    ],
+)
+def test_consent_said_as_traits_reaches_the_event(traits: dict[str, Any], expected: bool) -> None:
+    event = norm({"type": "identify", "userId": "u-1", "traits": {"email": "a@acme.com", **traits}})
+    assert opted_out(event.consent) is expected
+
+
+def test_consent_from_context_and_traits_are_both_kept() -> None:
+    call = {
+        "type": "identify",
+        "userId": "u-1",
+        "traits": {"unsubscribed": True},
+        "context": {"consent": {"categoryPreferences": {"marketing": True}}},
+    }
+    consent = norm(call).consent
+    assert consent["unsubscribed"] is True and consent["marketing"] is True
+    assert opted_out(consent) is True

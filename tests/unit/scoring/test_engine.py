@@ -149,7 +149,7 @@ def test_same_events_in_same_order_give_identical_states() -> None:
     assert {k: v.model_dump(mode="json") for k, v in first.accounts.items()} == {
         k: v.model_dump(mode="json") for k, v in second.accounts.items()
     }
-    assert [r.model_dump(mode="json") for r in first.results] == [r.model_dump(mode="json") for r in second.results]
+    assert [r.dump() for r in first.results] == [r.dump() for r in second.results]
     assert first.transitions().count("qualified") == 1
 
 

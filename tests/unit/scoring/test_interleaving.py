@@ -77,7 +77,7 @@ def _run(ruleset: Ruleset, events: list[EngagementEvent]) -> tuple[Fold, dict[st
     for evt in events:
         applied = fold.apply(evt)
         per_person.setdefault(evt.person_key, []).append(
-            (applied.model_dump(mode="json", exclude={"account"}), applied.duplicate)
+            ({k: v for k, v in applied.dump().items() if k != "account"}, applied.duplicate)
         )
     return fold, per_person
 

@@ -29,10 +29,17 @@ def tansu_binary() -> str:
 
 @dataclass
 class EmbeddedBroker:
-    """A Tansu process bound to 127.0.0.1:port. Use as a context manager or call start/stop."""
+    """A Tansu process bound to 127.0.0.1:port. Use as a context manager or call start/stop.
+
+    ``storage`` is Tansu's storage URL: memory by default (records die with the process); ``s3://bucket/`` keeps
+    them in an S3-compatible store (the endpoint and keys come from ``env``: ``AWS_ENDPOINT``, ``AWS_ALLOW_HTTP``,
+    ``AWS_ACCESS_KEY_ID``…), so a restarted broker on the same port serves what it had accepted.
+    """
 
     port: int = 9092
     log_path: Path | None = None
+    storage: str = "memory://tansu/"
+    env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -45,7 +52,7 @@ class EmbeddedBroker:
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
-        env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")}
+        env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn"), **(self.env or {})}
         self.process = subprocess.Popen(  # noqa: S603 - fixed binary, arguments built here
             [
                 tansu_binary(),
@@ -55,7 +62,7 @@ class EmbeddedBroker:
                 "--advertised-listener-url",
                 url,
                 "--storage-engine",
-                "memory://tansu/",
+                self.storage,
             ],
             stdout=self._log or subprocess.DEVNULL,
             stderr=self._log or subprocess.DEVNULL,

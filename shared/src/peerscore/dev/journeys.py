@@ -8,6 +8,7 @@ seekers, personal email addresses). Deterministic for a given seed and end time,
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from dataclasses import dataclass
@@ -233,3 +234,156 @@ def _traits(person: Person) -> dict[str, Any]:
             "industry": person.account.industry,
         }
     return traits
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Histories with outcomes: data a fresh install can train a first conversion model on.
+# ---------------------------------------------------------------------------------------------------------------
+
+TARGET_INDUSTRIES = frozenset({"software", "saas", "fintech"})
+"""Industries the fictional vendor sells best to (part of the latent *fit*)."""
+SENIOR = frozenset({"c-level", "vp", "director", "head"})
+PEER_RESEARCH_STEPS = [
+    _track("Review Site Visited", site="g2", page_type="comparison"),
+    _page("/compare/peerscore-vs-legacy", "Peerscore vs legacy scoring"),
+    _track("Case Study Viewed", name="How Acme doubled pipeline"),
+    _page("/customers", "Customers"),
+    _track("Review Site Visited", site="capterra", page_type="pricing"),
+]
+OWN_CHANNEL_STEPS = [
+    _page("/blog/scoring-inbound-leads", "How to score inbound leads"),
+    _track("Content Downloaded", asset="B2B intent playbook"),
+    _track("Webinar Registered", webinar="Scoring the buying committee"),
+    _track("Webinar Attended", webinar="Scoring the buying committee"),
+    _page("/blog/what-is-buyer-intent", "What is buyer intent"),
+]
+PRICING_STEP = _page("/pricing", "Pricing")
+DEMO_STEP = _track("Demo Requested", plan="business")
+TIRE_KICKER_DEMO = 0.06
+"""Share of out-of-market visitors who still ask for a demo (curious, researching for later): rarely buyers."""
+REJECTION_REASONS = ("no budget", "bad timing", "not the decision maker", "existing vendor contract")
+
+
+@dataclass(frozen=True)
+class GeneratedHistory:
+    """``calls`` as :meth:`JourneyGenerator.calls` gives them (ordered by timestamp) plus CRM ``outcomes``:
+    dicts of ``id``, ``user_id``, ``email``, ``kind``, ``occurred_at`` (ISO), ``reason``; ``intent`` maps each
+    user id to its latent conversion probability (for tests and benchmarks; never a feature)."""
+
+    calls: list[dict[str, Any]]
+    outcomes: list[dict[str, Any]]
+    intent: dict[str, float]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class IntentHistoryGenerator(JourneyGenerator):
+    """Buyer journeys over ``days`` with CRM outcomes driven by a latent buying intent.
+
+    Assumptions (what a model trained on it can and cannot learn; see also the README):
+
+    * An account is *in market* with probability 0.3; only in-market accounts form buying committees
+      (1–5 people researching within about two weeks). Outside the market people browse a little (warm/cold
+      journeys), and some visitors are noise (students, personal emails).
+    * A committee member's latent intent (log-odds) is
+      ``−5.4 + 0.55·peer_research + 0.9·(committee − 1) + 1.1·fit + 0.5·senior + N(0, 0.8)`` where
+      ``peer_research`` counts review-site, comparison and case-study visits (0–5), ``committee`` is the number of
+      colleagues researching, ``fit`` = 1 for target industries (software, SaaS, fintech) plus 1 for 100–3000
+      employees. Outside the market intent is ``−5.5 + 0.6·fit + N(0, 0.8)``.
+    * The same intent drives behaviour, noisily: peer-research steps, pricing visits and the chance of a demo
+      request all grow with intent, so the rules (which reward demos and pricing most) rank leads reasonably,
+      while committee breadth and fit combined with research depth are what a model can add. Out of the
+      market, 6 % of visitors still look at pricing and ask for a demo (tire kickers) and rarely buy.
+    * A person converts (``accepted`` then ``opportunity_created``, and ``won`` for some) with probability
+      ``sigmoid(intent)``, 2–25 days after their last step; people who asked for a demo and did not convert are
+      ``rejected`` with a reason. Journeys start uniformly over the whole period (a stationary market), and
+      outcomes later than ``end`` are not reported yet, exactly as in a live CRM.
+    * Each person has one journey: repeat visits over months, job changes and seasonality are not modelled.
+    """
+
+    def history(self, people: int, *, end: datetime, days: int = 120) -> GeneratedHistory:
+        accounts = self.accounts(max(1, people // 3))
+        calls: list[dict[str, Any]] = []
+        outcomes: list[dict[str, Any]] = []
+        intent: dict[str, float] = {}
+        n = 0
+        while n < people:
+            account = self._rng.choice(accounts)
+            fit = (account.industry in TARGET_INDUSTRIES) + (100 <= account.employees <= 3000)
+            start = end - timedelta(days=self._rng.uniform(0, days))  # stationary: journeys start all along
+            if account.in_market:
+                committee = min(self._rng.randint(1, 5), people - n)
+                for _ in range(committee):
+                    person = self._person(n, account, self._rng.choice(BUYER_ROLES))
+                    n += 1
+                    senior = person.seniority in SENIOR
+                    # Behaviour and outcome share one latent draw (with their own noise), as with real buyers.
+                    research = sum(self._rng.random() < 0.15 + 0.12 * fit + 0.08 * committee for _ in range(5))
+                    z = -5.4 + 0.55 * research + 0.9 * (committee - 1) + 1.1 * fit + 0.5 * senior
+                    z += self._rng.gauss(0, 0.8)
+                    steps = self._intent_steps(research, z)
+                    first = start + timedelta(days=self._rng.uniform(0, 10))
+                    calls += self._journey(person, steps, first, span_days=self._rng.uniform(3, 12))
+                    last = _parse(calls[-1]["timestamp"])
+                    intent[person.user_id] = _sigmoid(z)
+                    outcomes += self._outcomes(person, _sigmoid(z), DEMO_STEP in steps, last, end)
+                continue
+            roll = self._rng.random()
+            if roll < 0.15:
+                person = self._person(n, None, ("Student", "entry", "education"))
+                steps = NOISE_STEPS
+            else:
+                person = self._person(n, account, self._rng.choice(BUYER_ROLES + OTHER_ROLES))
+                steps = WARM_STEPS if roll < 0.45 else COLD_STEPS
+                if self._rng.random() < TIRE_KICKER_DEMO:
+                    steps = [*steps, PRICING_STEP, DEMO_STEP]
+            n += 1
+            z = -5.5 + 0.6 * fit + self._rng.gauss(0, 0.8)
+            calls += self._journey(person, steps, start, span_days=10)
+            intent[person.user_id] = _sigmoid(z)
+            outcomes += self._outcomes(person, _sigmoid(z), DEMO_STEP in steps, _parse(calls[-1]["timestamp"]), end)
+        calls.sort(key=lambda c: (c["timestamp"], c["messageId"]))
+        outcomes.sort(key=lambda o: (o["occurred_at"], o["id"]))
+        return GeneratedHistory(calls=calls, outcomes=outcomes, intent=intent)
+
+    def _intent_steps(self, research: int, z: float) -> list[tuple[str, dict[str, Any]]]:
+        steps = [self._rng.choice(OWN_CHANNEL_STEPS) for _ in range(self._rng.randint(1, 3))]
+        steps += self._rng.sample(PEER_RESEARCH_STEPS, research)
+        steps += [PRICING_STEP] * sum(self._rng.random() < _sigmoid(z + 1) for _ in range(3))
+        self._rng.shuffle(steps)
+        if self._rng.random() < _sigmoid(z + self._rng.gauss(0, 2.0)):
+            steps.append(DEMO_STEP)
+        return steps
+
+    def _outcomes(
+        self, person: Person, probability: float, asked_demo: bool, last: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        def outcome(kind: str, at: datetime, reason: str | None = None) -> dict[str, Any]:
+            return {
+                "id": f"gen-{self._uuid()}",
+                "user_id": person.user_id,
+                "email": person.email,
+                "kind": kind,
+                "occurred_at": at.isoformat(),
+                "reason": reason,
+            }
+
+        if self._rng.random() < probability:
+            accepted = last + timedelta(days=self._rng.uniform(1, 5))
+            opportunity = accepted + timedelta(days=self._rng.uniform(1, 20))
+            out = [outcome("accepted", accepted), outcome("opportunity_created", opportunity)]
+            if self._rng.random() < 0.4:
+                out.append(outcome("won", opportunity + timedelta(days=self._rng.uniform(10, 40))))
+        elif asked_demo:
+            out = [
+                outcome("rejected", last + timedelta(days=self._rng.uniform(1, 7)), self._rng.choice(REJECTION_REASONS))
+            ]
+        else:
+            out = []
+        return [o for o in out if _parse(o["occurred_at"]) <= end]
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)

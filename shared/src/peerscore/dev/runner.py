@@ -82,6 +82,8 @@ class DevStack:
             }
             if svc.database is not None and "DATABASE_URL" not in env:
                 env["DATABASE_URL"] = f"sqlite:///{self.var / svc.database}"
+            if svc.name == "scoring":  # the console shows each lead's CRM sync status
+                env.setdefault("CONSOLE_CRM_SYNC_URL", self.url("crm-sync"))
             out = None
             if self.log_dir is not None:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -183,6 +185,7 @@ def _print_urls() -> None:
                 "",
                 "  Ingest (Segment-compatible)  http://127.0.0.1:8000/v1/batch   write key: " + DEV_WRITE_KEY,
                 "  Scored leads                 http://127.0.0.1:8001/v1/leads",
+                "  Marketer console             http://127.0.0.1:8001/console   (open in dev mode)",
                 "  Local CRM (HTML)             http://127.0.0.1:8002/crm",
                 "  Local CRM (JSON)             http://127.0.0.1:8002/v1/crm/leads",
                 "  Metrics                      http://127.0.0.1:800{0,1,2}/metrics",

@@ -26,10 +26,11 @@ from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
 from peerscore.crm_sync.outcome_routes import OutcomeSink, outcomes_router
 from peerscore.crm_sync.page import crm_page_router
+from peerscore.crm_sync.privacy import erasure_loop
 from peerscore.crm_sync.routes import leads_router
 from peerscore.crm_sync.settings import CrmSyncSettings, OutcomeSettings
 from peerscore.crm_sync.worker import AdapterFactory, DeadLetterSink, SyncHandler
-from peerscore.db import create_tables, database_check, make_engine
+from peerscore.db import database_check, make_engine, prepare_schema
 from peerscore.events import LeadTransition
 from peerscore.kafka_io import KafkaPublisher, Publisher, make_consumer, make_publisher
 from peerscore.observability import ConsumerMetrics, health_router
@@ -45,11 +46,14 @@ class _Worker:
 
     background: BackgroundLoop
     publisher: KafkaPublisher
+    erasures: BackgroundLoop | None = None
 
     def stop(self) -> None:
         self.background.stop()  # drains the current batch, commits and closes the consumer
         if self.background.alive:
             log.error("consumer_loop_did_not_stop")
+        if self.erasures is not None:
+            self.erasures.stop()
         self.publisher.close()
 
 
@@ -99,7 +103,12 @@ def _start_worker(
         raise
     background = BackgroundLoop(loop, name="crm-sync-consumer")
     background.start()
-    return _Worker(background, publisher)
+    erasures = BackgroundLoop(
+        erasure_loop(kafka=kafka, group_id=f"{crm.group_id}-erasure", engine=engine, publisher=publisher),
+        name="crm-sync-erasure",
+    )
+    erasures.start()
+    return _Worker(background, publisher, erasures)
 
 
 def create_app(
@@ -145,7 +154,7 @@ def create_app(
         owned = engine is None
         eng = engine or make_engine(database.database_url, echo=database.database_echo)
         try:
-            create_tables(eng, TABLES)
+            prepare_schema(eng, TABLES)  # Alembic migrations (a no-op once the Helm Job has run)
             app.state.engine = running.engine = eng
             if start_consumer:
                 running.worker = _start_worker(eng, kafka, settings, factory, consumer_metrics, crm_metrics)

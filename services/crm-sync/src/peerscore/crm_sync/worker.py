@@ -26,7 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
-from peerscore.crm_sync import budget
+from peerscore.crm_sync import budget, privacy
 from peerscore.crm_sync.adapters.base import CrmAdapter, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
@@ -109,7 +109,8 @@ class SyncHandler:
             raise InvalidMessage(f"not a LeadTransition: {_describe(exc)}") from exc
 
     def handle(self, batch: Sequence[Message[LeadTransition]]) -> None:
-        self.sync([m.value for m in batch])
+        # Opted-out (withheld) scores and transitions older than the person's erasure are never synced.
+        self.sync([m.value for m in privacy.admit(self._engine, batch)])
 
     def sync(self, transitions: Sequence[LeadTransition], *, replay: bool = False) -> BatchOutcome:
         """Apply, record metrics and logs; raises :class:`RetryableError` while the CRM should be retried."""

@@ -11,8 +11,9 @@ import base64
 import binascii
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from pydantic import SecretStr
+from peerscore.ingest.settings import WriteKeyBinding
 
 
 def basic_user(authorization: str | None) -> str | None:
@@ -35,17 +36,28 @@ def header_write_key(authorization: str | None, x_write_key: str | None) -> str 
     return basic_user(authorization) or (x_write_key.strip() if x_write_key and x_write_key.strip() else None)
 
 
-class WriteKeys:
-    """The configured keys; ``accepts`` compares against every one in constant time (no early exit)."""
+@dataclass(frozen=True)
+class KeyMatch:
+    """A presented key that is accepted, and the source name bound to it (None: named after the SDK)."""
 
-    def __init__(self, keys: Sequence[SecretStr]) -> None:
-        self._keys = [k.get_secret_value().encode() for k in keys if k.get_secret_value()]
+    source: str | None
+
+
+class WriteKeys:
+    """The configured keys; ``match`` compares against every one in constant time (no early exit)."""
+
+    def __init__(self, bindings: Sequence[WriteKeyBinding]) -> None:
+        self._keys = [(b.key.get_secret_value().encode(), b.source) for b in bindings if b.key.get_secret_value()]
+
+    def match(self, given: object) -> KeyMatch | None:
+        if not isinstance(given, str) or not given:
+            return None
+        candidate = given.encode()
+        found: KeyMatch | None = None
+        for key, source in self._keys:
+            if hmac.compare_digest(candidate, key):
+                found = KeyMatch(source)
+        return found
 
     def accepts(self, given: object) -> bool:
-        if not isinstance(given, str) or not given:
-            return False
-        candidate = given.encode()
-        matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(candidate, key)
-        return matched
+        return self.match(given) is not None

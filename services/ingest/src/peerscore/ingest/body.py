@@ -7,22 +7,23 @@ buffer, so one hostile request cannot exhaust the process's memory.
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
 
-from peerscore.ingest.errors import RequestRejected
+from peerscore.ingest.errors import FieldError, RequestRejected
 
 MAX_JSON_DEPTH = 32
 
 
-def too_large(message: str) -> RequestRejected:
-    return RequestRejected(413, "too_large", "payload_too_large", message)
+def too_large(message: str, path: str = "$", detail: Sequence[FieldError] = ()) -> RequestRejected:
+    """413 naming where: ``$`` is the whole body, ``batch`` the list, ``batch[3]`` one call."""
+    return RequestRejected(413, "too_large", "payload_too_large", message, detail or [FieldError(path, message)])
 
 
-def bad_request(message: str) -> RequestRejected:
-    return RequestRejected(400, "invalid", "invalid_body", message)
+def bad_request(message: str, path: str = "$") -> RequestRejected:
+    return RequestRejected(400, "invalid", "invalid_body", message, [FieldError(path, message)])
 
 
 async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
@@ -63,19 +64,22 @@ def decode(data: bytes, content_encoding: str | None, limit: int) -> bytes:
 
 
 def check_depth(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Refuse objects/arrays nested deeper than ``max_depth``; iterative, so depth cannot blow the stack."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth > max_depth:
+    """Refuse objects/arrays nested deeper than ``max_depth``; iterative, so depth cannot blow the stack.
+
+    Walks one level at a time and only through containers (scalars are most of a batch), which keeps this
+    check a small fraction of the request's cost.
+    """
+    level = [value] if type(value) in (dict, list) else []
+    depth = 1
+    while level:
+        below: list[Any] = []
+        for node in level:
+            children = node.values() if type(node) is dict else node
+            below.extend(child for child in children if type(child) in (dict, list))
+        if below and depth >= max_depth:
             raise bad_request(f"JSON is nested deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children)
+        level = below
+        depth += 1
 
 
 def parse_json(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:

@@ -41,11 +41,22 @@ class InvalidEvent(Exception):
 
 
 class RequestRejected(Exception):
-    """The request as a whole is unacceptable (size, encoding, syntax); ``reason`` labels the metric."""
+    """The request as a whole is unacceptable (size, encoding, syntax); ``reason`` labels the metric.
 
-    def __init__(self, status: int, reason: str, error: str, message: str) -> None:
+    ``detail`` names the offending parts by field path (``batch[3]`` is over 32 KB, ``batch`` holds too many
+    calls) so a client can find what to split or fix.
+    """
+
+    def __init__(self, status: int, reason: str, error: str, message: str, detail: Sequence[FieldError] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.error = error
         self.message = message
+        self.detail = tuple(detail)
+
+    def as_dict(self, max_detail: int = 100) -> dict[str, object]:
+        body: dict[str, object] = {"error": self.error, "message": self.message}
+        if self.detail:
+            body["detail"] = [d.as_dict() for d in self.detail[:max_detail]]
+        return body

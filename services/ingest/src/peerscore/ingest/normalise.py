@@ -3,6 +3,11 @@
 All six Segment call types are accepted. ``alias`` is published as type ``alias`` with ``previous_id`` in
 its properties rather than refused: SDKs drop a whole batch answered with 400, so refusing alias would
 silently lose the tracks batched with it, and identity resolution downstream can use the link later.
+
+``messageId`` becomes ``event_id``, the dedup key: SDKs set it when a call is enqueued and resend the same
+body on retry, so it is stable across retries. A call without one gets a fresh id, as Segment's HTTP API
+does ("assigns each event a unique messageId when the message is ingested"; Segment never deduplicates on
+payload content). Importers that need content-derived ids (CSV) set ``messageId`` themselves.
 """
 
 from __future__ import annotations
@@ -10,17 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from peerscore.consent import consent_from_traits
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import normalise_email, person_key
 from peerscore.ingest.errors import FieldError, InvalidEvent, join_path
 from peerscore.ingest.timestamps import occurred_at, parse_timestamp
-from peerscore.ingest.traits import group_account, person_account, person_traits, text
+from peerscore.ingest.traits import group_account_fields, is_mapping, person_account_fields, person_trait_fields, text
 
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 _FIXED_TYPES = {"page": "page.viewed", "screen": "screen.viewed", "identify": "identify", "group": "group"}
@@ -41,21 +48,27 @@ def event_type(event_name: str) -> str | None:
     return "_".join(words[:-1]) + "." + words[-1]
 
 
-def generated_event_id(call: Mapping[str, Any]) -> str:
-    """A stable id for calls without ``messageId``: an SDK retry of the same call hashes the same.
+def generated_event_id(call: Mapping[str, Any], namespace: str = "") -> str:
+    """A content-derived id (used by importers, where re-importing the same row must give the same id).
 
-    ``sentAt`` changes on every retry and ``writeKey`` is a credential, so neither is part of the hash.
+    ``sentAt`` changes on every retry and ``writeKey`` is a credential, so neither is part of the hash;
+    ``namespace`` (e.g. the source name) keeps identical rows from different sources apart.
     """
     canonical = {k: v for k, v in call.items() if k not in _NOT_HASHED}
-    data = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data = json.dumps([namespace, canonical], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
+
+
+def random_event_id() -> str:
+    """The id of a call sent without ``messageId`` (Segment's HTTP API behaviour)."""
+    return f"api-{uuid.uuid4()}"
 
 
 def _mapping(parent: Mapping[str, Any], field: str, path: str) -> Mapping[str, Any]:
     value = parent.get(field)
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         raise InvalidEvent.at(join_path(path, field), "must be an object")
     return value
 
@@ -93,9 +106,12 @@ def _consent(context: Mapping[str, Any], path: str) -> dict[str, bool]:
     return result
 
 
-def _source(context: Mapping[str, Any]) -> str:
+def _source(context: Mapping[str, Any], bound: str | None) -> str:
+    """The write key's source name when it has one, else the SDK family read from ``context.library``."""
+    if bound is not None:
+        return bound
     library = context.get("library")
-    name = text(library.get("name")) if isinstance(library, Mapping) else None
+    name = text(library.get("name")) if is_mapping(library) else None
     return "rudderstack" if name and "rudder" in name.lower() else "segment"
 
 
@@ -155,6 +171,23 @@ def _what(
     return "identify", None, {}
 
 
+def _person_key(
+    user_id: str | None,
+    email: str | None,
+    anonymous_id: str | None,
+    secret: bytes,
+    cache: dict[tuple[str | None, ...], str] | None,
+) -> str:
+    lookup = (user_id, email, anonymous_id)
+    if cache is not None and lookup in cache:
+        return cache[lookup]
+    key = person_key(PersonIdentifiers(email=email, user_id=user_id, anonymous_id=anonymous_id), secret)
+    assert key is not None  # a user id, anonymous id or (when allowed) email is present, checked by the caller
+    if cache is not None:
+        cache[lookup] = key
+    return key
+
+
 def normalise_call(
     call: Any,
     *,
@@ -164,9 +197,18 @@ def normalise_call(
     batch_sent_at: datetime | None = None,
     batch_context: Mapping[str, Any] | None = None,
     expected_type: str | None = None,
+    source: str | None = None,
+    new_id: Callable[[], str] = random_event_id,
+    email_identifies: bool = False,
+    key_cache: dict[tuple[str | None, ...], str] | None = None,
 ) -> EngagementEvent:
-    """One call → one event, or :class:`InvalidEvent` naming the first bad field under ``path``."""
-    if not isinstance(call, Mapping):
+    """One call → one event, or :class:`InvalidEvent` naming the first bad field under ``path``.
+
+    ``source`` is the name bound to the write key (see :func:`_source`). Segment requires ``userId`` or
+    ``anonymousId``; ``email_identifies`` lets importers whose rows only know an email use it as the identity.
+    ``key_cache`` (one per batch) saves recomputing the person-key HMAC for a person's every call.
+    """
+    if not is_mapping(call):
         raise InvalidEvent.at(path or "$", "must be an object")
     kind = _call_type(call, path, expected_type)
     context = {**(batch_context or {}), **_mapping(call, "context", path)}
@@ -176,34 +218,39 @@ def normalise_call(
 
     user_id = _identifier(call, "userId", path)
     anonymous_id = _identifier(call, "anonymousId", path)
-    if user_id is None and anonymous_id is None:
-        raise InvalidEvent.at(path or "$", "needs userId or anonymousId")
     own_traits = call_traits if kind == "identify" else {}
     email = _email(own_traits.get("email"), context_traits.get("email"), properties_in.get("email"))
-    ids = PersonIdentifiers(email=email, user_id=user_id, anonymous_id=anonymous_id)
-    key = person_key(ids, secret)
-    assert key is not None  # a user or anonymous id is present, checked above
+    if user_id is None and anonymous_id is None and not (email_identifies and email):
+        raise InvalidEvent.at(path or "$", "needs userId or anonymousId" + (" or an email" if email_identifies else ""))
+    key = _person_key(user_id, email, anonymous_id, secret, key_cache)
 
     message_id = _identifier(call, "messageId", path)
     stamp = parse_timestamp(call.get("timestamp"), join_path(path, "timestamp"))
+    original = parse_timestamp(call.get("originalTimestamp"), join_path(path, "originalTimestamp"))
     sent_at = parse_timestamp(call.get("sentAt"), join_path(path, "sentAt")) or batch_sent_at
     dotted, name, properties = _what(call, kind, path, context)
     person_fields = {**context_traits, **own_traits}
-    account = group_account(call_traits) if kind == "group" else person_account(person_fields, email)
+    account = group_account_fields(call_traits) if kind == "group" else person_account_fields(person_fields, email)
     try:
-        return EngagementEvent(
-            event_id=message_id or generated_event_id(call),
-            type=dotted,
-            name=name,
-            source=_source(context),
-            person_key=key,
-            occurred_at=occurred_at(stamp, sent_at, received_at, join_path(path, "timestamp")),
-            received_at=received_at,
-            person=ids,
-            traits=person_traits(person_fields),
-            account=account,
-            properties=properties,
-            consent=_consent(context, path),
+        # One validation call for the event and its nested models (built as dicts): the hot path's largest cost.
+        return EngagementEvent.model_validate(
+            {
+                "event_id": message_id or new_id(),
+                "type": dotted,
+                "name": name,
+                "source": _source(context, source),
+                "person_key": key,
+                "occurred_at": occurred_at(
+                    stamp, sent_at, received_at, join_path(path, "timestamp"), original=original
+                ),
+                "received_at": received_at,
+                "person": {"email": email, "user_id": user_id, "anonymous_id": anonymous_id},
+                "traits": person_trait_fields(person_fields),
+                "account": account,
+                "properties": properties,
+                # Opt-outs said as traits (``unsubscribed: true``…) count like the consent context.
+                "consent": {**consent_from_traits(person_fields), **_consent(context, path)},
+            }
         )
     except ValidationError as exc:
         # Locations and error kinds only: pydantic's own messages quote the input, which may be personal.
@@ -212,7 +259,9 @@ def normalise_call(
         ) from None
 
 
-def normalise_batch(body: Mapping[str, Any], *, secret: bytes, received_at: datetime) -> list[EngagementEvent]:
+def normalise_batch(
+    body: Mapping[str, Any], *, secret: bytes, received_at: datetime, source: str | None = None
+) -> list[EngagementEvent]:
     """A ``/v1/batch`` body → events, all or nothing: every invalid call is reported, none is returned.
 
     Batch-level ``sentAt`` and ``context`` apply to every call that does not carry its own.
@@ -224,6 +273,7 @@ def normalise_batch(body: Mapping[str, Any], *, secret: bytes, received_at: date
     batch_context = _mapping(body, "context", "")
     events: list[EngagementEvent] = []
     errors: list[FieldError] = []
+    key_cache: dict[tuple[str | None, ...], str] = {}
     for index, call in enumerate(calls):
         try:
             events.append(
@@ -234,6 +284,8 @@ def normalise_batch(body: Mapping[str, Any], *, secret: bytes, received_at: date
                     path=f"batch[{index}]",
                     batch_sent_at=batch_sent_at,
                     batch_context=batch_context,
+                    source=source,
+                    key_cache=key_cache,
                 )
             )
         except InvalidEvent as exc:

@@ -1,8 +1,9 @@
 """Segment timestamp semantics: correct the client's clock with the ``sentAt``/receive-time skew.
 
 A device whose clock runs an hour late sends ``timestamp`` and ``sentAt`` both an hour late; the difference
-between our receive time and ``sentAt`` is that skew, so ``timestamp + (received_at - sent_at)`` is when it
-really happened. Everything is timezone-aware UTC: a naive time is ambiguous and refused, not guessed.
+between our receive time and ``sentAt`` is that skew, so ``received_at - (sent_at - timestamp)`` is when it
+really happened (Segment's formula; ``sentAt`` and receipt are taken to be simultaneous). Everything is
+timezone-aware UTC: a naive time is ambiguous and refused, not guessed.
 """
 
 from __future__ import annotations
@@ -30,13 +31,27 @@ def parse_timestamp(value: Any, path: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def occurred_at(timestamp: datetime | None, sent_at: datetime | None, received_at: datetime, path: str) -> datetime:
-    """When the call happened: corrected timestamp, else raw timestamp, else receive time."""
-    if timestamp is None:
+def occurred_at(
+    timestamp: datetime | None,
+    sent_at: datetime | None,
+    received_at: datetime,
+    path: str,
+    *,
+    original: datetime | None = None,
+) -> datetime:
+    """When the call happened, per Segment's spec.
+
+    * ``sentAt`` present: ``receivedAt - (sentAt - originalTimestamp)``, where ``originalTimestamp`` is the
+      call's own ``originalTimestamp`` (RudderStack's JS SDK sends it) or else the ``timestamp`` it carries;
+    * no ``sentAt``: the timestamp as given (historical imports set it on purpose);
+    * no timestamp at all: the receive time.
+    """
+    device_time = original or timestamp
+    if device_time is None:
         return received_at
     if sent_at is None:
-        return timestamp
+        return timestamp or device_time
     try:
-        return timestamp + (received_at - sent_at)
+        return received_at - (sent_at - device_time)
     except OverflowError:
         raise InvalidEvent.at(path, "is too far from sentAt to correct for clock skew") from None

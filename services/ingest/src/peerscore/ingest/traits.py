@@ -3,38 +3,31 @@
 Lenient on purpose: traits are free-form in every SDK, so a trait of the wrong shape is skipped rather than
 failing the whole batch (SDKs drop batches answered with 400). Identifiers and timestamps are strict instead
 (see :mod:`peerscore.ingest.normalise`).
+
+The ``*_fields`` functions return plain dicts so the HTTP hot path validates each event with one pydantic call
+(nested models included) instead of one per nested model; the model-returning functions wrap them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from peerscore.events import AccountHints, PersonTraits
 from peerscore.identity import account_key, email_domain
+from peerscore.identity import is_free_mail as shared_is_free_mail
 
-# fmt: off
-FREE_MAIL_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com", "yahoo.com", "ymail.com", "hotmail.com", "outlook.com", "live.com",
-    "msn.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "pm.me",
-    "gmx.com", "gmx.net", "gmx.de", "web.de", "mail.com", "mail.ru", "yandex.ru", "yandex.com",
-    "zoho.com", "fastmail.com", "hey.com", "qq.com", "163.com", "126.com", "tutanota.com",
-})
-# fmt: on
-"""Mailbox providers: their domain says nothing about the person's employer."""
 
-_FREE_MAIL_BRANDS = frozenset({"gmx", "yahoo", "hotmail", "outlook", "live", "yandex"})
-"""Brands with many country domains (gmx.at, yahoo.co.uk, hotmail.fr…), matched as ``brand.<suffix>``."""
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)`` with a fast path for dicts (all parsed JSON objects): the ABC check is a
+    measurable share of normalising a 500-event batch."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 def is_free_mail(domain: str) -> bool:
-    domain = account_key(domain)
-    if domain in FREE_MAIL_DOMAINS:
-        return True
-    brand, _, suffix = domain.partition(".")
-    # A short public-suffix-looking tail ("de", "co.uk") rather than a company's own name ("live.acme.com").
-    return brand in _FREE_MAIL_BRANDS and 0 < len(suffix) <= 6 and all(len(p) <= 3 for p in suffix.split("."))
+    """Whether a mailbox domain says nothing about the employer: the one shared list (``peerscore.identity``)."""
+    return shared_is_free_mail(account_key(domain))
 
 
 def text(value: Any) -> str | None:
@@ -74,27 +67,39 @@ def count(value: Any) -> int | None:
     return None
 
 
-def person_traits(traits: Mapping[str, Any]) -> PersonTraits:
+def person_trait_fields(traits: Mapping[str, Any]) -> dict[str, Any]:
+    if not traits:  # most calls carry no traits at all
+        return dict.fromkeys(PersonTraits.model_fields)
     address = traits.get("address")
-    address_country = address.get("country") if isinstance(address, Mapping) else None
-    return PersonTraits(
-        first_name=text(traits.get("first_name")) or text(traits.get("firstName")),
-        last_name=text(traits.get("last_name")) or text(traits.get("lastName")),
-        title=text(traits.get("title")),
-        seniority=text(traits.get("seniority")),
-        function=text(traits.get("function")) or text(traits.get("department")),
-        country=text(traits.get("country")) or text(address_country),
-    )
+    address_country = address.get("country") if is_mapping(address) else None
+    return {
+        "first_name": text(traits.get("first_name")) or text(traits.get("firstName")),
+        "last_name": text(traits.get("last_name")) or text(traits.get("lastName")),
+        "title": text(traits.get("title")),
+        "seniority": text(traits.get("seniority")),
+        "function": text(traits.get("function")) or text(traits.get("department")),
+        "country": text(traits.get("country")) or text(address_country),
+    }
+
+
+def person_traits(traits: Mapping[str, Any]) -> PersonTraits:
+    return PersonTraits(**person_trait_fields(traits))
 
 
 def person_account(traits: Mapping[str, Any], email: str | None) -> AccountHints:
+    return AccountHints(**person_account_fields(traits, email))
+
+
+def person_account_fields(traits: Mapping[str, Any], email: str | None) -> dict[str, Any]:
     """Company from ``traits.company`` (object or name), ``traits.website``, else a work email's domain."""
+    if not traits and email is None:
+        return {}
     company = traits.get("company")
     name: str | None = None
     domain: str | None = None
     employees: int | None = None
     industry: str | None = None
-    if isinstance(company, Mapping):
+    if is_mapping(company):
         name = text(company.get("name"))
         domain = domain_from(company.get("domain")) or domain_from(company.get("website"))
         employees = count(company.get("employee_count"))
@@ -108,17 +113,21 @@ def person_account(traits: Mapping[str, Any], email: str | None) -> AccountHints
         mail_domain = email_domain(email)
         if mail_domain and "." in mail_domain and not is_free_mail(mail_domain):
             domain = account_key(mail_domain)
-    return AccountHints(domain=domain, name=name, employees=employees, industry=industry)
+    return {"domain": domain, "name": name, "employees": employees, "industry": industry}
 
 
 def group_account(traits: Mapping[str, Any]) -> AccountHints:
+    return AccountHints(**group_account_fields(traits))
+
+
+def group_account_fields(traits: Mapping[str, Any]) -> dict[str, Any]:
     """A ``group`` call describes the account itself: its traits are company traits."""
     employees = count(traits.get("employees"))
     if employees is None:
         employees = count(traits.get("employee_count"))
-    return AccountHints(
-        domain=domain_from(traits.get("domain")) or domain_from(traits.get("website")),
-        name=text(traits.get("name")),
-        employees=employees,
-        industry=text(traits.get("industry")),
-    )
+    return {
+        "domain": domain_from(traits.get("domain")) or domain_from(traits.get("website")),
+        "name": text(traits.get("name")),
+        "employees": employees,
+        "industry": text(traits.get("industry")),
+    }

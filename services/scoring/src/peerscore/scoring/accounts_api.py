@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 from peerscore.events import utcnow
 from peerscore.scoring import store
 from peerscore.scoring.domain.accounts import AccountMember, AccountScore, roll_up
-from peerscore.scoring.domain.engine import score_person
 from peerscore.scoring.domain.ruleset import Ruleset
+from peerscore.scoring.identity.consent import read_score
 from peerscore.scoring.models import PersonRow
 
 MAX_MEMBERS = 500
@@ -36,7 +36,7 @@ def accounts_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callab
         now, current = utcnow(), ruleset()
         members = [
             # Person-only scores: the account's own reasons already speak for the committee.
-            AccountMember(score=score_person(state, None, current, now), traits=state.traits)
+            AccountMember(score=read_score(state, None, current, now), traits=state.traits)  # withheld if opted out
             for state, _ in people.values()
         ]
         return roll_up(account, members, current, now)

@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 from peerscore.events import utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
-from peerscore.scoring.domain.engine import score_person
 from peerscore.scoring.domain.ruleset import Ruleset
+from peerscore.scoring.identity.consent import read_score
 from peerscore.scoring.models import LedgerRow, PersonRow
 
 
@@ -54,7 +54,7 @@ def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[
         account = None
         if person.account_key:
             account = store.load_accounts(session, [person.account_key]).get(person.account_key)
-        score = score_person(person, account, ruleset(), as_of=utcnow())
+        score = read_score(person, account, ruleset(), as_of=utcnow())  # withheld when opted out
         return LeadView(
             person_key=row.person_key,
             email=row.email,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from peerscore.api import bearer_auth
-from peerscore.db import create_tables, database_check, make_engine
+from peerscore.db import database_check, make_engine, prepare_schema
 from peerscore.kafka_io import KafkaPublisher, Publisher, make_publisher
 from peerscore.observability import ReadinessCheck, health_router
 from peerscore.runtime import BackgroundLoop, broker_check
@@ -19,10 +20,15 @@ from peerscore.scoring.accounts_api import accounts_router
 from peerscore.scoring.api import leads_router
 from peerscore.scoring.backtest.api import backtests_router
 from peerscore.scoring.backtest.jobs import BacktestJobs
+from peerscore.scoring.console import ConsoleSettings
+from peerscore.scoring.console.wiring import mount_console
 from peerscore.scoring.domain.ruleset import Ruleset
+from peerscore.scoring.identity.api import people_router
+from peerscore.scoring.identity.batch import PrivacyConfig
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.outcomes.api import outcomes_router
 from peerscore.scoring.outcomes.consumer import outcome_loop
+from peerscore.scoring.predictive.wiring import PredictiveSettings, models_router, predictor_for
 from peerscore.scoring.rulesets.routes import rulesets_router
 from peerscore.scoring.rulesets.wiring import LazyPublisher, build_live_ruleset, start_watching
 from peerscore.scoring.settings import ScoringSettings
@@ -39,6 +45,8 @@ class ScoringConfig:
     scoring: ScoringSettings
     auth: ApiAuthSettings
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    predictive: PredictiveSettings = field(default_factory=PredictiveSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
 
 def create_app(
@@ -52,7 +60,7 @@ def create_app(
     registry = CollectorRegistry()
     default_ruleset: Ruleset = config.scoring.load_ruleset()
     eng = engine or make_engine(config.database.database_url, echo=config.database.database_echo)
-    create_tables(eng, SCORING_TABLES)
+    prepare_schema(eng, SCORING_TABLES)  # Alembic migrations (a no-op once the Helm Job has run)
     # The ruleset is hot-reloaded: everything that scores asks live.current (rules topic, else registry, else default).
     live = build_live_ruleset(engine=eng, kafka=config.kafka, scoring=config.scoring, default=default_ruleset)
     rules_publisher = LazyPublisher(lambda: make_publisher(config.kafka, "scoring-rules"))
@@ -88,6 +96,11 @@ def create_app(
                 group_id=config.scoring.group_id,
                 registry=registry,
                 keep_history=config.scoring.keep_history,
+                predictor=predictor_for(config.predictive, registry),
+                privacy=PrivacyConfig(
+                    secret=config.identity.person_key_secret.get_secret_value().encode(),
+                    dedup_window=timedelta(days=config.scoring.dedup_window_days),
+                ),
             )
             state["loop"] = BackgroundLoop(loop, "scoring-consumer")
             state["loop"].start()
@@ -129,15 +142,27 @@ def create_app(
     app.include_router(accounts_router(eng, live.current, auth))
     secret = config.identity.person_key_secret.get_secret_value().encode()
     app.include_router(outcomes_router(eng, secret, auth))
+    app.include_router(people_router(eng, publisher or rules_publisher, config.kafka.topics().events, secret, auth))
     app.include_router(backtests_router(backtests, auth))
-    app.include_router(
-        rulesets_router(
-            engine=eng,
-            publisher=publisher or rules_publisher,
-            topic=config.kafka.topics().rules,
-            live=live,
-            name=config.scoring.ruleset_name,
-            auth=auth,
-        )
+    app.include_router(models_router(eng, live.current, auth, settings=config.predictive))
+    rules_api = rulesets_router(
+        engine=eng,
+        publisher=publisher or rules_publisher,
+        topic=config.kafka.topics().rules,
+        live=live,
+        name=config.scoring.ruleset_name,
+        auth=auth,
+    )
+    app.include_router(rules_api)
+    mount_console(
+        app,
+        settings=config.console,
+        runtime=config.runtime,
+        scoring=config.scoring,
+        engine=eng,
+        live=live,
+        backtests=backtests,
+        rulesets_router=rules_api,
+        api_token=config.auth.api_token,
     )
     return app

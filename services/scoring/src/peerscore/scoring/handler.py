@@ -10,7 +10,6 @@ once even under SIGKILL; outputs are at-least-once and carry the lead version as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import structlog
 from kafka.errors import KafkaError
@@ -26,19 +25,21 @@ from peerscore.events import EngagementEvent, LeadContact, LeadScore, LeadTransi
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.scoring import store
 from peerscore.scoring.domain import with_account_context
-from peerscore.scoring.domain.engine import Award, apply_event
+from peerscore.scoring.domain.engine import Applied, Award
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import (
     AccountState,
     PersonState,
     account_key_for,
+    event_account_key,
     new_account,
     new_person,
-    normalise_domain,
 )
 from peerscore.scoring.history import append_history
+from peerscore.scoring.identity.batch import IdentityBatch, PrivacyConfig, validate_internal
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import OutboxRow
+from peerscore.scoring.predictive.online import BatchPredictor, BatchView
 from peerscore.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -81,7 +82,13 @@ class ScoringHandler:
         group_id: str,
         metrics: ScoringMetrics,
         keep_history: bool = True,
+        predictor: BatchPredictor | None = None,
+        privacy: PrivacyConfig | None = None,
     ) -> None:
+        self._predictor = predictor
+        self._privacy = privacy or PrivacyConfig()
+        self._identity_metrics = metrics.identity
+        self._next_prune = utcnow()
         self._engine = engine
         self._keep_history = keep_history
         self._ruleset = ruleset
@@ -94,9 +101,11 @@ class ScoringHandler:
         if value is None:
             raise InvalidMessage("empty record value")
         try:
-            return EngagementEvent.model_validate_json(value)
+            event = EngagementEvent.model_validate_json(value)
         except ValidationError as exc:
             raise InvalidMessage(f"not an EngagementEvent: {describe_validation_error(exc)}") from None
+        validate_internal(event)
+        return event
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         with Session(self._engine) as session:
@@ -120,11 +129,15 @@ class ScoringHandler:
             self._metrics.replayed_skipped.inc(len(batch) - len(fresh))
         if not fresh:
             return
-        loaded = store.load_people(session, (m.value.person_key for m in fresh))
+        # Erasures, redirects of merged keys and seen event ids: one query each for the whole batch.
+        identity = IdentityBatch.begin(
+            session, fresh, config=self._privacy, topics=self._topics, metrics=self._identity_metrics, now=utcnow()
+        )
+        loaded = store.load_people(session, (m.value.person_key for m in identity.events))
         people: dict[str, PersonState] = {k: state for k, (state, _) in loaded.items()}
         last_scores: dict[str, LeadScore | None] = {k: score for k, (_, score) in loaded.items()}
         # Every account the batch can touch: the events' domains, and the accounts its people already belong to.
-        event_domains = {normalise_domain(m.value.account.domain) for m in fresh}
+        event_domains = {event_account_key(m.value) for m in identity.events} | identity.account_keys()
         person_accounts = {p.account_key for p in people.values()}
         accounts_before = store.load_accounts(session, {k for k in event_domains | person_accounts if k})
         accounts = dict(accounts_before)
@@ -134,16 +147,25 @@ class ScoringHandler:
         touched_people: set[str] = set()
         touched_accounts: set[str] = set()
         applied_messages: list[Message[EngagementEvent]] = []
-        for m in fresh:
+        newest: dict[str, Applied] = {}
+        for m in identity.events:
+            diverted = identity.divert(m)  # forwarded to a merged key's target, a merge, or a duplicate id
+            if diverted is not None:
+                if diverted == "duplicate":
+                    self._metrics.duplicates.inc()
+                continue
             event = m.value
             key = event.person_key
             person = people.get(key) or new_person(key)
             acct_key = account_key_for(person, event)
             account = (accounts.get(acct_key) or new_account(acct_key)) if acct_key else None
-            applied = apply_event(person, account, event, ruleset)
+            applied = identity.apply(person, account, event, ruleset)  # apply_event + transfers and consent
+            if applied is None:  # opted out: not applied
+                continue
             if applied.duplicate:
                 self._metrics.duplicates.inc()
                 continue
+            identity.record(event)
             applied_messages.append(m)
             people[key] = applied.person
             touched_people.add(key)
@@ -151,16 +173,13 @@ class ScoringHandler:
                 accounts[applied.account.account_key] = applied.account
                 touched_accounts.add(applied.account.account_key)
             awards.extend((key, a) for a in applied.awards)
-            score = applied.score
-            if score is None:
-                continue
-            # The stored score is a fold of the person's own events (reproducible from the partition);
-            # colleagues' activity (breadth) only enriches what is published.
-            published = with_account_context(score, applied.person, applied.account, ruleset)
-            if _score_changed(last_scores.get(key), score):
-                outputs.append(record(self._topics.scores, key, published))
-            last_scores[key] = score
+            newest[key] = applied
             if applied.transition is not None:
+                score = applied.score
+                assert score is not None
+                # The stored score is a fold of the person's own events (reproducible from the partition);
+                # colleagues' activity (breadth) only enriches what is published.
+                published = with_account_context(score, applied.person, applied.account, ruleset)
                 transition = LeadTransition(
                     kind=applied.transition,
                     person_key=key,
@@ -170,13 +189,41 @@ class ScoringHandler:
                 )
                 outputs.append(record(self._topics.qualified, key, transition))
                 self._metrics.transitions.labels(kind=applied.transition).inc()
+        # One score per person per batch (the batch is applied atomically, so in-between scores were never
+        # state anyone could read); its reasons in words are rendered only here.
+        for key, applied in newest.items():
+            score = applied.score
+            if score is None:
+                continue
+            if _score_changed(last_scores.get(key), score):
+                published = with_account_context(score, applied.person, applied.account, ruleset)
+                outputs.append(record(self._topics.scores, key, published))
+            last_scores[key] = score
 
+        if self._predictor is not None:  # the conversion model: one predict call over the batch's leads
+            outputs = self._predictor.after_batch(
+                session,
+                BatchView(
+                    ruleset,
+                    people,
+                    accounts,
+                    touched_people,
+                    last_scores,
+                    outputs,
+                    self._topics,
+                    transitions=lambda kind: self._metrics.transitions.labels(kind=kind).inc(),
+                ),
+            )
         now = utcnow()
         store.save_people(session, [(people[k], last_scores.get(k)) for k in sorted(touched_people)], now)
         store.save_accounts(session, [accounts[k] for k in sorted(touched_accounts)], accounts_before)
         store.add_ledger(session, awards)
         if self._keep_history:  # what backtests replay, committed with the state it produced
-            append_history(session, applied_messages)
+            append_history(session, identity.history(applied_messages))
+        outputs.extend(identity.finish(session))  # seen ids stored; merged keys moved out (transfers)
+        if now >= self._next_prune:
+            identity.prune(session)
+            self._next_prune = now + self._privacy.prune_every
         store.add_outbox(session, outputs)
         next_offsets: dict[tuple[str, int], int] = {}
         for m in fresh:
@@ -191,7 +238,7 @@ class ScoringHandler:
         sent = 0
         while True:
             with Session(self._engine) as session:
-                rows: list[Any] = store.pending_outbox(session, OUTBOX_CHUNK)
+                rows = store.pending_outbox(session, OUTBOX_CHUNK)
             if not rows:
                 return sent
             try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from peerscore.scoring.identity.batch import IdentityMetrics
+
 
 class ScoringMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -23,6 +25,7 @@ class ScoringMetrics:
             "Re-delivered records skipped because their effects were already stored",
             registry=registry,
         )
+        self.identity = IdentityMetrics(registry)
         self.transitions = Counter(
             "peerscore_scoring_transitions_total",
             "Qualification transitions emitted",

@@ -11,6 +11,8 @@ from sqlmodel import Field, SQLModel
 
 from peerscore.db import StoredOffset, UtcDateTime
 from peerscore.scoring.history import HISTORY_TABLES
+from peerscore.scoring.identity.models import IDENTITY_TABLES
+from peerscore.scoring.predictive.registry import MODEL_TABLES
 from peerscore.scoring.rulesets.models import RULESET_TABLES
 
 
@@ -81,4 +83,6 @@ SCORING_TABLES: tuple[type[SQLModel], ...] = (
     StoredOffset,
     *RULESET_TABLES,
     *HISTORY_TABLES,
+    *MODEL_TABLES,
+    *IDENTITY_TABLES,
 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from peerscore.scoring.domain.ruleset import Ruleset, load_default_ruleset, parse_ruleset
@@ -27,8 +29,16 @@ class ScoringSettings(BaseSettings):
     """Store every applied event in ``event_history`` (what backtests replay); off saves space and a write."""
     backtest_workers: int = 2
     """Processes a backtest folds in (scoring is pure Python: one per core)."""
+    dedup_window_days: float = Field(default=7.0, gt=0)
+    """How long an event id is remembered per person: a copy arriving within it is applied once."""
 
     def load_ruleset(self) -> Ruleset:
         if self.ruleset_path is None:
             return load_default_ruleset()
         return parse_ruleset(self.ruleset_path.read_text())
+
+    def ruleset_text(self) -> str:
+        """The YAML of the configured default ruleset, as written (what the console's editors start from)."""
+        if self.ruleset_path is None:
+            return files("peerscore.scoring.domain").joinpath("default_ruleset.yaml").read_text(encoding="utf-8")
+        return self.ruleset_path.read_text()

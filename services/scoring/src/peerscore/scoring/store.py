@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import Row, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from peerscore.db import upsert
@@ -20,7 +21,9 @@ def load_people(session: Session, keys: Iterable[str]) -> dict[str, tuple[Person
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    rows = session.exec(select(PersonRow).where(col(PersonRow.person_key).in_(wanted))).all()
+    table = PersonRow.__table__  # type: ignore[attr-defined]
+    query = sa_select(table.c.person_key, table.c.state, table.c.score).where(table.c.person_key.in_(wanted))
+    rows = session.execute(query).all()  # plain rows: no ORM objects for what is parsed into states anyway
     return {
         r.person_key: (
             PersonState.model_validate(r.state),
@@ -123,5 +126,8 @@ def add_outbox(session: Session, records: Sequence[OutgoingRecord]) -> None:
         )
 
 
-def pending_outbox(session: Session, limit: int) -> list[OutboxRow]:
-    return list(session.exec(select(OutboxRow).order_by(col(OutboxRow.id)).limit(limit)).all())
+def pending_outbox(session: Session, limit: int) -> list[Row[tuple[int, str, str | None, bytes]]]:
+    """The oldest pending outputs as plain rows (id, topic, key, value): no ORM objects on the hot path."""
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    query = sa_select(table.c.id, table.c.topic, table.c.key, table.c.value).order_by(table.c.id).limit(limit)
+    return list(session.execute(query).all())

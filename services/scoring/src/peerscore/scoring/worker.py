@@ -17,7 +17,9 @@ from peerscore.kafka_io import Publisher, make_consumer
 from peerscore.observability import ConsumerMetrics
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.handler import ScoringHandler
+from peerscore.scoring.identity.batch import PrivacyConfig
 from peerscore.scoring.metrics import ScoringMetrics
+from peerscore.scoring.predictive.online import BatchPredictor
 from peerscore.settings import KafkaSettings
 
 
@@ -32,6 +34,8 @@ def scoring_loop(
     keep_history: bool = True,
     poll_timeout_ms: int = 500,
     kafka_group_id: str | None = None,
+    predictor: BatchPredictor | None = None,
+    privacy: PrivacyConfig | None = None,
 ) -> ConsumerLoop[EngagementEvent]:
     """``group_id`` names both the Kafka group and the offsets stored with the state; ``kafka_group_id`` can
     set the Kafka group apart (a consumer with no committed offsets still resumes where the database says)."""
@@ -44,6 +48,8 @@ def scoring_loop(
         group_id=group_id,
         metrics=ScoringMetrics(registry),
         keep_history=keep_history,
+        predictor=predictor,
+        privacy=privacy,
     )
     return ConsumerLoop(
         consumer=make_consumer(kafka, kafka_group_id or group_id),

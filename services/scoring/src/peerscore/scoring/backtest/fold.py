@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from peerscore.events import EngagementEvent, LeadScore
+from peerscore.events import EngagementEvent, LeadScore, is_system_event
 from peerscore.scoring.domain import (
     AccountState,
     Applied,
@@ -39,11 +39,11 @@ class Side:
         return "recycled" if self.qualified_at else "not qualified"
 
     def record(self, applied: Applied) -> None:
-        if applied.score is not None:
-            self.total = applied.score.total
+        if applied.total is not None:
+            self.total = applied.total
         self.qualified = applied.person.qualified
-        if applied.transition == "qualified" and applied.score is not None:
-            self.qualified_at.append(applied.score.as_of)
+        if applied.transition == "qualified" and applied.as_of is not None:
+            self.qualified_at.append(applied.as_of)
 
 
 @dataclass(slots=True)
@@ -72,24 +72,39 @@ def fold_person(
     """Fold ``events`` (this person's, in order); ``accounts`` is updated in place like the worker's batch map."""
     before_state, after_state = new_person(person_key), new_person(person_key)
     before, after = Side(), Side()
-    last_after: LeadScore | None = None
+    last_after: Applied | None = None
     count = 0
+    activity: dict[str, list[EngagementEvent]] = {}
     for event in events:
         count += 1
         key = account_key_for(before_state, event)
-        account = (accounts.get(key) or new_account(key)) if key else None
-        applied = apply_event(before_state, account, event, live)
+        applied = apply_event(before_state, None, event, live, merge_account=False)
         if applied.duplicate:
             continue  # the candidate has seen the same event ids, so it skips this one too
         before_state = applied.person
-        if applied.account is not None:
-            accounts[applied.account.account_key] = applied.account
+        if key is not None and not is_system_event(event.type):
+            activity.setdefault(key, []).append(event)
         before.record(applied)
         candidate_applied = apply_event(after_state, None, event, candidate)
         after_state = candidate_applied.person
         after.record(candidate_applied)
-        last_after = candidate_applied.score or last_after
+        if candidate_applied.card is not None:
+            last_after = candidate_applied
+    _join_accounts(person_key, activity, accounts)
     result = PersonResult(person_key, after_state.email, count, before, after)
-    if result.changed:
-        result.person_after, result.score_after = after_state, last_after
+    if result.changed:  # reasons in words only for the few leads listed in the report
+        result.person_after = after_state
+        result.score_after = last_after.score if last_after is not None else None
     return result
+
+
+def _join_accounts(
+    person_key: str, activity: dict[str, list[EngagementEvent]], accounts: dict[str, AccountState]
+) -> None:
+    """What ``apply_event`` would have merged into each account, once per account: hints per event (last writer
+    by event time wins, whatever the order) and the person's latest activity (a max)."""
+    for key, account_events in activity.items():
+        account = accounts.get(key) or new_account(key)
+        for event in account_events:
+            account = account.with_hints(event.account, event.occurred_at, event.event_id)
+        accounts[key] = account.with_activity(person_key, max(e.occurred_at for e in account_events))

@@ -12,6 +12,7 @@ colleagues do is account context, added to published scores by :func:`with_accou
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,25 +49,78 @@ class Award(BaseModel):
     ruleset_version: str
 
 
-class Applied(BaseModel):
-    """``score`` is the stored, deterministic score (no account context); ``account`` the merged shared account."""
+class Applied:
+    """What one event changed. ``score`` is the stored, deterministic score (no account context); ``account`` the
+    merged shared account.
 
-    model_config = ConfigDict(frozen=True)
+    The full :class:`LeadScore` (with its reasons in words) is built on first access only: a worker publishes
+    one score per person per batch and a backtest reads only totals, so most events never need their reasons
+    rendered. ``total`` and ``as_of`` are available without building it.
+    """
 
-    person: PersonState
-    account: AccountState | None
-    awards: list[Award]
-    score: LeadScore | None
-    transition: Transition | None
-    duplicate: bool
+    __slots__ = ("person", "account", "awards", "transition", "duplicate", "card", "as_of", "_ruleset", "_score")
+
+    def __init__(
+        self,
+        *,
+        person: PersonState,
+        account: AccountState | None,
+        awards: list[Award],
+        transition: Transition | None,
+        duplicate: bool,
+        card: Scorecard | None = None,
+        as_of: datetime | None = None,
+        ruleset: Ruleset | None = None,
+        score: LeadScore | None = None,
+    ) -> None:
+        """Give ``card``, ``as_of`` and ``ruleset`` to build the score lazily, or a ready-made ``score``."""
+        self.person, self.account, self.awards = person, account, awards
+        self.transition, self.duplicate = transition, duplicate
+        self.card, self._ruleset, self._score = card, ruleset, score
+        self.as_of = as_of if as_of is not None or score is None else score.as_of
+
+    @property
+    def total(self) -> float | None:
+        if self.card is not None:
+            return self.card.total
+        return self._score.total if self._score is not None else None
+
+    def dump(self) -> dict[str, Any]:
+        """Everything this application decided, as JSON-ready data (for comparisons in replays and tests)."""
+        score = self.score
+        return {
+            "person": self.person.model_dump(mode="json"),
+            "account": self.account.model_dump(mode="json") if self.account is not None else None,
+            "awards": [a.model_dump(mode="json") for a in self.awards],
+            "score": score.model_dump(mode="json") if score is not None else None,
+            "transition": self.transition,
+            "duplicate": self.duplicate,
+        }
+
+    @property
+    def score(self) -> LeadScore | None:
+        if self._score is None and self.card is not None:
+            assert self._ruleset is not None and self.as_of is not None
+            self._score = _lead_score(self.person, self._ruleset, self.as_of, self.card)
+        return self._score
 
 
-def apply_event(person: PersonState, account: AccountState | None, event: EngagementEvent, ruleset: Ruleset) -> Applied:
+def apply_event(
+    person: PersonState,
+    account: AccountState | None,
+    event: EngagementEvent,
+    ruleset: Ruleset,
+    *,
+    merge_account: bool = True,
+) -> Applied:
     """Fold one event into the states; see the module docstring. ``account`` must be the event's account
     (:func:`account_key_for`) or ``None`` to start it; it is only merged into, never read for the person.
+
+    ``merge_account=False`` leaves the account as given: a caller that joins accounts itself (the backtest,
+    once per person, since the merges are commutative) saves a copy of the account per event.
     """
     if event.event_id in person.recent_event_ids:
-        return Applied(person=person, account=account, awards=[], score=None, transition=None, duplicate=True)
+        return Applied(person=person, account=account, awards=[], transition=None, duplicate=True)
     if event.person_key != person.person_key:
         raise ValueError(f"event {event.event_id} is for another person")
     key = account_key_for(person, event)
@@ -86,7 +140,7 @@ def apply_event(person: PersonState, account: AccountState | None, event: Engage
             "recent_event_ids": [*person.recent_event_ids, event.event_id][-RECENT_EVENT_IDS:],
         }
     )
-    if key is not None and not is_system_event(event.type):
+    if merge_account and key is not None and not is_system_event(event.type):
         account = (account or new_account(key)).with_hints(event.account, event.occurred_at, event.event_id)
         account = account.with_activity(person.person_key, event.occurred_at)
     tallies, awards = _award(person, event, ruleset, at)
@@ -96,8 +150,16 @@ def apply_event(person: PersonState, account: AccountState | None, event: Engage
     transition = ruleset.qualification.decide(person.qualified, card.grade, card.activity)
     if transition is not None:
         person = person.model_copy(update={"qualified": transition == "qualified"})
-    score = _lead_score(person, ruleset, at, card)
-    return Applied(person=person, account=account, awards=awards, score=score, transition=transition, duplicate=False)
+    return Applied(
+        person=person,
+        account=account,
+        awards=awards,
+        transition=transition,
+        duplicate=False,
+        card=card,
+        as_of=at,
+        ruleset=ruleset,
+    )
 
 
 def score_person(person: PersonState, account: AccountState | None, ruleset: Ruleset, as_of: datetime) -> LeadScore:
@@ -164,7 +226,7 @@ def _award(
     facts = facts_for(person, event.occurred_at, event)
     tallies = dict(person.rules)
     awards: list[Award] = []
-    for rule in ruleset.event_rules_for(event.type):
+    for rule in ruleset.event_rules_for(event.type, event.name):
         if not matches(rule.when, facts):
             continue
         half_life = ruleset.groups[rule.group].half_life_days
@@ -183,7 +245,7 @@ def _award(
         tallies[rule.id] = tally.record(occurred_at=event.occurred_at, award=amount, at=at, half_life_days=half_life)
         if amount != 0:
             awards.append(
-                Award(
+                Award.model_construct(  # trusted values computed here: skip validation on the hot path
                     rule_id=rule.id,
                     group=rule.group,
                     points=amount / carry,
@@ -203,7 +265,9 @@ def _fit_changes(
     Fit does not decay, so the clamped sum of these rows is the fit score: every point has a ledger row.
     """
     profile = ("email", "traits", "company", "account_key")
-    if before.version > 0 and all(getattr(before, f) == getattr(after, f) for f in profile):
+    if before.version > 0 and all(
+        (old := getattr(before, f)) is (new := getattr(after, f)) or old == new for f in profile
+    ):
         return []
     held = {r.id for r in _fit_rules(before, ruleset, at)} if before.version > 0 else set()
     now = {r.id: r for r in _fit_rules(after, ruleset, at)}

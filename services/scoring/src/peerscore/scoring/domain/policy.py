@@ -6,9 +6,9 @@ one small block of YAML and one small block of code.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from peerscore.events import Grade
 
@@ -62,6 +62,19 @@ class Levels(Strict):
 class QualifyWhen(Strict):
     min_activity: float
     min_grade: Grade | None = None
+    min_probability: float | None = Field(default=None, gt=0, le=1)
+    """Also qualify when the champion model's calibrated conversion probability reaches this (rules OR model).
+
+    Applied by the worker after each batch (``peerscore.scoring.predictive.online``); without a champion model
+    it never fires, so a ruleset using it still qualifies by the rules alone."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_probability(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Rulesets that do not use ``min_probability`` keep the content hash (version) they had before it."""
+        data: dict[str, Any] = handler(self)
+        if data.get("min_probability") is None:
+            data.pop("min_probability", None)
+        return data
 
 
 class RecycleWhen(Strict):
@@ -74,6 +87,11 @@ class QualificationPolicy(Strict):
 
     qualify: QualifyWhen
     recycle: RecycleWhen
+
+    def qualifies_by_probability(self, qualified: bool, probability: float | None) -> bool:
+        """Whether a not-yet-qualified lead qualifies on the model's probability (``qualify.min_probability``)."""
+        bar = self.qualify.min_probability
+        return not qualified and bar is not None and probability is not None and probability >= bar
 
     def decide(self, qualified: bool, grade: Grade, activity: float) -> Transition | None:
         """The transition this score causes, if any; ``None`` when the lead stays where it is."""

@@ -15,7 +15,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
 from .conditions import Conditions, Strict
 from .errors import RulesetError, RulesetProblem
@@ -59,6 +59,7 @@ class Rule(Strict):
 
 
 FIT_CACHE_SIZE = 50_000
+DISPATCH_CACHE_SIZE = 10_000
 
 
 class Ruleset(Strict):
@@ -84,9 +85,6 @@ class Ruleset(Strict):
             object.__setattr__(self, "version", content_hash(self))
         return self
 
-    _by_type: dict[str, list[Rule]] = PrivateAttr(default_factory=dict)
-    _fit_cache: dict[Hashable, tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
-
     def __eq__(self, other: object) -> bool:
         """Equal by content (fields), never by the caches held in private attributes."""
         if not isinstance(other, Ruleset):
@@ -100,27 +98,96 @@ class Ruleset(Strict):
         """The rules in evaluation order (breadth is not a rule: see :class:`BreadthPolicy`)."""
         return self.rules
 
-    def event_rules_for(self, event_type: str) -> list[Rule]:
-        """The non-fit rules that can match an event of this type, in evaluation order.
+    def index(self) -> RulesetIndex:
+        """Lookup tables derived from this (immutable) ruleset, built once; see :class:`RulesetIndex`."""
+        found = _INDEXES.get(id(self))
+        if found is None or found.ruleset is not self:
+            if len(_INDEXES) >= INDEX_CACHE_SIZE:
+                _INDEXES.clear()
+            found = _INDEXES[id(self)] = RulesetIndex(self)
+        return found
 
-        A pre-filter only (rules without a top-level ``type`` are always candidates); matching still decides.
-        Cached per type: most events skip most rules, which is where scoring spends its time.
-        """
-        key = event_type.lower()
-        cached = self._by_type.get(key)
-        if cached is None:
-            cached = [r for r in self.rules if r.group != FIT and (r.when.type is None or key in r.when.type)]
-            self._by_type[key] = cached
-        return cached
+    def event_rules_for(self, event_type: str, event_name: str | None = None) -> list[Rule]:
+        """The non-fit rules that can match an event of this type (and track name), in evaluation order."""
+        return self.index().event_rules_for(event_type, event_name)
+
+    def group_of_rule(self) -> dict[str, str]:
+        """Rule id → group, for summing a person's tallies per group without scanning every rule."""
+        return self.index().group_of
 
     def fit_rules_cache(self) -> dict[Hashable, tuple[Rule, ...]]:
         """Matched fit rules by person profile: fit depends on nothing else, so it is matched once per profile."""
-        if len(self._fit_cache) > FIT_CACHE_SIZE:
-            self._fit_cache.clear()
-        return self._fit_cache
+        index = self.index()
+        if len(index.fit_cache) > FIT_CACHE_SIZE:
+            index.fit_cache.clear()
+        return index.fit_cache
 
     def activity_groups(self) -> list[str]:
         return list(self.levels.groups) if self.levels.groups else [g for g in self.groups if g != FIT]
+
+
+class RulesetIndex:
+    """What the hot path looks up per event, derived once per ruleset.
+
+    Kept outside the pydantic model (in :data:`_INDEXES`, by identity) because pydantic's private attributes
+    are read through a slow ``__getattr__`` and these are read several times per event.
+    """
+
+    __slots__ = ("ruleset", "group_of", "half_life", "fit_cache", "_by_event")
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self.group_of: dict[str, str] = {rule.id: rule.group for rule in ruleset.rules}
+        self.half_life: dict[str, float | None] = {name: g.half_life_days for name, g in ruleset.groups.items()}
+        self.fit_cache: dict[Hashable, tuple[Rule, ...]] = {}
+        self._by_event: dict[tuple[str, str | None], list[Rule]] = {}
+
+    def event_rules_for(self, event_type: str, event_name: str | None) -> list[Rule]:
+        """A pre-filter only: a rule is skipped when its conditions require a type or name the event does not
+        have (see :func:`dispatch_keys`); matching still decides. Cached per (type, name): most events skip
+        most rules, which is where scoring spends its time.
+        """
+        key = (event_type.lower(), event_name.strip().lower() if event_name else None)
+        cached = self._by_event.get(key)
+        if cached is None:
+            by_type, by_name = ("type", key[0]), ("name", key[1])
+            cached = []
+            for rule in self.ruleset.rules:
+                if rule.group == FIT:
+                    continue
+                needed = dispatch_keys(rule.when)
+                if needed is None or by_type in needed or by_name in needed:
+                    cached.append(rule)
+            if len(self._by_event) >= DISPATCH_CACHE_SIZE:  # names come from the wild: keep the cache bounded
+                self._by_event.clear()
+            self._by_event[key] = cached
+        return cached
+
+
+_INDEXES: dict[int, RulesetIndex] = {}
+INDEX_CACHE_SIZE = 64
+
+
+def dispatch_keys(when: Conditions) -> frozenset[tuple[str, str | None]] | None:
+    """The ``("type", t)``/``("name", n)`` keys of which an event must have one for ``when`` to hold.
+
+    ``None`` when no type or name is required (the rule is a candidate for every event). A top-level ``type``
+    (or ``name``) is required as written; an ``any`` requires one of its alternatives' keys, unless one
+    alternative requires none.
+    """
+    if when.type is not None:
+        return frozenset(("type", t) for t in when.type)
+    if when.name is not None:
+        return frozenset(("name", n.strip()) for n in when.name)
+    if when.any is None:
+        return None
+    keys: set[tuple[str, str | None]] = set()
+    for alternative in when.any:
+        needed = dispatch_keys(alternative)
+        if needed is None:
+            return None
+        keys |= needed
+    return frozenset(keys)
 
 
 def content_hash(ruleset: Ruleset) -> str:

@@ -47,12 +47,21 @@ def group_points(tallies: Mapping[str, RuleTally], ruleset: Ruleset, group: str,
 
     Tallies of rules no longer in the ruleset are ignored, so removing a rule takes its points away.
     """
-    half_life = ruleset.groups[group].half_life_days
-    return sum(
-        tally.value_at(at, half_life)
-        for rule in ruleset.all_rules()
-        if rule.group == group and (tally := tallies.get(rule.id)) is not None
-    )
+    index = ruleset.index()
+    half_life, group_of = index.half_life[group], index.group_of
+    return sum(tally.value_at(at, half_life) for rule_id, tally in tallies.items() if group_of.get(rule_id) == group)
+
+
+def _activity_points(tallies: Mapping[str, RuleTally], ruleset: Ruleset, at: datetime) -> dict[str, float]:
+    """:func:`group_points` of every non-fit group in one pass over the person's tallies."""
+    index = ruleset.index()
+    group_of, half_life = index.group_of, index.half_life
+    points = {name: 0.0 for name in half_life if name != FIT}
+    for rule_id, tally in tallies.items():
+        group = group_of.get(rule_id)
+        if group is not None and group != FIT:
+            points[group] += tally.value_at(at, half_life[group])
+    return points
 
 
 def _clamp(value: float, cap: float | None) -> float:
@@ -74,12 +83,10 @@ def matched_fit_rules(person: PersonState, ruleset: Ruleset, as_of: datetime) ->
 
 def compute_scorecard(person: PersonState, ruleset: Ruleset, as_of: datetime) -> Scorecard:
     fit_rules = list(matched_fit_rules(person, ruleset, as_of))
+    activity_points = _activity_points(person.rules, ruleset, as_of)
     groups: dict[str, float] = {}
     for name, spec in ruleset.groups.items():
-        if name == FIT:
-            raw = sum(rule.points for rule in fit_rules)
-        else:
-            raw = group_points(person.rules, ruleset, name, as_of)
+        raw = sum(rule.points for rule in fit_rules) if name == FIT else activity_points[name]
         groups[name] = round(_clamp(raw, spec.cap), 2)
     activity = round(sum(groups[name] for name in ruleset.activity_groups()), 2)
     return Scorecard(

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from bisect import insort
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from peerscore.events import AccountHints, AwareDatetime, EngagementEvent, PersonTraits
-from peerscore.identity import account_key
+from peerscore.identity import account_key, account_key_from, is_free_mail
 
 from .decay import decay_factor
 
@@ -70,7 +70,8 @@ class RuleTally(_State):
         recent = list(self.recent)
         insort(recent, occurred_at)
         as_of = at if self.as_of is None or at >= self.as_of else self.as_of
-        return RuleTally(
+        # Trusted values computed here: skip validation (this runs for every matched rule of every event).
+        return RuleTally.model_construct(
             value=self.value_at(as_of, half_life_days) + award * decay_factor(at, as_of, half_life_days),
             as_of=as_of,
             count=self.count + 1,
@@ -93,6 +94,7 @@ class PersonState(_State):
     last_event_at: AwareDatetime | None = None
     recent_event_ids: list[str] = Field(default_factory=list, description="Most recent last; for dedup")
     rules: dict[str, RuleTally] = Field(default_factory=dict, description="Accumulators of event rules")
+    opted_out: bool = Field(default=False, description="Opted out: not scored until they opt back in")
 
     @property
     def email_domain(self) -> str | None:
@@ -158,7 +160,9 @@ class AccountState(_State):
         if len(active) > MAX_ACTIVE_PEOPLE:
             kept = sorted(((t, k) for k, t in active.items()), reverse=True)[:MAX_ACTIVE_PEOPLE]
             active = {k: t for t, k in kept}
-        return self.model_copy(update={"active_people": dict(sorted(active.items()))})
+        if len(active) != len(self.active_people) or active.keys() != self.active_people.keys():
+            active = dict(sorted(active.items()))  # keys in order, so equal states serialise equally
+        return self.model_copy(update={"active_people": active})
 
     def with_hints(self, hints: AccountHints, occurred_at: datetime, event_id: str) -> AccountState:
         """Per attribute, the value of the latest event ``(occurred_at, event_id)`` wins, whatever the arrival
@@ -215,18 +219,34 @@ def normalise_domain(value: str | None) -> str | None:
     return account_key(value) or None
 
 
+def event_account_key(event: EngagementEvent) -> str | None:
+    """The account the event itself names: its domain (never a free-mail one), else its LinkedIn organisation
+    URN, else the ``groupId`` of a Segment ``group`` call (see :func:`peerscore.identity.account_key_from`)."""
+    hints = event.account
+    if hints.linkedin_org_urn is None and event.type != "group":
+        if hints.domain is None:
+            return None
+        key = account_key(hints.domain)
+        return key if key and not is_free_mail(key) else None
+    group_id = event.properties.get("group_id") if event.type == "group" else None
+    return account_key_from(
+        domain=hints.domain,
+        linkedin_org_urn=hints.linkedin_org_urn,
+        group_id=group_id if isinstance(group_id, str) else None,
+    )
+
+
 def account_key_for(person: PersonState, event: EngagementEvent) -> str | None:
-    """The account an event belongs to: its domain hint when given, else the one the person already has.
+    """The account an event belongs to: the one it names (:func:`event_account_key`), else the person's.
 
     The worker calls this to know which account state to load before :func:`apply_event`.
     """
-    return normalise_domain(event.account.domain) or person.account_key
+    return event_account_key(event) or person.account_key
 
 
 def merged_traits(old: PersonTraits, new: PersonTraits) -> PersonTraits:
     """Newer non-empty values win; an event that does not mention a trait does not erase it."""
-    update = {name: value for name, value in new.model_dump().items() if value is not None}
-    return old.model_copy(update=update) if update else old
+    return _overlay(old, new)
 
 
 def merged_company(person: PersonState, key: str | None, hints: AccountHints) -> AccountHints:
@@ -238,5 +258,16 @@ def merged_company(person: PersonState, key: str | None, hints: AccountHints) ->
     old = person.company
     if person.account_key is not None and key != person.account_key:
         old = AccountHints()
-    update = {name: value for name, value in hints.model_dump().items() if value is not None}
+    return _overlay(old, hints)
+
+
+_Flat = TypeVar("_Flat", PersonTraits, AccountHints)
+
+
+def _overlay(old: _Flat, new: _Flat) -> _Flat:
+    """``old`` with ``new``'s non-empty values; ``old`` itself (same object) when nothing changes, so callers can
+    tell "unchanged" by identity. Both are flat models of scalars: their ``__dict__`` is their data.
+    """
+    current = old.__dict__
+    update = {name: value for name, value in new.__dict__.items() if value is not None and current[name] != value}
     return old.model_copy(update=update) if update else old

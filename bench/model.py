@@ -1,0 +1,186 @@
+"""Predictive scoring on generated history: model vs rules-only on the held-out period, and what online
+prediction costs the scoring worker. Prints a table and writes var/bench/model.json.
+
+    make bench-model                                 # 8,000 people over 150 days (~50k events)
+    BENCH_MODEL_PEOPLE=3000 make bench-model         # smaller
+    BENCH_MODEL_ONLINE_EVENTS=20000 BENCH_MODEL_BATCH=500 …
+
+Quality: the generator's outcomes follow a latent buying intent (see ``IntentHistoryGenerator``); the training
+set is replayed point-in-time with the production fold, split by time, and the newest period is held out. Both
+the calibrated model and the rules total are ranked on exactly those rows.
+
+Cost: the real ScoringHandler (SQLite, in-memory publisher) applies the newest events in batches with a champion
+promoted; the predictor's time per batch (features + one predict call + recording + reasons) is reported as a
+share of the handler's whole batch time. The machine may be shared: figures are as measured.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
+from sqlmodel import Session
+
+from peerscore.consumer import Message
+from peerscore.db import create_tables, make_engine
+from peerscore.dev.journeys import IntentHistoryGenerator
+from peerscore.events import EngagementEvent, PersonIdentifiers
+from peerscore.identity import person_key
+from peerscore.ingest.normalise import normalise_batch
+from peerscore.kafka_io import OutgoingRecord
+from peerscore.scoring.domain import load_default_ruleset
+from peerscore.scoring.handler import ScoringHandler
+from peerscore.scoring.metrics import ScoringMetrics
+from peerscore.scoring.models import SCORING_TABLES
+from peerscore.scoring.predictive import registry
+from peerscore.scoring.predictive.online import BatchPredictor
+from peerscore.scoring.predictive.pipeline import fit
+from peerscore.scoring.predictive.sources import group_by_person
+from peerscore.scoring.predictive.training import TrainConfig
+from peerscore.topics import Topics
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+SECRET = b"bench-model"
+
+
+class DiscardingPublisher:
+    """Outputs are counted, not sent: the broker's cost is the same with or without the model."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def publish(self, records: Sequence[OutgoingRecord], *, wait: bool = True) -> None:
+        self.sent += len(records)
+
+    def flush(self, timeout: float | None = None) -> None:
+        return None
+
+
+def generate(people: int, days: int) -> tuple[list[EngagementEvent], list[tuple[str, str, datetime]]]:
+    history = IntentHistoryGenerator(seed=2026).history(people, end=END, days=days)
+    events = normalise_batch({"batch": history.calls}, secret=SECRET, received_at=END)
+    outcomes = []
+    for o in history.outcomes:
+        key = person_key(PersonIdentifiers(user_id=o["user_id"]), SECRET)
+        assert key is not None
+        outcomes.append((key, o["kind"], datetime.fromisoformat(o["occurred_at"])))
+    return events, outcomes
+
+
+def online_cost(
+    model_text: str, calibrator: dict, features: list[str], events: list[EngagementEvent], batch: int
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/scoring.db")
+        create_tables(engine, SCORING_TABLES)
+        with Session(engine) as session, session.begin():
+            row = registry.register(
+                session,
+                model_text=model_text,
+                calibrator=calibrator,
+                features=features,
+                card={},
+                training_since=None,
+                training_until=None,
+            )
+            assert row.version is not None
+            registry.promote(session, row.version)
+        ruleset = load_default_ruleset()
+        predictor = BatchPredictor(check_interval_s=2.0)
+        topics = Topics(prefix="bench")
+        handler = ScoringHandler(
+            engine=engine,
+            ruleset=lambda: ruleset,
+            topics=topics,
+            publisher=DiscardingPublisher(),
+            group_id="bench-model",
+            metrics=ScoringMetrics(CollectorRegistry()),
+            predictor=predictor,
+        )
+        handled = 0.0
+        for start in range(0, len(events), batch):
+            messages = [
+                Message(topics.events, 0, start + i, e.person_key, e, 0)
+                for i, e in enumerate(events[start : start + batch])
+            ]
+            began = time.perf_counter()
+            handler.handle(messages)
+            handled += time.perf_counter() - began
+        engine.dispose()
+    stats = predictor.stats
+    return {
+        "online_events": len(events),
+        "online_batch_events": batch,
+        "online_batches": stats.batches,
+        "online_leads_scored_per_batch": round(stats.people / max(1, stats.batches), 1),
+        "online_explained_leads": stats.explained,
+        "online_batch_ms": round(1000 * handled / max(1, stats.batches), 1),
+        "online_predict_ms_per_batch": round(1000 * stats.seconds / max(1, stats.batches), 1),
+        "online_predict_share_of_batch": round(stats.seconds / handled, 4),
+    }
+
+
+def main() -> None:
+    people = int(os.environ.get("BENCH_MODEL_PEOPLE", "8000"))
+    days = int(os.environ.get("BENCH_MODEL_DAYS", "150"))
+    online_events = int(os.environ.get("BENCH_MODEL_ONLINE_EVENTS", "20000"))
+    batch = int(os.environ.get("BENCH_MODEL_BATCH", "500"))
+    print(f"generating {people:,} people over {days} days …", flush=True)
+    events, outcomes = generate(people, days)
+    ruleset = load_default_ruleset()
+    print(f"point-in-time training set from {len(events):,} events, training …", flush=True)
+    started = time.perf_counter()
+    run = fit(
+        group_by_person(events),
+        outcomes,
+        ruleset,
+        start=min(e.occurred_at for e in events),
+        end=END,
+        config=TrainConfig(),
+        out=Path("var/bench/model-card"),
+    )
+    train_s = time.perf_counter() - started
+    result = run.result
+    if result.model_text is None:
+        raise SystemExit(f"no model trained: {result.fallback_reason}")
+    test = result.card["test"]
+    print(f"online cost over the newest {online_events:,} events …", flush=True)
+    newest = sorted(events, key=lambda e: e.occurred_at)[-online_events:]
+    cost = online_cost(result.model_text, result.calibrator, result.feature_names, newest, batch)
+    report = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores (shared with other work while measured), "
+        f"{platform.python_implementation()} {platform.python_version()}",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "people": people,
+        "events": len(events),
+        "training_rows": len(run.data),
+        "training_positives": run.data.positives,
+        "test_rows": test["model"]["rows"],
+        "test_positives": test["model"]["positives"],
+        "dataset_and_training_s": round(train_s, 1),
+        "best_iteration": result.card["best_iteration"],
+        "model_roc_auc": round(test["model"]["roc_auc"], 4),
+        "rules_roc_auc": round(test["rules"]["roc_auc"], 4),
+        "model_pr_auc": round(test["model"]["pr_auc"], 4),
+        "rules_pr_auc": round(test["rules"]["pr_auc"], 4),
+        "model_top_decile_lift": round(test["model"]["top_decile_lift"], 3),
+        "rules_top_decile_lift": round(test["rules"]["top_decile_lift"], 3),
+        "model_beats_rules": bool(
+            test["model"]["roc_auc"] > test["rules"]["roc_auc"]
+            and test["model"]["top_decile_lift"] > test["rules"]["top_decile_lift"]
+        ),
+        **cost,
+        "card": str(run.card_path),
+    }
+    publish_result("model", report, title="Predictive scoring: model vs rules (held-out period), online cost")
+
+
+if __name__ == "__main__":
+    main()

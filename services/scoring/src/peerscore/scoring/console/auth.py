@@ -1,0 +1,110 @@
+"""Who may use the console, and CSRF protection for its forms.
+
+* Outside dev an admin token is required. Browsers sign in with it once (login form) and get an HttpOnly,
+  SameSite=Strict cookie ``<issued>.<nonce>.<mac>`` signed with the token (HMAC-SHA256), so sessions need no
+  server state and changing the token signs everyone out. API clients send ``Authorization: Bearer <token>``.
+* In dev without a token the console is open (every page says so) and a session cookie is still issued, signed
+  with a key made when the app starts, because forms need it for their CSRF token.
+* Every form carries a CSRF token derived from the session (HMAC of its nonce); POSTs must present it and,
+  when the browser sends ``Origin``, come from this host. Bearer requests carry no ambient credentials and need
+  neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import Request
+
+from .settings import ConsoleSettings
+
+COOKIE = "peerscore_console"
+
+
+class NotSignedIn(Exception):
+    """The request needs a session (browser) or a bearer token (API)."""
+
+
+class Forbidden(Exception):
+    """A state-changing request without a valid CSRF token or from another origin."""
+
+
+@dataclass(frozen=True)
+class Session:
+    nonce: str
+    csrf: str
+    bearer: bool = False
+    fresh_cookie: str | None = None
+    """Set when this request minted the session (dev-open mode): the response must store it."""
+
+
+class ConsoleAuth:
+    def __init__(self, settings: ConsoleSettings, *, dev: bool) -> None:
+        self._token = settings.admin_token.get_secret_value()
+        self.dev = dev
+        self.open = dev and not self._token
+        self._key = (self._token or secrets.token_hex(32)).encode()
+        self._max_age = int(settings.session_hours * 3600)
+        self.secure_cookie = settings.secure_cookie
+
+    @property
+    def max_age(self) -> int:
+        return self._max_age
+
+    def _mac(self, message: str) -> str:
+        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
+
+    def mint(self) -> str:
+        issued, nonce = str(int(time.time())), secrets.token_urlsafe(16)
+        return f"{issued}.{nonce}.{self._mac(f'session:{issued}.{nonce}')}"
+
+    def _session_from_cookie(self, value: str | None) -> Session | None:
+        if not value or value.count(".") != 2:
+            return None
+        issued, nonce, mac = value.split(".")
+        if not hmac.compare_digest(mac, self._mac(f"session:{issued}.{nonce}")):
+            return None
+        if not issued.isdigit() or time.time() - int(issued) > self._max_age:
+            return None
+        return Session(nonce=nonce, csrf=self._mac(f"csrf:{nonce}"))
+
+    def token_matches(self, given: str) -> bool:
+        return bool(self._token) and hmac.compare_digest(given.encode(), self._token.encode())
+
+    def session(self, request: Request) -> Session:
+        """The caller's session, or :class:`NotSignedIn`."""
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and given:
+            if self.token_matches(given) or self.open:
+                return Session(nonce="bearer", csrf="", bearer=True)
+            raise NotSignedIn("wrong bearer token")
+        found = self._session_from_cookie(request.cookies.get(COOKIE))
+        if found is not None:
+            return found
+        if self.open:
+            cookie = self.mint()
+            minted = self._session_from_cookie(cookie)
+            assert minted is not None
+            return Session(nonce=minted.nonce, csrf=minted.csrf, fresh_cookie=cookie)
+        raise NotSignedIn("sign in first")
+
+    def check_origin(self, request: Request) -> None:
+        """A browser form post must come from this host (``Origin`` is sent by every current browser)."""
+        origin = request.headers.get("origin")
+        if origin == "null":
+            raise Forbidden("form post from an opaque origin refused")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+            raise Forbidden("cross-origin form post refused")
+
+    def check_post(self, request: Request, session: Session, csrf: str | None) -> None:
+        """Refuse cross-site form posts: the origin must be this host and the CSRF token this session's."""
+        if session.bearer:
+            return
+        self.check_origin(request)
+        if not csrf or not hmac.compare_digest(csrf, session.csrf):
+            raise Forbidden("the form's CSRF token is missing or stale: reload the page and try again")

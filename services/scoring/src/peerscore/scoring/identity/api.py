@@ -1,0 +1,90 @@
+"""``DELETE /v1/people/{email}``: erase a person across Peerscore; ``GET /v1/erasures/{request_id}``: proof.
+
+The API deletes nothing itself. It finds the person's keys (the email's own key, every scored person stored with
+that email, and where merges took them), publishes one erasure event per key on the events topic (keyed by the
+key, so the owning worker erases in order with the person's events) and answers 202 once Kafka acknowledged.
+Scoring erases and logs, then tells the other services through the erasure topic; each logs what it deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+from kafka.errors import KafkaError
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from peerscore.events import utcnow
+from peerscore.identity import email_person_key, normalise_email
+from peerscore.kafka_io import Publisher, record
+from peerscore.scoring.identity.erasure import MAX_MERGED_DEPTH, ErasureOrder, erasure_event
+from peerscore.scoring.identity.models import ErasureLogRow, IdentityLinkRow
+from peerscore.scoring.models import PersonRow
+
+
+class ErasureAccepted(BaseModel):
+    request_id: str
+    person_keys: list[str]
+    requested_at: datetime
+    status: str = "accepted"
+
+
+class ErasureRecord(BaseModel):
+    person_key: str
+    requested_at: datetime
+    erased_at: datetime
+    deleted: dict[str, Any]
+
+
+def person_keys_for_email(session: Session, email: str, secret: bytes) -> list[str]:
+    """The email's own key, every stored person with that email, and the keys merges moved them to."""
+    keys = {email_person_key(email, secret)}
+    keys.update(session.exec(select(PersonRow.person_key).where(PersonRow.email == normalise_email(email))).all())
+    frontier = set(keys)
+    for _ in range(MAX_MERGED_DEPTH):
+        onward = set(
+            session.exec(
+                select(IdentityLinkRow.merged_into).where(col(IdentityLinkRow.person_key).in_(sorted(frontier)))
+            ).all()
+        )
+        frontier = onward - keys
+        if not frontier:
+            break
+        keys |= frontier
+    return sorted(keys)
+
+
+def people_router(
+    engine: Engine, publisher: Publisher, events_topic: str, secret: bytes, auth: Callable[..., None]
+) -> APIRouter:
+    router = APIRouter(tags=["privacy"], dependencies=[Depends(auth)])
+
+    @router.delete("/v1/people/{email}", status_code=status.HTTP_202_ACCEPTED, response_model=ErasureAccepted)
+    def erase_person(email: Annotated[str, Path(min_length=3, max_length=320)]) -> ErasureAccepted:
+        """Erase everything Peerscore holds about the person with this email (asynchronous; see the request)."""
+        if "@" not in email or email.strip().startswith("@") or email.strip().endswith("@"):
+            raise HTTPException(422, "path.email: not an email address")
+        with Session(engine) as session:
+            keys = person_keys_for_email(session, email, secret)
+        order = ErasureOrder(request_id=uuid.uuid4().hex, requested_at=utcnow(), keys=keys)
+        try:
+            publisher.publish([record(events_topic, k, erasure_event(k, order)) for k in keys], wait=True)
+        except KafkaError as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "event log unavailable; retry") from exc
+        return ErasureAccepted(request_id=order.request_id, person_keys=keys, requested_at=order.requested_at)
+
+    @router.get("/v1/erasures/{request_id}", response_model=list[ErasureRecord])
+    def erasure_status(request_id: Annotated[str, Path(max_length=128)]) -> list[ErasureRecord]:
+        """What scoring erased for a request (empty while the worker has not reached it yet)."""
+        with Session(engine) as session:
+            rows = session.exec(
+                select(ErasureLogRow).where(ErasureLogRow.request_id == request_id).order_by(col(ErasureLogRow.id))
+            ).all()
+            return [ErasureRecord.model_validate(r, from_attributes=True) for r in rows]
+
+    return router

@@ -1,0 +1,166 @@
+"""What ``peerscore train``, ``peerscore drift`` and ``peerscore generate-history`` do (the CLI in
+``peerscore.cli`` only parses options and calls these)."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine, insert
+from sqlmodel import Session
+
+from peerscore.events import Outcome, PersonIdentifiers, utcnow
+from peerscore.identity import person_key
+from peerscore.scoring.domain.ruleset import Ruleset
+
+from . import registry
+from .dataset import DatasetConfig
+from .drift import default_since, drift_report
+from .pipeline import register_run, train_from_database
+from .settings import PredictiveSettings
+from .training import TrainConfig
+
+PARTITIONS = 12
+
+
+def run_train(
+    engine: Engine,
+    ruleset: Ruleset,
+    settings: PredictiveSettings,
+    console: Console,
+    *,
+    out: Path,
+    promote: registry.Role | None,
+    iterations: int,
+) -> int:
+    """Train, write the card, register (and promote). Exit code: 0 trained, 2 rules fallback, 1 no history."""
+    dataset = DatasetConfig(horizon_days=settings.horizon_days, snapshot_every_days=settings.snapshot_every_days)
+    config = TrainConfig(
+        min_positives=settings.min_positives,
+        num_boost_round=iterations,
+        dask=settings.dask,
+        dask_scheduler=settings.dask_scheduler,
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
+    with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
+        replay = progress.add_task("replaying history (point in time)", total=None)
+        boost = progress.add_task("boosting", total=iterations, visible=False)
+
+        def on_iteration(done: int, total: int) -> None:
+            progress.update(boost, completed=done, total=total, visible=True)
+
+        run = train_from_database(
+            engine,
+            ruleset,
+            dataset=dataset,
+            config=config,
+            out=out,
+            on_events=lambda n: progress.advance(replay, n),
+            on_iteration=on_iteration,
+        )
+    if run is None:
+        console.print("[red]No event history stored yet: nothing to train on.[/red]")
+        return 1
+    card = run.result.card
+    if run.result.fallback_reason is not None:
+        console.print(f"[yellow]Rules only: no model trained ({run.result.fallback_reason}).[/yellow]")
+        console.print(f"Card: {run.card_path}")
+        return 2
+    version = register_run(engine, run, promote)
+    card["version"] = version
+    if run.card_path is not None:
+        from .card import write_card
+
+        write_card(card, run.card_path.parent)
+    _print_card(console, card)
+    role = f", promoted to {promote}" if promote else " (not promoted: POST /v1/models/{version}/promote)"
+    console.print(f"Registered model version {version}{role}. Card: {run.card_path}")
+    return 0
+
+
+def _print_card(console: Console, card: dict[str, Any]) -> None:
+    table = Table(title=f"Held-out test period ({card['splits']['test']['rows']} leads)")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("rules only", justify="right")
+    for key in ("roc_auc", "pr_auc", "top_decile_lift"):
+        m, r = card["test"]["model"][key], card["test"]["rules"][key]
+        table.add_row(key, f"{m:.3f}" if m is not None else "–", f"{r:.3f}" if r is not None else "–")
+    console.print(table)
+
+
+def run_drift(engine: Engine, ruleset: Ruleset, settings: PredictiveSettings, console: Console, days: float) -> int:
+    with Session(engine) as session:
+        champion = registry.current_roles(session).champion
+        model = registry.get_version(session, champion) if champion is not None else None
+    if model is None:
+        console.print("No champion model: scoring is rules-only, nothing to compare.")
+        return 1
+    report = drift_report(
+        engine,
+        model,
+        ruleset,
+        since=default_since(utcnow(), days),
+        warn=settings.drift_warn_psi,
+        alert=settings.drift_alert_psi,
+    )
+    table = Table(title=f"Drift of model {model.version}: last {days:g} days vs training window (PSI)")
+    table.add_column("feature")
+    table.add_column("PSI", justify="right")
+    table.add_column("level")
+    if "score" in report:
+        table.add_row("[bold]probability[/bold]", f"{report['score']['psi']:.3f}", report["score"]["level"])
+    for row in report["features"][:15]:
+        table.add_row(row["feature"], f"{row['psi']:.3f}", row["level"])
+    console.print(table)
+    console.print(json.dumps({k: report[k] for k in ("recent_rows", "alerts", "warnings")}))
+    return 3 if report["alerts"] else 0
+
+
+def generate_history(
+    engine: Engine, people: int, days: int, seed: int, secret: bytes, end: datetime
+) -> tuple[int, int]:
+    """Write generated journeys (as the worker stores them) and their CRM outcomes into scoring's database, so a
+    fresh install can train a first model. Returns ``(events, outcomes)``."""
+    from peerscore.dev.journeys import IntentHistoryGenerator
+    from peerscore.ingest.normalise import normalise_batch
+    from peerscore.scoring.history import EventHistoryRow, history_row
+    from peerscore.scoring.outcomes.store import store_outcomes
+
+    generated = IntentHistoryGenerator(seed=seed).history(people, end=end, days=days)
+    events = normalise_batch({"batch": generated.calls}, secret=secret, received_at=end)
+    offsets = [0] * PARTITIONS
+    rows = []
+    for e in events:
+        partition = zlib.crc32(e.person_key.encode()) % PARTITIONS
+        rows.append(history_row("generated.events", partition, offsets[partition], e))
+        offsets[partition] += 1
+    outcomes = []
+    for o in generated.outcomes:
+        key = person_key(PersonIdentifiers(user_id=o["user_id"]), secret)
+        assert key is not None
+        at = datetime.fromisoformat(o["occurred_at"])
+        outcomes.append(
+            Outcome(
+                event_id=o["id"],
+                person_key=key,
+                kind=o["kind"],
+                reason=o["reason"],
+                source="webhook",
+                occurred_at=at,
+                received_at=at + timedelta(minutes=5),
+            )
+        )
+    with Session(engine) as session, session.begin():
+        session.execute(insert(EventHistoryRow.__table__), rows)  # type: ignore[attr-defined]
+        store_outcomes(session, outcomes)
+    return len(rows), len(outcomes)
+
+
+__all__ = ["generate_history", "run_drift", "run_train"]

@@ -1,0 +1,160 @@
+"""The model's inputs, computed from what scoring already keeps: ONE function for training and serving.
+
+:func:`feature_vector` reads a person's state (the production fold of their own events), the activity times of
+their account's people and a time. Training calls it on states replayed from the event history as of each
+snapshot (see :mod:`.dataset`); the worker calls it on the states of the batch it just applied. Whatever it
+reads must therefore exist at that time: the person state only holds events applied so far, and the account
+activity passed in must hold only activity up to ``as_of`` (the dataset builder guarantees it).
+
+Per event kind the features follow the ruleset's event rules (each rule names one kind of event: "pricing page
+viewed", "review-site comparison"…): lifetime count, decayed points, occurrences in the last 7 and 30 days and
+days since the last one. Then every rule group's score, fit attributes (seniority, company size, personal
+email) and the breadth of the account (colleagues active in 7 and 30 days).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+import numpy as np
+
+from peerscore.events import Grade, LeadScore
+from peerscore.scoring.domain.policy import grade_rank
+from peerscore.scoring.domain.ruleset import FIT, Ruleset
+from peerscore.scoring.domain.scorecard import compute_scorecard
+from peerscore.scoring.domain.state import PersonState
+
+SENIORITY_RANK = {"entry": 0, "individual": 1, "manager": 2, "head": 3, "director": 3, "vp": 4, "c-level": 5}
+WINDOWS_DAYS = (7, 30)
+BREADTH_WINDOWS_DAYS = (7, 30)
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The ordered feature names of one ruleset's shape; a model stores its names and is served by them."""
+
+    names: tuple[str, ...]
+    event_rules: tuple[str, ...]
+    groups: tuple[str, ...]
+    half_lives: tuple[float | None, ...] = ()
+    """Per event rule, its group's half-life (decay of the points feature)."""
+
+    def index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+
+def feature_spec(ruleset: Ruleset) -> FeatureSpec:
+    rules = [r for r in ruleset.all_rules() if r.group != FIT]
+    groups = tuple(ruleset.groups)
+    names: list[str] = []
+    for rule in rules:
+        names += [f"rule.{rule.id}.count", f"rule.{rule.id}.points"]
+        names += [f"rule.{rule.id}.n{w}d" for w in WINDOWS_DAYS]
+        names.append(f"rule.{rule.id}.days_since")
+    names += [f"group.{g}" for g in groups]
+    names += ["score.total", "score.activity", "fit.grade", "fit.seniority", "fit.employees_log10"]
+    names += ["fit.has_account", "person.events", "person.distinct_rules"]
+    names += [f"account.colleagues_{w}d" for w in BREADTH_WINDOWS_DAYS]
+    half_lives = tuple(ruleset.groups[r.group].half_life_days for r in rules)
+    return FeatureSpec(names=tuple(names), event_rules=tuple(r.id for r in rules), groups=groups, half_lives=half_lives)
+
+
+_NEVER = (0.0, 0.0) + (0.0,) * len(WINDOWS_DAYS) + (math.nan,)
+
+
+def feature_vector(
+    person: PersonState,
+    colleagues_last_seen: Mapping[str, datetime],
+    ruleset: Ruleset,
+    spec: FeatureSpec,
+    as_of: datetime,
+    card: ScoreValues | None = None,
+) -> np.ndarray:
+    """The features of ``person`` as of ``as_of`` in ``spec`` order (NaN where a value does not exist).
+
+    ``card`` may carry the rule scores the fold already computed at ``as_of`` (:func:`score_values`, the worker
+    has them in hand); otherwise they are computed here — the same numbers either way (tested).
+
+    ``colleagues_last_seen`` maps the account's people to their latest activity known at ``as_of`` (the person's
+    own entry is ignored); pass ``{}`` when the person has no account. Runs once per scored lead per batch, so
+    it sticks to bisect and plain arithmetic (occurrence lists are kept sorted by the fold).
+    """
+    out: list[float] = []
+    windows = [as_of - timedelta(days=w) for w in WINDOWS_DAYS]
+    tallies = person.rules
+    for rule_id, half_life in zip(spec.event_rules, spec.half_lives, strict=True):
+        tally = tallies.get(rule_id)
+        if tally is None:
+            out += _NEVER
+            continue
+        recent = tally.recent
+        seen = bisect_right(recent, as_of)
+        out += [float(tally.count), tally.value_at(as_of, half_life)]
+        out += [float(seen - bisect_right(recent, since, hi=seen)) for since in windows]
+        out.append((as_of - recent[seen - 1]).total_seconds() / DAY_S if seen else math.nan)
+    if card is None:
+        full = compute_scorecard(person, ruleset, as_of)
+        card = ScoreValues(full.groups, full.total, full.activity, full.grade)
+    out += [card.groups.get(g, 0.0) for g in spec.groups]
+    employees = person.company.employees
+    seniority = (person.traits.seniority or "").lower()
+    out += [card.total, card.activity, float(grade_rank(card.grade)), float(SENIORITY_RANK.get(seniority, math.nan))]
+    out.append(math.log10(employees) if employees and employees > 0 else math.nan)
+    out += [float(person.account_key is not None), float(person.version), float(len(person.rules))]
+    me = person.person_key
+    for w in BREADTH_WINDOWS_DAYS:
+        window = timedelta(days=w)
+        out.append(float(sum(1 for k, t in colleagues_last_seen.items() if k != me and abs(as_of - t) < window)))
+    return np.asarray(out, dtype=np.float64)
+
+
+def feature_matrix(
+    rows: Sequence[tuple[PersonState, Mapping[str, datetime], datetime]],
+    ruleset: Ruleset,
+    spec: FeatureSpec,
+    cards: Sequence[ScoreValues | None] | None = None,
+) -> np.ndarray:
+    """Stack :func:`feature_vector` for ``(person, colleagues_last_seen, as_of)`` rows: shape (rows, features)."""
+    if not rows:
+        return np.empty((0, len(spec.names)))
+    given = cards if cards is not None else [None] * len(rows)
+    return np.vstack([feature_vector(p, c, ruleset, spec, t, k) for (p, c, t), k in zip(rows, given, strict=True)])
+
+
+class ScoreValues(NamedTuple):
+    """The rule scores features use: group points, total, activity and grade (as ``compute_scorecard`` gives)."""
+
+    groups: Mapping[str, float]
+    total: float
+    activity: float
+    grade: Grade
+
+
+def score_values(score: LeadScore, person: PersonState, ruleset: Ruleset) -> ScoreValues | None:
+    """The values of a score the fold produced for exactly this person state (same version and time), else None.
+
+    ``apply_event`` computes the score of the state it returns at ``last_event_at`` with the same scorecard, so
+    reusing it saves the worker a second scorecard per lead per batch.
+    """
+    if score.version != person.version or score.as_of != person.last_event_at:
+        return None
+    activity = round(sum(score.groups.get(g, 0.0) for g in ruleset.activity_groups()), 2)
+    return ScoreValues(score.groups, score.total, activity, score.grade)
+
+
+def align(matrix: np.ndarray, have: FeatureSpec, want: Sequence[str]) -> np.ndarray:
+    """Columns of ``matrix`` (built for ``have``) reordered to a model's ``want`` names; missing ones are NaN,
+    so a model keeps serving after the ruleset gained or lost a rule (those inputs are simply unknown)."""
+    index = have.index()
+    out = np.full((matrix.shape[0], len(want)), np.nan)
+    for j, name in enumerate(want):
+        i = index.get(name)
+        if i is not None:
+            out[:, j] = matrix[:, i]
+    return out

@@ -1,0 +1,51 @@
+"""Generated histories with outcomes, a small training set built from them, and tiny trained models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from peerscore.dev.journeys import IntentHistoryGenerator
+from peerscore.events import EngagementEvent, PersonIdentifiers
+from peerscore.identity import person_key
+from peerscore.ingest.normalise import normalise_batch
+from peerscore.scoring.domain import Ruleset, load_default_ruleset
+from peerscore.scoring.predictive.dataset import DatasetConfig, TrainingSet, build_training_set
+from peerscore.scoring.predictive.sources import group_by_person
+from peerscore.scoring.predictive.training import TrainConfig, TrainResult, train_model
+
+END = datetime(2026, 10, 1, tzinfo=UTC)
+SECRET = b"unit-predictive"
+TINY = TrainConfig(min_positives=20, num_boost_round=40, early_stopping_rounds=10, min_data_in_leaf=10)
+
+
+@cache
+def generated(people: int = 700, seed: int = 5) -> tuple[list[EngagementEvent], list[tuple[str, str, datetime]]]:
+    history = IntentHistoryGenerator(seed=seed).history(people, end=END, days=120)
+    events = normalise_batch({"batch": history.calls}, secret=SECRET, received_at=END)
+    outcomes = []
+    for o in history.outcomes:
+        key = person_key(PersonIdentifiers(user_id=o["user_id"]), SECRET)
+        assert key is not None
+        outcomes.append((key, o["kind"], datetime.fromisoformat(o["occurred_at"])))
+    return events, outcomes
+
+
+@cache
+def ruleset() -> Ruleset:
+    return load_default_ruleset()
+
+
+@cache
+def training_set() -> TrainingSet:
+    events, outcomes = generated()
+    start = min(e.occurred_at for e in events)
+    return build_training_set(
+        group_by_person(events), outcomes, ruleset(), start=start, end=END, config=DatasetConfig()
+    )
+
+
+@cache
+def trained(seed: int = 7, leaves: int = 15) -> TrainResult:
+    config = TrainConfig(**{**TINY.__dict__, "seed": seed, "num_leaves": leaves})
+    return train_model(training_set(), config)

@@ -1,0 +1,172 @@
+"""The worker with the conversion model: registry → champion → hot-load → scores change, shadow, rollback,
+qualification by probability and reasons in words. The real ScoringHandler on SQLite; Kafka is a list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from peerscore.consumer import Message
+from peerscore.db import create_tables, make_engine
+from peerscore.events import EngagementEvent, LeadScore, LeadTransition
+from peerscore.kafka_io import OutgoingRecord
+from peerscore.scoring.domain import Ruleset, parse_ruleset
+from peerscore.scoring.handler import ScoringHandler
+from peerscore.scoring.metrics import ScoringMetrics
+from peerscore.scoring.models import SCORING_TABLES, PersonRow
+from peerscore.scoring.predictive import registry
+from peerscore.scoring.predictive.online import BatchPredictor
+from peerscore.scoring.predictive.training import TrainResult
+from peerscore.topics import Topics
+from tests.unit.backtest.support import default_yaml
+
+from .support import generated, ruleset, trained
+
+TOPICS = Topics(prefix="unit")
+
+
+class ListPublisher:
+    def __init__(self) -> None:
+        self.records: list[OutgoingRecord] = []
+
+    def publish(self, records: Sequence[OutgoingRecord], *, wait: bool = True) -> None:
+        self.records.extend(records)
+
+    def flush(self, timeout: float | None = None) -> None:
+        return None
+
+    def take(self, topic: str) -> list[bytes]:
+        out = [r.value for r in self.records if r.topic == topic]
+        self.records = [r for r in self.records if r.topic != topic]
+        return out
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'scoring.db'}")
+    create_tables(eng, SCORING_TABLES)
+    yield eng
+    eng.dispose()
+
+
+def _register(engine: Engine, result: TrainResult) -> int:
+    assert result.model_text is not None
+    with Session(engine) as session, session.begin():
+        row = registry.register(
+            session,
+            model_text=result.model_text,
+            calibrator=result.calibrator,
+            features=result.feature_names,
+            card=result.card,
+            training_since=None,
+            training_until=None,
+        )
+        assert row.version is not None
+        return row.version
+
+
+def _roles(engine: Engine, action: str, version: int | None = None, role: registry.Role = "champion") -> None:
+    with Session(engine) as session, session.begin():
+        if action == "promote":
+            assert version is not None
+            registry.promote(session, version, role)
+        else:
+            registry.rollback(session)
+
+
+class Worker:
+    def __init__(self, engine: Engine, rules: Ruleset, predictor: BatchPredictor) -> None:
+        self.publisher = ListPublisher()
+        self.handler = ScoringHandler(
+            engine=engine,
+            ruleset=lambda: rules,
+            topics=TOPICS,
+            publisher=self.publisher,
+            group_id="unit",
+            metrics=ScoringMetrics(CollectorRegistry()),
+            predictor=predictor,
+        )
+        self.offset = 0
+        events = sorted(generated()[0], key=lambda e: e.occurred_at)
+        self.pending: list[EngagementEvent] = events[-1200:]  # the newest journeys: leads the model scores
+
+    def batch(self, size: int = 150) -> list[LeadScore]:
+        chunk, self.pending = self.pending[:size], self.pending[size:]
+        messages = []
+        for e in chunk:
+            messages.append(Message(TOPICS.events, 0, self.offset, e.person_key, e, 0))
+            self.offset += 1
+        self.handler.handle(messages)
+        return [LeadScore.model_validate_json(v) for v in self.publisher.take(TOPICS.scores)]
+
+
+def _predictions(engine: Engine) -> list[registry.ModelPredictionRow]:
+    with Session(engine) as session:
+        return list(session.exec(select(registry.ModelPredictionRow)).all())
+
+
+def test_promote_hot_load_shadow_and_rollback(engine: Engine) -> None:
+    v1, v2 = _register(engine, trained(7, 15)), _register(engine, trained(8, 4))
+    worker = Worker(engine, ruleset(), BatchPredictor(check_interval_s=0, reason_threshold=0.5))
+
+    scores = worker.batch()
+    assert scores and all(s.conversion_probability is None and s.model_version is None for s in scores)
+    assert _predictions(engine) == []  # rules only: nothing to record
+
+    _roles(engine, "promote", v1)
+    scores = worker.batch()
+    assert scores and {s.model_version for s in scores} == {v1}
+    assert all(s.conversion_probability is not None for s in scores)
+    assert _predictions(engine) == []  # no challenger: the champion's probability lives in the lead's score
+    with Session(engine) as session:
+        stored = [LeadScore.model_validate(r.score) for r in session.exec(select(PersonRow)).all() if r.score]
+    assert {s.model_version for s in stored if s.person_key in {x.person_key for x in scores}} == {v1}
+
+    _roles(engine, "promote", v2, role="challenger")
+    scores = worker.batch()
+    assert {s.model_version for s in scores} == {v1}  # only the champion acts
+    shadow = [p for p in _predictions(engine) if p.challenger_version == v2]
+    assert shadow and all(p.challenger_probability is not None and p.champion_version == v1 for p in shadow)
+    assert any(p.challenger_probability != p.champion_probability for p in shadow)  # two different models
+
+    _roles(engine, "promote", v2)  # the challenger becomes champion, hot-loaded on the next batch
+    scores = worker.batch()
+    assert {s.model_version for s in scores} == {v2}
+    assert len(_predictions(engine)) == len(shadow)  # the challenger slot is empty again: no shadow record
+
+    _roles(engine, "rollback")
+    assert {s.model_version for s in worker.batch()} == {v1}
+
+
+def test_model_qualifies_and_explains_only_leads_over_the_bar(engine: Engine) -> None:
+    version = _register(engine, trained(7, 15))
+    _roles(engine, "promote", version)
+    text = default_yaml().replace(
+        "qualify: {min_grade: B, min_activity: 50}", "qualify: {min_grade: B, min_activity: 50, min_probability: 0.3}"
+    )
+    rules = parse_ruleset(text)
+    worker = Worker(engine, rules, BatchPredictor(check_interval_s=0, reason_threshold=0.6))
+    scores = [s for _ in range(4) for s in worker.batch(250)]
+    transitions = [LeadTransition.model_validate_json(v) for v in worker.publisher.take(TOPICS.qualified)]
+    assert all(t.kind == "qualified" for t in transitions if (t.score.conversion_probability or 0) >= 0.3)
+    by_model = [
+        t
+        for t in transitions
+        if t.kind == "qualified" and (t.score.grade in ("C", "D") or t.score.engagement + t.score.intent < 50)
+    ]
+    assert by_model, "some leads qualify on probability alone"
+    for t in by_model:
+        assert t.score.qualified and (t.score.conversion_probability or 0) >= 0.3
+        assert any(r.startswith("Likely to convert") for r in t.score.reasons)
+    with Session(engine) as session:
+        stored = {r.person_key: r.qualified for r in session.exec(select(PersonRow)).all()}
+    assert all(stored[t.person_key] for t in by_model)
+    explained = [s for s in scores if any(r.startswith("Likely to convert") for r in s.reasons)]
+    assert explained and all((s.conversion_probability or 0) >= 0.3 for s in explained)
+    quiet = [s for s in scores if (s.conversion_probability or 0) < 0.3]
+    assert quiet and not any(r.startswith("Likely to convert") for s in quiet for r in s.reasons)
