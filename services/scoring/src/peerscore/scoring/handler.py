@@ -21,17 +21,17 @@ from sqlmodel import Session, col
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
 from peerscore.db import load_offsets, save_offsets
-from peerscore.events import EngagementEvent, LeadContact, LeadScore, LeadTransition, utcnow
+from peerscore.events import EngagementEvent, LeadScore, LeadTransition, utcnow
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.scoring import store
 from peerscore.scoring.domain import with_account_context
 from peerscore.scoring.domain.engine import Applied, Award
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import (
-    AccountState,
     PersonState,
     account_key_for,
     event_account_key,
+    lead_contact,
     new_account,
     new_person,
 )
@@ -57,18 +57,6 @@ def _score_changed(old: LeadScore | None, new: LeadScore) -> bool:
         return True
     ignore = {"version", "as_of"}
     return old.model_dump(exclude=ignore) != new.model_dump(exclude=ignore)
-
-
-def lead_contact(person: PersonState, account: AccountState | None) -> LeadContact:
-    return LeadContact(
-        email=person.email,
-        first_name=person.traits.first_name,
-        last_name=person.traits.last_name,
-        title=person.traits.title,
-        company=account.name if account is not None else None,
-        domain=account.account_key if account is not None else None,
-        country=person.traits.country,
-    )
 
 
 class ScoringHandler:

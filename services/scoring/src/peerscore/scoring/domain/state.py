@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from peerscore.events import AccountHints, AwareDatetime, EngagementEvent, PersonTraits
+from peerscore.events import AccountHints, AwareDatetime, EngagementEvent, LeadContact, PersonTraits
 from peerscore.identity import account_key, account_key_from, is_free_mail
 
 from .decay import decay_factor
@@ -242,6 +242,20 @@ def account_key_for(person: PersonState, event: EngagementEvent) -> str | None:
     The worker calls this to know which account state to load before :func:`apply_event`.
     """
     return event_account_key(event) or person.account_key
+
+
+def lead_contact(person: PersonState, account: AccountState | None) -> LeadContact:
+    """Who a qualified lead is, for the CRM: the person's details and their company (the shared account's name,
+    the account key as the domain)."""
+    return LeadContact(
+        email=person.email,
+        first_name=person.traits.first_name,
+        last_name=person.traits.last_name,
+        title=person.traits.title,
+        company=account.name if account is not None else None,
+        domain=account.account_key if account is not None else person.account_key,
+        country=person.traits.country,
+    )
 
 
 def merged_traits(old: PersonTraits, new: PersonTraits) -> PersonTraits:

@@ -29,10 +29,10 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from peerscore.events import LeadContact, LeadScore, LeadTransition, utcnow
+from peerscore.events import LeadScore, LeadTransition, utcnow
 from peerscore.kafka_io import OutgoingRecord, record
 from peerscore.scoring.domain.ruleset import Ruleset
-from peerscore.scoring.domain.state import AccountState, PersonState
+from peerscore.scoring.domain.state import AccountState, PersonState, lead_contact
 from peerscore.topics import Topics
 
 from . import registry
@@ -329,7 +329,7 @@ def _rewrite_outputs(
         transition = LeadTransition(
             kind="qualified",
             person_key=key,
-            contact=_contact(person, account),
+            contact=lead_contact(person, account),
             score=score,
             transitioned_at=score.as_of,
         )
@@ -354,15 +354,3 @@ def _keep_model_qualified(
                 continue
         kept.append(out)
     return kept, recycled
-
-
-def _contact(person: PersonState, account: AccountState | None) -> LeadContact:
-    return LeadContact(
-        email=person.email,
-        first_name=person.traits.first_name,
-        last_name=person.traits.last_name,
-        title=person.traits.title,
-        company=account.name if account is not None else None,
-        domain=account.account_key if account is not None else person.account_key,
-        country=person.traits.country,
-    )
