@@ -60,6 +60,16 @@ def test_stricter_candidate_qualifies_fewer_and_lists_them(history: Engine) -> N
     assert all(c.email and c.reasons for c in report.changes)
 
 
+def test_listed_changes_have_reasons_whichever_range_they_come_from(history: Engine) -> None:
+    """Ranges keep final states only for the leads they could place in the listing; the listing is global."""
+    everything = run_backtest(history, LIVE, stricter(), Period(), workers=2)
+    few = run_backtest(history, LIVE, stricter(), Period(), workers=2, max_changes=3)
+    assert everything.changes_total == few.changes_total > 3
+    assert [c.person_key for c in few.changes] == [c.person_key for c in everything.changes[:3]]
+    assert all(c.reasons for c in few.changes)
+    assert [c.reasons for c in few.changes] == [c.reasons for c in everything.changes[:3]]
+
+
 def test_progress_reaches_the_total(history: Engine, events: list[EngagementEvent]) -> None:
     seen: list[tuple[int, int]] = []
     run_backtest(history, LIVE, LIVE, Period(), progress=lambda done, total: seen.append((done, total)))

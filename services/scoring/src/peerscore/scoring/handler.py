@@ -55,8 +55,8 @@ def describe_validation_error(exc: ValidationError) -> str:
 def _score_changed(old: LeadScore | None, new: LeadScore) -> bool:
     if old is None:
         return True
-    ignore = {"version", "as_of"}
-    return old.model_dump(exclude=ignore) != new.model_dump(exclude=ignore)
+    # Equal but for version and time: compare field dicts (cheaper than two dumps; one score per person per batch).
+    return old.model_copy(update={"version": new.version, "as_of": new.as_of}) != new
 
 
 class ScoringHandler:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Index, Text, insert
 from sqlmodel import Field, Session, SQLModel
 
-from peerscore.consumer import Message
 from peerscore.db import UtcDateTime
 from peerscore.events import EngagementEvent
 from peerscore.scoring.outcomes.models import OutcomeRow
+
+if TYPE_CHECKING:  # the worker's message type; replays read history without loading the Kafka stack
+    from peerscore.consumer import Message
 
 
 class EventHistoryRow(SQLModel, table=True):

@@ -1,8 +1,10 @@
-"""Replay one person's events under the live and the candidate ruleset with the production ``apply_event``.
+"""Replay one person's events under the live and the candidate ruleset with the production scoring code.
 
-Both folds see the same events in the same (partition, offset) order, so duplicates are skipped identically and
-the only difference is the ruleset. Accounts are folded alongside (once, since account merges never depend on
-the ruleset) for the account context of the listed leads; person state never reads them.
+``apply_event`` is :func:`advance_profile` (ruleset-independent) then :func:`score_step`; a replay runs the first
+once per event and the second per ruleset. Both sides see the same events in the same (partition, offset)
+order, so duplicates are skipped identically and the only difference is the ruleset. Accounts are joined
+alongside as plain data (:class:`AccountJoin`, once, since account merges never depend on the ruleset) for the
+account context of the listed leads; person state never reads them.
 """
 
 from __future__ import annotations
@@ -10,24 +12,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from peerscore.events import EngagementEvent, LeadScore, is_system_event
-from peerscore.scoring.domain import (
-    AccountState,
-    Applied,
-    PersonState,
-    Ruleset,
-    account_key_for,
-    apply_event,
-    new_account,
-    new_person,
-)
+from peerscore.events import AccountHints, EngagementEvent, is_system_event
+from peerscore.scoring.domain import AccountState, PersonState, Ruleset, new_account, new_person
+from peerscore.scoring.domain.engine import ProfileStep, ScoredStep, advance_profile, score_step
+from peerscore.scoring.domain.state import ACCOUNT_ATTRIBUTES, RuleTally, Stamp, normalise_domain
 
 
 @dataclass(slots=True)
 class Side:
-    """How one ruleset judged a person: the final stored total and qualification, and when it qualified."""
+    """How one ruleset judged a person: the final stored total and qualification, and when it qualified.
 
+    ``rules`` (the tallies) is needed only while folding and is dropped after (results travel between
+    processes, and tallies are most of a person's size).
+    """
+
+    rules: dict[str, RuleTally] = field(default_factory=dict)
     total: float = 0.0
     qualified: bool = False
     qualified_at: list[datetime] = field(default_factory=list)
@@ -38,12 +39,25 @@ class Side:
             return "qualified"
         return "recycled" if self.qualified_at else "not qualified"
 
-    def record(self, applied: Applied) -> None:
-        if applied.total is not None:
-            self.total = applied.total
-        self.qualified = applied.person.qualified
-        if applied.transition == "qualified" and applied.as_of is not None:
-            self.qualified_at.append(applied.as_of)
+    def score(self, step: ProfileStep, ruleset: Ruleset) -> ScoredStep:
+        """The production :func:`score_step` for this side's ruleset and state."""
+        scored = score_step(step, self.rules, self.qualified, ruleset)
+        self.rules, self.qualified, self.total = scored.rules, scored.qualified, scored.card.total
+        if scored.transition == "qualified":
+            self.qualified_at.append(step.at)
+        return scored
+
+    def qualify_as(self, step: ProfileStep, scored: ScoredStep, ruleset: Ruleset) -> None:
+        """Take ``scored`` (another ruleset's step with the same :attr:`RulesetIndex.scoring_key`, so the same
+        tallies and scorecard as :meth:`score` would compute) and decide only the qualification, as
+        :func:`score_step` does."""
+        card = scored.card
+        transition = ruleset.qualification.decide(self.qualified, card.grade, card.activity)
+        self.rules, self.total = scored.rules, card.total
+        if transition is not None:
+            self.qualified = transition == "qualified"
+            if transition == "qualified":
+                self.qualified_at.append(step.at)
 
 
 @dataclass(slots=True)
@@ -53,9 +67,14 @@ class PersonResult:
     events: int
     before: Side
     after: Side
-    person_after: PersonState | None = None
-    """Kept only when the qualification changed: what the account context and reasons are built from."""
-    score_after: LeadScore | None = None
+    person_after: str | None = None
+    """The candidate's final state as JSON, kept only when the qualification changed (and, past
+    :func:`keep_listable`, only for leads the report can list): what the reasons in words are built from. JSON
+    because results cross processes, and unpickling thousands of nested models costs more than parsing the few
+    listed."""
+
+    def final_state(self) -> PersonState | None:
+        return PersonState.model_validate_json(self.person_after) if self.person_after is not None else None
 
     @property
     def changed(self) -> bool:
@@ -67,44 +86,105 @@ def fold_person(
     events: Iterable[EngagementEvent],
     live: Ruleset,
     candidate: Ruleset,
-    accounts: dict[str, AccountState],
+    accounts: dict[str, AccountJoin],
 ) -> PersonResult:
-    """Fold ``events`` (this person's, in order); ``accounts`` is updated in place like the worker's batch map."""
-    before_state, after_state = new_person(person_key), new_person(person_key)
+    """Fold ``events`` (this person's, in order); ``accounts`` is updated in place like the worker's batch map.
+
+    Exactly :func:`apply_event` per side: the profile half (:func:`advance_profile`) does not depend on the
+    ruleset, so it runs once per event and both rulesets score it (:func:`score_step`). When the candidate
+    differs only in its qualification policy (the most common draft: moving the MQL bar), its points are the
+    live ones and only the decisions are its own. A parity test holds all of this equal to two ``apply_event``
+    folds.
+    """
+    profile = new_person(person_key)
     before, after = Side(), Side()
-    last_after: Applied | None = None
+    same_scoring = live.index().scoring_key == candidate.index().scoring_key
     count = 0
     activity: dict[str, list[EngagementEvent]] = {}
     for event in events:
         count += 1
-        key = account_key_for(before_state, event)
-        applied = apply_event(before_state, None, event, live, merge_account=False)
-        if applied.duplicate:
-            continue  # the candidate has seen the same event ids, so it skips this one too
-        before_state = applied.person
+        if event.event_id in profile.recent_event_ids:
+            continue  # a duplicate, skipped alike by both rulesets
+        step = advance_profile(profile, event)
+        profile = step.person
+        key = profile.account_key
         if key is not None and not is_system_event(event.type):
             activity.setdefault(key, []).append(event)
-        before.record(applied)
-        candidate_applied = apply_event(after_state, None, event, candidate)
-        after_state = candidate_applied.person
-        after.record(candidate_applied)
-        if candidate_applied.card is not None:
-            last_after = candidate_applied
+        scored = before.score(step, live)
+        if same_scoring:  # a draft that only moves the qualification bar: same points, its own decisions
+            after.qualify_as(step, scored, candidate)
+        else:
+            after.score(step, candidate)
     _join_accounts(person_key, activity, accounts)
-    result = PersonResult(person_key, after_state.email, count, before, after)
-    if result.changed:  # reasons in words only for the few leads listed in the report
-        result.person_after = after_state
-        result.score_after = last_after.score if last_after is not None else None
+    result = PersonResult(person_key, profile.email, count, before, after)
+    rules, before.rules, after.rules = after.rules, {}, {}
+    if result.changed:  # the final state: reasons in words are built only for the leads the report lists
+        final = profile.model_copy(update={"rules": rules, "qualified": after.qualified})
+        result.person_after = final.model_dump_json()
     return result
 
 
+def listing_order(p: PersonResult) -> tuple[float, str]:
+    """The report lists changed leads highest candidate total first (then by key, so the order is total)."""
+    return (-p.after.total, p.person_key)
+
+
+def keep_listable(people: list[PersonResult], limit: int) -> None:
+    """Drop the final states of changed leads that cannot make the report's first ``limit`` (only those get
+    reasons): the global first ``limit`` are among each range's first ``limit``."""
+    changed = sorted((p for p in people if p.person_after is not None), key=listing_order)
+    for p in changed[limit:]:
+        p.person_after = None
+
+
+@dataclass(slots=True)
+class AccountJoin:
+    """What a backtest's people merged into one account, as plain data: per attribute the value of the latest
+    event ``(occurred_at, event_id)`` and per person the latest activity. Joining is a max per entry, so
+    ranges folded in any order (and in other processes) give the same result; :meth:`state` builds the
+    :class:`AccountState` the worker's ``with_hints``/``with_activity`` merges would have, for the few
+    accounts a report needs.
+    """
+
+    attributes: dict[str, tuple[Stamp, Any]] = field(default_factory=dict)
+    active: dict[str, datetime] = field(default_factory=dict)
+
+    def hint(self, hints: AccountHints, stamp: Stamp) -> None:
+        for name in ACCOUNT_ATTRIBUTES:
+            value = normalise_domain(hints.domain) if name == "domain" else getattr(hints, name)
+            held = self.attributes.get(name)
+            if value is not None and (held is None or stamp > held[0]):
+                self.attributes[name] = (stamp, value)
+
+    def seen(self, person_key: str, at: datetime) -> None:
+        previous = self.active.get(person_key)
+        if previous is None or at > previous:
+            self.active[person_key] = at
+
+    def absorb(self, other: AccountJoin) -> None:
+        for name, (stamp, value) in other.attributes.items():
+            held = self.attributes.get(name)
+            if held is None or stamp > held[0]:
+                self.attributes[name] = (stamp, value)
+        for person_key, at in other.active.items():
+            self.seen(person_key, at)
+
+    def state(self, key: str) -> AccountState:
+        account = new_account(key)
+        for name, (stamp, value) in self.attributes.items():
+            account = account.with_hints(AccountHints.model_validate({name: value}), *stamp)
+        return account.merge_activity(self.active)
+
+
 def _join_accounts(
-    person_key: str, activity: dict[str, list[EngagementEvent]], accounts: dict[str, AccountState]
+    person_key: str, activity: dict[str, list[EngagementEvent]], accounts: dict[str, AccountJoin]
 ) -> None:
     """What ``apply_event`` would have merged into each account, once per account: hints per event (last writer
     by event time wins, whatever the order) and the person's latest activity (a max)."""
     for key, account_events in activity.items():
-        account = accounts.get(key) or new_account(key)
+        join = accounts.get(key)
+        if join is None:
+            join = accounts[key] = AccountJoin()
         for event in account_events:
-            account = account.with_hints(event.account, event.occurred_at, event.event_id)
-        accounts[key] = account.with_activity(person_key, max(e.occurred_at for e in account_events))
+            join.hint(event.account, (event.occurred_at, event.event_id))
+        join.seen(person_key, max(e.occurred_at for e in account_events))

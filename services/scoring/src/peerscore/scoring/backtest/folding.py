@@ -8,7 +8,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from peerscore.scoring.backtest.fold import PersonResult, fold_person
+from peerscore.scoring.backtest.fold import AccountJoin, PersonResult, fold_person, keep_listable
 from peerscore.scoring.backtest.period import Period
 from peerscore.scoring.backtest.source import KeyRange, people_events
 from peerscore.scoring.domain import AccountState, Ruleset
@@ -30,14 +30,22 @@ class CancelFlag(Protocol):
 @dataclass
 class FoldResult:
     people: list[PersonResult] = field(default_factory=list)
-    accounts: dict[str, AccountState] = field(default_factory=dict)
+    accounts: dict[str, AccountJoin] = field(default_factory=dict)
 
     def absorb(self, other: FoldResult) -> None:
         """Add another range's results; shared accounts are joined (commutative), as concurrent workers do."""
         self.people.extend(other.people)
-        for key, account in other.accounts.items():
+        for key, join in other.accounts.items():
             mine = self.accounts.get(key)
-            self.accounts[key] = account if mine is None else mine.merge(account)
+            if mine is None:
+                self.accounts[key] = join
+            else:
+                mine.absorb(join)
+
+    def account(self, key: str | None) -> AccountState | None:
+        """The joined account ``key`` as the worker would hold it (``None`` when no event named it)."""
+        join = self.accounts.get(key) if key is not None else None
+        return join.state(key) if join is not None and key is not None else None
 
 
 def fold_range(
@@ -49,8 +57,12 @@ def fold_range(
     *,
     on_events: Callable[[int], None] | None = None,
     cancel: CancelFlag | None = None,
+    listable: int = 500,
 ) -> FoldResult:
-    """Fold every person in ``keys``; reports events done every :data:`REPORT_EVERY` and checks ``cancel``."""
+    """Fold every person in ``keys``; reports events done every :data:`REPORT_EVERY` and checks ``cancel``.
+
+    Final states are kept for the ``listable`` changed leads the report may list (see :func:`keep_listable`).
+    """
     result = FoldResult()
     pending = 0
     for person_key, events in people_events(engine, period, keys):
@@ -64,4 +76,5 @@ def fold_range(
                 raise BacktestCancelled()
     if on_events is not None and pending:
         on_events(pending)
+    keep_listable(result.people, listable)
     return result

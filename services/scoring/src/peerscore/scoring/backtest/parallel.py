@@ -35,11 +35,15 @@ def _count(n: int) -> None:
         counter.value += n
 
 
-def _fold_task(url: str, period: Period, keys: KeyRange, live: Ruleset, candidate: Ruleset) -> FoldResult:
+def _fold_task(
+    url: str, period: Period, keys: KeyRange, live: Ruleset, candidate: Ruleset, listable: int
+) -> FoldResult:
     engines: dict[str, Engine] = _worker["engines"]
     if url not in engines:
         engines[url] = make_engine(url)
-    return fold_range(engines[url], period, keys, live, candidate, on_events=_count, cancel=_worker["cancel"])
+    return fold_range(
+        engines[url], period, keys, live, candidate, on_events=_count, cancel=_worker["cancel"], listable=listable
+    )
 
 
 def fold_in_processes(
@@ -53,6 +57,7 @@ def fold_in_processes(
     on_progress: Callable[[int], None],
     cancel: CancelFlag | None,
     poll_s: float = 0.3,
+    listable: int = 500,
 ) -> FoldResult:
     """Fold ``ranges`` on ``workers`` processes; ``on_progress(events_done)`` is called while they run."""
     ctx = multiprocessing.get_context("spawn")
@@ -61,7 +66,7 @@ def fold_in_processes(
     merged = FoldResult()
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker, initargs=(stop, counter)) as pool:
         pending: set[Future[FoldResult]] = {
-            pool.submit(_fold_task, url, period, keys, live, candidate) for keys in ranges
+            pool.submit(_fold_task, url, period, keys, live, candidate, listable) for keys in ranges
         }
         try:
             while pending:

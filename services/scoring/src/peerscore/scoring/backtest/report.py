@@ -17,7 +17,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from peerscore.scoring.backtest.fold import PersonResult, Side
+from peerscore.scoring.backtest.fold import PersonResult, Side, listing_order
 
 POSITIVE = frozenset({"opportunity_created", "won"})
 BIN_WIDTH = 10.0
@@ -125,9 +125,12 @@ def classify(sides: Iterable[tuple[Side, tuple[bool, datetime]]]) -> Classificat
     )
 
 
-def changes(people: Iterable[PersonResult], reasons: dict[str, list[str]]) -> list[LeadChange]:
-    """Leads whose status differs, highest candidate total first."""
-    listed = [
+def changes(
+    people: Iterable[PersonResult], reasons: dict[str, list[str]], limit: int | None = None
+) -> list[LeadChange]:
+    """Leads whose status differs, highest candidate total first (the first ``limit`` of them)."""
+    listed = sorted((p for p in people if p.changed), key=listing_order)
+    return [
         LeadChange(
             person_key=p.person_key,
             email=p.email,
@@ -137,10 +140,8 @@ def changes(people: Iterable[PersonResult], reasons: dict[str, list[str]]) -> li
             total_after=p.after.total,
             reasons=reasons.get(p.person_key, []),
         )
-        for p in people
-        if p.changed
+        for p in (listed if limit is None else listed[:limit])
     ]
-    return sorted(listed, key=lambda c: (-c.total_after, c.person_key))
 
 
 def summarise(
@@ -153,7 +154,7 @@ def summarise(
     """Every report field that comes from the results (the caller adds versions, period, timing)."""
     known = labels(outcomes)
     labelled = [p for p in people if p.person_key in known]
-    listed = changes(people, reasons)
+    listed = changes(people, reasons, max_changes)
     return {
         "events": sum(p.events for p in people),
         "people": len(people),
@@ -164,6 +165,6 @@ def summarise(
         "precision_before": classify((p.before, known[p.person_key]) for p in labelled),
         "precision_after": classify((p.after, known[p.person_key]) for p in labelled),
         "histogram": histogram(people),
-        "changes_total": len(listed),
-        "changes": listed[:max_changes],
+        "changes_total": sum(1 for p in people if p.changed),
+        "changes": listed,
     }

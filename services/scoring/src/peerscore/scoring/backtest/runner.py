@@ -12,12 +12,13 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from peerscore.scoring.backtest.fold import listing_order
 from peerscore.scoring.backtest.folding import BacktestCancelled, CancelFlag, FoldResult, fold_range
 from peerscore.scoring.backtest.parallel import fold_in_processes
 from peerscore.scoring.backtest.period import Period
 from peerscore.scoring.backtest.report import BacktestReport, summarise
 from peerscore.scoring.backtest.source import key_ranges
-from peerscore.scoring.domain import Ruleset, with_account_context
+from peerscore.scoring.domain import Ruleset, score_person
 from peerscore.scoring.outcomes.store import load_outcomes
 
 Progress = Callable[[int, int], None]
@@ -44,6 +45,7 @@ def fold_history(
     workers: int = 1,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
+    listable: int = 500,
 ) -> FoldResult:
     """Every person of the period folded under both rulesets (see :mod:`peerscore.scoring.backtest.fold`)."""
     url = _shareable_url(engine)
@@ -58,7 +60,7 @@ def fold_history(
     report(0)
     if parallel and url is not None and len(ranges) > 1:
         result = fold_in_processes(
-            url, period, ranges, live, candidate, workers=workers, on_progress=report, cancel=cancel
+            url, period, ranges, live, candidate, workers=workers, on_progress=report, cancel=cancel, listable=listable
         )
     else:
         result, done = FoldResult(), 0
@@ -69,7 +71,10 @@ def fold_history(
             report(done)
 
         for keys in ranges:
-            result.absorb(fold_range(engine, period, keys, live, candidate, on_events=advance, cancel=cancel))
+            folded = fold_range(
+                engine, period, keys, live, candidate, on_events=advance, cancel=cancel, listable=listable
+            )
+            result.absorb(folded)
     report(total)
     return result
 
@@ -87,16 +92,19 @@ def run_backtest(
 ) -> BacktestReport:
     """Replay ``period`` and compare; raises :class:`BacktestCancelled` when ``cancel`` is set mid-run."""
     started = time.perf_counter()
-    folded = fold_history(engine, period, live, candidate, workers=workers, progress=progress, cancel=cancel)
+    folded = fold_history(
+        engine, period, live, candidate, workers=workers, progress=progress, cancel=cancel, listable=max_changes
+    )
     if cancel is not None and cancel.is_set():
         raise BacktestCancelled()
     with Session(engine) as session:
         outcomes = load_outcomes(session, {p.person_key for p in folded.people})
     reasons: dict[str, list[str]] = {}
-    for p in folded.people:
-        if p.person_after is not None and p.score_after is not None:
-            account = folded.accounts.get(p.person_after.account_key or "")
-            reasons[p.person_key] = with_account_context(p.score_after, p.person_after, account, candidate).reasons
+    for p in sorted((p for p in folded.people if p.changed), key=listing_order)[:max_changes]:
+        state = p.final_state()
+        if state is not None and state.last_event_at is not None:  # the stored score as of the last event
+            account = folded.account(state.account_key)
+            reasons[p.person_key] = score_person(state, account, candidate, state.last_event_at).reasons
     summary = summarise(folded.people, outcomes, reasons, max_changes=max_changes)
     return BacktestReport.model_validate(
         {

@@ -11,6 +11,7 @@ colleagues do is account context, added to published scores by :func:`with_accou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,13 @@ from pydantic import BaseModel, ConfigDict
 from peerscore.events import AwareDatetime, EngagementEvent, LeadScore, is_system_event
 
 from .decay import decay_factor
-from .matching import matches
+from .matching import Facts, MatchMemo, matches_memo
 from .policy import Transition
 from .reasons import MAX_REASONS, breadth_reason, build_reasons
 from .ruleset import FIT, Rule, Ruleset
-from .scorecard import Scorecard, compute_scorecard, facts_for, group_points, matched_fit_rules
+from .scorecard import Scorecard, compute_scorecard, facts_for, group_points, matched_fit_rules, scorecard_for
 from .state import (
+    EMPTY_TALLY,
     RECENT_EVENT_IDS,
     AccountState,
     PersonState,
@@ -105,6 +107,82 @@ class Applied:
         return self._score
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileStep:
+    """The ruleset-independent half of applying one event: who the person is after it, and when it counts.
+
+    A backtest scores every event under two rulesets; the profile (traits, company, account, dedup ids) does not
+    depend on the ruleset, so it is advanced once and scored twice (:func:`score_step`), with one ``facts`` and
+    one condition-match memo for both.
+    """
+
+    before: PersonState
+    person: PersonState
+    """``before`` with the event's profile changes; its ``rules`` and ``qualified`` are still ``before``'s."""
+    event: EngagementEvent
+    at: datetime
+    facts: Facts
+    matched: MatchMemo
+    """Event-rule matches on ``facts``, shared by the rulesets scoring this step."""
+    fit_before: MatchMemo
+    fit_after: MatchMemo
+    """Fit-rule matches on ``before``'s and ``person``'s profiles, likewise shared."""
+    profile_changed: bool
+    """Whether anything fit reads (email, traits, company, account) differs between ``before`` and ``person``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredStep:
+    """The ruleset-dependent half: the rule tallies, qualification and ledger rows after the event."""
+
+    rules: dict[str, RuleTally]
+    qualified: bool
+    awards: list[Award]
+    transition: Transition | None
+    card: Scorecard
+
+
+def advance_profile(person: PersonState, event: EngagementEvent) -> ProfileStep:
+    """Fold the event into the person's profile; the caller has already skipped duplicates (see
+    :func:`apply_event`). Raises ``ValueError`` when the event is not this person's."""
+    if event.person_key != person.person_key:
+        raise ValueError(f"event {event.event_id} is for another person")
+    key = account_key_for(person, event)
+    # Score time never moves backwards: a late event is folded in, decayed forward to the newest time seen.
+    last = person.last_event_at
+    at = event.occurred_at if last is None or event.occurred_at > last else last
+    after = person.model_copy(
+        update={
+            "version": person.version + 1,
+            "email": event.person.email or person.email,
+            "traits": merged_traits(person.traits, event.traits),
+            "company": merged_company(person, key, event.account),
+            "account_key": key,
+            "last_event_at": at,
+            "recent_event_ids": [*person.recent_event_ids, event.event_id][-RECENT_EVENT_IDS:],
+        }
+    )
+    changed = not all(
+        (old := getattr(person, name)) is (new := getattr(after, name)) or old == new for name in _PROFILE
+    )
+    return ProfileStep(person, after, event, at, facts_for(after, event.occurred_at, event), {}, {}, {}, changed)
+
+
+_PROFILE = ("email", "traits", "company", "account_key")
+
+
+def score_step(step: ProfileStep, rules: dict[str, RuleTally], qualified: bool, ruleset: Ruleset) -> ScoredStep:
+    """Score ``step`` under ``ruleset`` for a person whose tallies and qualification were ``rules``/``qualified``
+    before the event (``step.before``'s own, or another ruleset's in a backtest)."""
+    tallies, awards = _award(step, rules, ruleset)
+    awards = _fit_changes(step, ruleset) + awards
+    card = scorecard_for(step.person, tallies, ruleset, step.at, step.fit_after)
+    transition = ruleset.qualification.decide(qualified, card.grade, card.activity)
+    if transition is not None:
+        qualified = transition == "qualified"
+    return ScoredStep(tallies, qualified, awards, transition, card)
+
+
 def apply_event(
     person: PersonState,
     account: AccountState | None,
@@ -121,43 +199,22 @@ def apply_event(
     """
     if event.event_id in person.recent_event_ids:
         return Applied(person=person, account=account, awards=[], transition=None, duplicate=True)
-    if event.person_key != person.person_key:
-        raise ValueError(f"event {event.event_id} is for another person")
-    key = account_key_for(person, event)
+    step = advance_profile(person, event)
+    key = step.person.account_key
     if account is not None and account.account_key != key:
         raise ValueError(f"event {event.event_id} belongs to account {key!r}, not {account.account_key!r}")
-    # Score time never moves backwards: a late event is folded in, decayed forward to the newest time seen.
-    at = event.occurred_at if person.last_event_at is None else max(event.occurred_at, person.last_event_at)
-    before = person
-    person = person.model_copy(
-        update={
-            "version": person.version + 1,
-            "email": event.person.email or person.email,
-            "traits": merged_traits(person.traits, event.traits),
-            "company": merged_company(person, key, event.account),
-            "account_key": key,
-            "last_event_at": at,
-            "recent_event_ids": [*person.recent_event_ids, event.event_id][-RECENT_EVENT_IDS:],
-        }
-    )
     if merge_account and key is not None and not is_system_event(event.type):
         account = (account or new_account(key)).with_hints(event.account, event.occurred_at, event.event_id)
         account = account.with_activity(person.person_key, event.occurred_at)
-    tallies, awards = _award(person, event, ruleset, at)
-    awards = _fit_changes(before, person, event, ruleset, at) + awards
-    person = person.model_copy(update={"rules": tallies})
-    card = compute_scorecard(person, ruleset, at)
-    transition = ruleset.qualification.decide(person.qualified, card.grade, card.activity)
-    if transition is not None:
-        person = person.model_copy(update={"qualified": transition == "qualified"})
+    scored = score_step(step, person.rules, person.qualified, ruleset)
     return Applied(
-        person=person,
+        person=step.person.model_copy(update={"rules": scored.rules, "qualified": scored.qualified}),
         account=account,
-        awards=awards,
-        transition=transition,
+        awards=scored.awards,
+        transition=scored.transition,
         duplicate=False,
-        card=card,
-        as_of=at,
+        card=scored.card,
+        as_of=step.at,
         ruleset=ruleset,
     )
 
@@ -220,17 +277,17 @@ def _lead_score(person: PersonState, ruleset: Ruleset, as_of: datetime, card: Sc
 
 
 def _award(
-    person: PersonState, event: EngagementEvent, ruleset: Ruleset, at: datetime
+    step: ProfileStep, rules: dict[str, RuleTally], ruleset: Ruleset
 ) -> tuple[dict[str, RuleTally], list[Award]]:
-    """Evaluate event rules in order; each award is trimmed to its rule's and group's caps at time ``at``."""
-    facts = facts_for(person, event.occurred_at, event)
-    tallies = dict(person.rules)
+    """Evaluate event rules in order; each award is trimmed to its rule's and group's caps at time ``step.at``."""
+    event, at, facts, memo = step.event, step.at, step.facts, step.matched
+    tallies = dict(rules)
     awards: list[Award] = []
-    for rule in ruleset.event_rules_for(event.type, event.name):
-        if not matches(rule.when, facts):
+    index = ruleset.index()
+    for rule, condition, half_life in index.scoring_plan(event.type, event.name):
+        if not matches_memo(condition, facts, memo):
             continue
-        half_life = ruleset.groups[rule.group].half_life_days
-        tally = tallies.get(rule.id, RuleTally())
+        tally = tallies.get(rule.id, EMPTY_TALLY)
         # Points earned at occurred_at are worth less by `at` when the event arrived late.
         carry = decay_factor(event.occurred_at, at, half_life)
         amount = 0.0
@@ -245,7 +302,7 @@ def _award(
         tallies[rule.id] = tally.record(occurred_at=event.occurred_at, award=amount, at=at, half_life_days=half_life)
         if amount != 0:
             awards.append(
-                Award.model_construct(  # trusted values computed here: skip validation on the hot path
+                Award(
                     rule_id=rule.id,
                     group=rule.group,
                     points=amount / carry,
@@ -257,20 +314,16 @@ def _award(
     return tallies, awards
 
 
-def _fit_changes(
-    before: PersonState, after: PersonState, event: EngagementEvent, ruleset: Ruleset, at: datetime
-) -> list[Award]:
+def _fit_changes(step: ProfileStep, ruleset: Ruleset) -> list[Award]:
     """Ledger rows for fit: +points when a fit rule starts to hold, -points when it stops.
 
     Fit does not decay, so the clamped sum of these rows is the fit score: every point has a ledger row.
     """
-    profile = ("email", "traits", "company", "account_key")
-    if before.version > 0 and all(
-        (old := getattr(before, f)) is (new := getattr(after, f)) or old == new for f in profile
-    ):
+    before, after, event, at = step.before, step.person, step.event, step.at
+    if before.version > 0 and not step.profile_changed:
         return []
-    held = {r.id for r in _fit_rules(before, ruleset, at)} if before.version > 0 else set()
-    now = {r.id: r for r in _fit_rules(after, ruleset, at)}
+    held = {r.id for r in matched_fit_rules(before, ruleset, at, step.fit_before)} if before.version > 0 else set()
+    now = {r.id: r for r in matched_fit_rules(after, ruleset, at, step.fit_after)}
     changes = [(rule, rule.points) for rule_id, rule in now.items() if rule_id not in held]
     changes += [(rule, -rule.points) for rule in ruleset.all_rules() if rule.id in held and rule.id not in now]
     return [
@@ -285,10 +338,6 @@ def _fit_changes(
         for rule, points in changes
         if points != 0
     ]
-
-
-def _fit_rules(person: PersonState, ruleset: Ruleset, at: datetime) -> list[Rule]:
-    return list(matched_fit_rules(person, ruleset, at))
 
 
 def _trim(rule: Rule, ruleset: Ruleset, raw: float, rule_now: float, group_now: float) -> float:

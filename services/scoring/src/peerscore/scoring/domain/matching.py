@@ -83,14 +83,13 @@ class _Person:
     email_domain: frozenset[str] | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Compiled:
     """A condition set flattened into plain slots once, so matching reads no pydantic attributes per event.
 
-    ``source`` keeps the condition alive while cached, so its ``id`` (the cache key) cannot be reused.
+    Compared and hashed by identity: it is a memo key (:func:`matches_memo`).
     """
 
-    source: Conditions
     uses_event: bool
     types: frozenset[str] | None
     names: frozenset[str] | None
@@ -103,6 +102,7 @@ class _Compiled:
 
 
 _COMPILED: dict[int, _Compiled] = {}
+_BY_CONTENT: dict[str, _Compiled] = {}
 _COMPILED_LIMIT = 100_000
 
 
@@ -110,13 +110,31 @@ def _choices(values: list[str] | None) -> frozenset[str] | None:
     return frozenset(values) if values is not None else None
 
 
+_SOURCES: dict[int, Conditions] = {}
+"""The condition each ``_COMPILED`` entry was made for: keeps it alive, so its ``id`` (the key) is not reused."""
+
+
 def _compile(condition: Conditions) -> _Compiled:
     hit = _COMPILED.get(id(condition))
-    if hit is not None and hit.source is condition:
+    if hit is not None and _SOURCES.get(id(condition)) is condition:
         return hit
+    # Equal conditions of different rulesets (a draft and the live one) share one compiled object, so a
+    # backtest's match memo (matches_memo) evaluates each distinct condition once per event.
+    content = condition.model_dump_json()
+    compiled = _BY_CONTENT.get(content) or _flatten(condition)
+    if len(_COMPILED) >= _COMPILED_LIMIT:
+        _COMPILED.clear()
+        _BY_CONTENT.clear()
+        _SOURCES.clear()
+    _COMPILED[id(condition)] = compiled
+    _BY_CONTENT[content] = compiled
+    _SOURCES[id(condition)] = condition
+    return compiled
+
+
+def _flatten(condition: Conditions) -> _Compiled:
     person = condition.person
-    compiled = _Compiled(
-        source=condition,
+    return _Compiled(
         uses_event=any(getattr(condition, name) is not None for name in _OWN_EVENT_FIELDS),
         types=_choices(condition.type),
         names=_choices(condition.name),
@@ -135,10 +153,6 @@ def _compile(condition: Conditions) -> _Compiled:
         account=condition.account,
         any=tuple(_compile(alternative) for alternative in condition.any) if condition.any else None,
     )
-    if len(_COMPILED) >= _COMPILED_LIMIT:
-        _COMPILED.clear()
-    _COMPILED[id(condition)] = compiled
-    return compiled
 
 
 def _in(value: object, choices: frozenset[str]) -> bool:
@@ -197,6 +211,25 @@ def _event_matches(condition: _Compiled, event: EngagementEvent) -> bool:
 def matches(condition: Conditions, facts: Facts) -> bool:
     """True when every listed condition holds (event conditions never hold without an event)."""
     return _matches(_compile(condition), facts)
+
+
+MatchMemo = dict[_Compiled, bool]
+"""Match results for one ``Facts``, by compiled condition."""
+
+
+def compiled(condition: Conditions) -> _Compiled:
+    """The condition flattened for matching (cached; equal conditions share one), for callers that keep it."""
+    return _compile(condition)
+
+
+def matches_memo(condition: Conditions | _Compiled, facts: Facts, memo: MatchMemo) -> bool:
+    """:func:`matches`, remembered in ``memo`` (one per facts): equal conditions of two rulesets (a backtest's
+    live and draft) are evaluated once. Takes a condition or its :func:`compiled` form."""
+    flat = condition if isinstance(condition, _Compiled) else _compile(condition)
+    found = memo.get(flat)
+    if found is None:
+        found = memo[flat] = _matches(flat, facts)
+    return found
 
 
 def _matches(condition: _Compiled, facts: Facts) -> bool:

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
 from .conditions import Conditions, Strict
 from .errors import RulesetError, RulesetProblem
+from .matching import compiled
 from .policy import BreadthPolicy, Grades, GroupSpec, Levels, QualificationPolicy, grade_rank
 from .yaml_source import Loc, format_path, load, locate
 
@@ -133,14 +134,39 @@ class RulesetIndex:
     are read through a slow ``__getattr__`` and these are read several times per event.
     """
 
-    __slots__ = ("ruleset", "group_of", "half_life", "fit_cache", "_by_event")
+    __slots__ = (
+        "ruleset",
+        "group_of",
+        "half_life",
+        "caps",
+        "activity_names",
+        "activity_groups",
+        "fit_cache",
+        "last_fit",
+        "_by_event",
+        "_plans",
+        "scoring_key",
+    )
 
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
         self.group_of: dict[str, str] = {rule.id: rule.group for rule in ruleset.rules}
         self.half_life: dict[str, float | None] = {name: g.half_life_days for name, g in ruleset.groups.items()}
+        self.caps: tuple[tuple[str, float | None], ...] = tuple((name, g.cap) for name, g in ruleset.groups.items())
+        """Every group and its cap, in the ruleset's order (the order of a scorecard's groups)."""
+        self.activity_names = tuple(name for name in ruleset.groups if name != FIT)
+        """The non-fit groups, whose points come from event-rule tallies."""
+        self.activity_groups = tuple(ruleset.activity_groups())
+        """The groups that make up activity (levels and qualification)."""
+        self.scoring_key = content_hash(ruleset, include={"groups", "rules", "grades", "levels"})
+        """Hash of everything that turns events into points, grade and level (not the qualification policy):
+        rulesets with equal keys score every event alike and differ only in who qualifies."""
         self.fit_cache: dict[Hashable, tuple[Rule, ...]] = {}
+        self.last_fit: tuple[object, object, str | None, str | None, tuple[Rule, ...]] | None = None
+        """The last profile matched and its fit rules: a fold asks for the same profile objects event after
+        event, and an identity check is much cheaper than hashing the profile (the tuple keeps them alive)."""
         self._by_event: dict[tuple[str, str | None], list[Rule]] = {}
+        self._plans: dict[tuple[str, str | None], tuple[tuple[Rule, Any, float | None], ...]] = {}
 
     def event_rules_for(self, event_type: str, event_name: str | None) -> list[Rule]:
         """A pre-filter only: a rule is skipped when its conditions require a type or name the event does not
@@ -162,6 +188,19 @@ class RulesetIndex:
                 self._by_event.clear()
             self._by_event[key] = cached
         return cached
+
+    def scoring_plan(self, event_type: str, event_name: str | None) -> tuple[tuple[Rule, Any, float | None], ...]:
+        """:meth:`event_rules_for` with each rule's compiled condition and its group's half-life: what scoring an
+        event reads per rule, looked up once per (type, name)."""
+        key = (event_type, event_name)
+        plan = self._plans.get(key)
+        if plan is None:
+            rules = self.event_rules_for(event_type, event_name)
+            plan = tuple((rule, compiled(rule.when), self.half_life[rule.group]) for rule in rules)
+            if len(self._plans) >= DISPATCH_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
 
 
 _INDEXES: dict[int, RulesetIndex] = {}
@@ -190,9 +229,12 @@ def dispatch_keys(when: Conditions) -> frozenset[tuple[str, str | None]] | None:
     return frozenset(keys)
 
 
-def content_hash(ruleset: Ruleset) -> str:
+def content_hash(ruleset: Ruleset, include: set[str] | None = None) -> str:
     """sha256 of the canonical JSON (sorted keys, defaults filled in): same meaning, same version."""
-    body = ruleset.model_dump(mode="json", by_alias=True, exclude={"version"})
+    if include is None:
+        body = ruleset.model_dump(mode="json", by_alias=True, exclude={"version"})
+    else:
+        body = ruleset.model_dump(mode="json", by_alias=True, include=include)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 

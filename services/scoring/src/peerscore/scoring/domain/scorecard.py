@@ -13,7 +13,8 @@ from datetime import datetime
 
 from peerscore.events import EngagementEvent, Grade
 
-from .matching import Facts, matches
+from .decay import decay_factor
+from .matching import Facts, MatchMemo, matches_memo
 from .ruleset import FIT, Rule, Ruleset
 from .state import PersonState, RuleTally
 
@@ -52,43 +53,62 @@ def group_points(tallies: Mapping[str, RuleTally], ruleset: Ruleset, group: str,
     return sum(tally.value_at(at, half_life) for rule_id, tally in tallies.items() if group_of.get(rule_id) == group)
 
 
-def _activity_points(tallies: Mapping[str, RuleTally], ruleset: Ruleset, at: datetime) -> dict[str, float]:
-    """:func:`group_points` of every non-fit group in one pass over the person's tallies."""
-    index = ruleset.index()
-    group_of, half_life = index.group_of, index.half_life
-    points = {name: 0.0 for name in half_life if name != FIT}
-    for rule_id, tally in tallies.items():
-        group = group_of.get(rule_id)
-        if group is not None and group != FIT:
-            points[group] += tally.value_at(at, half_life[group])
-    return points
-
-
 def _clamp(value: float, cap: float | None) -> float:
     value = max(0.0, value)
     return min(value, cap) if cap is not None else value
 
 
-def matched_fit_rules(person: PersonState, ruleset: Ruleset, as_of: datetime) -> tuple[Rule, ...]:
-    """The fit rules that hold for the person's profile (attributes only: no event, no time), cached by profile."""
-    profile = (person.traits, person.company, person.email_domain, person.account_key)
+def matched_fit_rules(
+    person: PersonState, ruleset: Ruleset, as_of: datetime, memo: MatchMemo | None = None
+) -> tuple[Rule, ...]:
+    """The fit rules that hold for the person's profile (attributes only: no event, no time), cached by profile.
+
+    ``memo`` (one per profile) lets another ruleset's equal conditions reuse these matches (a backtest).
+    """
+    index = ruleset.index()
+    traits, company, domain, key = person.traits, person.company, person.email_domain, person.account_key
+    last = index.last_fit
+    if last is not None and last[0] is traits and last[1] is company and last[2] == domain and last[3] == key:
+        return last[4]
     cache = ruleset.fit_rules_cache()
+    # Keyed by the profile's plain values: hashing and comparing tuples of strings is far cheaper than models.
+    profile = (tuple(traits.__dict__.values()), tuple(company.__dict__.values()), domain, key)
     found = cache.get(profile)
     if found is None:
         facts = facts_for(person, as_of)
-        found = tuple(rule for rule in ruleset.all_rules() if rule.group == FIT and matches(rule.when, facts))
+        memo = {} if memo is None else memo
+        found = tuple(r for r in ruleset.all_rules() if r.group == FIT and matches_memo(r.when, facts, memo))
         cache[profile] = found
+    index.last_fit = (traits, company, domain, key, found)
     return found
 
 
 def compute_scorecard(person: PersonState, ruleset: Ruleset, as_of: datetime) -> Scorecard:
-    fit_rules = list(matched_fit_rules(person, ruleset, as_of))
-    activity_points = _activity_points(person.rules, ruleset, as_of)
+    return scorecard_for(person, person.rules, ruleset, as_of)
+
+
+def scorecard_for(
+    profile: PersonState,
+    rules: Mapping[str, RuleTally],
+    ruleset: Ruleset,
+    as_of: datetime,
+    fit_memo: MatchMemo | None = None,
+) -> Scorecard:
+    """The scorecard of ``profile``'s fit with the tallies ``rules`` (a backtest scores one profile twice)."""
+    fit_rules = list(matched_fit_rules(profile, ruleset, as_of, fit_memo))
+    index = ruleset.index()
+    # One pass over the tallies: the uncapped points of every activity group (group_points of each, at once).
+    group_of, half_life = index.group_of, index.half_life
+    points = dict.fromkeys(index.activity_names, 0.0)
+    for rule_id, tally in rules.items():
+        group = group_of.get(rule_id)
+        if group is not None and group != FIT and tally.as_of is not None:
+            points[group] += tally.value * decay_factor(tally.as_of, as_of, half_life[group])
+    points[FIT] = sum(rule.points for rule in fit_rules)
     groups: dict[str, float] = {}
-    for name, spec in ruleset.groups.items():
-        raw = sum(rule.points for rule in fit_rules) if name == FIT else activity_points[name]
-        groups[name] = round(_clamp(raw, spec.cap), 2)
-    activity = round(sum(groups[name] for name in ruleset.activity_groups()), 2)
+    for name, cap in index.caps:
+        groups[name] = round(_clamp(points[name], cap), 2)
+    activity = round(sum(groups[name] for name in index.activity_groups), 2)
     return Scorecard(
         groups=groups,
         fit_rules=fit_rules,

@@ -79,6 +79,10 @@ class RuleTally(_State):
         )
 
 
+EMPTY_TALLY = RuleTally()
+"""The tally of a rule that never matched (shared: states are immutable)."""
+
+
 class PersonState(_State):
     """Everything that decides a person's score, built only from that person's own events (see module doc)."""
 
