@@ -17,7 +17,7 @@ from typing import Any
 from peerscore.events import AccountHints, EngagementEvent, is_system_event
 from peerscore.scoring.domain import AccountState, PersonState, Ruleset, new_account, new_person
 from peerscore.scoring.domain.engine import ProfileStep, ScoredStep, advance_profile, score_step
-from peerscore.scoring.domain.state import ACCOUNT_ATTRIBUTES, RuleTally, Stamp, normalise_domain
+from peerscore.scoring.domain.state import RuleTally, Stamp, hinted_attributes
 
 
 @dataclass(slots=True)
@@ -150,10 +150,10 @@ class AccountJoin:
     active: dict[str, datetime] = field(default_factory=dict)
 
     def hint(self, hints: AccountHints, stamp: Stamp) -> None:
-        for name in ACCOUNT_ATTRIBUTES:
-            value = normalise_domain(hints.domain) if name == "domain" else getattr(hints, name)
+        """:meth:`AccountState.with_hints`, on plain data."""
+        for name, value in hinted_attributes(hints):
             held = self.attributes.get(name)
-            if value is not None and (held is None or stamp > held[0]):
+            if held is None or stamp > held[0]:
                 self.attributes[name] = (stamp, value)
 
     def seen(self, person_key: str, at: datetime) -> None:

@@ -175,10 +175,9 @@ class AccountState(_State):
         stamp: Stamp = (occurred_at, event_id)
         update: dict[str, Any] = {}
         stamps = dict(self.stamps)
-        for name in ACCOUNT_ATTRIBUTES:
-            value = normalise_domain(hints.domain) if name == "domain" else getattr(hints, name)
+        for name, value in hinted_attributes(hints):
             held = stamps.get(name)
-            if value is not None and (held is None or stamp > held):
+            if held is None or stamp > held:
                 update[name] = value
                 stamps[name] = stamp
         if not update:
@@ -195,6 +194,16 @@ class AccountState(_State):
         for name, (at, event_id) in other.stamps.items():
             merged = merged.with_hints(AccountHints(**{name: getattr(other, name)}), at, event_id)
         return merged
+
+
+def hinted_attributes(hints: AccountHints) -> list[tuple[str, Any]]:
+    """The account attributes an event's hints give, as ``(name, value)``: non-empty only, domain normalised."""
+    found = []
+    for name in ACCOUNT_ATTRIBUTES:
+        value = normalise_domain(hints.domain) if name == "domain" else getattr(hints, name)
+        if value is not None:
+            found.append((name, value))
+    return found
 
 
 def account_breadth(account: AccountState, person_key: str | None, as_of: datetime, window_days: float) -> int:
