@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,8 +78,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
+    with postgres_schema("t") as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema on TEST_DATABASE_URL, pinned in the yielded URL's search_path, dropped after."""
     assert POSTGRES_URL is not None
-    schema = unique("t").replace("-", "_")
+    schema = unique(prefix).replace("-", "_")
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))

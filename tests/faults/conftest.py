@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import POSTGRES_URL, unique
+from tests.conftest import POSTGRES_URL, postgres_schema
 
 
 @pytest.fixture
@@ -18,13 +17,5 @@ def one_database_url(tmp_path: Path) -> Iterator[str]:
     if POSTGRES_URL is None:
         yield f"sqlite:///{tmp_path / 'faults.db'}"
         return
-    schema = unique("f").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("f") as url:
+        yield url

@@ -25,26 +25,13 @@ from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique
 from tests.kafka_helpers import produce
-from tests.unit.predictive.support import generated, ruleset, trained
+from tests.unit.predictive.support import generated, register_result, ruleset, trained
 
 pytestmark = pytest.mark.integration
 
 
 def _register(engine: Engine, seed: int, leaves: int) -> int:
-    result = trained(seed, leaves)
-    assert result.model_text is not None
-    with Session(engine) as session, session.begin():
-        row = registry.register(
-            session,
-            model_text=result.model_text,
-            calibrator=result.calibrator,
-            features=result.feature_names,
-            card=result.card,
-            training_since=None,
-            training_until=None,
-        )
-        assert row.version is not None
-        return row.version
+    return register_result(engine, trained(seed, leaves))
 
 
 class ScoreReader:

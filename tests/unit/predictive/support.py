@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 
+from sqlalchemy import Engine
+from sqlmodel import Session
+
 from peerscore.dev.journeys import IntentHistoryGenerator
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import person_key
 from peerscore.ingest.normalise import normalise_batch
 from peerscore.scoring.domain import Ruleset, load_default_ruleset
+from peerscore.scoring.predictive import registry
 from peerscore.scoring.predictive.dataset import DatasetConfig, TrainingSet, build_training_set
 from peerscore.scoring.predictive.sources import group_by_person
 from peerscore.scoring.predictive.training import TrainConfig, TrainResult, train_model
@@ -49,3 +53,20 @@ def training_set() -> TrainingSet:
 def trained(seed: int = 7, leaves: int = 15) -> TrainResult:
     config = TrainConfig(**{**TINY.__dict__, "seed": seed, "num_leaves": leaves})
     return train_model(training_set(), config)
+
+
+def register_result(engine: Engine, result: TrainResult) -> int:
+    """Store a trained model in the registry (no training window); returns its version."""
+    assert result.model_text is not None
+    with Session(engine) as session, session.begin():
+        row = registry.register(
+            session,
+            model_text=result.model_text,
+            calibrator=result.calibrator,
+            features=result.feature_names,
+            card=result.card,
+            training_since=None,
+            training_until=None,
+        )
+        assert row.version is not None
+        return row.version

@@ -21,11 +21,10 @@ from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
 from peerscore.scoring.predictive import registry
 from peerscore.scoring.predictive.online import BatchPredictor
-from peerscore.scoring.predictive.training import TrainResult
 from peerscore.topics import Topics
 from tests.unit.backtest.support import default_yaml
 
-from .support import generated, ruleset, trained
+from .support import generated, register_result, ruleset, trained
 
 TOPICS = Topics(prefix="unit")
 
@@ -52,22 +51,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     create_tables(eng, SCORING_TABLES)
     yield eng
     eng.dispose()
-
-
-def _register(engine: Engine, result: TrainResult) -> int:
-    assert result.model_text is not None
-    with Session(engine) as session, session.begin():
-        row = registry.register(
-            session,
-            model_text=result.model_text,
-            calibrator=result.calibrator,
-            features=result.feature_names,
-            card=result.card,
-            training_since=None,
-            training_until=None,
-        )
-        assert row.version is not None
-        return row.version
 
 
 def _roles(engine: Engine, action: str, version: int | None = None, role: registry.Role = "champion") -> None:
@@ -111,7 +94,7 @@ def _predictions(engine: Engine) -> list[registry.ModelPredictionRow]:
 
 
 def test_promote_hot_load_shadow_and_rollback(engine: Engine) -> None:
-    v1, v2 = _register(engine, trained(7, 15)), _register(engine, trained(8, 4))
+    v1, v2 = register_result(engine, trained(7, 15)), register_result(engine, trained(8, 4))
     worker = Worker(engine, ruleset(), BatchPredictor(check_interval_s=0, reason_threshold=0.5))
 
     scores = worker.batch()
@@ -144,7 +127,7 @@ def test_promote_hot_load_shadow_and_rollback(engine: Engine) -> None:
 
 
 def test_model_qualifies_and_explains_only_leads_over_the_bar(engine: Engine) -> None:
-    version = _register(engine, trained(7, 15))
+    version = register_result(engine, trained(7, 15))
     _roles(engine, "promote", version)
     text = default_yaml().replace(
         "qualify: {min_grade: B, min_activity: 50}", "qualify: {min_grade: B, min_activity: 50, min_probability: 0.3}"
