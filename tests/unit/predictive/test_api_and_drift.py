@@ -18,8 +18,8 @@ from peerscore.scoring.predictive.api import models_router
 from peerscore.scoring.predictive.online import BatchPredictor
 from peerscore.settings import ApiAuthSettings, RuntimeSettings
 
-from .support import ruleset, trained, training_set
-from .test_online import Worker, _register, engine  # noqa: F401 - the engine fixture
+from .support import register_result, ruleset, trained, training_set
+from .test_online import Worker, engine  # noqa: F401 - the engine fixture
 
 AUTH = {"Authorization": "Bearer s3cret-token"}
 
@@ -43,7 +43,7 @@ def _with_baseline(result_seed: int) -> object:
 def test_registry_over_http(client: TestClient, engine: Engine) -> None:  # noqa: F811
     assert client.get("/v1/models").status_code == 401
     assert client.get("/v1/models", headers=AUTH).json() == []
-    v1, v2 = _register(engine, trained(7, 15)), _register(engine, trained(8, 4))
+    v1, v2 = register_result(engine, trained(7, 15)), register_result(engine, trained(8, 4))
     assert client.post("/v1/models/rollback", headers=AUTH).status_code == 409  # no champion yet
     assert client.post("/v1/models/99/promote", headers=AUTH).status_code == 404
     assert client.post(f"/v1/models/{v1}/promote", headers=AUTH).json() == {"champion": v1, "challenger": None}
@@ -63,7 +63,7 @@ def test_registry_over_http(client: TestClient, engine: Engine) -> None:  # noqa
 
 def test_drift_report_of_the_champion(client: TestClient, engine: Engine) -> None:  # noqa: F811
     assert client.get("/v1/models/drift", headers=AUTH).status_code == 404  # rules only
-    version = _register(engine, _with_baseline(7))  # type: ignore[arg-type]
+    version = register_result(engine, _with_baseline(7))  # type: ignore[arg-type]
     client.post(f"/v1/models/{version}/promote", headers=AUTH)
     Worker(engine, ruleset(), BatchPredictor(check_interval_s=0)).batch(300)
     report = client.get("/v1/models/drift?days=1", headers=AUTH).json()
