@@ -3,6 +3,7 @@ consumer offsets that workers store in the same transaction as their state."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,16 +44,33 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class RawJson(str):
+    """JSON text that is already serialised, stored as is in a JSON column of an engine from :func:`make_engine`.
+
+    Why: pydantic's ``model_dump_json`` is several times faster than ``model_dump(mode="json")`` followed by the
+    column's own ``json.dumps``, and the scoring worker writes one state document per person per batch.
+    """
+
+
+def _json_serializer(value: Any) -> str:
+    return value if isinstance(value, RawJson) else json.dumps(value)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Build an engine from a URL (``?options=-csearch_path%3Dname`` pins a PostgreSQL schema)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=_json_serializer,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, json_serializer=_json_serializer)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

@@ -1,8 +1,10 @@
 """Process plumbing shared by the worker services: a consumer loop on a background thread owned by the app's
-lifespan (uvicorn turns SIGTERM into lifespan shutdown, which drains the loop and commits), and a broker check."""
+lifespan (uvicorn turns SIGTERM into lifespan shutdown, which drains the loop and commits), a broker check, and
+the garbage-collector settings their entry points apply."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 from typing import Any
@@ -12,6 +14,25 @@ import structlog
 from peerscore.observability import ReadinessCheck
 
 log = structlog.get_logger(__name__)
+
+
+WORKER_GC_THRESHOLDS = (50_000, 20, 100)
+"""Young-generation threshold 50,000 allocations (CPython's default is 700): see :func:`tune_gc_for_throughput`."""
+
+
+def tune_gc_for_throughput(thresholds: tuple[int, int, int] = WORKER_GC_THRESHOLDS) -> None:
+    """Collect less often in a process that streams events: call once, after start-up, from an entry point.
+
+    A worker allocates several short-lived objects per event (models, dicts, rows), so with CPython's default
+    thresholds a collection runs every few events and the older generations are rescanned often, including
+    everything start-up built (modules, the ruleset, caches), which never becomes garbage. ``gc.freeze`` moves
+    what exists now out of every later scan, and a larger first threshold collects young objects in bigger,
+    rarer passes. Reference cycles are still collected; the extra memory is bounded by the threshold. On the
+    scoring handler this cut the time per event by about a quarter (see ``bench/scoring.py`` and the README).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*thresholds)
 
 
 def broker_check(bootstrap_servers: str, timeout: float = 1.0) -> ReadinessCheck:

@@ -85,8 +85,11 @@ def _start(service: Service, env: dict[str, str], monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(uvicorn, "run", run)
     monkeypatch.setattr(module, "configure_logging", lambda *_args, **_kwargs: None)
+    tuned: list[bool] = []  # process-wide collector settings: recorded, never applied to the test process
+    monkeypatch.setattr(module, "tune_gc_for_throughput", lambda: tuned.append(True))
     assert env.get("INGEST_WORKERS", "1") == "1", "several workers fork real processes: not started here"
     module.main()
+    assert tuned == [True], f"{service.module} must tune the garbage collector once, after start-up"
     return captured.pop("app"), captured
 
 

@@ -169,6 +169,10 @@ def run_dev(people: int = 150, var: Path = Path("var")) -> None:
     except KeyboardInterrupt:
         console.print("\n[bold]Stopping[/] ingest, then the workers (drain and commit), then the broker…")
     finally:
+        # A second interrupt must not abort the orderly stop and orphan the workers and the broker: Ctrl-C
+        # reaches every process of the terminal's group, and `uv run` forwards its own copy to this one.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
         console.print("[bold]Stopped.[/]")
 

@@ -11,6 +11,7 @@ from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app
 from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings, OutcomeSettings
 from peerscore.observability import configure_logging
+from peerscore.runtime import tune_gc_for_throughput
 from peerscore.settings import ApiAuthSettings, IdentitySettings, KafkaSettings, RuntimeSettings, refuse_placeholder
 
 
@@ -37,6 +38,7 @@ def main() -> None:
         identity=IdentitySettings().check(runtime),
         outcomes=outcomes,
     )
+    tune_gc_for_throughput()
     uvicorn.run(app, host=http.host, port=http.port, log_config=None)
 
 

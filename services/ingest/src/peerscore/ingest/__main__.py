@@ -11,6 +11,7 @@ from uvicorn.supervisors import Multiprocess
 from peerscore.ingest.app import create_app
 from peerscore.ingest.settings import IngestSettings, LinkedInSettings, SourceTopicSettings
 from peerscore.observability import configure_logging
+from peerscore.runtime import tune_gc_for_throughput
 from peerscore.settings import HttpSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 
 
@@ -21,7 +22,9 @@ def build_app() -> FastAPI:
     identity = IdentitySettings().check(runtime)
     settings = IngestSettings().check(runtime)
     linkedin = LinkedInSettings().check(runtime)
-    return create_app(settings, identity, runtime, KafkaSettings(), linkedin=linkedin, sources=SourceTopicSettings())
+    app = create_app(settings, identity, runtime, KafkaSettings(), linkedin=linkedin, sources=SourceTopicSettings())
+    tune_gc_for_throughput()
+    return app
 
 
 def tcp_listener(host: str, port: int) -> socket.socket:

@@ -7,6 +7,7 @@ import os
 import uvicorn
 
 from peerscore.observability import configure_logging
+from peerscore.runtime import tune_gc_for_throughput
 from peerscore.scoring.app import ScoringConfig, create_app
 from peerscore.scoring.settings import ScoringSettings
 from peerscore.settings import (
@@ -31,7 +32,9 @@ def main() -> None:
         identity=IdentitySettings().check(runtime),
     )
     http = HttpSettings(port=int(os.environ.get("HTTP_PORT", "8001")))
-    uvicorn.run(create_app(config), host=http.host, port=http.port, log_config=None, timeout_graceful_shutdown=30)
+    app = create_app(config)
+    tune_gc_for_throughput()
+    uvicorn.run(app, host=http.host, port=http.port, log_config=None, timeout_graceful_shutdown=30)
 
 
 if __name__ == "__main__":
