@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, Text, cast, insert
 from sqlalchemy import select as sa_select
@@ -85,15 +86,29 @@ def save_people(session: Session, people: Sequence[tuple[PersonState, LeadScore 
 def save_accounts(session: Session, accounts: Sequence[AccountState], before: dict[str, AccountState]) -> None:
     """Write attributes, and only the activity rows that moved; activity keeps the latest time on conflict.
 
-    Attributes carry per-attribute event-time stamps and merge commutatively in memory, but two workers writing
-    the same account row at once can still overwrite each other's attributes (last commit wins).
+    Two workers can share an account: its people hash to partitions that different workers own. So attributes
+    are joined with what is stored at write time, under the row lock, instead of overwriting it. Missing rows
+    are created first (waiting for a concurrent creator to commit), every row is read ``FOR UPDATE`` in key
+    order, and an account someone else changed since the batch loaded it is joined with the stored one
+    (:meth:`AccountState.merge`: per attribute, the latest event wins). SQLite has one writer at a time, and the
+    batch has already written, so there the read is just as current.
     """
+    if not accounts:
+        return
+    table = AccountRow.__table__  # type: ignore[attr-defined]
+    keys = sorted({a.account_key for a in accounts})
+    upsert(session, AccountRow, [{"account_key": k, "attributes": {}} for k in keys], keys=("account_key",), update=())
+    query = sa_select(table.c.account_key, table.c.attributes).where(table.c.account_key.in_(keys))
+    stored = {
+        r.account_key: r.attributes for r in session.execute(query.order_by(table.c.account_key).with_for_update())
+    }
+    joined = [_joined_with_stored(a, stored.get(a.account_key) or {}, before.get(a.account_key)) for a in accounts]
     upsert(
         session,
         AccountRow,
         [
-            {"account_key": a.account_key, "attributes": a.model_dump(mode="json", exclude={"active_people"})}
-            for a in accounts
+            {"account_key": a.account_key, "attributes": RawJson(a.model_dump_json(exclude={"active_people"}))}
+            for a in joined
         ],
         keys=("account_key",),
     )
@@ -104,6 +119,16 @@ def save_accounts(session: Session, accounts: Sequence[AccountState], before: di
             if old.get(person_key) != at:
                 moved.append({"account_key": a.account_key, "person_key": person_key, "last_active_at": at})
     upsert(session, AccountActivityRow, moved, keys=("account_key", "person_key"), keep_greatest=("last_active_at",))
+
+
+def _joined_with_stored(account: AccountState, stored: dict[str, Any], loaded: AccountState | None) -> AccountState:
+    """``account`` joined with the attributes stored now, unless they are still what the batch loaded."""
+    if not stored:
+        return account
+    held = AccountState.model_validate({**stored, "account_key": account.account_key})
+    if loaded is not None and held.stamps == loaded.stamps:
+        return account  # nobody else wrote it: every stamped attribute is already in ``account``
+    return account.merge(held)
 
 
 def add_ledger(session: Session, awards: Sequence[tuple[str, Award]]) -> None:
