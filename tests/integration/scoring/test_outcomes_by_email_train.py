@@ -25,7 +25,7 @@ from peerscore.scoring.domain import load_default_ruleset
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.outcomes.models import OutcomeRow
 from peerscore.scoring.predictive.dataset import DatasetConfig
-from peerscore.scoring.predictive.generated import crm_webhook_body, generate_history
+from peerscore.scoring.predictive.generated import crm_webhook_body, generate_history, generated_world
 from peerscore.scoring.predictive.pipeline import fit, train_from_database
 from peerscore.scoring.predictive.sources import history_span, stored_histories, stored_outcomes
 from peerscore.scoring.predictive.training import TrainConfig
@@ -57,7 +57,9 @@ def test_outcomes_sent_by_email_train_the_same_model_as_labels_attached_directly
     assert stored_keys == by_email
 
     people = {key for key, _ in stored_histories(engine, Period())}
-    joined = [(k, kind) for k, kind, _ in stored_outcomes(engine) if k in people]
+    read = stored_outcomes(engine)
+    assert read == generated_world(PEOPLE, DAYS, SEED, SECRET, END).labels()  # the in-memory world reads the same
+    joined = [(k, kind) for k, kind, _ in read if k in people]
     assert sum(1 for _, kind in joined if kind in POSITIVE) == sent_positives
     assert len(joined) == len(sent)
 

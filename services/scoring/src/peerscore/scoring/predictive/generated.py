@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from peerscore.events import EngagementEvent, Outcome
-from peerscore.scoring.identity.canonical import settle_links
+from peerscore.scoring.identity.canonical import canonical_keys, settle_links
 from peerscore.scoring.identity.merge import MergeInstruction, merges_for
 from peerscore.scoring.identity.models import IdentityLinkRow
 
@@ -83,30 +84,53 @@ def identity_links(events: Sequence[EngagementEvent], secret: bytes) -> list[dic
     ]
 
 
-def generate_history(
-    engine: Engine, people: int, days: int, seed: int, secret: bytes, end: datetime
-) -> tuple[int, int]:
-    """Write generated journeys (as the worker stores them), their identity links and their CRM outcomes (as
-    crm-sync keys them) into scoring's database, so a fresh install can train a first model.
-    Returns ``(events, outcomes)``."""
+@dataclass(frozen=True)
+class GeneratedWorld:
+    """A generated world as production would hold it: events as ingest keys them, the worker's identity links,
+    and the CRM's outcomes as crm-sync keys them (by email)."""
+
+    events: list[EngagementEvent]
+    links: list[dict[str, object]]
+    outcomes: list[Outcome]
+
+    def labels(self) -> list[tuple[str, str, datetime]]:
+        """The outcomes as scoring reads them (see ``load_outcomes``): canonical key, kind, time; oldest first."""
+        links = {str(row["person_key"]): str(row["merged_into"]) for row in self.links}
+        canonical = canonical_keys({o.person_key for o in self.outcomes}, links)
+        ordered = sorted(self.outcomes, key=lambda o: (o.occurred_at, o.event_id))
+        return [(canonical[o.person_key], o.kind, o.occurred_at) for o in ordered]
+
+
+def generated_world(people: int, days: int, seed: int, secret: bytes, end: datetime) -> GeneratedWorld:
+    """The intent generator's history (see ``IntentHistoryGenerator``) through ingest's and crm-sync's own code."""
     from peerscore.dev.journeys import IntentHistoryGenerator
     from peerscore.ingest.normalise import normalise_batch
-    from peerscore.scoring.history import EventHistoryRow, history_row
-    from peerscore.scoring.outcomes.store import store_outcomes
 
     generated = IntentHistoryGenerator(seed=seed).history(people, end=end, days=days)
     events = normalise_batch({"batch": generated.calls}, secret=secret, received_at=end)
+    body = json.dumps(crm_webhook_body(generated.outcomes)).encode()
+    return GeneratedWorld(events, identity_links(events, secret), crm_outcomes(body, secret, end))
+
+
+def generate_history(
+    engine: Engine, people: int, days: int, seed: int, secret: bytes, end: datetime
+) -> tuple[int, int]:
+    """Write a :func:`generated_world` into scoring's database (history as the worker stores it, its identity
+    links, its outcomes as crm-sync keys them), so a fresh install can train a first model.
+    Returns ``(events, outcomes)``."""
+    from peerscore.scoring.history import EventHistoryRow, history_row
+    from peerscore.scoring.outcomes.store import store_outcomes
+
+    world = generated_world(people, days, seed, secret, end)
     offsets = [0] * PARTITIONS
     rows = []
-    for e in events:
+    for e in world.events:
         partition = zlib.crc32(e.person_key.encode()) % PARTITIONS
         rows.append(history_row("generated.events", partition, offsets[partition], e))
         offsets[partition] += 1
-    links = identity_links(events, secret)
-    outcomes = crm_outcomes(json.dumps(crm_webhook_body(generated.outcomes)).encode(), secret, end)
     with Session(engine) as session, session.begin():
         session.execute(insert(EventHistoryRow.__table__), rows)  # type: ignore[attr-defined]
-        if links:
-            session.execute(insert(IdentityLinkRow.__table__), links)  # type: ignore[attr-defined]
-        store_outcomes(session, outcomes)
-    return len(rows), len(outcomes)
+        if world.links:
+            session.execute(insert(IdentityLinkRow.__table__), world.links)  # type: ignore[attr-defined]
+        store_outcomes(session, world.outcomes)
+    return len(rows), len(world.outcomes)
