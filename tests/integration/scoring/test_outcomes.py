@@ -65,6 +65,8 @@ def test_posted_outcomes_are_keyed_and_stored_once(kafka_settings: KafkaSettings
         assert api.post("/v1/outcomes", json=batch, headers=auth).status_code == 202  # a client retry
         missing = {"outcomes": [{"id": "x", "kind": "won", "occurred_at": AT.isoformat()}]}
         assert api.post("/v1/outcomes", json=missing, headers=auth).status_code == 422
+        blank = {"outcomes": [{"id": "y", "email": "  ", "kind": "won", "occurred_at": AT.isoformat()}]}
+        assert api.post("/v1/outcomes", json=blank, headers=auth).status_code == 422
 
     expected_key = person_key(PersonIdentifiers(email="ada.novak@acme.example"), SECRET.encode())
     assert stored(engine) == {"crm-1": (expected_key, "won"), "crm-2": ("p_known", "rejected")}
