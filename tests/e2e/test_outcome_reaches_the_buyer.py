@@ -64,7 +64,15 @@ USER = "u-1042"
 EMAIL = "ada.lovelace@acme-analytics.com"  # what the LinkedIn fake's form holds (mixed case there)
 CONTACT, DEAL = "501", "9001"
 KEY = SECRET.encode()
-UID_KEY = person_key(PersonIdentifiers(user_id=USER), KEY)
+
+
+def key_of(**ids: str) -> str:
+    key = person_key(PersonIdentifiers(**ids), KEY)
+    assert key is not None
+    return key
+
+
+UID_KEY = key_of(user_id=USER)
 
 
 @pytest.fixture
@@ -207,8 +215,8 @@ def test_a_hubspot_deal_lands_on_the_buyer_who_browsed_filled_a_linkedin_form_an
             assert segment.page(user_id=USER, anonymous_id=ANON, name="Pricing", properties={"path": "/pricing"})[0]
     assert errors == []
 
-    member = person_key(PersonIdentifiers(linkedin_member_urn="urn:li:person:Yx9-member"), KEY)  # the fake's lead
-    every_key = {email_key, member, person_key(PersonIdentifiers(anonymous_id=ANON), KEY)}
+    member = key_of(linkedin_member_urn="urn:li:person:Yx9-member")  # the member who filled the fake's form
+    every_key = {email_key, member, key_of(anonymous_id=ANON)}
     wait_until(lambda: links_resolve(engine, every_key, UID_KEY), 60, "the merges of the buyer's keys")
     if not deal_first:
         report_deal(crm_sync)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, func, select
 from peerscore.db import create_tables
 from peerscore.dev.journeys import IntentHistoryGenerator
 from peerscore.events import PersonIdentifiers
-from peerscore.identity import person_key
+from peerscore.identity import identifier_keys, person_key
 from peerscore.scoring.backtest.period import Period
 from peerscore.scoring.domain import load_default_ruleset
 from peerscore.scoring.models import SCORING_TABLES
@@ -70,7 +70,7 @@ def test_outcomes_sent_by_email_train_the_same_model_as_labels_attached_directly
     assert span is not None
     direct_labels = [
         (
-            person_key(PersonIdentifiers(user_id=o["user_id"]), SECRET),
+            identifier_keys(PersonIdentifiers(user_id=o["user_id"]), SECRET)[0][1],  # the canonical key itself
             o["kind"],
             datetime.fromisoformat(o["occurred_at"]),
         )
