@@ -112,16 +112,12 @@ def generated_world(people: int, days: int, seed: int, secret: bytes, end: datet
     return GeneratedWorld(events, identity_links(events, secret), crm_outcomes(body, secret, end))
 
 
-def generate_history(
-    engine: Engine, people: int, days: int, seed: int, secret: bytes, end: datetime
-) -> tuple[int, int]:
-    """Write a :func:`generated_world` into scoring's database (history as the worker stores it, its identity
-    links, its outcomes as crm-sync keys them), so a fresh install can train a first model.
-    Returns ``(events, outcomes)``."""
+def store_world(engine: Engine, world: GeneratedWorld) -> int:
+    """Write a world into scoring's database as the worker would have: its history (in partition order), its
+    identity links, and its outcomes as crm-sync keyed them. Returns the number of events written."""
     from peerscore.scoring.history import EventHistoryRow, history_row
     from peerscore.scoring.outcomes.store import store_outcomes
 
-    world = generated_world(people, days, seed, secret, end)
     offsets = [0] * PARTITIONS
     rows = []
     for e in world.events:
@@ -133,4 +129,13 @@ def generate_history(
         if world.links:
             session.execute(insert(IdentityLinkRow.__table__), world.links)  # type: ignore[attr-defined]
         store_outcomes(session, world.outcomes)
-    return len(rows), len(world.outcomes)
+    return len(rows)
+
+
+def generate_history(
+    engine: Engine, people: int, days: int, seed: int, secret: bytes, end: datetime
+) -> tuple[int, int]:
+    """Write a :func:`generated_world` into scoring's database (:func:`store_world`), so a fresh install can
+    train a first model. Returns ``(events, outcomes)``."""
+    world = generated_world(people, days, seed, secret, end)
+    return store_world(engine, world), len(world.outcomes)
