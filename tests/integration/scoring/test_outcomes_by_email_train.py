@@ -109,10 +109,10 @@ def test_outcomes_sent_by_email_train_the_same_model_as_labels_attached_directly
 
     people = {key for key, _ in stored_histories(engine, Period())}
     read = stored_outcomes(engine)
-    assert read == world.labels()  # the in-memory world reads like the database
     joined = [(k, kind) for k, kind, _ in read if k in people]
-    assert len(joined) == len(sent)
     assert sum(1 for _, kind in joined if kind in POSITIVE) == sent_positives
+    assert len(joined) == len(sent)
+    assert read == world.labels()  # the in-memory world reads like the database
 
     via_crm = train_from_database(engine, load_default_ruleset(), dataset=DatasetConfig(), config=CONFIG, out=None)
     assert via_crm is not None and via_crm.result.fallback_reason is None, via_crm and via_crm.result.fallback_reason
