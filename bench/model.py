@@ -30,16 +30,14 @@ from sqlmodel import Session
 
 from peerscore.consumer import Message
 from peerscore.db import create_tables, make_engine
-from peerscore.dev.journeys import IntentHistoryGenerator
-from peerscore.events import EngagementEvent, PersonIdentifiers
-from peerscore.identity import person_key
-from peerscore.ingest.normalise import normalise_batch
+from peerscore.events import EngagementEvent
 from peerscore.kafka_io import OutgoingRecord
 from peerscore.scoring.domain import load_default_ruleset
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.predictive import registry
+from peerscore.scoring.predictive.generated import generated_world
 from peerscore.scoring.predictive.online import BatchPredictor
 from peerscore.scoring.predictive.pipeline import fit
 from peerscore.scoring.predictive.sources import group_by_person
@@ -64,14 +62,9 @@ class DiscardingPublisher:
 
 
 def generate(people: int, days: int) -> tuple[list[EngagementEvent], list[tuple[str, str, datetime]]]:
-    history = IntentHistoryGenerator(seed=2026).history(people, end=END, days=days)
-    events = normalise_batch({"batch": history.calls}, secret=SECRET, received_at=END)
-    outcomes = []
-    for o in history.outcomes:
-        key = person_key(PersonIdentifiers(user_id=o["user_id"]), SECRET)
-        assert key is not None
-        outcomes.append((key, o["kind"], datetime.fromisoformat(o["occurred_at"])))
-    return events, outcomes
+    """Journeys keyed by user id, outcomes sent by email through crm-sync's keying, read under canonical keys."""
+    world = generated_world(people, days, 2026, SECRET, END)
+    return world.events, world.labels()
 
 
 def online_cost(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,9 +19,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from peerscore.crm_sync.domain.outcomes import generic_outcomes, keyed_outcomes
 from peerscore.db import make_engine
 from peerscore.dev.broker import free_port
-from peerscore.events import Outcome
 from peerscore.kafka_io import make_publisher, record
 from peerscore.settings import KafkaSettings
 from peerscore.topics import ensure_topics
@@ -68,18 +67,22 @@ def _load_history(kafka: KafkaSettings, database_url: str, group: str) -> None:
             wait_until(lambda: applied_count(engine, group) >= len(events), 90, "the history to be scored", 0.3)
         finally:
             engine.dispose()
-        people = sorted(Counter(e.person_key for e in events))
-        outcomes = [
-            Outcome(
-                event_id=f"browser-{i}",
-                person_key=key,
-                kind="won" if i % 3 == 0 else "rejected",
-                source="webhook",
-                occurred_at=END + timedelta(days=1),
-                received_at=END + timedelta(days=1),
-            )
-            for i, key in enumerate(people)
-        ]
+        # The CRM reports by email (crm-sync's generic webhook parsing and keying); scoring joins the user ids.
+        emails = sorted({e.person.email for e in events if e.person.email})
+        body = {
+            "outcomes": [
+                {
+                    "event_id": f"browser-{i}",
+                    "email": email,
+                    "kind": "won" if i % 3 == 0 else "rejected",
+                    "occurred_at": (END + timedelta(days=1)).isoformat(),
+                }
+                for i, email in enumerate(emails)
+            ]
+        }
+        raw = generic_outcomes(body, END + timedelta(days=1))
+        outcomes, unkeyed = keyed_outcomes("webhook", raw, SECRET, END + timedelta(days=1))
+        assert outcomes and not unkeyed
         publisher.publish([record(topics.outcomes, o.person_key, o) for o in outcomes], wait=True)
     finally:
         publisher.close()

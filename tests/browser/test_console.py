@@ -100,6 +100,10 @@ def test_edit_preview_publish_and_roll_back(page: Page, scoring_service: Service
     changed = page.get_by_role("table", name=re.compile("Leads that would gain"))
     expect(changed).to_contain_text("Viewed pricing")
     expect(page.get_by_role("table", name=re.compile("Against known CRM outcomes"))).to_contain_text("precision")
+    # The CRM's outcomes came by email; they count only once joined to the people keyed by user id.
+    expect(
+        page.get_by_text(re.compile(r"Against known CRM outcomes \([1-9]\d* leads with an outcome\)"))
+    ).to_be_visible()
     shot(page, "06-preview-report")
 
     # Publish: the confirmation states the expected change in MQL volume from the preview.

@@ -185,7 +185,9 @@ OutcomeKind = Literal["accepted", "rejected", "opportunity_created", "won", "los
 class Outcome(Contract):
     """What sales did with a lead, reported back by the CRM: the label for training and backtests.
 
-    Keyed by ``person_key`` (derived from the email exactly as ingest does), so outcomes join the lead's events.
+    Keyed by ``person_key``: the email's key (``peerscore.identity.outcome_person_key``), as CRMs name leads by
+    email. Scoring stores that key as sent and reads the outcome under the canonical person the key was merged
+    into (see ``peerscore.scoring.identity.canonical``), so it joins the lead's events whatever they are keyed by.
     ``event_id`` is the CRM's own notification id: CRMs redeliver webhooks, consumers deduplicate on it.
     """
 

@@ -85,6 +85,18 @@ def email_person_key(email: str, secret: bytes) -> str:
     return "p_" + _digest(secret, "email:" + normalise_email(email))
 
 
+def outcome_person_key(email: str | None, secret: bytes) -> str | None:
+    """The key a CRM outcome is stored under: its email's key (None without an email).
+
+    CRMs name a lead by email (or their own object id), never by Peerscore's key. Scoring reads outcomes under
+    the canonical person the email key was merged into, so this only has to be the same rule everywhere an
+    outcome is keyed (crm-sync's webhooks, ``generate-history``).
+    """
+    if email is None or not normalise_email(email):
+        return None
+    return email_person_key(email, secret)
+
+
 # -- accounts ----------------------------------------------------------------------------------------------
 
 

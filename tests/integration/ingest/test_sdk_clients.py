@@ -26,7 +26,7 @@ from peerscore.db import create_tables
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import person_key
 from peerscore.ingest.app import create_app
-from peerscore.ingest.settings import IngestSettings
+from peerscore.ingest.settings import IngestSettings, LinkedInSettings
 from peerscore.kafka_io import KafkaPublisher, OutgoingRecord, Publisher, make_publisher
 from peerscore.scoring.domain.ruleset import load_default_ruleset
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
@@ -49,7 +49,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(kafka: KafkaSettings, publisher: Publisher | None = None) -> Iterator[str]:
+def serve(
+    kafka: KafkaSettings, publisher: Publisher | None = None, linkedin: LinkedInSettings | None = None
+) -> Iterator[str]:
     """Ingest on a real uvicorn in a thread; with ``publisher=None`` the app's lifespan owns a Kafka producer."""
     app = create_app(
         IngestSettings(write_keys=[f"{SEGMENT_KEY}:website", f"{RUDDER_KEY}:backend"], retry_after_s=1),
@@ -57,6 +59,7 @@ def serve(kafka: KafkaSettings, publisher: Publisher | None = None) -> Iterator[
         RuntimeSettings(env="test"),
         kafka,
         publisher=publisher,
+        linkedin=linkedin,
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))

@@ -26,10 +26,12 @@ from peerscore.kafka_io import OutgoingRecord
 from peerscore.scoring.domain import PersonState, load_default_ruleset
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.identity.batch import PrivacyConfig
+from peerscore.scoring.identity.canonical import canonical_keys
 from peerscore.scoring.identity.erasure import ErasureOrder, erasure_event
 from peerscore.scoring.identity.models import ErasureLogRow, IdentityLinkRow
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES, LedgerRow, PersonRow
+from peerscore.scoring.predictive.generated import identity_links
 from peerscore.topics import Topics
 
 pytestmark = pytest.mark.integration
@@ -187,3 +189,17 @@ def test_erasing_any_key_of_a_merged_person_follows_the_merges(two_engines: tupl
         assert session.exec(select(IdentityLinkRow)).all() == []
         erased = {r.person_key for r in session.exec(select(ErasureLogRow)).all()}
     assert anon in erased and len(erased) >= 2, "forwarded along the redirects to where the data went"
+
+
+def test_links_settled_without_the_worker_are_the_links_the_worker_writes(tmp_path: Path) -> None:
+    """``generate-history`` writes history without the worker, so it writes the links with ``settle_links``:
+    on this script (chains, a repeated merge, two user ids sharing an email) both give the same links."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    run_script(engine, range(PARTITIONS))
+    _, worker_links, _, _ = final_state(engine)
+    engine.dispose()
+    settled = {row["person_key"]: row["merged_into"] for row in identity_links(SCRIPT, SECRET)}
+    assert settled == worker_links
+    assert set(canonical_keys(settled, settled).values()) == {key_of(user_id="u-1"), key_of(user_id="u-2")} - set(
+        settled
+    )

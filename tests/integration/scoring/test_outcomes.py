@@ -12,12 +12,14 @@ from sqlmodel import Session, select
 
 from peerscore.db import create_tables
 from peerscore.events import Outcome, PersonIdentifiers
-from peerscore.identity import person_key
+from peerscore.identity import email_person_key, person_key
 from peerscore.kafka_io import KafkaPublisher
 from peerscore.scoring.app import ScoringConfig, create_app
+from peerscore.scoring.identity.models import IdentityLinkRow
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.outcomes.consumer import outcome_loop
 from peerscore.scoring.outcomes.models import OutcomeRow
+from peerscore.scoring.outcomes.store import load_outcomes, store_outcomes
 from peerscore.scoring.settings import ScoringSettings
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 from peerscore.topics import Topics
@@ -63,6 +65,8 @@ def test_posted_outcomes_are_keyed_and_stored_once(kafka_settings: KafkaSettings
         assert api.post("/v1/outcomes", json=batch, headers=auth).status_code == 202  # a client retry
         missing = {"outcomes": [{"id": "x", "kind": "won", "occurred_at": AT.isoformat()}]}
         assert api.post("/v1/outcomes", json=missing, headers=auth).status_code == 422
+        blank = {"outcomes": [{"id": "y", "email": "  ", "kind": "won", "occurred_at": AT.isoformat()}]}
+        assert api.post("/v1/outcomes", json=blank, headers=auth).status_code == 422
 
     expected_key = person_key(PersonIdentifiers(email="ada.novak@acme.example"), SECRET.encode())
     assert stored(engine) == {"crm-1": (expected_key, "won"), "crm-2": ("p_known", "rejected")}
@@ -75,7 +79,7 @@ def test_outcomes_topic_is_stored_once_even_when_redelivered(
     outcomes = [
         Outcome(
             event_id=f"hs-{i}",
-            person_key=f"p_{i}",
+            person_key=email_person_key(f"buyer{i}@acme.example", SECRET.encode()),  # as crm-sync keys them
             kind="opportunity_created",
             source="hubspot",
             occurred_at=AT,
@@ -91,3 +95,33 @@ def test_outcomes_topic_is_stored_once_even_when_redelivered(
 
     assert loop.stats.dead_lettered == 1
     assert stored(engine) == {o.event_id: (o.person_key, o.kind) for o in outcomes}
+
+
+def test_outcomes_are_read_under_the_canonical_person_once_the_link_appears(engine: Engine) -> None:
+    """An outcome may name an identity scoring has not linked yet: it is kept as sent and joins its person as
+    soon as the merge's link is written (anonymous → email → user id here), with no rewrite of the row."""
+    create_tables(engine, SCORING_TABLES)
+    secret = SECRET.encode()
+    email = email_person_key("ada@acme.example", secret)
+    anon = person_key(PersonIdentifiers(anonymous_id="anon-1"), secret)
+    uid = person_key(PersonIdentifiers(user_id="u-1"), secret)
+    other = email_person_key("bob@acme.example", secret)
+    assert anon is not None and uid is not None
+
+    def outcome(event_id: str, key: str, minutes: int) -> Outcome:
+        at = AT.replace(minute=minutes)
+        return Outcome(event_id=event_id, person_key=key, kind="won", source="webhook", occurred_at=at, received_at=at)
+
+    with Session(engine) as session, session.begin():
+        store_outcomes(session, [outcome("o-1", email, 1), outcome("o-2", anon, 2), outcome("o-3", other, 3)])
+    with Session(engine) as session:
+        assert [k for k, _, _ in load_outcomes(session)] == [email, anon, other]
+    with Session(engine) as session, session.begin():
+        for source, target, rank in ((anon, email, 2), (email, uid, 3)):
+            session.add(
+                IdentityLinkRow(person_key=source, merged_into=target, target_rank=rank, merge_id=source, merged_at=AT)
+            )
+    with Session(engine) as session:
+        assert [k for k, _, _ in load_outcomes(session)] == [uid, uid, other]
+        assert [k for k, _, _ in load_outcomes(session, {uid})] == [uid, uid]
+    assert stored(engine) == {"o-1": (email, "won"), "o-2": (anon, "won"), "o-3": (other, "won")}  # audit trail

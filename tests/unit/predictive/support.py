@@ -8,13 +8,11 @@ from functools import cache
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from peerscore.dev.journeys import IntentHistoryGenerator
-from peerscore.events import EngagementEvent, PersonIdentifiers
-from peerscore.identity import person_key
-from peerscore.ingest.normalise import normalise_batch
+from peerscore.events import EngagementEvent
 from peerscore.scoring.domain import Ruleset, load_default_ruleset
 from peerscore.scoring.predictive import registry
 from peerscore.scoring.predictive.dataset import DatasetConfig, TrainingSet, build_training_set
+from peerscore.scoring.predictive.generated import generated_world
 from peerscore.scoring.predictive.sources import group_by_person
 from peerscore.scoring.predictive.training import TrainConfig, TrainResult, train_model
 
@@ -25,14 +23,10 @@ TINY = TrainConfig(min_positives=20, num_boost_round=40, early_stopping_rounds=1
 
 @cache
 def generated(people: int = 700, seed: int = 5) -> tuple[list[EngagementEvent], list[tuple[str, str, datetime]]]:
-    history = IntentHistoryGenerator(seed=seed).history(people, end=END, days=120)
-    events = normalise_batch({"batch": history.calls}, secret=SECRET, received_at=END)
-    outcomes = []
-    for o in history.outcomes:
-        key = person_key(PersonIdentifiers(user_id=o["user_id"]), SECRET)
-        assert key is not None
-        outcomes.append((key, o["kind"], datetime.fromisoformat(o["occurred_at"])))
-    return events, outcomes
+    """Events as ingest keys them, and outcomes sent by email through crm-sync's keying, read as scoring reads
+    them (under the canonical person the email was merged into)."""
+    world = generated_world(people, 120, seed, SECRET, END)
+    return world.events, world.labels()
 
 
 @cache

@@ -8,7 +8,8 @@ CRMs cannot send our bearer token, so each endpoint verifies its sender the way 
   the endpoint should sit behind Salesforce's IP ranges or mutual TLS in production.
 * Generic JSON: the Peerscore signature (see :mod:`peerscore.crm_sync.domain.signing`).
 
-Each outcome is keyed by ``person_key(PersonIdentifiers(email=…), secret)``, exactly as ingest keys events, and
+Each outcome is keyed by its email (``peerscore.identity.outcome_person_key``; scoring reads it under the person
+that email was merged into, e.g. the website's user id), and
 published (acknowledged by Kafka) before the CRM gets 2xx: CRMs retry anything else, so nothing is lost. When the
 people behind a HubSpot notification cannot be looked up, or Kafka does not acknowledge, the answer is 503 (HubSpot
 retries it). The blocking work (HubSpot lookups, the acknowledged publish) runs in the thread pool so one slow
@@ -39,13 +40,13 @@ from peerscore.crm_sync.domain.outcomes import (
     generic_outcomes,
     hubspot_deal_outcomes,
     hubspot_outcomes,
+    keyed_outcomes,
     salesforce_outcomes,
 )
 from peerscore.crm_sync.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_peerscore_signature
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.outcome_hubspot import HubSpotLookup, resolve_hubspot
-from peerscore.events import Outcome, PersonIdentifiers, utcnow
-from peerscore.identity import person_key
+from peerscore.events import utcnow
 from peerscore.kafka_io import Publisher, record
 
 log = structlog.get_logger(__name__)
@@ -121,7 +122,7 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
         except LookupUnavailable as exc:
             log.warning("hubspot_lookup_unavailable", error=str(exc)[:300])
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "HubSpot lookup failed; retry later") from exc
-        return {"published": await run_in_threadpool(_publish, sink, "hubspot", raw, lambda r: r.email)}
+        return {"published": await run_in_threadpool(_publish, sink, "hubspot", raw)}
 
     @router.post("/salesforce")
     async def salesforce(request: Request) -> Response:
@@ -131,7 +132,7 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
         org, raw = _parse(lambda: salesforce_outcomes(body))
         if not hmac.compare_digest(org[:15], sink.salesforce_org_id[:15]):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "outbound message from another organisation")
-        await run_in_threadpool(_publish, sink, "salesforce", raw, lambda r: r.email)
+        await run_in_threadpool(_publish, sink, "salesforce", raw)
         return Response(SF_ACK, media_type="text/xml")
 
     @router.post("/webhook")
@@ -145,7 +146,7 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
         ):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or expired signature")
         raw = _parse(lambda: generic_outcomes(json.loads(body), utcnow()))
-        return {"published": await run_in_threadpool(_publish, sink, "webhook", raw, lambda r: r.email)}
+        return {"published": await run_in_threadpool(_publish, sink, "webhook", raw)}
 
     return router
 
@@ -157,32 +158,13 @@ def _parse(parse: Callable[[], _T]) -> _T:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)[:500]) from exc
 
 
-def _publish(
-    sink: OutcomeSink, source: str, raw: list[RawOutcome], email_of: Callable[[RawOutcome], str | None]
-) -> int:
+def _publish(sink: OutcomeSink, source: str, raw: list[RawOutcome]) -> int:
     publisher = sink.publisher()
     if publisher is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "outcomes publisher not running")
-    received = utcnow()
-    outcomes: list[Outcome] = []
-    for r in raw:
-        email = email_of(r)
-        key = person_key(PersonIdentifiers(email=email), sink.person_key_secret) if email else None
-        if key is None:
-            log.warning("outcome_without_email", source=source, crm_object_id=r.crm_object_id, kind=r.kind)
-            continue
-        outcomes.append(
-            Outcome(
-                event_id=f"{source}:{r.event_id}",
-                person_key=key,
-                kind=r.kind,
-                reason=r.reason,
-                source=source,
-                crm_object_id=r.crm_object_id,
-                occurred_at=r.occurred_at,
-                received_at=received,
-            )
-        )
+    outcomes, unkeyed = keyed_outcomes(source, raw, sink.person_key_secret, utcnow())
+    for r in unkeyed:
+        log.warning("outcome_without_email", source=source, crm_object_id=r.crm_object_id, kind=r.kind)
     if outcomes:
         try:
             publisher.publish([record(sink.topic, o.person_key, o) for o in outcomes], wait=True)

@@ -8,12 +8,13 @@ Opportunity stage) is mapped in one testable place.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET  # noqa: S405 - DTDs and entities are refused before parsing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from peerscore.events import OutcomeKind
+from peerscore.events import Outcome, OutcomeKind
+from peerscore.identity import outcome_person_key
 
 
 class BadOutcomePayload(ValueError):
@@ -193,3 +194,35 @@ def generic_outcomes(data: Any, now: datetime) -> list[RawOutcome]:
                 raise
             raise BadOutcomePayload(f"outcomes[{i}]: {type(exc).__name__}: {exc}") from exc
     return out
+
+
+def keyed_outcomes(
+    source: str, raw: Sequence[RawOutcome], secret: bytes, received_at: datetime
+) -> tuple[list[Outcome], list[RawOutcome]]:
+    """The outcomes to publish, keyed by their email (:func:`outcome_person_key`), and those naming no email.
+
+    ``event_id`` is prefixed with the source so two CRMs' ids never collide. Scoring attaches each outcome to
+    the person the email key was merged into; an outcome without an email cannot be keyed here.
+    """
+    keyed: list[Outcome] = []
+    unkeyed: list[RawOutcome] = []
+    for r in raw:
+        key = outcome_person_key(r.email, secret)
+        if key is None:
+            unkeyed.append(r)
+            continue
+        keyed.append(
+            Outcome.model_validate(
+                {
+                    "event_id": f"{source}:{r.event_id}",
+                    "person_key": key,
+                    "kind": r.kind,
+                    "reason": r.reason,
+                    "source": source,
+                    "crm_object_id": r.crm_object_id,
+                    "occurred_at": r.occurred_at,
+                    "received_at": received_at,
+                }
+            )
+        )
+    return keyed, unkeyed

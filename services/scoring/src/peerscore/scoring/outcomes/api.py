@@ -1,8 +1,8 @@
 """``POST /v1/outcomes``: outcomes reported directly (a CRM export, a script) rather than through crm-sync.
 
-An outcome names its lead by ``person_key`` or by email. An email is resolved to the lead scoring already knows
-with that email (events are often keyed by a user id, so the email hash alone would miss them), and otherwise to
-``person_key(PersonIdentifiers(email=…))``, exactly as ingest and crm-sync key people.
+An outcome names its lead by ``person_key`` or by email. An email is keyed exactly as crm-sync keys it
+(:func:`peerscore.identity.outcome_person_key`) and stored under that key; readers see it under the canonical person
+the email was merged into (events are often keyed by a user id), even when that merge happens after the outcome.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from peerscore.events import AwareDatetime, Outcome, OutcomeKind, PersonIdentifiers, utcnow
-from peerscore.identity import normalise_email, person_key
-from peerscore.scoring.models import PersonRow
+from peerscore.events import AwareDatetime, Outcome, OutcomeKind, utcnow
+from peerscore.identity import outcome_person_key
 from peerscore.scoring.outcomes.store import store_outcomes
 
 
@@ -31,7 +30,7 @@ class OutcomeIn(BaseModel):
 
     @model_validator(mode="after")
     def _names_a_lead(self) -> OutcomeIn:
-        if not self.email and not self.person_key:
+        if not (self.email and self.email.strip()) and not self.person_key:
             raise ValueError("give email or person_key")
         return self
 
@@ -52,17 +51,10 @@ def outcomes_router(engine: Engine, person_key_secret: bytes, auth: Callable[...
         """Store the batch; ids already stored are ignored, so a client may safely retry."""
         received = utcnow()
         with Session(engine) as session, session.begin():
-            emails = {normalise_email(o.email) for o in body.outcomes if o.email and not o.person_key}
-            known: dict[str, str] = {}
-            if emails:
-                rows = session.exec(
-                    select(PersonRow.email, PersonRow.person_key).where(col(PersonRow.email).in_(emails))
-                )
-                known = {email: key for email, key in rows.all() if email is not None}
             outcomes = [
                 Outcome(
                     event_id=o.id,
-                    person_key=o.person_key or _key_for_email(o.email or "", known, person_key_secret),
+                    person_key=o.person_key or _email_key(o.email, person_key_secret),
                     kind=o.kind,
                     reason=o.reason,
                     source="webhook",
@@ -77,11 +69,8 @@ def outcomes_router(engine: Engine, person_key_secret: bytes, auth: Callable[...
     return router
 
 
-def _key_for_email(email: str, known: dict[str, str], secret: bytes) -> str:
-    normalised = normalise_email(email)
-    if normalised in known:
-        return known[normalised]
-    key = person_key(PersonIdentifiers(email=normalised), secret)
-    if key is None:  # pragma: no cover - an email always yields a key
+def _email_key(email: str | None, secret: bytes) -> str:
+    key = outcome_person_key(email, secret)
+    if key is None:  # pragma: no cover - the model validator requires an email when there is no person key
         raise ValueError("email gives no person key")
     return key

@@ -1,4 +1,9 @@
-"""Idempotent writes and period reads of outcomes (one executemany each, inside the caller's session)."""
+"""Idempotent writes and reads of outcomes (one executemany each, inside the caller's session).
+
+Rows keep the key the outcome arrived with (a CRM names its lead by email, so usually the email's key): that is
+the audit trail. Readers get each outcome under the person's canonical key instead, resolved through the
+identity links at read time, so an outcome stored before the person's identify attaches once the link exists.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from peerscore.db import upsert
 from peerscore.events import Outcome
+from peerscore.scoring.identity.canonical import canonical_keys, load_links
 from peerscore.scoring.outcomes.models import OutcomeRow
 
 
@@ -30,9 +36,15 @@ def store_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
 
 
 def load_outcomes(session: Session, person_keys: set[str] | None = None) -> list[tuple[str, str, datetime]]:
-    """``(person_key, kind, occurred_at)`` of every stored outcome (optionally for some people), oldest first."""
+    """``(canonical person_key, kind, occurred_at)`` of every stored outcome, oldest first.
+
+    ``person_keys`` keeps the outcomes of those (canonical) people. Two queries whatever the size: the outcomes
+    and the identity links; keys are resolved with dict lookups.
+    """
     query = select(OutcomeRow.person_key, OutcomeRow.kind, OutcomeRow.occurred_at).order_by(
         col(OutcomeRow.occurred_at), col(OutcomeRow.outcome_id)
     )
     rows = session.exec(query).all()
-    return [(k, kind, at) for k, kind, at in rows if person_keys is None or k in person_keys]
+    canonical = canonical_keys({k for k, _, _ in rows}, load_links(session))
+    resolved = ((canonical[k], kind, at) for k, kind, at in rows)
+    return [(k, kind, at) for k, kind, at in resolved if person_keys is None or k in person_keys]

@@ -4,29 +4,25 @@
 from __future__ import annotations
 
 import json
-import zlib
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from peerscore.events import Outcome, PersonIdentifiers, utcnow
-from peerscore.identity import person_key
+from peerscore.events import utcnow
 from peerscore.scoring.domain.ruleset import Ruleset
 
 from . import registry
 from .dataset import DatasetConfig
 from .drift import default_since, drift_report
+from .generated import generate_history
 from .pipeline import register_run, train_from_database
 from .settings import PredictiveSettings
 from .training import TrainConfig
-
-PARTITIONS = 12
 
 
 def run_train(
@@ -121,46 +117,6 @@ def run_drift(engine: Engine, ruleset: Ruleset, settings: PredictiveSettings, co
     console.print(table)
     console.print(json.dumps({k: report[k] for k in ("recent_rows", "alerts", "warnings")}))
     return 3 if report["alerts"] else 0
-
-
-def generate_history(
-    engine: Engine, people: int, days: int, seed: int, secret: bytes, end: datetime
-) -> tuple[int, int]:
-    """Write generated journeys (as the worker stores them) and their CRM outcomes into scoring's database, so a
-    fresh install can train a first model. Returns ``(events, outcomes)``."""
-    from peerscore.dev.journeys import IntentHistoryGenerator
-    from peerscore.ingest.normalise import normalise_batch
-    from peerscore.scoring.history import EventHistoryRow, history_row
-    from peerscore.scoring.outcomes.store import store_outcomes
-
-    generated = IntentHistoryGenerator(seed=seed).history(people, end=end, days=days)
-    events = normalise_batch({"batch": generated.calls}, secret=secret, received_at=end)
-    offsets = [0] * PARTITIONS
-    rows = []
-    for e in events:
-        partition = zlib.crc32(e.person_key.encode()) % PARTITIONS
-        rows.append(history_row("generated.events", partition, offsets[partition], e))
-        offsets[partition] += 1
-    outcomes = []
-    for o in generated.outcomes:
-        key = person_key(PersonIdentifiers(user_id=o["user_id"]), secret)
-        assert key is not None
-        at = datetime.fromisoformat(o["occurred_at"])
-        outcomes.append(
-            Outcome(
-                event_id=o["id"],
-                person_key=key,
-                kind=o["kind"],
-                reason=o["reason"],
-                source="webhook",
-                occurred_at=at,
-                received_at=at + timedelta(minutes=5),
-            )
-        )
-    with Session(engine) as session, session.begin():
-        session.execute(insert(EventHistoryRow.__table__), rows)  # type: ignore[attr-defined]
-        store_outcomes(session, outcomes)
-    return len(rows), len(outcomes)
 
 
 __all__ = ["generate_history", "run_drift", "run_train"]
