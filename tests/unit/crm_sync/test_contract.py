@@ -35,18 +35,26 @@ def leads(*keys: str, version: int = 1) -> list[CrmLeadRecord]:
     return [to_crm_record(transition(k, version, email=f"{k}@example.com")) for k in keys]
 
 
+def settled(results: list[SyncResult]) -> list[tuple[str, int, str]]:
+    return [(r.person_key, r.version, r.outcome) for r in results]
+
+
 def test_upsert_reports_ok_per_lead_in_order(crm: Harness) -> None:
-    assert call_adapter(crm.adapter, leads("p_b", "p_a", "p_c")) == [
-        SyncResult(k, 1, "ok") for k in ("p_b", "p_a", "p_c")
+    assert settled(call_adapter(crm.adapter, leads("p_b", "p_a", "p_c"))) == [
+        (k, 1, "ok") for k in ("p_b", "p_a", "p_c")
     ]
     assert crm.read("p_a") == {"email": "p_a@example.com", "version": 1, "status": "MQL"}
 
 
-def test_upsert_updates_an_existing_lead(crm: Harness) -> None:
-    call_adapter(crm.adapter, leads("p_a"))
+def test_upsert_updates_an_existing_lead_and_keeps_its_crm_object(crm: Harness) -> None:
+    [first] = call_adapter(crm.adapter, leads("p_a"))
     newer = to_crm_record(transition("p_a", 2, kind="recycled", email="p_a@example.com"))
-    assert call_adapter(crm.adapter, [newer]) == [SyncResult("p_a", 2, "ok")]
+    [second] = call_adapter(crm.adapter, [newer])
+    assert settled([second]) == [("p_a", 2, "ok")]
     assert crm.read("p_a") == {"email": "p_a@example.com", "version": 2, "status": "Recycled"}
+    if crm.has_objects:
+        assert first.object is not None and first.object.object_id, "the CRM's id is reported for the id table"
+        assert second.object == first.object, "the same record was updated, not a second one created"
 
 
 def test_more_leads_than_one_call_takes_are_split_within_the_crm_limit(crm: Harness) -> None:

@@ -22,6 +22,7 @@ from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factor
 from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
 from peerscore.crm_sync.adapters.hubspot_people import HubSpotPeople
 from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.crm_objects import lookup_person_keys
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
 from peerscore.crm_sync.outcome_routes import OutcomeSink, outcomes_router
@@ -205,4 +206,5 @@ def _outcome_sink(
         deal_stages=hubspot.deal_stages,
         salesforce_org_id=clients.salesforce.organization_id,
         webhook_secret=outcomes.webhook_secret.get_secret_value().encode(),
+        person_keys=lambda crm, ids: lookup_person_keys(running.engine, crm, ids),
     )

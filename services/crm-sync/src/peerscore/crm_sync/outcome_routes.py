@@ -8,7 +8,9 @@ CRMs cannot send our bearer token, so each endpoint verifies its sender the way 
   the endpoint should sit behind Salesforce's IP ranges or mutual TLS in production.
 * Generic JSON: the Peerscore signature (see :mod:`peerscore.crm_sync.domain.signing`).
 
-Each outcome is keyed by ``person_key(PersonIdentifiers(email=…), secret)``, exactly as ingest keys events, and
+Each outcome is keyed by the person crm-sync synced to the CRM record it names (the ``crm_object`` id table: a
+HubSpot contact, a Salesforce Lead/Contact, an Opportunity's contact), else by
+``person_key(PersonIdentifiers(email=…), secret)``, exactly as ingest keys events, and
 published (acknowledged by Kafka) before the CRM gets 2xx: CRMs retry anything else, so nothing is lost. When the
 people behind a HubSpot notification cannot be looked up, or Kafka does not acknowledge, the answer is 503 (HubSpot
 retries it). The blocking work (HubSpot lookups, the acknowledged publish) runs in the thread pool so one slow
@@ -22,7 +24,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -75,6 +77,8 @@ class OutcomeSink:
     salesforce_org_id: str = ""
     webhook_secret: bytes = b""
     clock: Callable[[], float] = time.time
+    person_keys: Callable[[str, Sequence[str]], dict[str, str]] = lambda _crm, _ids: {}
+    """Person key by CRM object id (crm-sync's id table); raises ``LookupError`` when it cannot be read."""
 
 
 def hubspot_signature_ok(
@@ -157,6 +161,10 @@ def _parse(parse: Callable[[], _T]) -> _T:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)[:500]) from exc
 
 
+def _person_object(r: RawOutcome) -> str:
+    return r.person_object_id or r.crm_object_id or ""
+
+
 def _publish(
     sink: OutcomeSink, source: str, raw: list[RawOutcome], email_of: Callable[[RawOutcome], str | None]
 ) -> int:
@@ -164,10 +172,16 @@ def _publish(
     if publisher is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "outcomes publisher not running")
     received = utcnow()
+    try:
+        known = sink.person_keys(source, [_person_object(r) for r in raw if _person_object(r)])
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "person lookup failed; retry later") from exc
     outcomes: list[Outcome] = []
     for r in raw:
         email = email_of(r)
-        key = person_key(PersonIdentifiers(email=email), sink.person_key_secret) if email else None
+        key = known.get(_person_object(r)) or (
+            person_key(PersonIdentifiers(email=email), sink.person_key_secret) if email else None
+        )
         if key is None:
             log.warning("outcome_without_email", source=source, crm_object_id=r.crm_object_id, kind=r.kind)
             continue

@@ -17,6 +17,16 @@ SyncOutcome = Literal["ok", "permanent", "retryable"]
 
 
 @dataclass(frozen=True)
+class CrmObjectRef:
+    """A record in a CRM: its id and object type (``contact``, ``Lead``, ``Contact``…), and the company/account it
+    is associated with when the adapter associates one."""
+
+    object_id: str
+    object_type: str
+    company_id: str | None = None
+
+
+@dataclass(frozen=True)
 class SyncResult:
     """What happened to one lead version in the CRM.
 
@@ -32,10 +42,13 @@ class SyncResult:
     outcome: SyncOutcome
     message: str | None = None
     retry_after: float | None = None
+    object: CrmObjectRef | None = None
+    """Which CRM record holds the lead (``ok`` only): kept per person so outcomes, merges and erasures that name
+    the CRM's own id find the person, and so the CRM keeps one record per buyer."""
 
     @classmethod
-    def ok(cls, lead: CrmLeadRecord) -> SyncResult:
-        return cls(lead.person_key, lead.version, "ok")
+    def ok(cls, lead: CrmLeadRecord, obj: CrmObjectRef | None = None) -> SyncResult:
+        return cls(lead.person_key, lead.version, "ok", object=obj)
 
     @classmethod
     def permanent(cls, lead: CrmLeadRecord, message: str) -> SyncResult:

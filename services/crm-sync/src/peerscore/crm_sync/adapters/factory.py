@@ -60,6 +60,7 @@ def build_adapter_factory(settings: CrmSyncSettings, clients: CrmClients, metric
             mapping,
             sobject=sf.sobject,
             external_id_field=sf.external_id_field,
+            match_rule=sf.match_rule,
             timeout_s=sf.timeout_s,
             backoff_ratio=sf.usage_backoff_ratio,
             on_usage=lambda used, total: metrics.usage("salesforce", used, total),

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult
 from peerscore.crm_sync.domain.mapping import (
     DEFAULT_FIELD_MAPPING,
     CrmLeadRecord,
@@ -52,5 +52,5 @@ class FakeCrmAdapter:
                 results.append(SyncResult.retryable(lead, message, self.retry_after))
             else:
                 self.contacts[lead.person_key] = crm_properties(lead, self.field_mapping)
-                results.append(SyncResult.ok(lead))
+                results.append(SyncResult.ok(lead, CrmObjectRef(f"fake-{lead.person_key}", "contact")))
         return results

@@ -23,7 +23,7 @@ from hubspot import HubSpot  # type: ignore[import-untyped]
 from hubspot.crm import companies, contacts  # type: ignore[import-untyped]
 from hubspot.crm.associations import v4 as associations_v4  # type: ignore[import-untyped]
 
-from peerscore.crm_sync.adapters.base import SyncResult, upsert_in_chunks
+from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult, upsert_in_chunks
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.crm_sync.domain.payloads import hubspot_upsert_input
@@ -31,6 +31,7 @@ from peerscore.crm_sync.domain.payloads import hubspot_upsert_input
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 100
+OBJECT_TYPE = "contact"
 AUTH_RETRY_S = 60.0
 _CONTENT_ERRORS = frozenset({400, 409, 413, 422})
 _RETRYABLE_CATEGORIES = frozenset({"RATE_LIMITS", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
@@ -89,7 +90,7 @@ class HubSpotAdapter:
             return self._upsert_chunk(leads[:middle]) + self._upsert_chunk(leads[middle:])
         ids, errors = _index_response(body)
         results = [_result_for(lead, ids, errors) for lead in leads]
-        return self._associate(leads, results, ids)
+        return self._associate(leads, results)
 
     def _post_contacts(self, leads: list[CrmLeadRecord]) -> Any:
         """Plain JSON both ways through the SDK call: its models build a ``Configuration`` per object and parse two
@@ -103,9 +104,7 @@ class HubSpotAdapter:
         self._observe_headers(response.headers)
         return json.loads(response.data)
 
-    def _associate(
-        self, leads: list[CrmLeadRecord], results: list[SyncResult], ids: dict[str, str]
-    ) -> list[SyncResult]:
+    def _associate(self, leads: list[CrmLeadRecord], results: list[SyncResult]) -> list[SyncResult]:
         """Associate stored contacts with their company (found or created by domain); transient failures make
         the lead retryable (the upsert is idempotent), permanent ones are logged and the contact stays synced."""
         pairs: list[tuple[int, str, str]] = []
@@ -120,7 +119,9 @@ class HubSpotAdapter:
                 else:
                     log.warning("hubspot_company_failed", person_key=lead.person_key, error=str(exc)[:300])
                 continue
-            pairs.append((i, ids[lead.email.lower()], company))
+            contact = result.object.object_id if result.object is not None else ""
+            results[i] = SyncResult.ok(lead, CrmObjectRef(contact, OBJECT_TYPE, company))
+            pairs.append((i, contact, company))
         if not pairs:
             return results
         inputs = [
@@ -216,7 +217,7 @@ def _result_for(lead: CrmLeadRecord, ids: dict[str, str], errors: dict[str, tupl
         message, retryable = errors[email]
         return SyncResult.retryable(lead, message) if retryable else SyncResult.permanent(lead, message)
     if email in ids:
-        return SyncResult.ok(lead)
+        return SyncResult.ok(lead, CrmObjectRef(ids[email], OBJECT_TYPE))
     return SyncResult.retryable(lead, "HubSpot returned no result for this contact")
 
 

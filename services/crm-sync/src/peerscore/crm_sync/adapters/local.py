@@ -13,13 +13,15 @@ from typing import Any
 
 from sqlmodel import Session
 
-from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.crm_sync.models import CrmLead
 from peerscore.db import upsert
 from peerscore.events import utcnow
 
 _KEYS = ("person_key",)
+OBJECT_TYPE = "crm_lead"
+"""The local CRM's rows are keyed by the person key, which is therefore also their object id."""
 
 
 class LocalCrmAdapter:
@@ -44,7 +46,7 @@ class LocalCrmAdapter:
         if recycled:
             columns = [c for c in recycled[0] if c not in (*_KEYS, "qualified_at")]
             upsert(self._session, CrmLead, recycled, keys=_KEYS, update=columns)
-        return [SyncResult.ok(lead) for lead in leads]
+        return [SyncResult.ok(lead, CrmObjectRef(lead.person_key, OBJECT_TYPE)) for lead in leads]
 
 
 def _row(lead: CrmLeadRecord, synced_at: datetime) -> dict[str, Any]:

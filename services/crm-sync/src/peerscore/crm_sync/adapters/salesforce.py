@@ -1,8 +1,10 @@
-"""Salesforce through ``simple-salesforce``: sObject Collections upsert by an external-id field.
+"""Salesforce through ``simple-salesforce``: match by email, then sObject Collections update / upsert.
 
-``PATCH /services/data/vXX.X/composite/sobjects/{SObject}/{ExternalIdField}`` takes up to 200 records and answers
-one result per record (``success`` / ``errors``) in request order, with ``allOrNone=false`` so one bad lead
-never sinks the others. The external id is the person key, so a resent version updates instead of duplicating.
+Salesforce does not deduplicate by email, so each chunk first looks the buyers up (SOQL by email, in the order of
+the match rule: e.g. an open Lead, else a Contact). Records found are updated by id (``PATCH composite/sobjects``);
+the rest are upserted by an external-id field (``PATCH composite/sobjects/{SObject}/{ExternalIdField}``), the person
+key, so a resent version updates instead of duplicating. Both take up to 200 records and answer one result per
+record (``success`` / ``errors``) in request order, with ``allOrNone=false`` so one bad lead never sinks the others.
 
 ``Sforce-Limit-Info: api-usage=used/total`` (parsed by simple-salesforce into ``api_usage``) is exposed as a
 gauge and, above ``backoff_ratio`` of the org's daily allowance, turns calls into retryable results with a wait:
@@ -22,10 +24,12 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from peerscore.crm_sync.adapters.base import SyncResult, upsert_in_chunks
+from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult, upsert_in_chunks
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
+from peerscore.crm_sync.adapters.salesforce_rest import SalesforceRest
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
-from peerscore.crm_sync.domain.payloads import salesforce_record, validate_salesforce_mapping
+from peerscore.crm_sync.domain.matching import MATCH_OBJECTS, MatchRule, choose_match
+from peerscore.crm_sync.domain.payloads import salesforce_record, salesforce_update, validate_salesforce_mapping
 
 MAX_BATCH = 200
 LIMIT_BACKOFF_S = 300.0
@@ -49,6 +53,7 @@ class SalesforceAdapter:
         *,
         sobject: str = "Lead",
         external_id_field: str = "Peerscore_Person_Key__c",
+        match_rule: MatchRule = "lead_then_contact",
         limiter: SlidingWindowLimiter | None = None,
         timeout_s: float = 10.0,
         backoff_ratio: float = 0.9,
@@ -56,6 +61,8 @@ class SalesforceAdapter:
     ) -> None:
         validate_salesforce_mapping(mapping, sobject)  # raises at start, not for every lead
         self._client = client
+        self._rest = SalesforceRest(client, timeout_s)
+        self.match_rule = match_rule
         self._mapping = dict(mapping)
         self._sobject = sobject
         self.external_id_field = external_id_field
@@ -69,36 +76,65 @@ class SalesforceAdapter:
         return upsert_in_chunks(leads, MAX_BATCH, self._upsert_chunk)
 
     def _upsert_chunk(self, leads: list[CrmLeadRecord]) -> list[SyncResult]:
+        """Find each buyer's existing record by email (the match rule), update those by id and upsert the rest by
+        Peerscore's external id, so a Lead sales already has is updated instead of getting a twin."""
         if self._near_limit():
             message = f"Salesforce API usage {self.usage} above {self._backoff_ratio:.0%} of the allowance"
             return [SyncResult.retryable(lead, message, LIMIT_BACKOFF_S) for lead in leads]
-        body = {
-            "allOrNone": False,
-            "records": [
-                salesforce_record(lead, self._mapping, self._sobject, self.external_id_field) for lead in leads
-            ],
-        }
+        try:
+            existing = self._rest.find_by_email(
+                [lead.email for lead in leads], MATCH_OBJECTS[self.match_rule], self._sobject, self.external_id_field
+            )
+        except (SalesforceError, requests.RequestException) as exc:
+            return self._failed(leads, exc)
+        matches = [choose_match(lead.email, lead.person_key, existing, self.match_rule) for lead in leads]
+        results: list[SyncResult | None] = [None] * len(leads)
+        updates = [(i, m) for i, m in enumerate(matches) if m is not None]
+        creates = [i for i, m in enumerate(matches) if m is None]
+        if updates:
+            records = [
+                salesforce_update(
+                    leads[i], self._mapping, self._sobject, self.external_id_field, (m.sobject, m.object_id)
+                )
+                for i, m in updates
+            ]
+            sent = self._send(
+                [leads[i] for i, _ in updates], [m.sobject for _, m in updates], lambda: self._rest.update(records)
+            )
+            for (i, _), result in zip(updates, sent, strict=True):
+                results[i] = result
+        if creates:
+            records = [
+                salesforce_record(leads[i], self._mapping, self._sobject, self.external_id_field) for i in creates
+            ]
+            sent = self._send(
+                [leads[i] for i in creates],
+                [self._sobject] * len(creates),
+                lambda: self._rest.upsert(self._sobject, self.external_id_field, records),
+            )
+            for i, result in zip(creates, sent, strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _send(self, leads: list[CrmLeadRecord], sobjects: list[str], call: Callable[[], Any]) -> list[SyncResult]:
+        """One collections call; its answer read as one result per record, in order."""
         if self._limiter is not None:
             self._limiter.acquire()
         try:
-            answer = self._client.restful(
-                f"composite/sobjects/{self._sobject}/{self.external_id_field}",
-                method="PATCH",
-                json=body,
-                timeout=self._timeout,
-                # requests lets REQUESTS_CA_BUNDLE override Session.verify; the session's explicit choice must win.
-                verify=self._client.session.verify,
-            )
-        except SalesforceError as exc:
-            return [self._failure(lead, exc) for lead in leads]
-        except requests.RequestException as exc:
-            message = f"Salesforce unreachable: {type(exc).__name__}: {str(exc)[:300]}"
-            return [SyncResult.retryable(lead, message) for lead in leads]
+            answer = call()
+        except (SalesforceError, requests.RequestException) as exc:
+            return self._failed(leads, exc)
         finally:
             self._read_usage()
         if not isinstance(answer, list) or len(answer) != len(leads):
             return [SyncResult.retryable(lead, "Salesforce answered without one result per record") for lead in leads]
-        return [_result(lead, item) for lead, item in zip(leads, answer, strict=True)]
+        return [_result(lead, item, sobject) for lead, item, sobject in zip(leads, answer, sobjects, strict=True)]
+
+    def _failed(self, leads: list[CrmLeadRecord], exc: Exception) -> list[SyncResult]:
+        if isinstance(exc, SalesforceError):
+            return [self._failure(lead, exc) for lead in leads]
+        message = f"Salesforce unreachable: {type(exc).__name__}: {str(exc)[:300]}"
+        return [SyncResult.retryable(lead, message) for lead in leads]
 
     def _failure(self, lead: CrmLeadRecord, exc: SalesforceError) -> SyncResult:
         message = f"Salesforce {exc.status}: {_errors_text(exc.content)}"
@@ -120,9 +156,9 @@ class SalesforceAdapter:
         return self.usage is not None and self.usage[1] > 0 and self.usage[0] >= self._backoff_ratio * self.usage[1]
 
 
-def _result(lead: CrmLeadRecord, item: Any) -> SyncResult:
+def _result(lead: CrmLeadRecord, item: Any, sobject: str) -> SyncResult:
     if isinstance(item, dict) and item.get("success"):
-        return SyncResult.ok(lead)
+        return SyncResult.ok(lead, CrmObjectRef(str(item["id"]), sobject) if item.get("id") else None)
     errors = item.get("errors", []) if isinstance(item, dict) else []
     message = _errors_text(errors)
     codes = {str(e.get("statusCode")) for e in errors if isinstance(e, dict)}

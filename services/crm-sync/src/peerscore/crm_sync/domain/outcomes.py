@@ -28,6 +28,9 @@ class RawOutcome:
     email: str | None = None
     crm_object_id: str | None = None
     reason: str | None = None
+    person_object_id: str | None = None
+    """The CRM id of the person's own record (HubSpot contact, Salesforce Lead/Contact) when it differs from
+    ``crm_object_id`` (a deal, an opportunity): resolved through crm-sync's id table before the email."""
 
 
 HUBSPOT_LIFECYCLE: Mapping[str, OutcomeKind] = {
@@ -148,7 +151,18 @@ def salesforce_outcomes(body: bytes) -> tuple[str, list[RawOutcome]]:
             continue
         email = fields.get("Email") or fields.get("Peerscore_Email__c") or None
         notification_id = (n.findtext(f"{_SF_OUTBOUND}Id") or "").strip() or fields.get("Id", "")
-        out.append(RawOutcome(notification_id, kind, now, email=email, crm_object_id=fields.get("Id"), reason=reason))
+        person_id = fields.get("ContactId") if sf_type == "Opportunity" else fields.get("Id")
+        out.append(
+            RawOutcome(
+                notification_id,
+                kind,
+                now,
+                email=email,
+                crm_object_id=fields.get("Id"),
+                reason=reason,
+                person_object_id=person_id or None,
+            )
+        )
     return org, out
 
 

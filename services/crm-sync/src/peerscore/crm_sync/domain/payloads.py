@@ -126,3 +126,33 @@ def validate_salesforce_mapping(mapping: Mapping[str, str], sobject: str) -> Non
 
 def salesforce_default_mapping(sobject: str) -> Mapping[str, str]:
     return SALESFORCE_CONTACT_FIELD_MAPPING if sobject == "Contact" else SALESFORCE_FIELD_MAPPING
+
+
+_COUNTRY_FIELD = {"Lead": "Country", "Contact": "MailingCountry"}
+
+
+def salesforce_update(
+    record: CrmLeadRecord,
+    mapping: Mapping[str, str],
+    mapped_sobject: str,
+    external_id_field: str,
+    target: tuple[str, str],
+) -> dict[str, Any]:
+    """One record of an sObject Collections *update* of an existing record ``target`` = (object type, id).
+
+    The record found by email may be of the other type than the mapping's (a Lead mapping updating the buyer's
+    Contact): fields that object lacks are left out, the country goes to its own field, and Peerscore's external id
+    is only written on the mapping's own object (the other may not have the field).
+    """
+    sobject, object_id = target
+    fields = salesforce_record(record, mapping, mapped_sobject, external_id_field)
+    del fields["attributes"]
+    if sobject != mapped_sobject:
+        fields.pop(external_id_field, None)
+        country = fields.pop(_COUNTRY_FIELD.get(mapped_sobject, ""), None)
+        fields = {k: v for k, v in fields.items() if k not in SALESFORCE_ONLY_ON.get(mapped_sobject, frozenset())}
+        if country is not None and sobject in _COUNTRY_FIELD:
+            fields[_COUNTRY_FIELD[sobject]] = country
+        if sobject == "Lead":
+            fields.setdefault("Company", record.company or record.domain or "Unknown")
+    return {"attributes": {"type": sobject}, "id": object_id, **fields}
