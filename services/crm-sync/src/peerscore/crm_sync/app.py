@@ -105,7 +105,9 @@ def _start_worker(
     background = BackgroundLoop(loop, name="crm-sync-consumer")
     background.start()
     erasures = BackgroundLoop(
-        erasure_loop(kafka=kafka, group_id=f"{crm.group_id}-erasure", engine=engine, publisher=publisher),
+        erasure_loop(
+            kafka=kafka, group_id=f"{crm.group_id}-erasure", engine=engine, publisher=publisher, adapter_factory=factory
+        ),
         name="crm-sync-erasure",
     )
     erasures.start()

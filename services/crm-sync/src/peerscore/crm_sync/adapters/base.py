@@ -59,10 +59,47 @@ class SyncResult:
         return cls(lead.person_key, lead.version, "retryable", message, retry_after)
 
 
+RecordOutcome = Literal["done", "gone", "permanent", "retryable"]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What a CRM did with one erasure or merge of a person's record.
+
+    * ``done`` — deleted / merged / marked as asked; ``gone`` — the record was already gone (a redelivered erasure).
+    * ``permanent`` — refused for good (kept in the erasure log with the message, not retried).
+    * ``retryable`` — not now (rate limit, outage): the caller retries, an erasure is never dropped.
+    """
+
+    outcome: RecordOutcome
+    message: str | None = None
+    retry_after: float | None = None
+    survivor: CrmObjectRef | None = None
+    """After a merge: the record the merged person now has (HubSpot may give the merged contact a new id)."""
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person and the CRM record crm-sync knows for them (``None``: none known, e.g. the webhook CRM)."""
+
+    person_key: str
+    object: CrmObjectRef | None
+
+
 class CrmAdapter(Protocol):
     """A CRM that can upsert leads. ``name`` keys the sync ledger, so it must be stable across deployments."""
 
     name: str
+
+    def erase(self, person: PersonRecord) -> RecordResult:
+        """Delete the person's record for good (GDPR): erasures must reach the CRM, not stop at Peerscore."""
+        ...
+
+    def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:
+        """``source`` was merged into ``target`` in Peerscore: leave the buyer one live record (the one
+        :func:`~peerscore.crm_sync.domain.matching.plan_merge` keeps; the other merged into it, or marked where the
+        CRM's API cannot merge) and report it as ``survivor``, which becomes the target's record."""
+        ...
 
     def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
         """Create or update each lead (matched by the CRM's key); one result per lead, in the same order.

@@ -23,9 +23,10 @@ from hubspot import HubSpot  # type: ignore[import-untyped]
 from hubspot.crm import companies, contacts  # type: ignore[import-untyped]
 from hubspot.crm.associations import v4 as associations_v4  # type: ignore[import-untyped]
 
-from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult, upsert_in_chunks
+from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordResult, SyncResult, upsert_in_chunks
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
+from peerscore.crm_sync.domain.matching import plan_merge
 from peerscore.crm_sync.domain.payloads import hubspot_upsert_input
 
 log = structlog.get_logger(__name__)
@@ -43,10 +44,13 @@ _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (urllib3.exceptions.HTTPError, 
 class _CallFailed(Exception):
     """A whole request failed; ``retryable`` says whether waiting can help."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status
 
 
 def make_hubspot_client(token: str, host: str) -> HubSpot:
@@ -70,6 +74,7 @@ class HubSpotAdapter:
         self._timeout = timeout_s
         # Building an API object builds a connection pool: do it once, not per call.
         self._contacts = client.crm.contacts.batch_api
+        self._contact_api = client.crm.contacts.basic_api
         self._search = client.crm.companies.search_api
         self._companies = client.crm.companies.basic_api
         self._associations = client.crm.associations.v4.batch_api
@@ -166,6 +171,35 @@ class HubSpotAdapter:
         self._company_ids[domain] = company_id
         return company_id
 
+    def erase(self, person: PersonRecord) -> RecordResult:
+        """GDPR delete (``POST /crm/v3/objects/contacts/gdpr-delete``): the contact and its content, for good."""
+        if person.object is None:
+            return RecordResult("gone", "no HubSpot contact id known for this person")
+        body = contacts.PublicGdprDeleteInput(object_id=person.object.object_id)
+        try:
+            self._call(lambda: self._contact_api.purge(body, _request_timeout=self._timeout))
+        except _CallFailed as exc:
+            if exc.status == 404:
+                return RecordResult("gone", str(exc))
+            return _record_failure(exc)
+        return RecordResult("done")
+
+    def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:
+        """``POST /crm/v3/objects/contacts/merge`` when the two people have two contacts; the answer is the
+        merged contact (its id may be new), which becomes the target's record."""
+        plan = plan_merge(target.object, source.object)
+        if plan.survivor is None or plan.retired is None:
+            return RecordResult("done", survivor=plan.survivor)
+        body = contacts.PublicMergeInput(
+            primary_object_id=plan.survivor.object_id, object_id_to_merge=plan.retired.object_id
+        )
+        try:
+            merged = self._call(lambda: self._contact_api.merge(body, _request_timeout=self._timeout))
+        except _CallFailed as exc:
+            return _record_failure(exc)
+        survivor = CrmObjectRef(str(merged.id), OBJECT_TYPE, plan.survivor.company_id or plan.retired.company_id)
+        return RecordResult("done", survivor=survivor)
+
     def _call(self, request: Any, *args: Any) -> Any:
         """One rate-limited request; HTTP and transport failures become :class:`_CallFailed`."""
         self._limiter.acquire()
@@ -189,7 +223,7 @@ class HubSpotAdapter:
         # Only answers about the request's content are the leads' fault; anything else (404 from a wrong
         # HUBSPOT_HOST, 5xx, 408…) is the deployment's or HubSpot's and must not fail leads for good.
         retryable = status not in _CONTENT_ERRORS
-        return _CallFailed(message, retryable=retryable, retry_after=retry_after_seconds(hdrs))
+        return _CallFailed(message, retryable=retryable, retry_after=retry_after_seconds(hdrs), status=status)
 
     def _observe_headers(self, headers: Any) -> None:
         """HubSpot reports the window's remaining requests: when none remain, wait for the window to roll."""
@@ -219,6 +253,10 @@ def _result_for(lead: CrmLeadRecord, ids: dict[str, str], errors: dict[str, tupl
     if email in ids:
         return SyncResult.ok(lead, CrmObjectRef(ids[email], OBJECT_TYPE))
     return SyncResult.retryable(lead, "HubSpot returned no result for this contact")
+
+
+def _record_failure(exc: _CallFailed) -> RecordResult:
+    return RecordResult("retryable" if exc.retryable else "permanent", str(exc), exc.retry_after)
 
 
 def _message(body: Any) -> str | None:

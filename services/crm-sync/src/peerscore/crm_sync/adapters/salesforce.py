@@ -24,15 +24,17 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult, upsert_in_chunks
+from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordResult, SyncResult, upsert_in_chunks
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.adapters.salesforce_rest import SalesforceRest
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
-from peerscore.crm_sync.domain.matching import MATCH_OBJECTS, MatchRule, choose_match
+from peerscore.crm_sync.domain.matching import MATCH_OBJECTS, MatchRule, choose_match, plan_merge
 from peerscore.crm_sync.domain.payloads import salesforce_record, salesforce_update, validate_salesforce_mapping
 
 MAX_BATCH = 200
 LIMIT_BACKOFF_S = 300.0
+MERGED_STATUS = "Merged"
+MERGED_INTO_FIELD = "Peerscore_Merged_Into__c"
 _RETRYABLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
 
 
@@ -136,13 +138,52 @@ class SalesforceAdapter:
         message = f"Salesforce unreachable: {type(exc).__name__}: {str(exc)[:300]}"
         return [SyncResult.retryable(lead, message) for lead in leads]
 
-    def _failure(self, lead: CrmLeadRecord, exc: SalesforceError) -> SyncResult:
+    def erase(self, person: PersonRecord) -> RecordResult:
+        """``DELETE sobjects/{Lead|Contact}/{id}``; an already deleted record (404) counts as erased."""
+        if person.object is None:
+            return RecordResult("gone", "no Salesforce record id known for this person")
+        try:
+            self._rest.delete(person.object.object_type, person.object.object_id)
+        except SalesforceError as exc:
+            if exc.status == 404:
+                return RecordResult("gone", f"Salesforce 404: {_errors_text(exc.content)}")
+            return self._record_failure(exc)
+        except requests.RequestException as exc:
+            return RecordResult("retryable", f"Salesforce unreachable: {type(exc).__name__}")
+        return RecordResult("done")
+
+    def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:
+        """The REST API has no merge call (it is SOAP/Apex only), so the record :func:`plan_merge` retires is marked:
+        Peerscore's status field says ``Merged`` and ``Peerscore_Merged_Into__c`` names the survivor, which sales
+        and reports can filter on; the survivor is the one crm-sync keeps updating."""
+        plan = plan_merge(target.object, source.object)
+        if plan.survivor is None or plan.retired is None:
+            return RecordResult("done", survivor=plan.survivor)
+        fields = {MERGED_INTO_FIELD: plan.survivor.object_id}
+        if "status" in self._mapping:
+            fields[self._mapping["status"]] = MERGED_STATUS
+        try:
+            self._rest.patch(plan.retired.object_type, plan.retired.object_id, fields)
+        except SalesforceError as exc:
+            if exc.status == 404:  # the retired record is gone already: one live record remains
+                return RecordResult("done", survivor=plan.survivor)
+            return self._record_failure(exc)
+        except requests.RequestException as exc:
+            return RecordResult("retryable", f"Salesforce unreachable: {type(exc).__name__}")
+        return RecordResult("done", survivor=plan.survivor)
+
+    def _record_failure(self, exc: SalesforceError) -> RecordResult:
         message = f"Salesforce {exc.status}: {_errors_text(exc.content)}"
         codes = _error_codes(exc.content)
         if exc.status not in (400, 422) or codes & _RETRYABLE_CODES:  # e.g. 404: a wrong instance URL or version
-            wait = LIMIT_BACKOFF_S if "REQUEST_LIMIT_EXCEEDED" in codes else None
-            return SyncResult.retryable(lead, message, wait)
-        return SyncResult.permanent(lead, message)
+            return RecordResult("retryable", message, LIMIT_BACKOFF_S if "REQUEST_LIMIT_EXCEEDED" in codes else None)
+        return RecordResult("permanent", message)
+
+    def _failure(self, lead: CrmLeadRecord, exc: SalesforceError) -> SyncResult:
+        failed = self._record_failure(exc)
+        if failed.outcome == "retryable":
+            return SyncResult.retryable(lead, failed.message or "", failed.retry_after)
+        return SyncResult.permanent(lead, failed.message or "")
 
     def _read_usage(self) -> None:
         usage = self._client.api_usage.get("api-usage")

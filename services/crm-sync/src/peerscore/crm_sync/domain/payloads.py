@@ -41,10 +41,13 @@ def salesforce_record(
     return {"attributes": {"type": sobject}, **fields}
 
 
+_WEBHOOK_EVENTS = {"MQL": "qualified", "Recycled": "recycled", "Opted out": "opted_out"}
+
+
 def webhook_body(record: CrmLeadRecord, mapping: Mapping[str, str]) -> dict[str, Any]:
     """The signed webhook's JSON: an event name and version a receiver can route and deduplicate on."""
     return {
-        "event": "peerscore.lead." + ("qualified" if record.status == "MQL" else "recycled"),
+        "event": "peerscore.lead." + _WEBHOOK_EVENTS[record.status],
         "person_key": record.person_key,
         "version": record.version,
         "lead": crm_properties(record, mapping),
