@@ -79,8 +79,16 @@ def test_erasure_deletes_the_crm_row_and_ledger_and_logs_without_personal_data(c
         assert [r.person_key for r in session.exec(select(SyncLedger)).all()] == ["p_bob"]
         log = session.exec(select(CrmErasureLog)).one()
     assert (log.person_key, log.request_id, log.erased_at) == ("p_ada", "r1", ERASED_AT)
-    assert log.deleted == {"crm_lead": 0, "crm_sync_ledger": 1, "crm_retry_state": 0, "crm_object": 1}
-    assert log.crm_objects == [{"crm": "local", "object_type": "crm_lead", "object_id": "p_ada", "result": "deleted"}]
+    assert log.deleted == {
+        "crm_lead": 0,  # deleted by the local CRM itself, which the log names:
+        "crm_sync_ledger": 1,
+        "crm_retry_state": 0,
+        "crm_object": 1,
+        "crm_merge_link": 0,
+    }
+    assert log.crm_objects == [
+        {"crm": "local", "person_key": "p_ada", "object_type": "crm_lead", "object_id": "p_ada", "result": "deleted"}
+    ]
     assert "@" not in str(log.model_dump())
 
 
@@ -100,6 +108,19 @@ def test_a_transition_published_before_the_erasure_does_not_resurrect_the_person
 def test_undecodable_erasure_requests_are_invalid(crm_engine: Engine) -> None:
     with pytest.raises(InvalidMessage, match="not an ErasureRequest"):
         ErasureHandler(crm_engine).decode(None, b'{"request_id": "r", "requested_at": "x"}')
+
+
+def rows_about(session: Session, *keys: str) -> list[str]:
+    """Every crm-sync row (but the erasure log) naming one of ``keys``, as ``table: row``."""
+    found = []
+    for table in TABLES:
+        if table is CrmErasureLog:
+            continue
+        for column in ("person_key", "source_key", "target_key"):
+            if column in table.model_fields:
+                where = getattr(table, column).in_(keys)
+                found += [f"{table.__tablename__}: {row}" for row in session.exec(select(table).where(where)).all()]
+    return found
 
 
 def remote_factory(name: str, h: Harness) -> AdapterFactory:
@@ -131,17 +152,14 @@ def test_erasure_deletes_the_person_in_the_crm_and_every_crm_sync_table(
 
         assert h.read("p_ada") is None and h.read("p_bob") is not None
         with Session(crm_engine) as session:
-            for table in TABLES:
-                if table is not CrmErasureLog:
-                    rows = session.exec(select(table).where(table.person_key == "p_ada")).all()  # type: ignore[attr-defined]
-                    assert rows == [], table.__tablename__
+            assert rows_about(session, "p_ada") == []
             log = session.exec(select(CrmErasureLog)).one()
     named = (
         {"object_type": obj.object_type, "object_id": obj.object_id}
         if obj
         else {"object_type": None, "object_id": None}
     )
-    assert log.crm_objects == [{"crm": name, **named, "result": "deleted"}]
+    assert log.crm_objects == [{"crm": name, "person_key": "p_ada", **named, "result": "deleted"}]
     assert (obj is None) is (name == "webhook"), "every CRM with ids of its own names the deleted record"
 
 

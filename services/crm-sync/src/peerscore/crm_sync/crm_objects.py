@@ -35,6 +35,31 @@ class CrmObject(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
+class CrmMergeLink(SQLModel, table=True):
+    """A person key crm-sync saw merged into another (keys only)."""
+
+    __tablename__ = "crm_merge_link"
+
+    source_key: str = Field(primary_key=True, max_length=64)
+    target_key: str = Field(index=True, max_length=64)
+    merge_id: str = Field(max_length=64)
+    merged_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+def merged_away(session: Session, person_keys: Sequence[str]) -> set[str]:
+    """The keys among ``person_keys`` that were merged into another person."""
+    if not person_keys:
+        return set()
+    statement = select(CrmMergeLink.source_key).where(col(CrmMergeLink.source_key).in_(sorted(set(person_keys))))
+    return set(session.exec(statement).all())
+
+
+def merged_into(session: Session, target_key: str) -> list[str]:
+    """The keys merged into ``target_key`` (directly), for its erasure."""
+    statement = select(CrmMergeLink.source_key).where(CrmMergeLink.target_key == target_key)
+    return sorted(session.exec(statement).all())
+
+
 def remember(session: Session, crm: str, results: Sequence[SyncResult], now: datetime) -> None:
     """Record the CRM object of every lead the CRM took (results without an object are left as they were)."""
     rows = [

@@ -31,7 +31,9 @@ from peerscore.consumer import ConsumerLoop, InvalidMessage, Message, RetryableE
 from peerscore.crm_sync import crm_objects
 from peerscore.crm_sync.adapters.base import CrmAdapter, PersonRecord
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
+from peerscore.crm_sync.merges import reached
 from peerscore.crm_sync.models import CrmLead, RetryState, SyncLedger
 from peerscore.events import ErasureRequest, LeadTransition, utcnow
 from peerscore.kafka_io import Publisher, make_consumer
@@ -47,16 +49,11 @@ def admit(engine: Engine, batch: Sequence[Message[LeadTransition]]) -> list[Mess
     if not batch:
         return []
     keys = sorted({m.value.person_key for m in batch})
+    withheld = sorted({m.value.person_key for m in batch if m.value.score.withheld is not None})
     try:
         with Session(engine) as session:
-            withheld = sorted({m.value.person_key for m in batch if m.value.score.withheld is not None})
-            handed_off = set(
-                session.exec(
-                    select(SyncLedger.person_key).where(
-                        col(SyncLedger.person_key).in_(withheld), col(SyncLedger.status) == "ok"
-                    )
-                ).all()
-            )
+            handed_off = reached(session, None, withheld)
+            merged = crm_objects.merged_away(session, keys)
             erased = dict(
                 session.exec(
                     select(CrmErasureLog.person_key, func.max(CrmErasureLog.erased_at))
@@ -66,9 +63,13 @@ def admit(engine: Engine, batch: Sequence[Message[LeadTransition]]) -> list[Mess
             )
     except (OperationalError, PoolTimeoutError) as exc:
         raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
-    wanted = [m for m in batch if m.value.score.withheld is None or m.value.person_key in handed_off]
+    wanted = [
+        m
+        for m in batch
+        if m.value.person_key not in merged and (m.value.score.withheld is None or m.value.person_key in handed_off)
+    ]
     if len(wanted) < len(batch):
-        log.info("crm_withheld_skipped", leads=len(batch) - len(wanted))
+        log.info("crm_withheld_or_merged_skipped", leads=len(batch) - len(wanted))
     if not erased:
         return wanted
     fresh = [m for m in wanted if not _published_before(m, erased.get(m.value.person_key))]
@@ -110,7 +111,8 @@ class ErasureHandler:
             with Session(self._engine) as session, session.begin():
                 adapter = self._adapter_factory(session)
                 for m in batch:
-                    erase(session, m.value, erase_in_crm(session, adapter, m.value.person_key))
+                    keys = [m.value.person_key, *crm_objects.merged_into(session, m.value.person_key)]
+                    erase(session, m.value, [entry for key in keys for entry in erase_in_crm(session, adapter, key)])
         except DBAPIError as exc:
             raise RetryableError(f"database: {type(exc).__name__}") from exc
 
@@ -121,12 +123,9 @@ def erase_in_crm(session: Session, adapter: CrmAdapter, person_key: str) -> list
     Raises :class:`RetryableError` when the CRM cannot answer now: the erasure must be retried, never dropped.
     """
     crm = adapter.name
-    obj = crm_objects.objects_of(session, crm, [person_key]).get(person_key)
-    reached = session.exec(
-        select(SyncLedger.person_key).where(SyncLedger.crm == crm, SyncLedger.person_key == person_key)
-    ).first()
-    if obj is None and reached is None:
+    if person_key not in reached(session, crm, [person_key]):
         return []
+    obj = crm_objects.objects_of(session, crm, [person_key]).get(person_key)
     result = adapter.erase(PersonRecord(person_key, obj))
     if result.outcome == "retryable":
         raise RetryableError(f"{crm}: erasure not done yet: {result.message}", result.retry_after)
@@ -134,6 +133,7 @@ def erase_in_crm(session: Session, adapter: CrmAdapter, person_key: str) -> list
         log.error("crm_erasure_refused", crm=crm, person_key=person_key, error=(result.message or "")[:300])
     entry = {
         "crm": crm,
+        "person_key": person_key,
         "object_type": obj.object_type if obj else None,
         "object_id": obj.object_id if obj else None,
         "result": {"done": "deleted", "gone": "not_found"}.get(result.outcome, "refused"),
@@ -144,12 +144,16 @@ def erase_in_crm(session: Session, adapter: CrmAdapter, person_key: str) -> list
 
 
 def erase(session: Session, request: ErasureRequest, in_crm: list[dict[str, Any]] | None = None) -> dict[str, int]:
+    """Delete every crm-sync row of the person key and of the keys merged into it (their links too), and log."""
     key = request.person_key
+    keys = [key, *crm_objects.merged_into(session, key)]
     deleted = {
-        "crm_lead": _count(session.execute(delete(CrmLead).where(col(CrmLead.person_key) == key))),
-        "crm_sync_ledger": _count(session.execute(delete(SyncLedger).where(col(SyncLedger.person_key) == key))),
-        "crm_retry_state": _count(session.execute(delete(RetryState).where(col(RetryState.person_key) == key))),
-        "crm_object": crm_objects.forget(session, key),
+        "crm_lead": _delete(session, CrmLead.person_key, keys),
+        "crm_sync_ledger": _delete(session, SyncLedger.person_key, keys),
+        "crm_retry_state": _delete(session, RetryState.person_key, keys),
+        "crm_object": _delete(session, CrmObject.person_key, keys),
+        "crm_merge_link": _delete(session, CrmMergeLink.source_key, keys)
+        + _delete(session, CrmMergeLink.target_key, keys),
     }
     session.add(
         CrmErasureLog(
@@ -165,7 +169,8 @@ def erase(session: Session, request: ErasureRequest, in_crm: list[dict[str, Any]
     return deleted
 
 
-def _count(result: object) -> int:
+def _delete(session: Session, column: Any, keys: list[str]) -> int:
+    result = session.execute(delete(column.class_).where(col(column).in_(keys)))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -1,4 +1,4 @@
-"""crm_object (the CRM record of each person per CRM) and the CRM records named in crm_erasure_log
+"""crm_object (the CRM record of each person per CRM), crm_merge_link, and the CRM records in crm_erasure_log
 
 Revision ID: 0003_h3_crm
 Revises: 0002
@@ -33,6 +33,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("crm_object", schema=None) as batch_op:
         batch_op.create_index("ix_crm_object_crm_object_id", ["crm", "object_id"], unique=False)
+    op.create_table(
+        "crm_merge_link",
+        sa.Column("source_key", sa.String(length=64), nullable=False),
+        sa.Column("target_key", sa.String(length=64), nullable=False),
+        sa.Column("merge_id", sa.String(length=64), nullable=False),
+        sa.Column("merged_at", peerscore.db.UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("source_key"),
+    )
+    with op.batch_alter_table("crm_merge_link", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_crm_merge_link_target_key"), ["target_key"], unique=False)
     with op.batch_alter_table("crm_erasure_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("crm_objects", sa.JSON(), nullable=False, server_default="[]"))
 
@@ -40,6 +50,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("crm_erasure_log", schema=None) as batch_op:
         batch_op.drop_column("crm_objects")
+    with op.batch_alter_table("crm_merge_link", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_crm_merge_link_target_key"))
+    op.drop_table("crm_merge_link")
     with op.batch_alter_table("crm_object", schema=None) as batch_op:
         batch_op.drop_index("ix_crm_object_crm_object_id")
     op.drop_table("crm_object")

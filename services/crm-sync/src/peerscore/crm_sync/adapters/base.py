@@ -76,6 +76,9 @@ class RecordResult:
     retry_after: float | None = None
     survivor: CrmObjectRef | None = None
     """After a merge: the record the merged person now has (HubSpot may give the merged contact a new id)."""
+    retired: CrmObjectRef | None = None
+    """After a merge: the other record when it still exists in the CRM (marked, not merged), so that erasing the
+    person deletes it too."""
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ class SalesforceAdapter:
             return self._record_failure(exc)
         except requests.RequestException as exc:
             return RecordResult("retryable", f"Salesforce unreachable: {type(exc).__name__}")
-        return RecordResult("done", survivor=plan.survivor)
+        return RecordResult("done", survivor=plan.survivor, retired=plan.retired)
 
     def _record_failure(self, exc: SalesforceError) -> RecordResult:
         message = f"Salesforce {exc.status}: {_errors_text(exc.content)}"
