@@ -113,7 +113,8 @@ class OutcomeSettings(BaseSettings):
 
 class CrmSyncSettings(BaseSettings):
     """``CRM_ADAPTER``, ``CRM_GROUP_ID``, ``CRM_FIELD_MAPPING`` (JSON object: Peerscore field → CRM property),
-    ``CRM_RETRY_MAX_ATTEMPTS`` / ``CRM_RETRY_MAX_ELAPSED_S`` (the budget before the CRM dead-letter topic).
+    ``CRM_RETRY_MAX_ATTEMPTS`` / ``CRM_RETRY_MAX_ELAPSED_S`` (the budget before the CRM dead-letter topic),
+    ``CRM_NATIVE_FIELDS`` (write HubSpot lifecycle stage / lead status, Salesforce Lead Status / Rating).
 
     The mapping is validated here so a typo stops the service at start instead of failing every lead later.
     """
@@ -125,6 +126,9 @@ class CrmSyncSettings(BaseSettings):
     field_mapping: dict[str, str] | None = None
     retry_max_attempts: int = Field(default=8, ge=1)
     retry_max_elapsed_s: float = Field(default=600.0, gt=0)
+    native_fields: bool = Field(
+        default=True, description="Write the CRM's own lifecycle/status/rating fields (see domain.native)"
+    )
 
     @field_validator("field_mapping")
     @classmethod

@@ -27,6 +27,7 @@ from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordR
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.crm_sync.domain.matching import plan_merge
+from peerscore.crm_sync.domain.native import NativeFields
 from peerscore.crm_sync.domain.payloads import hubspot_upsert_input
 
 log = structlog.get_logger(__name__)
@@ -65,13 +66,19 @@ class HubSpotAdapter:
     name = "hubspot"
 
     def __init__(
-        self, client: HubSpot, mapping: Mapping[str, str], limiter: SlidingWindowLimiter, timeout_s: float = 10.0
+        self,
+        client: HubSpot,
+        mapping: Mapping[str, str],
+        limiter: SlidingWindowLimiter,
+        timeout_s: float = 10.0,
+        native: NativeFields = NativeFields(),
     ) -> None:
         if mapping.get("email") != "email":
             raise ValueError("HubSpot upserts by email: the field mapping must map 'email' to 'email'")
         self._mapping = dict(mapping)
         self._limiter = limiter
         self._timeout = timeout_s
+        self._native = native
         # Building an API object builds a connection pool: do it once, not per call.
         self._contacts = client.crm.contacts.batch_api
         self._contact_api = client.crm.contacts.basic_api
@@ -102,7 +109,7 @@ class HubSpotAdapter:
         datetimes per contact with dateutil, which costs more than the request itself (see ``bench/crm.py``).
         The SDK serialises dicts as they are, and ``_preload_content=False`` hands back the raw answer."""
         response = self._contacts.upsert_with_http_info(
-            {"inputs": [hubspot_upsert_input(lead, self._mapping) for lead in leads]},
+            {"inputs": [hubspot_upsert_input(lead, self._mapping, self._native) for lead in leads]},
             _request_timeout=self._timeout,
             _preload_content=False,
         )

@@ -29,6 +29,7 @@ from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.adapters.salesforce_rest import SalesforceRest
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.crm_sync.domain.matching import MATCH_OBJECTS, MatchRule, choose_match, plan_merge
+from peerscore.crm_sync.domain.native import NativeFields
 from peerscore.crm_sync.domain.payloads import salesforce_record, salesforce_update, validate_salesforce_mapping
 
 MAX_BATCH = 200
@@ -60,11 +61,13 @@ class SalesforceAdapter:
         timeout_s: float = 10.0,
         backoff_ratio: float = 0.9,
         on_usage: Callable[[int, int], None] | None = None,
+        native: NativeFields = NativeFields(),
     ) -> None:
         validate_salesforce_mapping(mapping, sobject)  # raises at start, not for every lead
         self._client = client
         self._rest = SalesforceRest(client, timeout_s)
         self.match_rule = match_rule
+        self._native = native
         self._mapping = dict(mapping)
         self._sobject = sobject
         self.external_id_field = external_id_field
@@ -96,7 +99,12 @@ class SalesforceAdapter:
         if updates:
             records = [
                 salesforce_update(
-                    leads[i], self._mapping, self._sobject, self.external_id_field, (m.sobject, m.object_id)
+                    leads[i],
+                    self._mapping,
+                    self._sobject,
+                    self.external_id_field,
+                    (m.sobject, m.object_id),
+                    self._native,
                 )
                 for i, m in updates
             ]
@@ -107,7 +115,8 @@ class SalesforceAdapter:
                 results[i] = result
         if creates:
             records = [
-                salesforce_record(leads[i], self._mapping, self._sobject, self.external_id_field) for i in creates
+                salesforce_record(leads[i], self._mapping, self._sobject, self.external_id_field, self._native)
+                for i in creates
             ]
             sent = self._send(
                 [leads[i] for i in creates],
