@@ -52,6 +52,11 @@ def _route(h: _Handler, raw: bytes) -> None:
     path = h.path.split("?")[0]
     if path == "/crm/v3/objects/contacts/batch/upsert":
         _upsert(h, body)
+    elif path == "/crm/v3/objects/contacts/search":
+        f = body["filterGroups"][0]["filters"][0]
+        found = [r for r in state.records.values() if f["operator"] == "EQ" and r.get(f["propertyName"]) == f["value"]]
+        results = [_object(r["_id"], {f["propertyName"]: f["value"]}) for r in found[: body.get("limit", 10)]]
+        h.reply(200, {"total": len(found), "results": results})
     elif path == "/crm/v3/objects/contacts/gdpr-delete":
         _gdpr_delete(h, body)
     elif path == "/crm/v3/objects/contacts/merge":

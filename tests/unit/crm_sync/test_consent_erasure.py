@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
@@ -179,3 +179,19 @@ def test_an_erasure_the_crm_cannot_take_now_is_retried_not_dropped(
         h.refuse_all(None)
         ErasureHandler(crm_engine, factory).handle([erasure()])
         assert h.read("p_ada") is None
+
+
+@pytest.mark.parametrize("name", ["hubspot", "salesforce"])
+def test_a_person_synced_before_crm_ids_were_kept_is_found_by_their_key_and_erased(
+    crm_engine: Engine, tmp_path: Path, name: str
+) -> None:
+    with harness(name, crm_engine, tmp_path) as h:
+        factory = remote_factory(name, h)
+        SyncHandler(crm_engine, factory, CrmMetrics(CollectorRegistry())).handle([published(transition("p_ada", 1), 1)])
+        with Session(crm_engine) as session, session.begin():  # as an older crm-sync left it: ledger only
+            session.execute(delete(CrmObject))
+        ErasureHandler(crm_engine, factory).handle([erasure()])
+        assert h.read("p_ada") is None
+        with Session(crm_engine) as session:
+            [entry] = session.exec(select(CrmErasureLog)).one().crm_objects
+    assert entry["result"] == "deleted" and entry["message"].startswith("found by person key: ")

@@ -82,6 +82,7 @@ class HubSpotAdapter:
         # Building an API object builds a connection pool: do it once, not per call.
         self._contacts = client.crm.contacts.batch_api
         self._contact_api = client.crm.contacts.basic_api
+        self._contact_search = client.crm.contacts.search_api
         self._search = client.crm.companies.search_api
         self._companies = client.crm.companies.basic_api
         self._associations = client.crm.associations.v4.batch_api
@@ -179,17 +180,39 @@ class HubSpotAdapter:
         return company_id
 
     def erase(self, person: PersonRecord) -> RecordResult:
-        """GDPR delete (``POST /crm/v3/objects/contacts/gdpr-delete``): the contact and its content, for good."""
-        if person.object is None:
-            return RecordResult("gone", "no HubSpot contact id known for this person")
-        body = contacts.PublicGdprDeleteInput(object_id=person.object.object_id)
+        """GDPR delete (``POST /crm/v3/objects/contacts/gdpr-delete``): the contact and its content, for good.
+
+        A person synced before crm-sync kept contact ids is found by Peerscore's key property first."""
+        contact_id = person.object.object_id if person.object is not None else None
+        if contact_id is None:
+            try:
+                contact_id = self._contact_by_key(person.person_key)
+            except _CallFailed as exc:
+                return _record_failure(exc)
+            if contact_id is None:
+                return RecordResult("gone", "no HubSpot contact carries this person key")
+        body = contacts.PublicGdprDeleteInput(object_id=contact_id)
         try:
             self._call(lambda: self._contact_api.purge(body, _request_timeout=self._timeout))
         except _CallFailed as exc:
             if exc.status == 404:
                 return RecordResult("gone", str(exc))
             return _record_failure(exc)
-        return RecordResult("done")
+        return RecordResult("done", None if person.object is not None else f"found by person key: {contact_id}")
+
+    def _contact_by_key(self, person_key: str) -> str | None:
+        prop = self._mapping.get("person_key")
+        if prop is None:
+            return None
+        search = contacts.PublicObjectSearchRequest(
+            filter_groups=[
+                contacts.FilterGroup(filters=[contacts.Filter(property_name=prop, operator="EQ", value=person_key)])
+            ],
+            properties=[prop],
+            limit=1,
+        )
+        found = self._call(lambda: self._contact_search.do_search(search, _request_timeout=self._timeout))
+        return str(found.results[0].id) if found.results else None
 
     def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:
         """``POST /crm/v3/objects/contacts/merge`` when the two people have two contacts; the answer is the

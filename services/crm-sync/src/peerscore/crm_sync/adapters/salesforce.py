@@ -148,17 +148,25 @@ class SalesforceAdapter:
         return [SyncResult.retryable(lead, message) for lead in leads]
 
     def erase(self, person: PersonRecord) -> RecordResult:
-        """``DELETE sobjects/{Lead|Contact}/{id}``; an already deleted record (404) counts as erased."""
-        if person.object is None:
-            return RecordResult("gone", "no Salesforce record id known for this person")
+        """``DELETE sobjects/{Lead|Contact}/{id}``; an already deleted record (404) counts as erased. A person
+        synced before crm-sync kept record ids is found by Peerscore's external id."""
         try:
-            self._rest.delete(person.object.object_type, person.object.object_id)
+            if person.object is not None:
+                targets = [(person.object.object_type, person.object.object_id)]
+            else:
+                targets = self._rest.find_by_key(self._sobject, self.external_id_field, person.person_key)
+            if not targets:
+                return RecordResult("gone", "no Salesforce record carries this person key")
+            for sobject, object_id in targets:
+                self._rest.delete(sobject, object_id)
         except SalesforceError as exc:
             if exc.status == 404:
                 return RecordResult("gone", f"Salesforce 404: {_errors_text(exc.content)}")
             return self._record_failure(exc)
         except requests.RequestException as exc:
             return RecordResult("retryable", f"Salesforce unreachable: {type(exc).__name__}")
+        if person.object is None:
+            return RecordResult("done", "found by person key: " + ", ".join(f"{t} {i}" for t, i in targets))
         return RecordResult("done")
 
     def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:

@@ -65,6 +65,12 @@ class SalesforceRest:
                 )
         return found
 
+    def find_by_key(self, sobject: str, external_id_field: str, person_key: str) -> list[tuple[str, str]]:
+        """(type, id) of the records whose external id is ``person_key``."""
+        soql = f"SELECT Id FROM {sobject} WHERE {external_id_field} = {soql_quote(person_key)}"  # noqa: S608
+        answer = self._client.query_all(soql, **self._options())
+        return [(sobject, str(r["Id"])) for r in answer.get("records", [])]
+
     def update(self, records: list[dict[str, Any]]) -> Any:
         """sObject Collections update by id (``PATCH composite/sobjects``), one result per record in order."""
         body = {"allOrNone": False, "records": records}
