@@ -52,6 +52,8 @@ def _route(h: _Handler, raw: bytes) -> None:
     path = h.path.split("?")[0]
     if path == "/crm/v3/objects/contacts/batch/upsert":
         _upsert(h, body)
+    elif path == "/crm/v3/objects/companies/batch/update":
+        _update_companies(h, body)
     elif path == "/crm/v3/objects/contacts/search":
         f = body["filterGroups"][0]["filters"][0]
         found = [r for r in state.records.values() if f["operator"] == "EQ" and r.get(f["propertyName"]) == f["value"]]
@@ -169,6 +171,27 @@ def _read_deal_contacts(h: _Handler, body: dict[str, Any]) -> None:
         if start + page < len(contacts):
             result["paging"] = {"next": {"after": str(start + page), "link": None}}
         results.append(result)
+    _batch_answer(h, results, errors)
+
+
+def _update_companies(h: _Handler, body: dict[str, Any]) -> None:
+    """Company properties by company id (``state.extra["company_properties"]``); unknown ids are 207 errors."""
+    state = h.server.state
+    inputs = body.get("inputs", [])
+    if len(inputs) > 100:
+        h.reply(400, _error("VALIDATION_ERROR", f"Batch input size {len(inputs)} exceeds the limit of 100"))
+        return
+    with state.lock:
+        known = set(state.extra.get("companies", {}).values())
+        stored = state.extra.setdefault("company_properties", {})
+        results, missing = [], []
+        for item in inputs:
+            if str(item["id"]) not in known:
+                missing.append(str(item["id"]))
+                continue
+            stored[str(item["id"])] = {**stored.get(str(item["id"]), {}), **item["properties"]}
+            results.append(_object(str(item["id"]), stored[str(item["id"])]))
+    errors = [_error("OBJECT_NOT_FOUND", "Could not get some COMPANY objects", missing)] if missing else []
     _batch_answer(h, results, errors)
 
 

@@ -57,6 +57,8 @@ def test_hubspot_check_lists_what_is_missing_setup_creates_it_once(hubspot: Fake
     )
     assert (created["peerscore_score"]["type"], created["peerscore_qualified_at"]["type"]) == ("number", "datetime")
     assert created["peerscore_person_key"]["hasUniqueValue"] is True
+    companies = hubspot.state.extra["properties"]["companies"]
+    assert companies["peerscore_account_score"]["groupName"] == "companyinformation"
 
     assert runner.invoke(app, ["crm", "check"]).exit_code == 0
     again = runner.invoke(app, ["crm", "setup"])
@@ -109,6 +111,7 @@ def test_required_fields_are_peerscore_ones_plus_the_standard_ones_to_check() ->
     assert hubspot["peerscore_score"] and not hubspot["email"] and not hubspot["hs_lead_status"]
     sf = {f.name: f for f in salesforce_fields(SALESFORCE_FIELD_MAPPING, "Lead", "Peerscore_Person_Key__c")}
     assert sf["Peerscore_Person_Key__c"].kind == "key" and not sf["Company"].custom and "Rating" in sf
-    assert [f.name for f in missing(list(sf.values()), {n.upper() for n in sf if n != "Rating"})] == ["Rating"]
+    have = {("Lead", n.upper()) for n in sf if n != "Rating"} | {("Contact", "Rating")}
+    assert [f.name for f in missing(list(sf.values()), have)] == ["Rating"]
     files = salesforce_package([sf["Peerscore_Score__c"]], "59.0")
     assert "<precision>18</precision>" in files["objects/Lead.object"]

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult
+from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.db import UtcDateTime, upsert
 
 _KEYS = ("crm", "person_key")
@@ -32,6 +33,9 @@ class CrmObject(SQLModel, table=True):
     object_id: str = Field(max_length=128)
     object_type: str = Field(max_length=64)
     company_id: str | None = Field(default=None, max_length=128)
+    score: float | None = Field(default=None, description="The synced version's score, for account roll-ups")
+    grade: str | None = Field(default=None, max_length=1)
+    status: str | None = Field(default=None, max_length=16)
     updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
@@ -60,8 +64,16 @@ def merged_into(session: Session, target_key: str) -> list[str]:
     return sorted(session.exec(statement).all())
 
 
-def remember(session: Session, crm: str, results: Sequence[SyncResult], now: datetime) -> None:
-    """Record the CRM object of every lead the CRM took (results without an object are left as they were)."""
+def remember(
+    session: Session,
+    crm: str,
+    results: Sequence[SyncResult],
+    now: datetime,
+    records: Sequence[CrmLeadRecord] = (),
+) -> None:
+    """Record the CRM object of every lead the CRM took (results without an object are left as they were), with
+    the synced version's score, grade and status (``records``) that account roll-ups add up."""
+    synced = {r.person_key: r for r in records}
     rows = [
         {
             "crm": crm,
@@ -69,6 +81,9 @@ def remember(session: Session, crm: str, results: Sequence[SyncResult], now: dat
             "object_id": r.object.object_id,
             "object_type": r.object.object_type,
             "company_id": r.object.company_id,
+            "score": synced[r.person_key].score if r.person_key in synced else None,
+            "grade": synced[r.person_key].grade if r.person_key in synced else None,
+            "status": synced[r.person_key].status if r.person_key in synced else None,
             "updated_at": now,
         }
         for r in results

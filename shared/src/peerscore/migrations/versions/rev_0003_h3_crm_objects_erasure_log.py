@@ -28,6 +28,9 @@ def upgrade() -> None:
         sa.Column("object_id", sa.String(length=128), nullable=False),
         sa.Column("object_type", sa.String(length=64), nullable=False),
         sa.Column("company_id", sa.String(length=128), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("grade", sa.String(length=1), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=True),
         sa.Column("updated_at", peerscore.db.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("crm", "person_key"),
     )

@@ -38,7 +38,9 @@ class CrmSchema(Protocol):
 
     def required(self) -> list[FieldSpec]: ...
 
-    def existing(self) -> set[str]: ...
+    def existing(self) -> set[tuple[str, str]]:
+        """(object, field name) of every field the live CRM has on the objects Peerscore writes."""
+        ...
 
     def create(self, spec: FieldSpec) -> Created: ...
 
@@ -54,14 +56,20 @@ class HubSpotSchema:
     def required(self) -> list[FieldSpec]:
         return hubspot_fields(self._mapping)
 
-    def existing(self) -> set[str]:
-        response = self._api.get_all_with_http_info("contacts", _request_timeout=self._timeout, _preload_content=False)
-        return {str(p["name"]) for p in json.loads(response.data).get("results", [])}
+    def existing(self) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for object_type in sorted({spec.object_name for spec in self.required()}):
+            response = self._api.get_all_with_http_info(
+                object_type, _request_timeout=self._timeout, _preload_content=False
+            )
+            found |= {(object_type, str(p["name"])) for p in json.loads(response.data).get("results", [])}
+        return found
 
     def create(self, spec: FieldSpec) -> Created:
         try:
+            group = "companyinformation" if spec.object_name == "companies" else "contactinformation"
             self._api.create_with_http_info(
-                spec.object_name, hubspot_property(spec), _request_timeout=self._timeout, _preload_content=False
+                spec.object_name, hubspot_property(spec, group), _request_timeout=self._timeout, _preload_content=False
             )
         except properties.ApiException as exc:
             if exc.status == 409:
@@ -91,9 +99,9 @@ class SalesforceSchema:
     def required(self) -> list[FieldSpec]:
         return salesforce_fields(self._mapping, self._sobject, self._external_id_field)
 
-    def existing(self) -> set[str]:
+    def existing(self) -> set[tuple[str, str]]:
         answer = self._client.restful(f"sobjects/{self._sobject}/describe", **self._options())
-        return {str(f["name"]) for f in (answer or {}).get("fields", [])}
+        return {(self._sobject, str(f["name"])) for f in (answer or {}).get("fields", [])}
 
     def create(self, spec: FieldSpec) -> Created:
         body = {"FullName": f"{spec.object_name}.{spec.name}", "Metadata": salesforce_metadata(spec)}

@@ -25,6 +25,7 @@ from hubspot.crm.associations import v4 as associations_v4  # type: ignore[impor
 
 from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordResult, SyncResult, upsert_in_chunks
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
+from peerscore.crm_sync.domain.accounts import AccountRollup, hubspot_company_properties
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.crm_sync.domain.matching import plan_merge
 from peerscore.crm_sync.domain.native import NativeFields
@@ -85,6 +86,7 @@ class HubSpotAdapter:
         self._contact_search = client.crm.contacts.search_api
         self._search = client.crm.companies.search_api
         self._companies = client.crm.companies.basic_api
+        self._company_batch = client.crm.companies.batch_api
         self._associations = client.crm.associations.v4.batch_api
         self._company_ids: dict[str, str] = {}
 
@@ -199,6 +201,21 @@ class HubSpotAdapter:
                 return RecordResult("gone", str(exc))
             return _record_failure(exc)
         return RecordResult("done", None if person.object is not None else f"found by person key: {contact_id}")
+
+    def update_accounts(self, rollups: Sequence[AccountRollup]) -> RecordResult:
+        """The roll-ups as company properties (``POST /crm/v3/objects/companies/batch/update``, ≤100 per call)."""
+        inputs = [{"id": r.company_id, "properties": hubspot_company_properties(r)} for r in rollups]
+        for start in range(0, len(inputs), MAX_BATCH):
+            body = {"inputs": inputs[start : start + MAX_BATCH]}
+            try:
+                self._call(
+                    lambda b=body: self._company_batch.update_with_http_info(
+                        b, _request_timeout=self._timeout, _preload_content=False
+                    )
+                )
+            except _CallFailed as exc:
+                return _record_failure(exc)
+        return RecordResult("done")
 
     def _contact_by_key(self, person_key: str) -> str | None:
         prop = self._mapping.get("person_key")

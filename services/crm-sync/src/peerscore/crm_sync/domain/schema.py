@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 from xml.sax.saxutils import escape
 
+from peerscore.crm_sync.domain.accounts import ACCOUNT_PROPERTIES
 from peerscore.crm_sync.domain.outcomes import HUBSPOT_REASON_PROPERTY
 
 FieldKind = Literal["number", "text", "long_text", "datetime", "key"]
@@ -80,7 +81,8 @@ def required_fields(
 
 
 def hubspot_fields(mapping: Mapping[str, str]) -> list[FieldSpec]:
-    """Contact properties: the mapping's, HubSpot's native ones Peerscore writes, and the rejection reason."""
+    """Contact properties (the mapping's, HubSpot's native ones Peerscore writes, the rejection reason) and the
+    company properties of the account roll-up."""
     fields = required_fields(
         mapping,
         "contacts",
@@ -88,7 +90,11 @@ def hubspot_fields(mapping: Mapping[str, str]) -> list[FieldSpec]:
         [(HUBSPOT_REASON_PROPERTY, "text")],
     )
     native = [FieldSpec("contacts", n, n, "text", custom=False) for n in ("lifecyclestage", "hs_lead_status")]
-    return fields + [n for n in native if n.name not in {f.name for f in fields}]
+    accounts = [
+        FieldSpec("companies", name, _label(name), "number" if kind == "number" else "text")
+        for name, kind in ACCOUNT_PROPERTIES.items()
+    ]
+    return fields + [n for n in native if n.name not in {f.name for f in fields}] + accounts
 
 
 def salesforce_fields(mapping: Mapping[str, str], sobject: str, external_id_field: str) -> list[FieldSpec]:
@@ -101,10 +107,11 @@ def salesforce_fields(mapping: Mapping[str, str], sobject: str, external_id_fiel
     return fields + [n for n in native if n.name not in {f.name for f in fields}]
 
 
-def missing(required: Sequence[FieldSpec], existing: Iterable[str]) -> list[FieldSpec]:
-    """The required fields the CRM does not have (names compared case-insensitively, as both CRMs do)."""
-    have = {name.lower() for name in existing}
-    return [spec for spec in required if spec.name.lower() not in have]
+def missing(required: Sequence[FieldSpec], existing: Iterable[tuple[str, str]]) -> list[FieldSpec]:
+    """The required fields the CRM does not have; ``existing`` is (object, field name) pairs, names compared
+    case-insensitively as both CRMs do."""
+    have = {(obj, name.lower()) for obj, name in existing}
+    return [spec for spec in required if (spec.object_name, spec.name.lower()) not in have]
 
 
 _HUBSPOT_TYPES: Mapping[FieldKind, tuple[str, str]] = {
