@@ -146,3 +146,22 @@ def test_a_merge_where_only_the_source_reached_the_crm_hands_its_record_to_the_t
 def test_undecodable_merge_notices_are_invalid(crm_engine: Engine) -> None:
     with pytest.raises(InvalidMessage, match="not a PersonMerged"):
         MergeHandler(crm_engine).decode(None, b'{"merge_id": "m"}')
+
+
+def test_a_chain_of_merges_keeps_every_retired_record_reachable_by_the_last_persons_erasure(
+    crm_engine: Engine, tmp_path: Path
+) -> None:
+    with harness("salesforce", crm_engine, tmp_path) as h:
+        factory = factory_for("salesforce", h)
+        sync = both_synced(crm_engine, factory)
+        sync.handle([published(transition("p_final", 1, email="ada@new.example"), 2)])
+        MergeHandler(crm_engine, factory).handle([notice("p_anon", "p_user")])
+        MergeHandler(crm_engine, factory).handle([notice("p_user", "p_final")])
+        state = h.server.state  # type: ignore[union-attr]
+        assert len(live(h, "p_anon", "p_user", "p_final")) == 1 and len(records_of(state, "Lead")) == 3
+
+        request = ErasureRequest(request_id="r2", person_key="p_final", requested_at=MERGED_AT, erased_at=MERGED_AT)
+        ErasureHandler(crm_engine, factory).handle([Message("peerscore.erasure.v1", 0, 0, "p_final", request, 0)])
+        assert records_of(state, "Lead") == []
+        with Session(crm_engine) as session:
+            assert rows_about(session, "p_anon", "p_user", "p_final") == []

@@ -23,7 +23,7 @@ import structlog
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -79,6 +79,8 @@ def apply_merge(session: Session, adapter: CrmAdapter, notice: PersonMerged, now
         crm_objects.repoint(session, crm, source, retired, now)
     link = {"source_key": source, "target_key": target, "merge_id": notice.merge_id, "merged_at": notice.merged_at}
     upsert(session, CrmMergeLink, [link], keys=("source_key",))
+    # Keys merged into the source earlier now belong to the target: its erasure must reach them too.
+    session.execute(update(CrmMergeLink).where(col(CrmMergeLink.target_key) == source).values(target_key=target))
     return outcome
 
 
