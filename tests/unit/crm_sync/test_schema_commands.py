@@ -12,11 +12,15 @@ import trustme
 from typer.testing import CliRunner
 
 from peerscore.cli import app
+from peerscore.crm_sync.adapters.crm_schema import CrmSchema, HubSpotSchema, SalesforceSchema
+from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
 from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, SALESFORCE_FIELD_MAPPING
 from peerscore.crm_sync.domain.schema import hubspot_fields, missing, salesforce_fields, salesforce_package
+from peerscore.crm_sync.schema_command import check, setup
 from tests.unit.crm_sync.fake_hubspot import hubspot_server
 from tests.unit.crm_sync.fake_salesforce import salesforce_server
 from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, SALESFORCE_SESSION, FakeServer
+from tests.unit.crm_sync.harness import TIMEOUT_S, salesforce_adapter
 
 runner = CliRunner()
 
@@ -115,3 +119,34 @@ def test_required_fields_are_peerscore_ones_plus_the_standard_ones_to_check() ->
     assert [f.name for f in missing(list(sf.values()), have)] == ["Rating"]
     files = salesforce_package([sf["Peerscore_Score__c"]], "59.0")
     assert "<precision>18</precision>" in files["objects/Lead.object"]
+
+
+@pytest.fixture(params=["hubspot", "salesforce"])
+def schema_port(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[CrmSchema, FakeServer]]:
+    """The schema port contract, over both CRMs that have a schema."""
+    if request.param == "hubspot":
+        with hubspot_server() as server:
+            client = make_hubspot_client(HUBSPOT_TOKEN, server.url)
+            yield HubSpotSchema(client, HUBSPOT_FIELD_MAPPING, TIMEOUT_S), server
+        return
+    ca = trustme.CA()
+    with salesforce_server(ca) as server:
+        server.state.extra["custom_fields"] = {}
+        adapter = salesforce_adapter(server.url, ca, tmp_path)
+        yield (
+            SalesforceSchema(adapter._client, SALESFORCE_FIELD_MAPPING, "Lead", "Peerscore_Person_Key__c", TIMEOUT_S),
+            server,
+        )
+
+
+def test_schema_port_setup_is_idempotent_and_check_then_finds_nothing_missing(
+    schema_port: tuple[CrmSchema, FakeServer], tmp_path: Path
+) -> None:
+    schema, _server = schema_port
+    first = check(schema)
+    assert first.missing and all(spec.custom for spec in first.missing), "standard fields exist in a fresh CRM"
+    done = setup(schema, tmp_path / "pkg")
+    assert sorted(done.created) == sorted(spec.name for spec in first.missing) and done.missing == []
+    assert setup(schema, tmp_path / "pkg").created == []
+    assert schema.create(first.missing[0]) == "exists"
+    assert check(schema).missing == []
