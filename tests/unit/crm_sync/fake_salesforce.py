@@ -179,6 +179,7 @@ def _query(h: _Handler, soql: str, limit: dict[str, str]) -> None:
     """The subset crm-sync sends: conditions joined by AND; string and boolean literals; Email compared
     case-insensitively as Salesforce does."""
     state = h.server.state
+    state.extra.setdefault("queries", []).append(soql)
     match = _SOQL.match(soql.strip())
     try:
         if match is None or match["obj"] not in STANDARD_FIELDS:

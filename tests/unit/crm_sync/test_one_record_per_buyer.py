@@ -161,3 +161,17 @@ def test_plan_merge_keeps_the_target_unless_the_source_is_further_along() -> Non
     assert (plan_merge(None, lead_s).survivor, plan_merge(None, lead_s).retired) == (lead_s, None)
     assert plan_merge(lead_t, lead_t).retired is None, "one record already: nothing to merge in the CRM"
     assert plan_merge(None, None).survivor is None
+
+
+def test_contacts_are_searched_only_for_emails_without_an_open_lead(
+    salesforce: tuple[FakeServer, trustme.CA], tmp_path: Path
+) -> None:
+    server, ca = salesforce
+    for email in ("a@x.io", "b@x.io"):
+        add_record(server.state, "Lead", Email=email, LastName="L", Company="X")
+    adapter = salesforce_adapter(server.url, ca, tmp_path)
+    adapter.upsert([to_crm_record(transition(f"p_{c}", 1, email=f"{c}@x.io")) for c in "ab"])
+    assert [q.split(" FROM ")[1].split()[0] for q in server.state.extra["queries"]] == ["Lead"]
+    adapter.upsert([to_crm_record(transition(f"p_{c}", 2, email=f"{c}@x.io")) for c in "abc"])
+    contact_query = server.state.extra["queries"][-1]
+    assert " FROM Contact " in contact_query and "'c@x.io'" in contact_query and "a@x.io" not in contact_query

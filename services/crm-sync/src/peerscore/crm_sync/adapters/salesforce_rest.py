@@ -45,13 +45,17 @@ class SalesforceRest:
     def find_by_email(
         self, emails: Iterable[str], objects: Sequence[str], mapped_sobject: str, external_id_field: str
     ) -> list[ExistingRecord]:
-        """Every record of ``objects`` carrying one of ``emails``, in batches of :data:`MATCH_BATCH`."""
+        """The records of ``objects`` carrying ``emails``, in batches of :data:`MATCH_BATCH`. Objects are searched
+        in the match rule's order and a later one only for the emails an earlier one did not have (the earlier
+        object wins anyway), which saves a query per chunk when most buyers already have a Lead."""
         wanted = sorted({e.strip().lower() for e in emails if e.strip()})
         found: list[ExistingRecord] = []
         for sobject in objects:
             key_field = external_id_field if sobject == mapped_sobject else None
-            for start in range(0, len(wanted), MATCH_BATCH):
-                soql = email_query(sobject, wanted[start : start + MATCH_BATCH], key_field)
+            matched = {r.email.strip().lower() for r in found}
+            remaining = [e for e in wanted if e not in matched]
+            for start in range(0, len(remaining), MATCH_BATCH):
+                soql = email_query(sobject, remaining[start : start + MATCH_BATCH], key_field)
                 answer = self._client.query_all(soql, **self._options())
                 found.extend(
                     ExistingRecord(
