@@ -70,7 +70,9 @@ def apply_merge(session: Session, adapter: CrmAdapter, notice: PersonMerged, now
             raise RetryableError(f"{crm}: merge not done yet: {result.message}", result.retry_after)
         outcome = result.outcome
         if result.outcome == "permanent":
-            log.error("crm_merge_refused", crm=crm, source_key=source, target_key=target, error=result.message)
+            log.error(
+                "crm_merge_refused", crm=crm, source_key=source, target_key=target, error=(result.message or "")[:300]
+            )
         elif result.survivor is not None:
             crm_objects.repoint(session, crm, target, result.survivor, now)
         retired = result.retired if result.outcome == "done" else None
