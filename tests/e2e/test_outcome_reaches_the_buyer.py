@@ -16,6 +16,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -95,7 +96,7 @@ def linkedin(monkeypatch: pytest.MonkeyPatch) -> Iterator[linkedin_fake.FakeLink
 
 
 @pytest.fixture
-def crm_sync(kafka_settings: KafkaSettings, publisher: KafkaPublisher) -> Iterator[TestClient]:
+def crm_sync(kafka_settings: KafkaSettings, publisher: KafkaPublisher, tmp_path: Path) -> Iterator[TestClient]:
     """crm-sync's app with HubSpot outcomes on; the fake HubSpot knows the contact and the deal's association."""
     with hubspot_server() as hubspot:
         hubspot.state.records[EMAIL] = {"_id": CONTACT, "email": EMAIL}
@@ -103,7 +104,8 @@ def crm_sync(kafka_settings: KafkaSettings, publisher: KafkaPublisher) -> Iterat
         app = create_crm_app(
             runtime=RuntimeSettings(env="dev"),
             kafka=kafka_settings,
-            database=DatabaseSettings(database_url="sqlite://"),
+            # A file: the endpoint reads crm-sync's id table from the thread pool (an in-memory database is per thread).
+            database=DatabaseSettings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"),
             auth=ApiAuthSettings(),
             clients=CrmClients(
                 hubspot=HubSpotSettings(

@@ -78,6 +78,50 @@ def crm_replay(
         typer.echo(f"  refused {person_key}: {error}")
 
 
+@crm_app.command("check")
+def crm_check() -> None:
+    """Compare the field mapping with the configured CRM's live schema; exit 1 when fields are missing."""
+    from peerscore.crm_sync.schema_command import run
+
+    report = run("check", Path("."))
+    _print_schema(report.crm, report.missing, report.note)
+    if report.missing:
+        raise typer.Exit(1)
+
+
+@crm_app.command("setup")
+def crm_setup(
+    package_dir: Path = typer.Option(
+        Path("var/peerscore-salesforce-package"), help="Where the Salesforce deploy package goes if it is needed"
+    ),
+) -> None:
+    """Create the CRM properties/fields Peerscore writes (idempotent); exit 1 when some are still missing."""
+    from peerscore.crm_sync.schema_command import run
+
+    report = run("setup", package_dir)
+    typer.echo(f"{report.crm}: created {len(report.created)}: {', '.join(report.created) or '-'}")
+    if report.package is not None:
+        typer.echo(
+            f"the token may not create fields; deploy the package written to {report.package} "
+            f"(e.g. sf project deploy start --metadata-dir {report.package.with_suffix('')}), then grant field access"
+        )
+    _print_schema(report.crm, report.missing, report.note)
+    if report.missing and report.package is None:
+        raise typer.Exit(1)
+
+
+def _print_schema(crm: str, missing: list[Any], note: str | None) -> None:
+    if note:
+        typer.echo(note)
+    if not missing:
+        typer.echo(f"{crm}: every mapped field exists")
+        return
+    typer.echo(f"{crm}: {len(missing)} field(s) missing:")
+    for spec in missing:
+        kind = "Peerscore field" if spec.custom else "standard field (map it elsewhere or fix the mapping)"
+        typer.echo(f"  {spec.object_name}.{spec.name}  ({kind})")
+
+
 @app.command("backtest")
 def backtest_cmd(
     ruleset: Path = typer.Option(..., exists=True, dir_okay=False, help="The candidate ruleset (YAML)"),

@@ -214,3 +214,18 @@ class ErasureRequest(Contract):
     person_key: str = Field(min_length=1, max_length=64)
     requested_at: AwareDatetime
     erased_at: AwareDatetime
+
+
+class PersonMerged(Contract):
+    """Scoring merged ``source_key`` into ``target_key`` (``peerscore.merges.v1``, keyed by the target key).
+
+    Published when the source's state moves out, so services holding their own copy of the two people (crm-sync's
+    CRM records) can make them one. Keys only: person keys are keyed hashes, never personal data. ``merge_id`` is
+    stable across replays, so consumers can apply a notice once.
+    """
+
+    schema_version: Literal[1] = 1
+    merge_id: str = Field(min_length=1, max_length=64)
+    source_key: str = Field(min_length=1, max_length=64)
+    target_key: str = Field(min_length=1, max_length=64)
+    merged_at: AwareDatetime

@@ -63,6 +63,15 @@ class Topics:
         """Erasure requests, keyed by person key: every service deletes its own data about the person."""
         return f"{self.prefix}.erasure.v1"
 
+    @property
+    def merges(self) -> str:
+        """Merge notices (:class:`peerscore.events.PersonMerged`), keyed by the target person key.
+
+        A topic of their own rather than the qualified topic: that one carries ``LeadTransition`` only, and its
+        consumer decodes one contract per record (a notice there would be dead-lettered). Keyed by the target so
+        every merge into one person is seen in order."""
+        return f"{self.prefix}.merges.v1"
+
     def specs(self) -> list[TopicSpec]:
         keyed = self.event_partitions
         compacted = {"cleanup.policy": "compact"}
@@ -76,6 +85,7 @@ class Topics:
             TopicSpec(self.rules, 1, compacted),
             TopicSpec(self.crm_dlq, 3),
             TopicSpec(self.erasure, keyed),
+            TopicSpec(self.merges, keyed),
         ]
 
 

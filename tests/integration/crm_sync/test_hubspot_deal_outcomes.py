@@ -10,6 +10,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def hubspot() -> Iterator[FakeServer]:
 
 @pytest.fixture
 def client(
-    hubspot: FakeServer, kafka_settings: KafkaSettings, topics: Topics, publisher: KafkaPublisher
+    hubspot: FakeServer, kafka_settings: KafkaSettings, topics: Topics, publisher: KafkaPublisher, tmp_path: Path
 ) -> Iterator[TestClient]:
     settings = HubSpotSettings(
         access_token=SecretStr(HUBSPOT_TOKEN),
@@ -60,7 +61,8 @@ def client(
     app = create_app(
         runtime=RuntimeSettings(env="dev"),
         kafka=kafka_settings,
-        database=DatabaseSettings(database_url="sqlite://"),
+        # A file: the endpoint reads crm-sync's id table from the thread pool (an in-memory database is per thread).
+        database=DatabaseSettings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"),
         auth=ApiAuthSettings(),
         clients=CrmClients(hubspot=settings),
         identity=IdentitySettings(person_key_secret=SecretStr(KEY_SECRET.decode())),

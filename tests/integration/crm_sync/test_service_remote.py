@@ -10,13 +10,14 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from peerscore.dev.broker import free_port
-from peerscore.events import Outcome, PersonIdentifiers
+from peerscore.events import ErasureRequest, Outcome, PersonIdentifiers, PersonMerged
 from peerscore.identity import person_key
 from peerscore.kafka_io import make_publisher, record
 from peerscore.settings import KafkaSettings
@@ -97,3 +98,52 @@ def test_placeholder_hubspot_token_stops_start_up_outside_dev(tmp_path: Path) ->
         check=False,
     )
     assert done.returncode != 0 and b"HUBSPOT_ACCESS_TOKEN is a placeholder" in done.stderr
+
+
+def test_merges_and_erasures_reach_hubspot_through_the_service(
+    kafka_settings: KafkaSettings, topics: Topics, tmp_path: Path
+) -> None:
+    """Two people synced as two contacts; scoring's merge notice leaves one (HubSpot's merge API), and the erasure
+    of the merged person GDPR-deletes it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    merged_at = datetime.now(UTC)
+    with hubspot_server() as hubspot:
+        proc = start_service(
+            "peerscore.crm_sync",
+            {
+                "PEERSCORE_ENV": "dev",
+                "HTTP_PORT": str(port),
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'crm.db'}",
+                "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+                "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
+                "CRM_GROUP_ID": unique("crm-sync"),
+                "CRM_ADAPTER": "hubspot",
+                "HUBSPOT_HOST": hubspot.url,
+                "HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN,
+            },
+            tmp_path / "crm-sync.log",
+        )
+        publisher = make_publisher(kafka_settings, "test")
+        try:
+            wait_ready(base, proc)
+            publisher.publish(
+                [
+                    record(topics.qualified, "p_anon", transition("p_anon", 2, email="ada@forms.example")),
+                    record(topics.qualified, "p_user", transition("p_user", 3, email="ada@acme.example")),
+                ]
+            )
+            wait_until(lambda: len(hubspot.state.records) == 2, 60, "two contacts in HubSpot", interval=0.2)
+            notice = PersonMerged(merge_id="m-1", source_key="p_anon", target_key="p_user", merged_at=merged_at)
+            publisher.publish([record(topics.merges, "p_user", notice)])
+            wait_until(lambda: len(hubspot.state.records) == 1, 60, "one contact after the merge", interval=0.2)
+            [(primary, retired, merged)] = hubspot.state.extra["merges"]
+            assert hubspot.state.records["ada@acme.example"]["_id"] == merged
+
+            erasure = ErasureRequest(request_id="r-1", person_key="p_user", requested_at=merged_at, erased_at=merged_at)
+            publisher.publish([record(topics.erasure, "p_user", erasure)])
+            wait_until(lambda: not hubspot.state.records, 60, "the contact GDPR-deleted", interval=0.2)
+            assert hubspot.state.extra["gdpr_deleted"] == [merged]
+        finally:
+            publisher.close()
+            stop(proc)

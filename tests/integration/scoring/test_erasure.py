@@ -152,9 +152,9 @@ def test_a_person_is_erased_across_scoring_and_crm_sync(
     by_key = {r.person_key: r.deleted for r in logs if r.deleted["person_state"]}
     assert by_key[ada[3]]["score_ledger"] > 0 and by_key[ada[3]]["event_history"] == 3
     assert {r["person_key"] for r in proof} == set(ada_keys)
-    assert (
-        sum(r.deleted["crm_lead"] for r in crm_logs) == 1 and sum(r.deleted["crm_sync_ledger"] for r in crm_logs) == 1
-    )
+    local_crm = [o for r in crm_logs for o in r.crm_objects if o["crm"] == "local" and o["result"] == "deleted"]
+    assert [o["object_id"] for o in local_crm] == [ada[3]], "the local CRM deleted Ada's row and the log names it"
+    assert sum(r.deleted["crm_sync_ledger"] for r in crm_logs) == 1
     assert EMAIL not in str([r.model_dump() for r in logs]) + str([r.model_dump() for r in crm_logs])
 
     # Afterwards Ada comes back: a new, empty person, scored from what arrives after the erasure only.

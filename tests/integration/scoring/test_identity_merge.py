@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from peerscore.db import create_tables
-from peerscore.events import EngagementEvent, PersonIdentifiers, utcnow
+from peerscore.events import EngagementEvent, PersonIdentifiers, PersonMerged, utcnow
 from peerscore.identity import identifier_keys
 from peerscore.ingest.normalise import normalise_batch
 from peerscore.kafka_io import make_publisher
@@ -29,7 +29,7 @@ from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique
 from tests.integration.scoring.support import END, SECRET
-from tests.kafka_helpers import produce
+from tests.kafka_helpers import produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +104,9 @@ def test_anonymous_activity_counts_for_the_person_once_they_identify(
         links = {r.person_key: r.merged_into for r in session.exec(select(IdentityLinkRow)).all()}
     assert keys == {user_key}
     assert links == {anon_key: user_key, email_key: user_key}
+    # crm-sync hears of the merge that moved state (keys only; the empty email key moved nothing).
+    notices = [PersonMerged.model_validate_json(v) for _, v in read_topic(kafka_settings, topics.merges, expect=1)]
+    assert [(n.source_key, n.target_key) for n in notices] == [(anon_key, user_key)]
 
     # After the merge: a new anonymous page, and a redelivery of a page the person had before identifying.
     later = calls_to_events([page("a4", "/pricing", 20), page("a1", "/pricing", 0)])

@@ -52,6 +52,19 @@ def _route(h: _Handler, raw: bytes) -> None:
     path = h.path.split("?")[0]
     if path == "/crm/v3/objects/contacts/batch/upsert":
         _upsert(h, body)
+    elif path == "/crm/v3/objects/companies/batch/update":
+        _update_companies(h, body)
+    elif path == "/crm/v3/objects/contacts/search":
+        f = body["filterGroups"][0]["filters"][0]
+        found = [r for r in state.records.values() if f["operator"] == "EQ" and r.get(f["propertyName"]) == f["value"]]
+        results = [_object(r["_id"], {f["propertyName"]: f["value"]}) for r in found[: body.get("limit", 10)]]
+        h.reply(200, {"total": len(found), "results": results})
+    elif path == "/crm/v3/objects/contacts/gdpr-delete":
+        _gdpr_delete(h, body)
+    elif path == "/crm/v3/objects/contacts/merge":
+        _merge(h, body)
+    elif path.startswith("/crm/v3/properties/"):
+        _properties(h, path.removeprefix("/crm/v3/properties/"), body)
     elif path == "/crm/v3/objects/contacts/batch/read":
         _read_contacts(h, body)
     elif path == "/crm/v4/associations/deals/contacts/batch/read":
@@ -102,6 +115,7 @@ def _upsert(h: _Handler, body: dict[str, Any]) -> None:
             if email in state.rejected:
                 errors.append(_error("VALIDATION_ERROR", state.rejected[email], [email]))
                 continue
+            email = state.extra.get("additional_emails", {}).get(email, email)  # a merged contact's other email
             existing = state.records.get(email)
             is_new = existing is None
             props = {**(existing or {}), **item["properties"], "email": email}
@@ -158,6 +172,97 @@ def _read_deal_contacts(h: _Handler, body: dict[str, Any]) -> None:
             result["paging"] = {"next": {"after": str(start + page), "link": None}}
         results.append(result)
     _batch_answer(h, results, errors)
+
+
+def _update_companies(h: _Handler, body: dict[str, Any]) -> None:
+    """Company properties by company id (``state.extra["company_properties"]``); unknown ids are 207 errors."""
+    state = h.server.state
+    inputs = body.get("inputs", [])
+    if len(inputs) > 100:
+        h.reply(400, _error("VALIDATION_ERROR", f"Batch input size {len(inputs)} exceeds the limit of 100"))
+        return
+    with state.lock:
+        known = set(state.extra.get("companies", {}).values())
+        stored = state.extra.setdefault("company_properties", {})
+        results, missing = [], []
+        for item in inputs:
+            if str(item["id"]) not in known:
+                missing.append(str(item["id"]))
+                continue
+            stored[str(item["id"])] = {**stored.get(str(item["id"]), {}), **item["properties"]}
+            results.append(_object(str(item["id"]), stored[str(item["id"])]))
+    errors = [_error("OBJECT_NOT_FOUND", "Could not get some COMPANY objects", missing)] if missing else []
+    _batch_answer(h, results, errors)
+
+
+def _by_id(state: Any, contact_id: str) -> str | None:
+    return next((email for email, r in state.records.items() if r["_id"] == contact_id), None)
+
+
+def _gdpr_delete(h: _Handler, body: dict[str, Any]) -> None:
+    """Permanently deletes the contact (204); an unknown id is 404, like any object that does not exist."""
+    state = h.server.state
+    with state.lock:
+        email = _by_id(state, str(body.get("objectId", "")))
+        if email is None:
+            h.reply(404, _error("OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."))
+            return
+        del state.records[email]
+        state.extra.setdefault("gdpr_deleted", []).append(str(body["objectId"]))
+        for other, primary in list(state.extra.get("additional_emails", {}).items()):
+            if primary == email:
+                del state.extra["additional_emails"][other]
+    h.reply(204, None)
+
+
+def _merge(h: _Handler, body: dict[str, Any]) -> None:
+    """Merges into a record with a *new* id (HubSpot's documented behaviour); the primary's values win, the other
+    email becomes an additional email of the merged contact; both old ids are gone."""
+    state = h.server.state
+    primary_id, other_id = str(body.get("primaryObjectId", "")), str(body.get("objectIdToMerge", ""))
+    with state.lock:
+        primary, other = _by_id(state, primary_id), _by_id(state, other_id)
+        if primary is None or other is None or primary == other:
+            h.reply(400, _error("VALIDATION_ERROR", f"Cannot merge {other_id} into {primary_id}"))
+            return
+        merged = {**state.records.pop(other), **state.records[primary], "_id": str(next(_ids))}
+        state.records[primary] = merged
+        state.extra.setdefault("additional_emails", {})[other] = primary
+        state.extra.setdefault("merges", []).append((primary_id, other_id, merged["_id"]))
+    visible = {k: v for k, v in merged.items() if not k.startswith("_")}
+    h.reply(200, _object(merged["_id"], visible))
+
+
+BUILT_IN = {
+    "contacts": ("email", "firstname", "lastname", "jobtitle", "company", "website", "country", "lifecyclestage")
+    + ("hs_lead_status", "phone", "hs_object_id"),
+    "companies": ("domain", "name", "industry", "numberofemployees", "lifecyclestage", "hs_object_id"),
+}
+
+
+def _properties(h: _Handler, rest: str, body: dict[str, Any]) -> None:
+    """``GET/POST /crm/v3/properties/{objectType}``: built-in properties plus those created (409 when the name is
+    taken); a create needs name, label, type, fieldType and groupName."""
+    state = h.server.state
+    object_type = rest.strip("/")
+    if object_type not in BUILT_IN:
+        h.reply(404, _error("OBJECT_NOT_FOUND", f"Unable to infer object type from: {object_type}"))
+        return
+    with state.lock:
+        created = state.extra.setdefault("properties", {}).setdefault(object_type, {})
+        if h.command == "GET":
+            built_in = [{"name": n, "label": n, "type": "string", "fieldType": "text"} for n in BUILT_IN[object_type]]
+            h.reply(200, {"results": built_in + list(created.values())})
+            return
+        missing = [f for f in ("name", "label", "type", "fieldType", "groupName") if not body.get(f)]
+        if missing:
+            h.reply(400, _error("VALIDATION_ERROR", f"Missing required fields {missing}"))
+            return
+        if body["name"] in created or body["name"] in BUILT_IN[object_type]:
+            h.reply(409, _error("OBJECT_ALREADY_EXISTS", f"Property named '{body['name']}' already exists."))
+            return
+        created[body["name"]] = {**body, "createdAt": _now()}
+    h.reply(201, created[body["name"]])
 
 
 def hubspot_server() -> FakeServer:

@@ -80,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        data = b"" if status == 204 else body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.server.route(self, body)
 
-    do_POST = do_PATCH = do_GET = _dispatch
+    do_POST = do_PATCH = do_GET = do_DELETE = _dispatch
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,5 +1,6 @@
 """A webhook receiver that verifies the Peerscore signature from the documented algorithm (not our helper):
-hex HMAC-SHA256(secret, f"{timestamp}.{body}") in ``X-Peerscore-Signature: sha256=…``."""
+hex HMAC-SHA256(secret, f"{timestamp}.{body}") in ``X-Peerscore-Signature: sha256=…``. Lead events are stored by
+person key; ``peerscore.lead.erased`` / ``peerscore.lead.merged`` drop the erased / merged person's lead."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ def _route(h: _Handler, raw: bytes) -> None:
         h.reply(401, {"error": "bad signature"})
         return
     body = json.loads(raw)
+    if body.get("event") in ("peerscore.lead.erased", "peerscore.lead.merged"):
+        with state.lock:  # what a receiver does: forget the erased lead, fold the merged one into the survivor
+            state.records.pop(body.get("merged_person_key") or body["person_key"], None)
+            state.extra.setdefault("events", []).append(body)
+        h.reply(200, {"ok": True})
+        return
     email = body["lead"].get("email", "")
     if email in state.rejected:
         h.reply(422, {"error": state.rejected[email]})

@@ -54,6 +54,8 @@ class Harness:
     server: FakeServer | None = None
     fake: FakeCrmAdapter | None = None
     sees_retry_after: bool = False
+    has_objects: bool = True
+    """The CRM has records with ids of its own (a webhook receiver's are unknown to Peerscore)."""
 
     def reject(self, email: str, message: str) -> None:
         if self.server is not None:
@@ -132,7 +134,7 @@ def harness(name: str, engine: Engine, tmp_path: Path) -> Iterator[Harness]:
             lead = body["lead"]
             return {"email": lead["email"], "version": lead["peerscore_version"], "status": lead["lead_status"]}
 
-        yield Harness(adapter, read_hook, None, server, sees_retry_after=True)
+        yield Harness(adapter, read_hook, None, server, sees_retry_after=True, has_objects=False)
 
 
 def hubspot_adapter(url: str, calls: int = 1000, period_s: float = 1.0) -> HubSpotAdapter:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult
 from peerscore.crm_sync.adapters.fake import FakeCrmAdapter
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.domain.mapping import FieldMappingError, to_crm_record
@@ -57,7 +57,7 @@ def test_fake_crm_reports_injected_failures_per_lead_and_keeps_the_rest() -> Non
     )
     leads = [to_crm_record(transition(key, 3)) for key in ("p_ok", "p_bad", "p_slow")]
     assert fake.upsert(leads) == [
-        SyncResult("p_ok", 3, "ok"),
+        SyncResult("p_ok", 3, "ok", object=CrmObjectRef("fake-p_ok", "contact")),
         SyncResult("p_bad", 3, "permanent", "INVALID_EMAIL"),
         SyncResult("p_slow", 3, "retryable", "429", 7.0),
     ]

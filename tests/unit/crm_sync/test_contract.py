@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.base import PersonRecord, SyncResult
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, to_crm_record
 from peerscore.crm_sync.worker import call_adapter
 from tests.unit.crm_sync.factories import transition
@@ -35,18 +35,26 @@ def leads(*keys: str, version: int = 1) -> list[CrmLeadRecord]:
     return [to_crm_record(transition(k, version, email=f"{k}@example.com")) for k in keys]
 
 
+def settled(results: list[SyncResult]) -> list[tuple[str, int, str]]:
+    return [(r.person_key, r.version, r.outcome) for r in results]
+
+
 def test_upsert_reports_ok_per_lead_in_order(crm: Harness) -> None:
-    assert call_adapter(crm.adapter, leads("p_b", "p_a", "p_c")) == [
-        SyncResult(k, 1, "ok") for k in ("p_b", "p_a", "p_c")
+    assert settled(call_adapter(crm.adapter, leads("p_b", "p_a", "p_c"))) == [
+        (k, 1, "ok") for k in ("p_b", "p_a", "p_c")
     ]
     assert crm.read("p_a") == {"email": "p_a@example.com", "version": 1, "status": "MQL"}
 
 
-def test_upsert_updates_an_existing_lead(crm: Harness) -> None:
-    call_adapter(crm.adapter, leads("p_a"))
+def test_upsert_updates_an_existing_lead_and_keeps_its_crm_object(crm: Harness) -> None:
+    [first] = call_adapter(crm.adapter, leads("p_a"))
     newer = to_crm_record(transition("p_a", 2, kind="recycled", email="p_a@example.com"))
-    assert call_adapter(crm.adapter, [newer]) == [SyncResult("p_a", 2, "ok")]
+    [second] = call_adapter(crm.adapter, [newer])
+    assert settled([second]) == [("p_a", 2, "ok")]
     assert crm.read("p_a") == {"email": "p_a@example.com", "version": 2, "status": "Recycled"}
+    if crm.has_objects:
+        assert first.object is not None and first.object.object_id, "the CRM's id is reported for the id table"
+        assert second.object == first.object, "the same record was updated, not a second one created"
 
 
 def test_more_leads_than_one_call_takes_are_split_within_the_crm_limit(crm: Harness) -> None:
@@ -87,3 +95,37 @@ def test_whole_call_failures_are_retryable_for_every_lead_and_nothing_is_stored(
     remote.refuse_all(None)
     assert remote.read("p_a") is None
     assert [r.outcome for r in call_adapter(remote.adapter, leads("p_a", "p_b"))] == ["ok", "ok"]
+
+
+def upserted(crm: Harness, key: str, email: str | None = None) -> PersonRecord:
+    [result] = call_adapter(crm.adapter, [to_crm_record(transition(key, 1, email=email or f"{key}@example.com"))])
+    assert result.outcome == "ok"
+    return PersonRecord(key, result.object)
+
+
+def test_erase_deletes_the_person_from_the_crm_and_a_second_erase_finds_nothing(crm: Harness) -> None:
+    erased, kept = upserted(crm, "p_a"), upserted(crm, "p_b")
+    assert crm.adapter.erase(erased).outcome == "done"
+    assert crm.read("p_a") is None and crm.read("p_b") is not None
+    again = crm.adapter.erase(erased).outcome
+    assert again == ("done" if not crm.has_objects else "gone"), "a redelivered erasure is not an error"
+    assert crm.read(kept.person_key) is not None
+
+
+def test_merge_leaves_one_live_record_for_the_buyer(crm: Harness) -> None:
+    source, target = upserted(crm, "p_anon", "ada@old.example"), upserted(crm, "p_user", "ada@new.example")
+    result = crm.adapter.merge(target, source)
+    assert result.outcome == "done"
+    live = [k for k in ("p_anon", "p_user") if (r := crm.read(k)) is not None and r["status"] != "Merged"]
+    assert len(live) == 1
+    if crm.has_objects:
+        assert result.survivor is not None
+
+
+def test_remote_erase_and_merge_fail_retryably_while_the_crm_is_down(remote: Harness) -> None:
+    a, b = upserted(remote, "p_a"), upserted(remote, "p_b")
+    remote.refuse_all(Fault(503, {}, {"message": "Service Unavailable"}))
+    assert remote.adapter.erase(a).outcome == "retryable"
+    assert remote.adapter.merge(b, a).outcome == "retryable"
+    remote.refuse_all(None)
+    assert remote.read("p_a") is not None and remote.read("p_b") is not None

@@ -14,11 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from peerscore.crm_sync import crm_objects
+from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app
 from peerscore.crm_sync.settings import HubSpotSettings, OutcomeSettings, SalesforceSettings
-from peerscore.events import Outcome, PersonIdentifiers
+from peerscore.events import Outcome, PersonIdentifiers, utcnow
 from peerscore.identity import person_key
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 from tests.unit.crm_sync.fake_hubspot import hubspot_server
@@ -203,3 +206,42 @@ def test_salesforce_message_with_a_dtd_is_refused(client: TestClient, published:
     doctype = '<!DOCTYPE x [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
     assert client.post("/v1/crm/outcomes/salesforce", content=salesforce_message(ORG, doctype)).status_code == 400
     assert published.records == []
+
+
+def synced(engine: Engine, crm: str, person: str, object_id: str, object_type: str) -> None:
+    """What the sync worker records after the CRM took the person's lead (see test_crm_objects)."""
+    result = SyncResult(person, 1, "ok", object=CrmObjectRef(object_id, object_type))
+    with Session(engine) as session, session.begin():
+        crm_objects.remember(session, crm, [result], utcnow())
+
+
+def test_a_hubspot_contact_synced_by_peerscore_resolves_to_its_person_not_the_email_hash(
+    client: TestClient, published: RecordingPublisher, sqlite_engine: Engine
+) -> None:
+    """A Segment site keys the buyer by user id: the contact's email hash is not their person key."""
+    synced(sqlite_engine, "hubspot", "p_user_ada", "501", "contact")
+    assert hubspot_post(client, HUBSPOT_EVENTS) == 200
+    assert {o.person_key for o in outcomes(published)} == {"p_user_ada"}
+
+
+def test_a_salesforce_opportunity_resolves_through_its_contact_id(
+    client: TestClient, published: RecordingPublisher, sqlite_engine: Engine
+) -> None:
+    synced(sqlite_engine, "salesforce", "p_user_ada", "003000000000042", "Contact")
+    synced(sqlite_engine, "salesforce", "p_lead_ada", "00Q000000000001", "Lead")
+    message = salesforce_message(ORG).replace(
+        b"<sf:StageName>", b"<sf:ContactId>003000000000042</sf:ContactId><sf:StageName>"
+    )
+    assert client.post("/v1/crm/outcomes/salesforce", content=message).status_code == 200
+    assert [(o.kind, o.crm_object_id, o.person_key) for o in outcomes(published)] == [
+        ("accepted", "00Q000000000001", "p_lead_ada"),
+        ("won", "006000000000001", "p_user_ada"),
+    ]
+
+
+def test_unknown_crm_ids_fall_back_to_the_email(
+    client: TestClient, published: RecordingPublisher, sqlite_engine: Engine
+) -> None:
+    synced(sqlite_engine, "salesforce", "p_someone_else", "501", "Lead")  # same id, another CRM: not a match
+    assert hubspot_post(client, HUBSPOT_EVENTS) == 200
+    assert {o.person_key for o in outcomes(published)} == {ada_key()}

@@ -22,6 +22,8 @@ from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factor
 from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
 from peerscore.crm_sync.adapters.hubspot_people import HubSpotPeople
 from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.crm_objects import lookup_person_keys
+from peerscore.crm_sync.merges import merge_loop
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
 from peerscore.crm_sync.outcome_routes import OutcomeSink, outcomes_router
@@ -47,13 +49,15 @@ class _Worker:
     background: BackgroundLoop
     publisher: KafkaPublisher
     erasures: BackgroundLoop | None = None
+    merges: BackgroundLoop | None = None
 
     def stop(self) -> None:
         self.background.stop()  # drains the current batch, commits and closes the consumer
         if self.background.alive:
             log.error("consumer_loop_did_not_stop")
-        if self.erasures is not None:
-            self.erasures.stop()
+        for loop in (self.erasures, self.merges):
+            if loop is not None:
+                loop.stop()
         self.publisher.close()
 
 
@@ -104,11 +108,20 @@ def _start_worker(
     background = BackgroundLoop(loop, name="crm-sync-consumer")
     background.start()
     erasures = BackgroundLoop(
-        erasure_loop(kafka=kafka, group_id=f"{crm.group_id}-erasure", engine=engine, publisher=publisher),
+        erasure_loop(
+            kafka=kafka, group_id=f"{crm.group_id}-erasure", engine=engine, publisher=publisher, adapter_factory=factory
+        ),
         name="crm-sync-erasure",
     )
     erasures.start()
-    return _Worker(background, publisher, erasures)
+    merges = BackgroundLoop(
+        merge_loop(
+            kafka=kafka, group_id=f"{crm.group_id}-merges", engine=engine, publisher=publisher, adapter_factory=factory
+        ),
+        name="crm-sync-merges",
+    )
+    merges.start()
+    return _Worker(background, publisher, erasures, merges)
 
 
 def create_app(
@@ -205,4 +218,5 @@ def _outcome_sink(
         deal_stages=hubspot.deal_stages,
         salesforce_org_id=clients.salesforce.organization_id,
         webhook_secret=outcomes.webhook_secret.get_secret_value().encode(),
+        person_keys=lambda crm, ids: lookup_person_keys(running.engine, crm, ids),
     )

@@ -13,7 +13,7 @@ from peerscore.db import UtcDateTime
 
 class CrmErasureLog(SQLModel, table=True):
     """One erased person key. ``erased_at`` is when scoring erased (transitions published before it are stale);
-    ``deleted`` counts the rows removed per table."""
+    ``deleted`` counts the rows removed per table; ``crm_objects`` names the CRM records deleted and the answer."""
 
     __tablename__ = "crm_erasure_log"
 
@@ -23,3 +23,5 @@ class CrmErasureLog(SQLModel, table=True):
     erased_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     deleted_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     deleted: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    crm_objects: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """The CRM records deleted for the person: ``{"crm", "object_type", "object_id", "result"}`` each."""

@@ -12,6 +12,7 @@ from typing import Literal
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
 from peerscore.db import UtcDateTime
 
@@ -77,4 +78,4 @@ class RetryState(SQLModel, table=True):
     last_error: str = Field(max_length=2000)
 
 
-TABLES: tuple[type[SQLModel], ...] = (CrmLead, SyncLedger, RetryState, CrmErasureLog)
+TABLES: tuple[type[SQLModel], ...] = (CrmLead, SyncLedger, RetryState, CrmErasureLog, CrmObject, CrmMergeLink)

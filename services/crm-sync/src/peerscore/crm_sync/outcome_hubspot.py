@@ -37,10 +37,12 @@ def resolve_hubspot(
     deal_contacts = [c for d in deal_ids for c in contacts_of.get(d, [])]
     contact_ids = [r.crm_object_id or "" for r in contact_events] + deal_contacts
     emails = people.contact_emails(contact_ids) if contact_ids else {}
-    out = [replace(r, email=emails.get(r.crm_object_id or "")) for r in contact_events]
+    out = [
+        replace(r, email=emails.get(r.crm_object_id or ""), person_object_id=r.crm_object_id) for r in contact_events
+    ]
     for r in deal_events:
         contacts = contacts_of.get(r.crm_object_id or "", [])
         if not contacts:
             log.warning("hubspot_deal_without_contacts", deal_id=r.crm_object_id, kind=r.kind)
-        out.extend(replace(r, event_id=f"{r.event_id}:{c}", email=emails.get(c)) for c in contacts)
+        out.extend(replace(r, event_id=f"{r.event_id}:{c}", email=emails.get(c), person_object_id=c) for c in contacts)
     return sorted(out, key=lambda r: r.occurred_at)

@@ -8,8 +8,10 @@ CRMs cannot send our bearer token, so each endpoint verifies its sender the way 
   the endpoint should sit behind Salesforce's IP ranges or mutual TLS in production.
 * Generic JSON: the Peerscore signature (see :mod:`peerscore.crm_sync.domain.signing`).
 
-Each outcome is keyed by its email (``peerscore.identity.outcome_person_key``; scoring reads it under the person
-that email was merged into, e.g. the website's user id), and
+Each outcome is keyed by the person crm-sync synced to the CRM record it names (the ``crm_object`` id table: a
+HubSpot contact, a Salesforce Lead/Contact, an Opportunity's contact), else by its email
+(``peerscore.identity.outcome_person_key``; scoring reads it under the person that email was merged into, e.g. the
+website's user id), and
 published (acknowledged by Kafka) before the CRM gets 2xx: CRMs retry anything else, so nothing is lost. When the
 people behind a HubSpot notification cannot be looked up, or Kafka does not acknowledge, the answer is 503 (HubSpot
 retries it). The blocking work (HubSpot lookups, the acknowledged publish) runs in the thread pool so one slow
@@ -23,7 +25,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -41,6 +43,7 @@ from peerscore.crm_sync.domain.outcomes import (
     hubspot_deal_outcomes,
     hubspot_outcomes,
     keyed_outcomes,
+    person_object,
     salesforce_outcomes,
 )
 from peerscore.crm_sync.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_peerscore_signature
@@ -76,6 +79,8 @@ class OutcomeSink:
     salesforce_org_id: str = ""
     webhook_secret: bytes = b""
     clock: Callable[[], float] = time.time
+    person_keys: Callable[[str, Sequence[str]], dict[str, str]] = lambda _crm, _ids: {}
+    """Person key by CRM object id (crm-sync's id table); raises ``LookupError`` when it cannot be read."""
 
 
 def hubspot_signature_ok(
@@ -162,9 +167,13 @@ def _publish(sink: OutcomeSink, source: str, raw: list[RawOutcome]) -> int:
     publisher = sink.publisher()
     if publisher is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "outcomes publisher not running")
-    outcomes, unkeyed = keyed_outcomes(source, raw, sink.person_key_secret, utcnow())
+    try:
+        known = sink.person_keys(source, [o for o in map(person_object, raw) if o])
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "person lookup failed; retry later") from exc
+    outcomes, unkeyed = keyed_outcomes(source, raw, sink.person_key_secret, utcnow(), known)
     for r in unkeyed:
-        log.warning("outcome_without_email", source=source, crm_object_id=r.crm_object_id, kind=r.kind)
+        log.warning("outcome_without_person", source=source, crm_object_id=r.crm_object_id, kind=r.kind)
     if outcomes:
         try:
             publisher.publish([record(sink.topic, o.person_key, o) for o in outcomes], wait=True)

@@ -1,19 +1,22 @@
 """Consent and erasure in crm-sync.
 
-* **Withheld scores** (the person opted out, see ``peerscore.scoring.identity.consent``) are never sent to a CRM:
-  :func:`admit` drops them before the sync, so the ledger keeps the last version actually sent and the first
-  version after the person opts back in goes through as usual.
-* **Erasure**: :class:`ErasureHandler` consumes ``peerscore.erasure.v1`` and deletes the person key's local CRM
-  row, sync-ledger row and retry state in one transaction with a :class:`CrmErasureLog` row. Transitions are on
+* **Withheld scores** (the person opted out, see ``peerscore.scoring.identity.consent``): a person already in the
+  CRM gets the withheld version (status "Opted out", scores zeroed) so sales stop working the lead; a person who
+  never reached the CRM is not created there (:func:`admit` drops those).
+* **Erasure**: :class:`ErasureHandler` consumes ``peerscore.erasure.v1``, deletes the person's record in the CRM
+  (HubSpot GDPR delete, Salesforce delete, a signed ``lead.erased`` webhook, the local row) through the adapter,
+  then the person's crm-sync rows (ledger, retry state, CRM ids) in one transaction with a :class:`CrmErasureLog`
+  row naming the CRM record and the CRM's answer. A CRM that cannot answer now makes the batch retry (the loop
+  rewinds): an erasure is never dropped, and a redelivered one finds the record gone. Transitions are on
   another topic and may arrive later than the erasure; :func:`admit` drops the ones published (Kafka timestamp)
-  before the erasure, so a stale transition cannot bring the person back. Records in a remote CRM (HubSpot,
-  Salesforce) are the CRM owner's to delete: crm-sync logs the request, it does not call their deletion APIs.
+  before the erasure, so a stale transition cannot bring the person back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from kafka.structs import TopicPartition
@@ -25,7 +28,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 
 from peerscore.consumer import ConsumerLoop, InvalidMessage, Message, RetryableError
+from peerscore.crm_sync import crm_objects
+from peerscore.crm_sync.adapters.base import CrmAdapter, PersonRecord
+from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
+from peerscore.crm_sync.merges import reached
 from peerscore.crm_sync.models import CrmLead, RetryState, SyncLedger
 from peerscore.events import ErasureRequest, LeadTransition, utcnow
 from peerscore.kafka_io import Publisher, make_consumer
@@ -36,15 +44,16 @@ log = structlog.get_logger(__name__)
 
 
 def admit(engine: Engine, batch: Sequence[Message[LeadTransition]]) -> list[Message[LeadTransition]]:
-    """The transitions crm-sync may sync: not withheld (opted out), not older than an erasure of the person."""
-    wanted = [m for m in batch if m.value.score.withheld is None]
-    if len(wanted) < len(batch):
-        log.info("crm_withheld_skipped", leads=len(batch) - len(wanted))
-    if not wanted:
+    """The transitions crm-sync may sync: not older than an erasure of the person, and withheld (opted-out) ones
+    only for people already handed off (their CRM record must say so); nobody is created in a CRM opted out."""
+    if not batch:
         return []
-    keys = sorted({m.value.person_key for m in wanted})
+    keys = sorted({m.value.person_key for m in batch})
+    withheld = sorted({m.value.person_key for m in batch if m.value.score.withheld is not None})
     try:
         with Session(engine) as session:
+            handed_off = reached(session, None, withheld)
+            merged = crm_objects.merged_away(session, keys)
             erased = dict(
                 session.exec(
                     select(CrmErasureLog.person_key, func.max(CrmErasureLog.erased_at))
@@ -54,6 +63,13 @@ def admit(engine: Engine, batch: Sequence[Message[LeadTransition]]) -> list[Mess
             )
     except (OperationalError, PoolTimeoutError) as exc:
         raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
+    wanted = [
+        m
+        for m in batch
+        if m.value.person_key not in merged and (m.value.score.withheld is None or m.value.person_key in handed_off)
+    ]
+    if len(wanted) < len(batch):
+        log.info("crm_withheld_or_merged_skipped", leads=len(batch) - len(wanted))
     if not erased:
         return wanted
     fresh = [m for m in wanted if not _published_before(m, erased.get(m.value.person_key))]
@@ -71,8 +87,9 @@ def _published_before(m: Message[LeadTransition], erased_at: datetime | None) ->
 class ErasureHandler:
     """Implements :class:`peerscore.consumer.BatchHandler` for :class:`ErasureRequest` records."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, adapter_factory: Callable[[Session], CrmAdapter] = LocalCrmAdapter) -> None:
         self._engine = engine
+        self._adapter_factory = adapter_factory
 
     def decode(self, key: bytes | None, value: bytes | None) -> ErasureRequest:
         if not value:
@@ -88,21 +105,55 @@ class ErasureHandler:
         return {}
 
     def handle(self, batch: Sequence[Message[ErasureRequest]]) -> None:
-        """Erase and log in one transaction; a redelivered request erases nothing more and is logged again."""
+        """Erase in the CRM, then locally and log, in one transaction; a CRM that cannot answer now rolls it all
+        back and the loop retries the batch (records already deleted in the CRM then answer "gone")."""
         try:
             with Session(self._engine) as session, session.begin():
+                adapter = self._adapter_factory(session)
                 for m in batch:
-                    erase(session, m.value)
+                    keys = [m.value.person_key, *crm_objects.merged_into(session, m.value.person_key)]
+                    erase(session, m.value, [entry for key in keys for entry in erase_in_crm(session, adapter, key)])
         except DBAPIError as exc:
             raise RetryableError(f"database: {type(exc).__name__}") from exc
 
 
-def erase(session: Session, request: ErasureRequest) -> dict[str, int]:
+def erase_in_crm(session: Session, adapter: CrmAdapter, person_key: str) -> list[dict[str, Any]]:
+    """Delete the person's record in the adapter's CRM if they ever reached it; the log entries of what was done.
+
+    Raises :class:`RetryableError` when the CRM cannot answer now: the erasure must be retried, never dropped.
+    """
+    crm = adapter.name
+    if person_key not in reached(session, crm, [person_key]):
+        return []
+    obj = crm_objects.objects_of(session, crm, [person_key]).get(person_key)
+    result = adapter.erase(PersonRecord(person_key, obj))
+    if result.outcome == "retryable":
+        raise RetryableError(f"{crm}: erasure not done yet: {result.message}", result.retry_after)
+    if result.outcome == "permanent":
+        log.error("crm_erasure_refused", crm=crm, person_key=person_key, error=(result.message or "")[:300])
+    entry = {
+        "crm": crm,
+        "person_key": person_key,
+        "object_type": obj.object_type if obj else None,
+        "object_id": obj.object_id if obj else None,
+        "result": {"done": "deleted", "gone": "not_found"}.get(result.outcome, "refused"),
+    }
+    if result.message:
+        entry["message"] = result.message[:500]
+    return [entry]
+
+
+def erase(session: Session, request: ErasureRequest, in_crm: list[dict[str, Any]] | None = None) -> dict[str, int]:
+    """Delete every crm-sync row of the person key and of the keys merged into it (their links too), and log."""
     key = request.person_key
+    keys = [key, *crm_objects.merged_into(session, key)]
     deleted = {
-        "crm_lead": _count(session.execute(delete(CrmLead).where(col(CrmLead.person_key) == key))),
-        "crm_sync_ledger": _count(session.execute(delete(SyncLedger).where(col(SyncLedger.person_key) == key))),
-        "crm_retry_state": _count(session.execute(delete(RetryState).where(col(RetryState.person_key) == key))),
+        "crm_lead": _delete(session, CrmLead.person_key, keys),
+        "crm_sync_ledger": _delete(session, SyncLedger.person_key, keys),
+        "crm_retry_state": _delete(session, RetryState.person_key, keys),
+        "crm_object": _delete(session, CrmObject.person_key, keys),
+        "crm_merge_link": _delete(session, CrmMergeLink.source_key, keys)
+        + _delete(session, CrmMergeLink.target_key, keys),
     }
     session.add(
         CrmErasureLog(
@@ -111,25 +162,32 @@ def erase(session: Session, request: ErasureRequest) -> dict[str, int]:
             erased_at=request.erased_at,
             deleted_at=utcnow(),
             deleted=deleted,
+            crm_objects=in_crm or [],
         )
     )
     log.info("crm_person_erased", person_key=key, request_id=request.request_id, deleted=deleted)
     return deleted
 
 
-def _count(result: object) -> int:
+def _delete(session: Session, column: Any, keys: list[str]) -> int:
+    result = session.execute(delete(column.class_).where(col(column).in_(keys)))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def erasure_loop(
-    *, kafka: KafkaSettings, group_id: str, engine: Engine, publisher: Publisher
+    *,
+    kafka: KafkaSettings,
+    group_id: str,
+    engine: Engine,
+    publisher: Publisher,
+    adapter_factory: Callable[[Session], CrmAdapter] = LocalCrmAdapter,
 ) -> ConsumerLoop[ErasureRequest]:
     """The consumer of the erasure topic; its metrics go to a registry of their own (fixed metric names)."""
     topics = kafka.topics()
     return ConsumerLoop(
         consumer=make_consumer(kafka, group_id),
         topics=[topics.erasure],
-        handler=ErasureHandler(engine),
+        handler=ErasureHandler(engine, adapter_factory),
         dlq_topic=topics.qualified_dlq,
         publisher=publisher,
         metrics=ConsumerMetrics(CollectorRegistry(), group_id),

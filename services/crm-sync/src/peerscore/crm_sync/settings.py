@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, validate_field_mapping
+from peerscore.crm_sync.domain.matching import MatchRule
 from peerscore.crm_sync.domain.outcomes import DealStages
 from peerscore.crm_sync.domain.payloads import (
     HUBSPOT_FIELD_MAPPING,
@@ -70,7 +71,9 @@ class HubSpotSettings(BaseSettings):
 
 
 class SalesforceSettings(BaseSettings):
-    """``SALESFORCE_INSTANCE_URL`` + ``SALESFORCE_SESSION_ID`` (an OAuth access token), object and external id."""
+    """``SALESFORCE_INSTANCE_URL`` + ``SALESFORCE_SESSION_ID`` (an OAuth access token), object and external id,
+    ``SALESFORCE_MATCH_RULE`` (``lead_then_contact``, ``contact_then_lead``, ``lead``, ``contact`` or
+    ``external_id``): where the buyer's existing record is looked for by email before one is created."""
 
     model_config = SettingsConfigDict(env_prefix="SALESFORCE_", extra="ignore")
 
@@ -83,6 +86,10 @@ class SalesforceSettings(BaseSettings):
     timeout_s: float = Field(default=10.0, gt=0)
     usage_backoff_ratio: float = Field(default=0.9, gt=0, le=1)
     organization_id: str = Field(default="", description="Outbound messages from other orgs are refused")
+    match_rule: MatchRule = Field(
+        default="lead_then_contact",
+        description="Which existing records a lead updates, found by email (see domain.matching.MATCH_OBJECTS)",
+    )
 
 
 class WebhookSettings(BaseSettings):
@@ -106,7 +113,8 @@ class OutcomeSettings(BaseSettings):
 
 class CrmSyncSettings(BaseSettings):
     """``CRM_ADAPTER``, ``CRM_GROUP_ID``, ``CRM_FIELD_MAPPING`` (JSON object: Peerscore field → CRM property),
-    ``CRM_RETRY_MAX_ATTEMPTS`` / ``CRM_RETRY_MAX_ELAPSED_S`` (the budget before the CRM dead-letter topic).
+    ``CRM_RETRY_MAX_ATTEMPTS`` / ``CRM_RETRY_MAX_ELAPSED_S`` (the budget before the CRM dead-letter topic),
+    ``CRM_NATIVE_FIELDS`` (write HubSpot lifecycle stage / lead status, Salesforce Lead Status / Rating).
 
     The mapping is validated here so a typo stops the service at start instead of failing every lead later.
     """
@@ -118,6 +126,9 @@ class CrmSyncSettings(BaseSettings):
     field_mapping: dict[str, str] | None = None
     retry_max_attempts: int = Field(default=8, ge=1)
     retry_max_elapsed_s: float = Field(default=600.0, gt=0)
+    native_fields: bool = Field(
+        default=True, description="Write the CRM's own lifecycle/status/rating fields (see domain.native)"
+    )
 
     @field_validator("field_mapping")
     @classmethod

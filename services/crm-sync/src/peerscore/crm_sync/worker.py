@@ -26,7 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
-from peerscore.crm_sync import budget, privacy
+from peerscore.crm_sync import budget, crm_records, privacy
 from peerscore.crm_sync.adapters.base import CrmAdapter, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
@@ -154,6 +154,7 @@ class SyncHandler:
                 except UnmappableLead as exc:
                     failures[t.person_key] = exc.reason
             results = call_adapter(adapter, records)
+            crm_records.record_synced(session, adapter, results, records, self._clock())
             failures.update({r.person_key: r.message or "rejected" for r in results if r.outcome == "permanent"})
             retry = [r for r in results if r.outcome == "retryable"]
             waiting = {r.person_key for r in retry}

@@ -17,6 +17,16 @@ SyncOutcome = Literal["ok", "permanent", "retryable"]
 
 
 @dataclass(frozen=True)
+class CrmObjectRef:
+    """A record in a CRM: its id and object type (``contact``, ``Lead``, ``Contact``…), and the company/account it
+    is associated with when the adapter associates one."""
+
+    object_id: str
+    object_type: str
+    company_id: str | None = None
+
+
+@dataclass(frozen=True)
 class SyncResult:
     """What happened to one lead version in the CRM.
 
@@ -32,10 +42,13 @@ class SyncResult:
     outcome: SyncOutcome
     message: str | None = None
     retry_after: float | None = None
+    object: CrmObjectRef | None = None
+    """Which CRM record holds the lead (``ok`` only): kept per person so outcomes, merges and erasures that name
+    the CRM's own id find the person, and so the CRM keeps one record per buyer."""
 
     @classmethod
-    def ok(cls, lead: CrmLeadRecord) -> SyncResult:
-        return cls(lead.person_key, lead.version, "ok")
+    def ok(cls, lead: CrmLeadRecord, obj: CrmObjectRef | None = None) -> SyncResult:
+        return cls(lead.person_key, lead.version, "ok", object=obj)
 
     @classmethod
     def permanent(cls, lead: CrmLeadRecord, message: str) -> SyncResult:
@@ -46,10 +59,50 @@ class SyncResult:
         return cls(lead.person_key, lead.version, "retryable", message, retry_after)
 
 
+RecordOutcome = Literal["done", "gone", "permanent", "retryable"]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What a CRM did with one erasure or merge of a person's record.
+
+    * ``done`` — deleted / merged / marked as asked; ``gone`` — the record was already gone (a redelivered erasure).
+    * ``permanent`` — refused for good (kept in the erasure log with the message, not retried).
+    * ``retryable`` — not now (rate limit, outage): the caller retries, an erasure is never dropped.
+    """
+
+    outcome: RecordOutcome
+    message: str | None = None
+    retry_after: float | None = None
+    survivor: CrmObjectRef | None = None
+    """After a merge: the record the merged person now has (HubSpot may give the merged contact a new id)."""
+    retired: CrmObjectRef | None = None
+    """After a merge: the other record when it still exists in the CRM (marked, not merged), so that erasing the
+    person deletes it too."""
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person and the CRM record crm-sync knows for them (``None``: none known, e.g. the webhook CRM)."""
+
+    person_key: str
+    object: CrmObjectRef | None
+
+
 class CrmAdapter(Protocol):
     """A CRM that can upsert leads. ``name`` keys the sync ledger, so it must be stable across deployments."""
 
     name: str
+
+    def erase(self, person: PersonRecord) -> RecordResult:
+        """Delete the person's record for good (GDPR): erasures must reach the CRM, not stop at Peerscore."""
+        ...
+
+    def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:
+        """``source`` was merged into ``target`` in Peerscore: leave the buyer one live record (the one
+        :func:`~peerscore.crm_sync.domain.matching.plan_merge` keeps; the other merged into it, or marked where the
+        CRM's API cannot merge) and report it as ``survivor``, which becomes the target's record."""
+        ...
 
     def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
         """Create or update each lead (matched by the CRM's key); one result per lead, in the same order.

@@ -17,6 +17,7 @@ from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.adapters.salesforce import SalesforceAdapter, make_salesforce_client
 from peerscore.crm_sync.adapters.webhook import WebhookAdapter
+from peerscore.crm_sync.domain.native import NativeFields
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.settings import CrmSyncSettings, HubSpotSettings, SalesforceSettings, WebhookSettings
 from peerscore.crm_sync.worker import AdapterFactory
@@ -43,13 +44,14 @@ class CrmClients:
 
 def build_adapter_factory(settings: CrmSyncSettings, clients: CrmClients, metrics: CrmMetrics) -> AdapterFactory:
     mapping = settings.field_mapping_for(clients.salesforce.sobject)
+    native = NativeFields(enabled=settings.native_fields)
     if settings.adapter == "local":
         return LocalCrmAdapter
     remote: CrmAdapter
     if settings.adapter == "hubspot":
         hs = clients.hubspot
         client = make_hubspot_client(hs.access_token.get_secret_value(), hs.host)
-        remote = HubSpotAdapter(client, mapping, clients.hubspot_limiter(), hs.timeout_s)
+        remote = HubSpotAdapter(client, mapping, clients.hubspot_limiter(), hs.timeout_s, native)
     elif settings.adapter == "salesforce":
         sf = clients.salesforce
         session = requests.Session()
@@ -60,9 +62,11 @@ def build_adapter_factory(settings: CrmSyncSettings, clients: CrmClients, metric
             mapping,
             sobject=sf.sobject,
             external_id_field=sf.external_id_field,
+            match_rule=sf.match_rule,
             timeout_s=sf.timeout_s,
             backoff_ratio=sf.usage_backoff_ratio,
             on_usage=lambda used, total: metrics.usage("salesforce", used, total),
+            native=native,
         )
     else:
         hook = clients.webhook

@@ -10,13 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordResult, SyncResult
 from peerscore.crm_sync.domain.mapping import (
     DEFAULT_FIELD_MAPPING,
     CrmLeadRecord,
     crm_properties,
     validate_field_mapping,
 )
+from peerscore.crm_sync.domain.matching import plan_merge
 
 
 @dataclass
@@ -35,6 +36,8 @@ class FakeCrmAdapter:
     unavailable: bool = False
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[list[CrmLeadRecord]] = field(default_factory=list)
+    merged: dict[str, str] = field(default_factory=dict)
+    """Retired person key → the person key whose record survived."""
 
     def __post_init__(self) -> None:
         self.field_mapping = validate_field_mapping(self.field_mapping)
@@ -52,5 +55,21 @@ class FakeCrmAdapter:
                 results.append(SyncResult.retryable(lead, message, self.retry_after))
             else:
                 self.contacts[lead.person_key] = crm_properties(lead, self.field_mapping)
-                results.append(SyncResult.ok(lead))
+                results.append(SyncResult.ok(lead, CrmObjectRef(f"fake-{lead.person_key}", "contact")))
         return results
+
+    def erase(self, person: PersonRecord) -> RecordResult:
+        if self.unavailable:
+            return RecordResult("retryable", f"{self.name} CRM unavailable")
+        return RecordResult("done" if self.contacts.pop(person.person_key, None) is not None else "gone")
+
+    def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:
+        if self.unavailable:
+            return RecordResult("retryable", f"{self.name} CRM unavailable")
+        plan = plan_merge(target.object, source.object)
+        if plan.retired is not None:
+            survivor_key = target.person_key if plan.survivor == target.object else source.person_key
+            retired_key = source.person_key if survivor_key == target.person_key else target.person_key
+            self.merged[retired_key] = survivor_key
+            self.contacts.pop(retired_key, None)
+        return RecordResult("done", survivor=plan.survivor)

@@ -23,14 +23,18 @@ from hubspot import HubSpot  # type: ignore[import-untyped]
 from hubspot.crm import companies, contacts  # type: ignore[import-untyped]
 from hubspot.crm.associations import v4 as associations_v4  # type: ignore[import-untyped]
 
-from peerscore.crm_sync.adapters.base import SyncResult, upsert_in_chunks
+from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordResult, SyncResult, upsert_in_chunks
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
+from peerscore.crm_sync.domain.accounts import AccountRollup, hubspot_company_properties
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
+from peerscore.crm_sync.domain.matching import plan_merge
+from peerscore.crm_sync.domain.native import NativeFields
 from peerscore.crm_sync.domain.payloads import hubspot_upsert_input
 
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 100
+OBJECT_TYPE = "contact"
 AUTH_RETRY_S = 60.0
 _CONTENT_ERRORS = frozenset({400, 409, 413, 422})
 _RETRYABLE_CATEGORIES = frozenset({"RATE_LIMITS", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
@@ -42,10 +46,13 @@ _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (urllib3.exceptions.HTTPError, 
 class _CallFailed(Exception):
     """A whole request failed; ``retryable`` says whether waiting can help."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status
 
 
 def make_hubspot_client(token: str, host: str) -> HubSpot:
@@ -60,17 +67,26 @@ class HubSpotAdapter:
     name = "hubspot"
 
     def __init__(
-        self, client: HubSpot, mapping: Mapping[str, str], limiter: SlidingWindowLimiter, timeout_s: float = 10.0
+        self,
+        client: HubSpot,
+        mapping: Mapping[str, str],
+        limiter: SlidingWindowLimiter,
+        timeout_s: float = 10.0,
+        native: NativeFields = NativeFields(),
     ) -> None:
         if mapping.get("email") != "email":
             raise ValueError("HubSpot upserts by email: the field mapping must map 'email' to 'email'")
         self._mapping = dict(mapping)
         self._limiter = limiter
         self._timeout = timeout_s
+        self._native = native
         # Building an API object builds a connection pool: do it once, not per call.
         self._contacts = client.crm.contacts.batch_api
+        self._contact_api = client.crm.contacts.basic_api
+        self._contact_search = client.crm.contacts.search_api
         self._search = client.crm.companies.search_api
         self._companies = client.crm.companies.basic_api
+        self._company_batch = client.crm.companies.batch_api
         self._associations = client.crm.associations.v4.batch_api
         self._company_ids: dict[str, str] = {}
 
@@ -89,23 +105,21 @@ class HubSpotAdapter:
             return self._upsert_chunk(leads[:middle]) + self._upsert_chunk(leads[middle:])
         ids, errors = _index_response(body)
         results = [_result_for(lead, ids, errors) for lead in leads]
-        return self._associate(leads, results, ids)
+        return self._associate(leads, results)
 
     def _post_contacts(self, leads: list[CrmLeadRecord]) -> Any:
         """Plain JSON both ways through the SDK call: its models build a ``Configuration`` per object and parse two
         datetimes per contact with dateutil, which costs more than the request itself (see ``bench/crm.py``).
         The SDK serialises dicts as they are, and ``_preload_content=False`` hands back the raw answer."""
         response = self._contacts.upsert_with_http_info(
-            {"inputs": [hubspot_upsert_input(lead, self._mapping) for lead in leads]},
+            {"inputs": [hubspot_upsert_input(lead, self._mapping, self._native) for lead in leads]},
             _request_timeout=self._timeout,
             _preload_content=False,
         )
         self._observe_headers(response.headers)
         return json.loads(response.data)
 
-    def _associate(
-        self, leads: list[CrmLeadRecord], results: list[SyncResult], ids: dict[str, str]
-    ) -> list[SyncResult]:
+    def _associate(self, leads: list[CrmLeadRecord], results: list[SyncResult]) -> list[SyncResult]:
         """Associate stored contacts with their company (found or created by domain); transient failures make
         the lead retryable (the upsert is idempotent), permanent ones are logged and the contact stays synced."""
         pairs: list[tuple[int, str, str]] = []
@@ -120,7 +134,9 @@ class HubSpotAdapter:
                 else:
                     log.warning("hubspot_company_failed", person_key=lead.person_key, error=str(exc)[:300])
                 continue
-            pairs.append((i, ids[lead.email.lower()], company))
+            contact = result.object.object_id if result.object is not None else ""
+            results[i] = SyncResult.ok(lead, CrmObjectRef(contact, OBJECT_TYPE, company))
+            pairs.append((i, contact, company))
         if not pairs:
             return results
         inputs = [
@@ -165,6 +181,72 @@ class HubSpotAdapter:
         self._company_ids[domain] = company_id
         return company_id
 
+    def erase(self, person: PersonRecord) -> RecordResult:
+        """GDPR delete (``POST /crm/v3/objects/contacts/gdpr-delete``): the contact and its content, for good.
+
+        A person synced before crm-sync kept contact ids is found by Peerscore's key property first."""
+        contact_id = person.object.object_id if person.object is not None else None
+        if contact_id is None:
+            try:
+                contact_id = self._contact_by_key(person.person_key)
+            except _CallFailed as exc:
+                return _record_failure(exc)
+            if contact_id is None:
+                return RecordResult("gone", "no HubSpot contact carries this person key")
+        body = contacts.PublicGdprDeleteInput(object_id=contact_id)
+        try:
+            self._call(lambda: self._contact_api.purge(body, _request_timeout=self._timeout))
+        except _CallFailed as exc:
+            if exc.status == 404:
+                return RecordResult("gone", str(exc))
+            return _record_failure(exc)
+        return RecordResult("done", None if person.object is not None else f"found by person key: {contact_id}")
+
+    def update_accounts(self, rollups: Sequence[AccountRollup]) -> RecordResult:
+        """The roll-ups as company properties (``POST /crm/v3/objects/companies/batch/update``, ≤100 per call)."""
+        inputs = [{"id": r.company_id, "properties": hubspot_company_properties(r)} for r in rollups]
+        for start in range(0, len(inputs), MAX_BATCH):
+            body = {"inputs": inputs[start : start + MAX_BATCH]}
+            try:
+                self._call(
+                    lambda b=body: self._company_batch.update_with_http_info(
+                        b, _request_timeout=self._timeout, _preload_content=False
+                    )
+                )
+            except _CallFailed as exc:
+                return _record_failure(exc)
+        return RecordResult("done")
+
+    def _contact_by_key(self, person_key: str) -> str | None:
+        prop = self._mapping.get("person_key")
+        if prop is None:
+            return None
+        search = contacts.PublicObjectSearchRequest(
+            filter_groups=[
+                contacts.FilterGroup(filters=[contacts.Filter(property_name=prop, operator="EQ", value=person_key)])
+            ],
+            properties=[prop],
+            limit=1,
+        )
+        found = self._call(lambda: self._contact_search.do_search(search, _request_timeout=self._timeout))
+        return str(found.results[0].id) if found.results else None
+
+    def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:
+        """``POST /crm/v3/objects/contacts/merge`` when the two people have two contacts; the answer is the
+        merged contact (its id may be new), which becomes the target's record."""
+        plan = plan_merge(target.object, source.object)
+        if plan.survivor is None or plan.retired is None:
+            return RecordResult("done", survivor=plan.survivor)
+        body = contacts.PublicMergeInput(
+            primary_object_id=plan.survivor.object_id, object_id_to_merge=plan.retired.object_id
+        )
+        try:
+            merged = self._call(lambda: self._contact_api.merge(body, _request_timeout=self._timeout))
+        except _CallFailed as exc:
+            return _record_failure(exc)
+        survivor = CrmObjectRef(str(merged.id), OBJECT_TYPE, plan.survivor.company_id or plan.retired.company_id)
+        return RecordResult("done", survivor=survivor)
+
     def _call(self, request: Any, *args: Any) -> Any:
         """One rate-limited request; HTTP and transport failures become :class:`_CallFailed`."""
         self._limiter.acquire()
@@ -188,7 +270,7 @@ class HubSpotAdapter:
         # Only answers about the request's content are the leads' fault; anything else (404 from a wrong
         # HUBSPOT_HOST, 5xx, 408…) is the deployment's or HubSpot's and must not fail leads for good.
         retryable = status not in _CONTENT_ERRORS
-        return _CallFailed(message, retryable=retryable, retry_after=retry_after_seconds(hdrs))
+        return _CallFailed(message, retryable=retryable, retry_after=retry_after_seconds(hdrs), status=status)
 
     def _observe_headers(self, headers: Any) -> None:
         """HubSpot reports the window's remaining requests: when none remain, wait for the window to roll."""
@@ -216,8 +298,12 @@ def _result_for(lead: CrmLeadRecord, ids: dict[str, str], errors: dict[str, tupl
         message, retryable = errors[email]
         return SyncResult.retryable(lead, message) if retryable else SyncResult.permanent(lead, message)
     if email in ids:
-        return SyncResult.ok(lead)
+        return SyncResult.ok(lead, CrmObjectRef(ids[email], OBJECT_TYPE))
     return SyncResult.retryable(lead, "HubSpot returned no result for this contact")
+
+
+def _record_failure(exc: _CallFailed) -> RecordResult:
+    return RecordResult("retryable" if exc.retryable else "permanent", str(exc), exc.retry_after)
 
 
 def _message(body: Any) -> str | None:

@@ -11,15 +11,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import delete, update
+from sqlmodel import Session, col
 
-from peerscore.crm_sync.adapters.base import SyncResult
+from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordResult, SyncResult
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.crm_sync.models import CrmLead
 from peerscore.db import upsert
 from peerscore.events import utcnow
 
 _KEYS = ("person_key",)
+OBJECT_TYPE = "crm_lead"
+"""The local CRM's rows are keyed by the person key, which is therefore also their object id."""
 
 
 class LocalCrmAdapter:
@@ -44,7 +47,26 @@ class LocalCrmAdapter:
         if recycled:
             columns = [c for c in recycled[0] if c not in (*_KEYS, "qualified_at")]
             upsert(self._session, CrmLead, recycled, keys=_KEYS, update=columns)
-        return [SyncResult.ok(lead) for lead in leads]
+        return [SyncResult.ok(lead, _ref(lead.person_key)) for lead in leads]
+
+    def erase(self, person: PersonRecord) -> RecordResult:
+        statement = delete(CrmLead).where(col(CrmLead.person_key) == person.person_key)
+        deleted = getattr(self._session.execute(statement), "rowcount", 0)
+        return RecordResult("done" if deleted else "gone")
+
+    def merge(self, target: PersonRecord, source: PersonRecord) -> RecordResult:
+        """The source's row becomes the target's when the target has none; otherwise it is deleted (the target's
+        row is the buyer's, and its next version carries the merged score)."""
+        if self._session.get(CrmLead, target.person_key) is None:
+            statement = update(CrmLead).where(col(CrmLead.person_key) == source.person_key)
+            moved = getattr(self._session.execute(statement.values(person_key=target.person_key)), "rowcount", 0)
+            return RecordResult("done" if moved else "gone", survivor=_ref(target.person_key) if moved else None)
+        self._session.execute(delete(CrmLead).where(col(CrmLead.person_key) == source.person_key))
+        return RecordResult("done", survivor=_ref(target.person_key))
+
+
+def _ref(person_key: str) -> CrmObjectRef:
+    return CrmObjectRef(person_key, OBJECT_TYPE)
 
 
 def _row(lead: CrmLeadRecord, synced_at: datetime) -> dict[str, Any]:

@@ -17,10 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from peerscore.events import AwareDatetime, Grade, LeadTransition
 
-LeadStatus = Literal["MQL", "Recycled"]
+LeadStatus = Literal["MQL", "Recycled", "Opted out"]
 
 STATUS_BY_KIND: Mapping[str, LeadStatus] = {"qualified": "MQL", "recycled": "Recycled"}
 """Sales teams know "MQL" and "Recycled", not our transition kinds."""
+
+OPTED_OUT: LeadStatus = "Opted out"
+"""A handed-off person who withdrew consent: the CRM record says so, with every score withheld (zero)."""
 
 
 class UnmappableLead(ValueError):
@@ -81,6 +84,9 @@ def to_crm_record(transition: LeadTransition) -> CrmLeadRecord:
     if not email:
         raise UnmappableLead("missing email")
     transitioned_at: datetime = transition.transitioned_at
+    if score.withheld is not None:  # the numbers must not stay in the CRM either
+        zeroed = {"total": 0.0, "fit": 0.0, "engagement": 0.0, "intent": 0.0, "reasons": [], "groups": {}}
+        score = score.model_copy(update=zeroed | {"conversion_probability": None})
     return CrmLeadRecord(
         person_key=transition.person_key,
         email=email,
@@ -98,7 +104,7 @@ def to_crm_record(transition: LeadTransition) -> CrmLeadRecord:
         probability=getattr(score, "probability", None),
         grade=score.grade,
         level=score.level,
-        status=STATUS_BY_KIND[transition.kind],
+        status=OPTED_OUT if score.withheld is not None else STATUS_BY_KIND[transition.kind],
         reasons=list(score.reasons),
         ruleset_version=score.ruleset_version,
         version=score.version,

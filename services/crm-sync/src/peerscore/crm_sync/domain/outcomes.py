@@ -29,6 +29,9 @@ class RawOutcome:
     email: str | None = None
     crm_object_id: str | None = None
     reason: str | None = None
+    person_object_id: str | None = None
+    """The CRM id of the person's own record (HubSpot contact, Salesforce Lead/Contact) when it differs from
+    ``crm_object_id`` (a deal, an opportunity): resolved through crm-sync's id table before the email."""
 
 
 HUBSPOT_LIFECYCLE: Mapping[str, OutcomeKind] = {
@@ -149,7 +152,18 @@ def salesforce_outcomes(body: bytes) -> tuple[str, list[RawOutcome]]:
             continue
         email = fields.get("Email") or fields.get("Peerscore_Email__c") or None
         notification_id = (n.findtext(f"{_SF_OUTBOUND}Id") or "").strip() or fields.get("Id", "")
-        out.append(RawOutcome(notification_id, kind, now, email=email, crm_object_id=fields.get("Id"), reason=reason))
+        person_id = fields.get("ContactId") if sf_type == "Opportunity" else fields.get("Id")
+        out.append(
+            RawOutcome(
+                notification_id,
+                kind,
+                now,
+                email=email,
+                crm_object_id=fields.get("Id"),
+                reason=reason,
+                person_object_id=person_id or None,
+            )
+        )
     return org, out
 
 
@@ -196,18 +210,29 @@ def generic_outcomes(data: Any, now: datetime) -> list[RawOutcome]:
     return out
 
 
-def keyed_outcomes(
-    source: str, raw: Sequence[RawOutcome], secret: bytes, received_at: datetime
-) -> tuple[list[Outcome], list[RawOutcome]]:
-    """The outcomes to publish, keyed by their email (:func:`outcome_person_key`), and those naming no email.
+def person_object(r: RawOutcome) -> str | None:
+    """The CRM record that names the buyer: the contact behind a deal, else the object the outcome is about."""
+    return r.person_object_id or r.crm_object_id or None
 
-    ``event_id`` is prefixed with the source so two CRMs' ids never collide. Scoring attaches each outcome to
-    the person the email key was merged into; an outcome without an email cannot be keyed here.
+
+def keyed_outcomes(
+    source: str,
+    raw: Sequence[RawOutcome],
+    secret: bytes,
+    received_at: datetime,
+    known: Mapping[str, str] | None = None,
+) -> tuple[list[Outcome], list[RawOutcome]]:
+    """The outcomes to publish and those naming nobody Peerscore can key.
+
+    Each is keyed by the person crm-sync synced to the CRM record it names (``known``: CRM object id → person key),
+    else by its email (:func:`outcome_person_key`). ``event_id`` is prefixed with the source so two CRMs' ids
+    never collide. Scoring attaches each outcome to the person the key was merged into.
     """
     keyed: list[Outcome] = []
     unkeyed: list[RawOutcome] = []
     for r in raw:
-        key = outcome_person_key(r.email, secret)
+        obj = person_object(r)
+        key = (known or {}).get(obj or "") or outcome_person_key(r.email, secret)
         if key is None:
             unkeyed.append(r)
             continue

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, FieldMappingError, crm_properties
+from peerscore.crm_sync.domain.native import NativeFields, hubspot_native, salesforce_native
 
 
 def _as_text(value: Any) -> str:
@@ -18,21 +19,31 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def hubspot_upsert_input(record: CrmLeadRecord, mapping: Mapping[str, str]) -> dict[str, Any]:
+def hubspot_upsert_input(
+    record: CrmLeadRecord, mapping: Mapping[str, str], native: NativeFields = NativeFields()
+) -> dict[str, Any]:
     """One input of ``POST /crm/v3/objects/contacts/batch/upsert``: matched by email, properties as strings
-    (HubSpot's property values are strings); unknown values are left out rather than blanking the CRM's."""
+    (HubSpot's property values are strings); unknown values are left out rather than blanking the CRM's. The
+    native lifecycle stage and lead status are added on the qualifying version (see :mod:`.native`)."""
     properties = {k: _as_text(v) for k, v in crm_properties(record, mapping).items() if v is not None}
+    properties |= hubspot_native(record, native)
     return {"idProperty": "email", "id": record.email.lower(), "properties": properties}
 
 
 def salesforce_record(
-    record: CrmLeadRecord, mapping: Mapping[str, str], sobject: str, external_id_field: str
+    record: CrmLeadRecord,
+    mapping: Mapping[str, str],
+    sobject: str,
+    external_id_field: str,
+    native: NativeFields = NativeFields(),
 ) -> dict[str, Any]:
-    """One record of an sObject Collections upsert: typed JSON values, the external id always set.
+    """One record of an sObject Collections upsert: typed JSON values, the external id always set, and the Lead's
+    native ``Rating`` / ``Status`` (see :mod:`.native`).
 
     Salesforce requires ``attributes.type`` on every record of a collection request.
     """
-    fields = {k: v for k, v in crm_properties(record, mapping).items() if v is not None}
+    fields = salesforce_native(record, native, sobject)
+    fields |= {k: v for k, v in crm_properties(record, mapping).items() if v is not None}
     fields[external_id_field] = record.person_key
     if "LastName" not in fields:
         fields["LastName"] = record.last_name or record.email.split("@")[0]  # Lead and Contact require LastName
@@ -41,10 +52,13 @@ def salesforce_record(
     return {"attributes": {"type": sobject}, **fields}
 
 
+_WEBHOOK_EVENTS = {"MQL": "qualified", "Recycled": "recycled", "Opted out": "opted_out"}
+
+
 def webhook_body(record: CrmLeadRecord, mapping: Mapping[str, str]) -> dict[str, Any]:
     """The signed webhook's JSON: an event name and version a receiver can route and deduplicate on."""
     return {
-        "event": "peerscore.lead." + ("qualified" if record.status == "MQL" else "recycled"),
+        "event": "peerscore.lead." + _WEBHOOK_EVENTS[record.status],
         "person_key": record.person_key,
         "version": record.version,
         "lead": crm_properties(record, mapping),
@@ -126,3 +140,35 @@ def validate_salesforce_mapping(mapping: Mapping[str, str], sobject: str) -> Non
 
 def salesforce_default_mapping(sobject: str) -> Mapping[str, str]:
     return SALESFORCE_CONTACT_FIELD_MAPPING if sobject == "Contact" else SALESFORCE_FIELD_MAPPING
+
+
+_COUNTRY_FIELD = {"Lead": "Country", "Contact": "MailingCountry"}
+
+
+def salesforce_update(
+    record: CrmLeadRecord,
+    mapping: Mapping[str, str],
+    mapped_sobject: str,
+    external_id_field: str,
+    target: tuple[str, str],
+    native: NativeFields = NativeFields(),
+) -> dict[str, Any]:
+    """One record of an sObject Collections *update* of an existing record ``target`` = (object type, id).
+
+    The record found by email may be of the other type than the mapping's (a Lead mapping updating the buyer's
+    Contact): fields that object lacks are left out, the country goes to its own field, and Peerscore's external id
+    is only written on the mapping's own object (the other may not have the field).
+    """
+    sobject, object_id = target
+    fields = salesforce_record(record, mapping, mapped_sobject, external_id_field, native)
+    del fields["attributes"]
+    fields.pop("Status", None)  # a record sales already had keeps its status: theirs to set
+    if sobject != mapped_sobject:
+        fields.pop(external_id_field, None)
+        country = fields.pop(_COUNTRY_FIELD.get(mapped_sobject, ""), None)
+        fields = {k: v for k, v in fields.items() if k not in SALESFORCE_ONLY_ON.get(mapped_sobject, frozenset())}
+        if country is not None and sobject in _COUNTRY_FIELD:
+            fields[_COUNTRY_FIELD[sobject]] = country
+        if sobject == "Lead":
+            fields.setdefault("Company", record.company or record.domain or "Unknown")
+    return {"attributes": {"type": sobject}, "id": object_id, **fields}

@@ -30,6 +30,7 @@ from peerscore.events import (
     LEAD_FORM_DELETED,
     EngagementEvent,
     ErasureRequest,
+    PersonMerged,
 )
 from peerscore.kafka_io import OutgoingRecord, record
 from peerscore.scoring.domain.engine import Applied, Award
@@ -340,6 +341,11 @@ class IdentityBatch:
             transfers.append(
                 record(self.topics.events, merge.target_key, transfer_event(transfer, merge.target_key, at, self.now))
             )
+            # crm-sync makes the two people's CRM records one (keys only, see PersonMerged).
+            notice = PersonMerged(
+                merge_id=merge.merge_id, source_key=source, target_key=merge.target_key, merged_at=self.now
+            )
+            transfers.append(record(self.topics.merges, merge.target_key, notice))
         return transfers
 
 
