@@ -70,7 +70,7 @@ def test_erasure_deletes_the_crm_row_and_ledger_and_logs_without_personal_data(c
         assert [r.person_key for r in session.exec(select(SyncLedger)).all()] == ["p_bob"]
         log = session.exec(select(CrmErasureLog)).one()
     assert (log.person_key, log.request_id, log.erased_at) == ("p_ada", "r1", ERASED_AT)
-    assert log.deleted == {"crm_lead": 1, "crm_sync_ledger": 1, "crm_retry_state": 0}
+    assert log.deleted == {"crm_lead": 1, "crm_sync_ledger": 1, "crm_retry_state": 0, "crm_pending": 0}
     assert "@" not in str(log.model_dump())
 
 

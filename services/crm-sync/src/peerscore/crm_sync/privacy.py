@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from peerscore.consumer import ConsumerLoop, InvalidMessage, Message, RetryableError
 from peerscore.crm_sync.erasure_models import CrmErasureLog
-from peerscore.crm_sync.models import CrmLead, RetryState, SyncLedger
+from peerscore.crm_sync.models import CrmLead, PendingSync, RetryState, SyncLedger
 from peerscore.events import ErasureRequest, LeadTransition, utcnow
 from peerscore.kafka_io import Publisher, make_consumer
 from peerscore.observability import ConsumerMetrics
@@ -103,6 +103,7 @@ def erase(session: Session, request: ErasureRequest) -> dict[str, int]:
         "crm_lead": _count(session.execute(delete(CrmLead).where(col(CrmLead.person_key) == key))),
         "crm_sync_ledger": _count(session.execute(delete(SyncLedger).where(col(SyncLedger.person_key) == key))),
         "crm_retry_state": _count(session.execute(delete(RetryState).where(col(RetryState.person_key) == key))),
+        "crm_pending": _count(session.execute(delete(PendingSync).where(col(PendingSync.person_key) == key))),
     }
     session.add(
         CrmErasureLog(

@@ -48,6 +48,6 @@ class LocalCrmAdapter:
 
 
 def _row(lead: CrmLeadRecord, synced_at: datetime) -> dict[str, Any]:
-    row = lead.model_dump(exclude={"reasons_text", "probability"})
+    row = lead.model_dump(exclude={"reasons_text", "groups_text", "change"})
     row["synced_at"] = synced_at
     return row
