@@ -88,12 +88,17 @@ def is_noticeable(sent: SentSnapshot | None, score: LeadScore, policy: UpdatePol
         return True  # the CRM may hold nothing, or an older version than the ledger's: any newer one is worth it
     if (score.grade, score.level, top_reason(score)) != (sent.grade, sent.level, sent.top_reason):
         return True
-    if abs(score.total - sent.score) >= policy.min_score_delta:
+    if _moved(score.total, sent.score, policy.min_score_delta):
         return True
     old, new = sent.probability, score.conversion_probability
     if (old is None) != (new is None):
         return True
-    return old is not None and new is not None and abs(new - old) >= policy.min_probability_delta
+    return old is not None and new is not None and _moved(new, old, policy.min_probability_delta)
+
+
+def _moved(new: float, old: float, by: float) -> bool:
+    """``|new - old| >= by``, with a tolerance so 0.35 - 0.30 counts as the 0.05 it is written as."""
+    return abs(new - old) >= by - 1e-9
 
 
 def merge(pending: LeadTransition | None, incoming: LeadTransition) -> LeadTransition:
