@@ -188,3 +188,17 @@ def test_an_erasure_forgets_the_pending_update(crm_engine: Engine) -> None:
     clock.advance(120)
     handler.on_idle()
     assert sent_versions(fake) == [1]
+
+
+def test_an_opt_out_withdraws_the_update_still_waiting(crm_engine: Engine) -> None:
+    clock, fake = Clock(), FakeCrmAdapter()
+    handler = fake_handler(crm_engine, fake, clock)
+    handler.handle(batch(transition("p_a", 1)))
+    handler.handle(batch(transition("p_a", 2, kind="updated", total=150.0)))
+    opted_out = transition("p_a", 3, kind="updated", total=0.0)
+    opted_out = opted_out.model_copy(update={"score": opted_out.score.model_copy(update={"withheld": "opted_out"})})
+    handler.handle(batch(opted_out))
+    assert pending(crm_engine) == {}
+    clock.advance(120)
+    handler.on_idle()
+    assert sent_versions(fake) == [1]  # neither the withheld score nor the one queued before the opt-out

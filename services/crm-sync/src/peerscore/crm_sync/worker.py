@@ -136,22 +136,26 @@ class SyncHandler:
     def handle(self, batch: Sequence[Message[LeadTransition]]) -> None:
         # Opted-out (withheld) scores and transitions older than the person's erasure are never synced.
         admitted = [m.value for m in privacy.admit(self._engine, batch)]
-        _database(lambda: self.intake(admitted))
+        withheld = [m.value for m in batch if m.value.score.withheld is not None]
+        _database(lambda: self.intake(admitted, withheld=withheld))
         self.flush()
 
     def on_idle(self) -> None:
         """Called by the consumer loop when a poll returned nothing: coalesced updates fall due with time."""
         self.flush()
 
-    def intake(self, transitions: Sequence[LeadTransition]) -> int:
-        """Queue the newest version of each lead that is worth sending (see :func:`plan_intake`); returns how many."""
+    def intake(self, transitions: Sequence[LeadTransition], *, withheld: Sequence[LeadTransition] = ()) -> int:
+        """Queue the newest version of each lead that is worth sending (see :func:`plan_intake`); returns how many.
+
+        A ``withheld`` version (the person opted out) is never sent, and withdraws what was queued before it."""
         newest = newest_per_person(transitions)
-        if not newest:
+        if not newest and not withheld:
             return 0
         now = self._clock()
         keys = [t.person_key for t in newest]
         with Session(self._engine) as session, session.begin():
             crm = self._adapter_factory(session).name
+            pending_store.clear(session, crm, {t.person_key: t.score.version for t in newest_per_person(withheld)})
             sent = pending_store.sent_snapshots(session, crm, keys)
             waiting = pending_store.load(session, crm, keys)
             queued = []
