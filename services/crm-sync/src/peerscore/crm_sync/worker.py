@@ -1,13 +1,19 @@
 """The batch handler the shared consumer loop drives: lead transitions in, CRM upserts and ledger rows out.
 
-Delivery is at least once (redelivery after a crash, replays from the start of the topic), so each batch is
-applied in one transaction that first reads the sync ledger and drops every version not newer than the one
-already applied. That is why Kafka-committed offsets suffice here: re-reading records is harmless.
+Two steps per polled batch. **Intake** writes the newest version of each lead worth sending to ``crm_pending``
+(one transaction; :mod:`.domain.freshness` decides: handoffs always, updates only when a salesperson would notice),
+so the loop can commit the offset: the queue is durable. **Flush** sends the due pending versions (handoffs at
+once, updates no sooner than the coalescing delay after the lead's last send) in CRM batches, each in one
+transaction with its ledger rows; ``on_idle`` flushes too, so updates fall due while no record arrives.
+
+Delivery is at least once (redelivery after a crash, replays from the start of the topic), so every send first
+reads the sync ledger and drops every version not newer than the one already applied; the pending queue never
+takes a version older than the one it holds. Re-reading records is harmless.
 
 Leads the CRM takes or refuses for good are recorded at once; the ones it cannot take *now* (429, 5xx,
-timeouts) make the batch raise :class:`RetryableError`, so the shared loop rewinds and waits (order per lead
+timeouts) stay pending and make the call raise :class:`RetryableError`, so the shared loop waits (order per lead
 kept, already-recorded leads skipped on the retry). Each such version is charged to its retry budget; once it is
-spent the version goes to the CRM dead-letter topic and the partition moves on.
+spent the version goes to the CRM dead-letter topic and leaves the queue.
 """
 
 from __future__ import annotations
