@@ -202,3 +202,14 @@ def test_an_opt_out_withdraws_the_update_still_waiting(crm_engine: Engine) -> No
     clock.advance(120)
     handler.on_idle()
     assert sent_versions(fake) == [1]  # neither the withheld score nor the one queued before the opt-out
+
+
+def test_a_handoff_and_an_update_in_one_poll_reach_the_crm_at_once_as_the_handoff(crm_engine: Engine) -> None:
+    clock, fake = Clock(), FakeCrmAdapter()
+    handler = fake_handler(crm_engine, fake, clock)
+    # What scoring publishes when a lead qualifies mid-batch: the handoff (v2), then the batch's newest score (v3).
+    handler.handle(batch(transition("p_a", 2), transition("p_a", 3, kind="updated", total=120.0)))
+    assert sent_versions(fake) == [3] and pending(crm_engine) == {}
+    contact = fake.contacts["p_a"]
+    assert (contact["lead_status"], contact["peerscore_score"]) == ("MQL", 120.0)
+    assert contact["peerscore_qualified_at"] == transition("p_a", 2).transitioned_at.isoformat().replace("+00:00", "Z")

@@ -10,6 +10,7 @@ from peerscore.crm_sync.domain.freshness import (
     Pending,
     SentSnapshot,
     UpdatePolicy,
+    collapse,
     is_noticeable,
     lead_status,
     merge,
@@ -134,3 +135,13 @@ def test_an_update_record_keeps_the_qualification_date_the_crm_has() -> None:
     record = to_crm_record(transition("p_a", 9, kind="updated", probability=0.61, model_version=3), "MQL")
     assert (record.status, record.change, record.qualified_at) == ("MQL", "updated", None)
     assert (record.probability, record.model_version) == (0.61, 3)
+
+
+def test_collapse_keeps_one_version_per_lead_and_never_loses_a_handoff() -> None:
+    handoff, later = transition("p_a", 2, kind="qualified"), transition("p_a", 3, kind="updated", total=99.0)
+    other = transition("p_b", 1, kind="updated")
+    kept = collapse([handoff, other, later, transition("p_a", 1, kind="updated")])
+    assert [(t.person_key, t.kind, t.score.version) for t in kept] == [("p_a", "qualified", 3), ("p_b", "updated", 1)]
+    assert kept[0].transitioned_at == handoff.transitioned_at and kept[0].score.total == 99.0
+    same_version = collapse([transition("p_a", 4, kind="updated"), transition("p_a", 4, kind="qualified")])
+    assert [t.kind for t in same_version] == ["qualified"]

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
 from sqlmodel import Session, col, delete, select
 
 from peerscore.crm_sync.domain.freshness import Pending, SentSnapshot
@@ -97,8 +96,15 @@ def next_due(session: Session, crm: str) -> datetime | None:
 
 
 def clear(session: Session, crm: str, versions: Mapping[str, int]) -> None:
-    """Forget pending versions that were settled; a newer one queued meanwhile stays."""
+    """Forget pending versions that were settled; a newer one queued meanwhile stays (the rows are locked first,
+    so a concurrent intake waits instead of being deleted)."""
     if not versions:
         return
-    match = [and_(col(PendingSync.person_key) == k, col(PendingSync.version) <= v) for k, v in versions.items()]
-    session.execute(delete(PendingSync).where(col(PendingSync.crm) == crm, or_(*match)))
+    held = session.exec(
+        select(PendingSync.person_key, PendingSync.version)
+        .where(PendingSync.crm == crm, col(PendingSync.person_key).in_(list(versions)))
+        .with_for_update()
+    ).all()
+    done = [key for key, version in held if version <= versions[key]]
+    if done:
+        session.execute(delete(PendingSync).where(col(PendingSync.crm) == crm, col(PendingSync.person_key).in_(done)))

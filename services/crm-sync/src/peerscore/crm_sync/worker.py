@@ -1,10 +1,12 @@
 """The batch handler the shared consumer loop drives: lead transitions in, CRM upserts and ledger rows out.
 
-Two steps per polled batch. **Intake** writes the newest version of each lead worth sending to ``crm_pending``
-(one transaction; :mod:`.domain.freshness` decides: handoffs always, updates only when a salesperson would notice),
-so the loop can commit the offset: the queue is durable. **Flush** sends the due pending versions (handoffs at
-once, updates no sooner than the coalescing delay after the lead's last send) in CRM batches, each in one
-transaction with its ledger rows; ``on_idle`` flushes too, so updates fall due while no record arrives.
+Per polled batch, each lead's versions are collapsed into one (a handoff followed by updates stays a handoff, with
+the newest score). **Handoffs** (``qualified``/``recycled``) are sent at once, in one transaction with their ledger
+rows. **Updates** are taken in: the newest version of each lead worth sending is written to ``crm_pending`` (one
+transaction; :mod:`.domain.freshness` decides whether a salesperson would notice), so the loop can commit the
+offset: the queue is durable. **Flush** then sends the due pending versions (no sooner than the coalescing delay
+after the lead's last send) in CRM batches, each in one transaction with its ledger rows; ``on_idle`` flushes too,
+so updates fall due while no record arrives.
 
 Delivery is at least once (redelivery after a crash, replays from the start of the topic), so every send first
 reads the sync ledger and drops every version not newer than the one already applied; the pending queue never
@@ -37,7 +39,7 @@ from peerscore.crm_sync import pending as pending_store
 from peerscore.crm_sync.adapters.base import CrmAdapter, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
-from peerscore.crm_sync.domain.freshness import SentSnapshot, UpdatePolicy, plan_intake
+from peerscore.crm_sync.domain.freshness import SentSnapshot, UpdatePolicy, collapse, plan_intake
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, UnmappableLead, to_crm_record
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
@@ -141,9 +143,12 @@ class SyncHandler:
 
     def handle(self, batch: Sequence[Message[LeadTransition]]) -> None:
         # Opted-out (withheld) scores and transitions older than the person's erasure are never synced.
-        admitted = [m.value for m in privacy.admit(self._engine, batch)]
+        leads = collapse(m.value for m in privacy.admit(self._engine, batch))
         withheld = [m.value for m in batch if m.value.score.withheld is not None]
-        _database(lambda: self.intake(admitted, withheld=withheld))
+        _database(lambda: self.intake([t for t in leads if t.kind == "updated"], withheld=withheld))
+        handoffs = [t for t in leads if t.kind != "updated"]
+        if handoffs:  # never held back: sent now, like before updates existed (a retry rewinds the batch)
+            self.sync(handoffs)
         self.flush()
 
     def on_idle(self) -> None:
@@ -154,7 +159,7 @@ class SyncHandler:
         """Queue the newest version of each lead that is worth sending (see :func:`plan_intake`); returns how many.
 
         A ``withheld`` version (the person opted out) is never sent, and withdraws what was queued before it."""
-        newest = newest_per_person(transitions)
+        newest = collapse(transitions)
         if not newest and not withheld:
             return 0
         now = self._clock()

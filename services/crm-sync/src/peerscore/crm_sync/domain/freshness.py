@@ -12,6 +12,7 @@ Qualification changes (``qualified``/``recycled``) are never held back: they are
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -110,6 +111,24 @@ def merge(pending: LeadTransition | None, incoming: LeadTransition) -> LeadTrans
     if pending is None or incoming.kind != "updated" or pending.kind == "updated":
         return incoming
     return incoming.model_copy(update={"kind": pending.kind, "transitioned_at": pending.transitioned_at})
+
+
+def collapse(transitions: Iterable[LeadTransition]) -> list[LeadTransition]:
+    """One version per lead (in the order leads first appear): the newest, merged with any handoff before it.
+
+    Scoring publishes a handoff and then an update of the same lead in one batch (qualified at v2, scored again
+    at v3): the CRM must get v3 *as the handoff*, not as a bare update of a lead it has never seen.
+    """
+    kept: dict[str, LeadTransition] = {}
+    for t in transitions:
+        current = kept.get(t.person_key)
+        if current is None:
+            kept[t.person_key] = t
+        elif t.score.version > current.score.version:
+            kept[t.person_key] = merge(current, t)
+        elif t.score.version == current.score.version and current.kind == "updated" and t.kind != "updated":
+            kept[t.person_key] = t  # the same version told twice: the handoff says more
+    return list(kept.values())
 
 
 def plan_intake(
