@@ -143,9 +143,12 @@ class SyncHandler:
 
     def handle(self, batch: Sequence[Message[LeadTransition]]) -> None:
         # Opted-out (withheld) scores and transitions older than the person's erasure are never synced.
-        leads = collapse(m.value for m in privacy.admit(self._engine, batch))
+        admitted = privacy.admit(self._engine, batch)
+        leads = collapse(m.value for m in admitted)
         withheld = [m.value for m in batch if m.value.score.withheld is not None]
-        _database(lambda: self.intake([t for t in leads if t.kind == "updated"], withheld=withheld))
+        updates = [t for t in leads if t.kind == "updated"]
+        superseded = len(admitted) - len(leads)  # older versions of a lead in the same poll: moot
+        _database(lambda: self.intake(updates, withheld=withheld, superseded=superseded))
         handoffs = [t for t in leads if t.kind != "updated"]
         if handoffs:  # never held back: sent now, like before updates existed (a retry rewinds the batch)
             self.sync(handoffs)
@@ -155,12 +158,14 @@ class SyncHandler:
         """Called by the consumer loop when a poll returned nothing: coalesced updates fall due with time."""
         self.flush()
 
-    def intake(self, transitions: Sequence[LeadTransition], *, withheld: Sequence[LeadTransition] = ()) -> int:
+    def intake(
+        self, transitions: Sequence[LeadTransition], *, withheld: Sequence[LeadTransition] = (), superseded: int = 0
+    ) -> int:
         """Queue the newest version of each lead that is worth sending (see :func:`plan_intake`); returns how many.
 
         A ``withheld`` version (the person opted out) is never sent, and withdraws what was queued before it."""
         newest = collapse(transitions)
-        if not newest and not withheld:
+        if not newest and not withheld and not superseded:
             return 0
         now = self._clock()
         keys = [t.person_key for t in newest]
@@ -178,7 +183,7 @@ class SyncHandler:
                 if planned is not None:
                     queued.append(planned)
             pending_store.store(session, crm, queued, now)
-        self._metrics.observe(crm, ok=0, failed=0, skipped=len(transitions) - len(queued))
+        self._metrics.observe(crm, ok=0, failed=0, skipped=len(transitions) - len(queued) + superseded)
         return len(queued)
 
     def flush(self) -> list[BatchOutcome]:
