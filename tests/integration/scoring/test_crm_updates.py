@@ -109,3 +109,10 @@ def test_a_batch_that_leaves_the_score_unchanged_publishes_no_update(engine: Eng
     scoring.batch(vp("p1"), event("demo.requested", T0, person="p1"))
     # The same identify again: applied (a new version) but nothing about the score changed.
     assert scoring.batch(vp("p1")) == []
+
+
+def test_a_qualified_lead_without_an_email_publishes_no_updates(engine: Engine) -> None:
+    scoring = Scoring(engine)
+    handoff = scoring.batch(vp("p4", email=None), event("demo.requested", T0, person="p4"))
+    assert [t.kind for t in handoff] == ["qualified"]  # crm-sync records "missing email" once
+    assert scoring.batch(event("webinar.attended", T0 + days(1), person="p4")) == []

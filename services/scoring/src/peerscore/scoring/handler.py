@@ -237,8 +237,8 @@ class ScoringHandler:
         if self._crm_leads == "mql" and not applied.person.qualified:
             return []
         contact = lead_contact(applied.person, applied.account)
-        if self._crm_leads == "known" and not applied.person.qualified and not contact.email:
-            return []
+        if not contact.email:
+            return []  # no CRM can find the person: the handoff already recorded that once, updates would repeat it
         update = LeadTransition(
             kind="updated", person_key=key, contact=contact, score=published, transitioned_at=published.as_of
         )
