@@ -54,7 +54,7 @@ bench: setup ## Measure throughput on the embedded broker (prints a table, write
 bench-e2e: setup ## HTTP accept → local CRM row at 1,000 events/s offered (p50/p99) + peak memory per service, writes var/bench/e2e.json
 	@$(UV) run --frozen python bench/e2e.py
 
-bench-crm: setup ## CRM upserts/s under a CRM rate limit, against the strict fake HubSpot (writes var/bench/crm.json)
+bench-crm: setup ## CRM upserts/s under a CRM rate limit (strict fake HubSpot) + CRM calls per lead per hour under 1,000 updates/s (simulated clock), writes var/bench/crm.json
 	@$(UV) run --frozen python bench/crm.py
 
 bench-backtest: setup ## Backtest replay speed: 1M events of history (BENCH_BACKTEST_EVENTS), writes var/bench/backtest.json

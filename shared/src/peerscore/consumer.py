@@ -82,6 +82,9 @@ class BatchHandler(Protocol[T]):
         """Next offsets to read, as kept by the handler itself; empty to use the group's committed offsets."""
         ...
 
+    # Optional: ``on_idle()`` is called after a poll that returned nothing (time-based work, e.g. crm-sync's
+    # coalesced updates); it may raise like ``handle``, and the loop then waits before polling again.
+
 
 @dataclass
 class LoopStats:
@@ -197,6 +200,7 @@ class ConsumerLoop(Generic[T]):
             self.ready.set()
         records = [r for partition_records in polled.values() for r in partition_records]
         if not records:
+            self._idle()
             self._update_lag()
             return
         self.stats.polled += len(records)
@@ -226,6 +230,22 @@ class ConsumerLoop(Generic[T]):
         self.stats.dead_lettered += len(dead)
         self._metrics.observe_batch(handled=len(good), dead_lettered=len(dead), seconds=time.perf_counter() - started)
         self._update_lag()
+
+    def _idle(self) -> None:
+        """Give handlers with time-based work (crm-sync's coalesced updates) a turn when nothing arrived."""
+        on_idle = getattr(self._handler, "on_idle", None)
+        if on_idle is None:
+            return
+        try:
+            on_idle()
+        except Exception as exc:  # noqa: BLE001 - nothing was consumed: wait, the next idle poll tries again
+            hint = exc.retry_after if isinstance(exc, RetryableError) else None
+            delay = self._backoff.next_delay(hint)
+            level = log.warning if isinstance(exc, RetryableError) else log.error
+            level("idle_retry", error=type(exc).__name__, detail=str(exc)[:300], delay_s=round(delay, 2))
+            self._sleep(delay)
+            return
+        self._backoff.reset()
 
     def _dead_letter(self, r: Any, reason: str) -> OutgoingRecord:
         letter = DeadLetter(

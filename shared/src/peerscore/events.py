@@ -152,14 +152,18 @@ class LeadContact(Contract):
     country: str | None = None
 
 
+TransitionKind = Literal["qualified", "recycled", "updated"]
+
+
 class LeadTransition(Contract):
-    """Qualification crossed (``qualified``) or left (``recycled``); drives crm-sync.
+    """Qualification crossed (``qualified``) or left (``recycled``), or a handed-off lead's score changed
+    (``updated``: the CRM record follows the lead); drives crm-sync.
 
     ``score.version`` is the idempotency key: a CRM applies a lead version at most once.
     """
 
     schema_version: Literal[1] = 1
-    kind: Literal["qualified", "recycled"]
+    kind: TransitionKind
     person_key: str
     contact: LeadContact
     score: LeadScore

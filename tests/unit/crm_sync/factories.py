@@ -15,14 +15,21 @@ def transition(
     person_key: str = "p_ada",
     version: int = 1,
     *,
-    kind: Literal["qualified", "recycled"] = "qualified",
+    kind: Literal["qualified", "recycled", "updated"] = "qualified",
     email: str | None = "ada@example.com",
     reasons: tuple[str, ...] = ("Visited pricing 3 times", "VP at a 500-person SaaS company"),
     total: float = 72.5,
+    probability: float | None = None,
+    model_version: int | None = None,
+    grade: Literal["A", "B", "C", "D"] | None = None,
+    level: int | None = None,
+    groups: dict[str, float] | None = None,
     **contact: Any,
 ) -> LeadTransition:
-    """A transition whose timestamps grow with ``version``, like the scoring service produces them."""
+    """A transition whose timestamps grow with ``version``, like the scoring service produces them; an
+    ``updated`` one is of a lead still qualified (what scoring publishes for handed-off leads)."""
     at = BASE_TIME + timedelta(minutes=version)
+    qualified = kind != "recycled"
     contact = {"first_name": "Ada", "last_name": "Lovelace", "company": "Analytical", **contact}
     return LeadTransition(
         kind=kind,
@@ -35,10 +42,13 @@ def transition(
             engagement=25.0,
             intent=7.5,
             total=total,
-            grade="A" if kind == "qualified" else "C",
-            level=3 if kind == "qualified" else 1,
-            qualified=kind == "qualified",
+            groups=groups or {"fit": 40.0, "engagement": 25.0, "intent": 7.5},
+            grade=grade or ("A" if qualified else "C"),
+            level=level or (3 if qualified else 1),
+            qualified=qualified,
             reasons=list(reasons),
+            conversion_probability=probability,
+            model_version=model_version,
             ruleset_version="rules-7",
             as_of=at,
         ),

@@ -179,7 +179,7 @@ def test_decode_accepts_a_transition() -> None:
         (b"", "empty record value"),
         (b"\x00\xffnot json", "not a LeadTransition"),
         (b'{"kind": "qualified"}', "person_key: Field required"),
-        (b'{"kind": "promoted"}', "kind: Input should be 'qualified' or 'recycled'"),
+        (b'{"kind": "promoted"}', "kind: Input should be 'qualified', 'recycled' or 'updated'"),
     ],
 )
 def test_decode_rejects_garbage_with_a_reason(value: bytes | None, expected: str) -> None:

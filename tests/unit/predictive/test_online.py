@@ -135,7 +135,10 @@ def test_model_qualifies_and_explains_only_leads_over_the_bar(engine: Engine) ->
     rules = parse_ruleset(text)
     worker = Worker(engine, rules, BatchPredictor(check_interval_s=0, reason_threshold=0.6))
     scores = [s for _ in range(4) for s in worker.batch(250)]
-    transitions = [LeadTransition.model_validate_json(v) for v in worker.publisher.take(TOPICS.qualified)]
+    published = [LeadTransition.model_validate_json(v) for v in worker.publisher.take(TOPICS.qualified)]
+    updates = [t for t in published if t.kind == "updated"]  # handed-off leads whose CRM record follows them
+    assert all(t.score.qualified and t.score.model_version == version for t in updates)
+    transitions = [t for t in published if t.kind != "updated"]
     assert all(t.kind == "qualified" for t in transitions if (t.score.conversion_probability or 0) >= 0.3)
     by_model = [
         t

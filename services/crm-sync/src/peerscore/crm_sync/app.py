@@ -92,7 +92,12 @@ def _start_worker(
     try:
         budget = RetryBudget(crm.retry_max_attempts, crm.retry_max_elapsed_s)
         handler = SyncHandler(
-            engine, factory, crm_metrics, dead_letters=DeadLetterSink(publisher, topics.crm_dlq, budget)
+            engine,
+            factory,
+            crm_metrics,
+            dead_letters=DeadLetterSink(publisher, topics.crm_dlq, budget),
+            policy=crm.update_policy,
+            flush_batch=crm.flush_batch,
         )
         loop: ConsumerLoop[LeadTransition] = ConsumerLoop(
             consumer=make_consumer(kafka, crm.group_id),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text, text
 from sqlmodel import Field, SQLModel
 
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
@@ -36,10 +36,15 @@ class CrmLead(SQLModel, table=True):
     fit: float
     engagement: float
     intent: float
+    probability: float | None = None
+    model_version: int | None = None
     grade: str = Field(max_length=1)
     level: int
     status: str = Field(max_length=16, index=True)
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    groups: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'"))
+    )
     ruleset_version: str = Field(max_length=128)
     version: int
     qualified_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
@@ -59,6 +64,31 @@ class SyncLedger(SQLModel, table=True):
     status: str = Field(max_length=8, description="ok | failed | dlq (dead-lettered after the retry budget)")
     error: str | None = Field(default=None, max_length=2000)
     updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    # What the CRM was last sent, compared with each update to decide whether a salesperson would notice it.
+    sent_score: float | None = None
+    sent_grade: str | None = Field(default=None, max_length=1)
+    sent_level: int | None = None
+    sent_reason: str | None = Field(default=None, max_length=2000)
+    sent_probability: float | None = None
+    sent_status: str | None = Field(default=None, max_length=16)
+
+
+class PendingSync(SQLModel, table=True):
+    """The newest version of a lead waiting to be sent to a CRM, and when it may be (updates are coalesced).
+
+    Written in the transaction that reads a batch from Kafka, so the offset can be committed at once and the
+    wait survives restarts; deleted in the transaction that records the send in the ledger.
+    """
+
+    __tablename__ = "crm_pending"
+
+    crm: str = Field(primary_key=True, max_length=64)
+    person_key: str = Field(primary_key=True, max_length=64)
+    version: int
+    kind: str = Field(max_length=16)
+    transition: str = Field(sa_column=Column(Text, nullable=False), description="The LeadTransition JSON")
+    due_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False, index=True))
+    queued_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
 class RetryState(SQLModel, table=True):
@@ -78,4 +108,12 @@ class RetryState(SQLModel, table=True):
     last_error: str = Field(max_length=2000)
 
 
-TABLES: tuple[type[SQLModel], ...] = (CrmLead, SyncLedger, RetryState, CrmErasureLog, CrmObject, CrmMergeLink)
+TABLES: tuple[type[SQLModel], ...] = (
+    CrmLead,
+    SyncLedger,
+    PendingSync,
+    RetryState,
+    CrmErasureLog,
+    CrmObject,
+    CrmMergeLink,
+)

@@ -39,10 +39,13 @@ class CrmLeadPublic(BaseModel):
     fit: float
     engagement: float
     intent: float
+    probability: float | None
+    model_version: int | None
     grade: str
     level: int
     status: str
     reasons: list[str]
+    groups: dict[str, float]
     ruleset_version: str
     version: int
     qualified_at: datetime | None

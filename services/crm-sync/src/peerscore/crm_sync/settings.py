@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from peerscore.crm_sync.domain.freshness import CrmLeadPolicy, UpdatePolicy
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, validate_field_mapping
 from peerscore.crm_sync.domain.matching import MatchRule
 from peerscore.crm_sync.domain.outcomes import DealStages
@@ -114,7 +115,12 @@ class OutcomeSettings(BaseSettings):
 class CrmSyncSettings(BaseSettings):
     """``CRM_ADAPTER``, ``CRM_GROUP_ID``, ``CRM_FIELD_MAPPING`` (JSON object: Peerscore field → CRM property),
     ``CRM_RETRY_MAX_ATTEMPTS`` / ``CRM_RETRY_MAX_ELAPSED_S`` (the budget before the CRM dead-letter topic),
-    ``CRM_NATIVE_FIELDS`` (write HubSpot lifecycle stage / lead status, Salesforce Lead Status / Rating).
+    ``CRM_NATIVE_FIELDS`` (write HubSpot lifecycle stage / lead status, Salesforce Lead Status / Rating), and
+    how the CRM record follows a handed-off lead: ``CRM_LEADS`` (``mql``: only handed-off leads are created;
+    ``known``: every lead scoring publishes, see ``SCORING_CRM_LEADS``), ``CRM_UPDATE_COALESCE_S`` (an update waits
+    at least this long after the lead's last send), ``CRM_UPDATE_MIN_SCORE_DELTA`` /
+    ``CRM_UPDATE_MIN_PROBABILITY_DELTA`` (how far the score or probability must move to be worth an update when
+    grade, level and top reason are unchanged) and ``CRM_FLUSH_BATCH`` (pending leads per CRM call and transaction).
 
     The mapping is validated here so a typo stops the service at start instead of failing every lead later.
     """
@@ -129,6 +135,20 @@ class CrmSyncSettings(BaseSettings):
     native_fields: bool = Field(
         default=True, description="Write the CRM's own lifecycle/status/rating fields (see domain.native)"
     )
+    leads: CrmLeadPolicy = "mql"
+    update_coalesce_s: float = Field(default=60.0, ge=0)
+    update_min_score_delta: float = Field(default=10.0, ge=0)
+    update_min_probability_delta: float = Field(default=0.05, ge=0, le=1)
+    flush_batch: int = Field(default=100, ge=1, le=1000)
+
+    @property
+    def update_policy(self) -> UpdatePolicy:
+        return UpdatePolicy(
+            coalesce_s=self.update_coalesce_s,
+            min_score_delta=self.update_min_score_delta,
+            min_probability_delta=self.update_min_probability_delta,
+            leads=self.leads,
+        )
 
     @field_validator("field_mapping")
     @classmethod

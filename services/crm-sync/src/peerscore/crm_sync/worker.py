@@ -1,13 +1,21 @@
 """The batch handler the shared consumer loop drives: lead transitions in, CRM upserts and ledger rows out.
 
-Delivery is at least once (redelivery after a crash, replays from the start of the topic), so each batch is
-applied in one transaction that first reads the sync ledger and drops every version not newer than the one
-already applied. That is why Kafka-committed offsets suffice here: re-reading records is harmless.
+Per polled batch, each lead's versions are collapsed into one (a handoff followed by updates stays a handoff, with
+the newest score). **Handoffs** (``qualified``/``recycled``) are sent at once, in one transaction with their ledger
+rows. **Updates** are taken in: the newest version of each lead worth sending is written to ``crm_pending`` (one
+transaction; :mod:`.domain.freshness` decides whether a salesperson would notice), so the loop can commit the
+offset: the queue is durable. **Flush** then sends the due pending versions (no sooner than the coalescing delay
+after the lead's last send) in CRM batches, each in one transaction with its ledger rows; ``on_idle`` flushes too,
+so updates fall due while no record arrives.
+
+Delivery is at least once (redelivery after a crash, replays from the start of the topic), so every send first
+reads the sync ledger and drops every version not newer than the one already applied; the pending queue never
+takes a version older than the one it holds. Re-reading records is harmless.
 
 Leads the CRM takes or refuses for good are recorded at once; the ones it cannot take *now* (429, 5xx,
-timeouts) make the batch raise :class:`RetryableError`, so the shared loop rewinds and waits (order per lead
+timeouts) stay pending and make the call raise :class:`RetryableError`, so the shared loop waits (order per lead
 kept, already-recorded leads skipped on the retry). Each such version is charged to its retry budget; once it is
-spent the version goes to the CRM dead-letter topic and the partition moves on.
+spent the version goes to the CRM dead-letter topic and leaves the queue.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from kafka.structs import TopicPartition
@@ -23,13 +31,15 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
 from peerscore.crm_sync import budget, crm_records, privacy
+from peerscore.crm_sync import pending as pending_store
 from peerscore.crm_sync.adapters.base import CrmAdapter, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
+from peerscore.crm_sync.domain.freshness import SentSnapshot, UpdatePolicy, collapse, plan_intake
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, UnmappableLead, to_crm_record
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
@@ -54,6 +64,18 @@ class BatchOutcome:
     skipped: int
     failures: dict[str, str]
     dead_lettered: int = 0
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What one CRM call did: the versions offered, sent (``fresh``), settled (recorded or not newer) and waiting."""
+
+    crm: str
+    offered: int
+    fresh: list[LeadTransition]
+    settled: list[LeadTransition]
+    failures: dict[str, str]
+    retry: list[SyncResult]
 
 
 @dataclass(frozen=True)
@@ -84,7 +106,12 @@ def is_due(version: int, applied: tuple[int, str] | None, *, replay: bool) -> bo
 
 
 class SyncHandler:
-    """Implements :class:`peerscore.consumer.BatchHandler` for ``LeadTransition`` records."""
+    """Implements :class:`peerscore.consumer.BatchHandler` for ``LeadTransition`` records.
+
+    A batch is first *taken in*: the newest version of each lead worth sending is written to ``crm_pending`` (one
+    transaction), so the loop can commit the offset; then every due pending version is *flushed* to the CRM in
+    chunks of ``flush_batch``. ``on_idle`` flushes too, so coalesced updates go out when no record arrives.
+    """
 
     def __init__(
         self,
@@ -93,12 +120,18 @@ class SyncHandler:
         metrics: CrmMetrics,
         clock: Callable[[], datetime] = utcnow,
         dead_letters: DeadLetterSink | None = None,
+        policy: UpdatePolicy = UpdatePolicy(),
+        flush_batch: int = 100,
+        max_flush_chunks: int = 20,
     ) -> None:
         self._engine = engine
         self._adapter_factory = adapter_factory
         self._metrics = metrics
         self._clock = clock
         self._dead_letters = dead_letters
+        self._policy = policy
+        self._flush_batch = flush_batch
+        self._max_flush_chunks = max_flush_chunks
 
     def decode(self, key: bytes | None, value: bytes | None) -> LeadTransition:
         if not value:
@@ -109,17 +142,83 @@ class SyncHandler:
             raise InvalidMessage(f"not a LeadTransition: {_describe(exc)}") from exc
 
     def handle(self, batch: Sequence[Message[LeadTransition]]) -> None:
-        # Opted-out (withheld) scores and transitions older than the person's erasure are never synced.
-        self.sync([m.value for m in privacy.admit(self._engine, batch)])
+        # Transitions older than the person's erasure are never synced; an opt-out (withheld score) only reaches
+        # the CRM of a person already handed off, and at once: sales must stop working the lead now.
+        admitted = privacy.admit(self._engine, batch)
+        leads = collapse(m.value for m in admitted)
+        withheld = [m.value for m in batch if m.value.score.withheld is not None]
+        updates = [t for t in leads if t.kind == "updated" and t.score.withheld is None]
+        superseded = len(admitted) - len(leads)  # older versions of a lead in the same poll: moot
+        _database(lambda: self.intake(updates, withheld=withheld, superseded=superseded))
+        handoffs = [t for t in leads if t.kind != "updated" or t.score.withheld is not None]
+        if handoffs:  # never held back: sent now, like before updates existed (a retry rewinds the batch)
+            self.sync(handoffs)
+        self.flush()
+
+    def on_idle(self) -> None:
+        """Called by the consumer loop when a poll returned nothing: coalesced updates fall due with time."""
+        self.flush()
+
+    def intake(
+        self, transitions: Sequence[LeadTransition], *, withheld: Sequence[LeadTransition] = (), superseded: int = 0
+    ) -> int:
+        """Queue the newest version of each lead that is worth sending (see :func:`plan_intake`); returns how many.
+
+        A ``withheld`` version (the person opted out) is never queued, and withdraws what was queued before it (the
+        handler sends it at once to a person already handed off)."""
+        newest = collapse(transitions)
+        if not newest and not withheld and not superseded:
+            return 0
+        now = self._clock()
+        keys = [t.person_key for t in newest]
+        with Session(self._engine) as session, session.begin():
+            crm = self._adapter_factory(session).name
+            pending_store.clear(session, crm, {t.person_key: t.score.version for t in newest_per_person(withheld)})
+            sent = pending_store.sent_snapshots(session, crm, keys)
+            waiting = pending_store.load(session, crm, keys)
+            queued = []
+            for t in newest:
+                snapshot = sent.get(t.person_key)
+                if not is_due(t.score.version, _version_status(snapshot), replay=False):
+                    continue
+                planned = plan_intake(t, snapshot, waiting.get(t.person_key), self._policy, now)
+                if planned is not None:
+                    queued.append(planned)
+            pending_store.store(session, crm, queued, now)
+        self._metrics.observe(crm, ok=0, failed=0, skipped=len(transitions) - len(queued) + superseded)
+        return len(queued)
+
+    def flush(self) -> list[BatchOutcome]:
+        """Send every due pending version (at most ``max_flush_chunks`` chunks per call, so polls keep coming);
+        raises :class:`RetryableError` while the CRM should be retried (the versions stay pending)."""
+        outcomes = []
+        for _ in range(self._max_flush_chunks):
+            outcome, retry, taken = _database(self._flush_chunk)
+            if taken == 0:
+                break
+            outcomes.append(self._report(outcome, retry))
+            if taken < self._flush_batch:
+                break
+        return outcomes
+
+    def _flush_chunk(self) -> tuple[BatchOutcome, list[SyncResult] | None, int]:
+        with Session(self._engine) as session, session.begin():
+            adapter = self._adapter_factory(session)
+            due = pending_store.take_due(session, adapter.name, self._clock(), self._flush_batch)
+            if not due:
+                return BatchOutcome(adapter.name, 0, 0, {}), None, 0
+            sent = self._send(session, adapter, due, replay=False)
+            pending_store.clear(session, adapter.name, {t.person_key: t.score.version for t in sent.settled})
+        outcome, retry = self._charge_waiting(sent)
+        return outcome, retry, len(due)
 
     def sync(self, transitions: Sequence[LeadTransition], *, replay: bool = False) -> BatchOutcome:
-        """Apply, record metrics and logs; raises :class:`RetryableError` while the CRM should be retried."""
-        try:
-            outcome, retry = self.apply(transitions, replay=replay)
-        except (DBAPIError, PoolTimeoutError) as exc:
-            if isinstance(exc, DBAPIError) and not _is_transient(exc):
-                raise  # a bug (constraint, SQL): the loop retries it loudly rather than skipping records
-            raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
+        """Send now, past the pending queue (``peerscore crm replay``, benches); metrics and logs as for a flush;
+        raises :class:`RetryableError` while the CRM should be retried."""
+        outcome, retry = _database(lambda: self.apply(transitions, replay=replay))
+        return self._report(outcome, retry)
+
+    def _report(self, outcome: BatchOutcome, retry: list[SyncResult] | None) -> BatchOutcome:
         crm, failed = outcome.crm, len(outcome.failures)
         self._metrics.observe(crm, ok=outcome.synced, failed=failed, skipped=outcome.skipped)
         self._metrics.dead_lettered(crm, outcome.dead_lettered)
@@ -140,33 +239,52 @@ class SyncHandler:
     ) -> tuple[BatchOutcome, list[SyncResult] | None]:
         """Sync what is due and record every settled lead in one transaction; the leads the CRM could not take
         now are charged to their retry budget afterwards and returned (dead-lettered once it is spent)."""
-        newest = newest_per_person(transitions)
         with Session(self._engine) as session, session.begin():
-            adapter = self._adapter_factory(session)
-            crm = adapter.name
-            applied = _ledger_state(session, crm, [t.person_key for t in newest])
-            fresh = [t for t in newest if is_due(t.score.version, applied.get(t.person_key), replay=replay)]
-            failures: dict[str, str] = {}
-            records = []
-            for t in fresh:
-                try:
-                    records.append(to_crm_record(t))
-                except UnmappableLead as exc:
-                    failures[t.person_key] = exc.reason
-            results = call_adapter(adapter, records)
-            crm_records.record_synced(session, adapter, results, records, self._clock())
-            failures.update({r.person_key: r.message or "rejected" for r in results if r.outcome == "permanent"})
-            retry = [r for r in results if r.outcome == "retryable"]
-            waiting = {r.person_key for r in retry}
-            settled = [t for t in fresh if t.person_key not in waiting]
-            now = self._clock()
-            upsert(session, SyncLedger, [_ledger_row(crm, t, failures, now) for t in settled], keys=_LEDGER_KEYS)
-            budget.settle(session, crm, [t.person_key for t in settled])
-        synced = len(settled) - len(failures)
-        skipped = len(transitions) - len(fresh)
+            sent = self._send(session, self._adapter_factory(session), transitions, replay=replay)
+            pending_store.clear(session, sent.crm, {t.person_key: t.score.version for t in sent.settled})
+        return self._charge_waiting(sent)
+
+    def _send(
+        self, session: Session, adapter: CrmAdapter, transitions: Sequence[LeadTransition], *, replay: bool
+    ) -> _Sent:
+        """The CRM call and the ledger rows of every lead it settled, in the caller's transaction."""
+        newest = newest_per_person(transitions)
+        crm = adapter.name
+        snapshots = pending_store.sent_snapshots(session, crm, [t.person_key for t in newest])
+        fresh = [
+            t for t in newest if is_due(t.score.version, _version_status(snapshots.get(t.person_key)), replay=replay)
+        ]
+        failures: dict[str, str] = {}
+        records = []
+        for t in fresh:
+            previous = snapshots.get(t.person_key)
+            try:
+                records.append(to_crm_record(t, previous.lead_status if previous is not None else None))
+            except UnmappableLead as exc:
+                failures[t.person_key] = exc.reason
+        results = call_adapter(adapter, records)
+        crm_records.record_synced(session, adapter, results, records, self._clock())
+        failures.update({r.person_key: r.message or "rejected" for r in results if r.outcome == "permanent"})
+        retry = [r for r in results if r.outcome == "retryable"]
+        waiting = {r.person_key for r in retry}
+        settled = [t for t in fresh if t.person_key not in waiting]
+        status = {r.person_key: r.status for r in records}
+        now = self._clock()
+        rows = [_ledger_row(crm, t, failures, now, lead_status=status.get(t.person_key)) for t in settled]
+        upsert(session, SyncLedger, rows, keys=_LEDGER_KEYS)
+        budget.settle(session, crm, [t.person_key for t in settled])
+        fresh_keys = {t.person_key for t in fresh}
+        skipped = [t for t in newest if t.person_key not in fresh_keys]
+        return _Sent(crm, len(transitions), fresh, settled + skipped, failures, retry)
+
+    def _charge_waiting(self, sent: _Sent) -> tuple[BatchOutcome, list[SyncResult] | None]:
+        crm, failures, retry = sent.crm, sent.failures, sent.retry
+        synced = len(sent.fresh) - len(sent.retry) - len(failures)
+        skipped = sent.offered - len(sent.fresh)
         if not retry:
             return BatchOutcome(crm, synced, skipped, failures), None
-        dead, still = self._charge(crm, [t for t in fresh if t.person_key in waiting], retry)
+        waiting = {r.person_key for r in retry}
+        dead, still = self._charge(crm, [t for t in sent.fresh if t.person_key in waiting], retry)
         return BatchOutcome(crm, synced, skipped, failures, dead), (still or None)
 
     def _charge(self, crm: str, waiting: list[LeadTransition], retry: list[SyncResult]) -> tuple[int, list[SyncResult]]:
@@ -197,6 +315,7 @@ class SyncHandler:
             rows = [_ledger_row(crm, by_key[k], errors, now, status="dlq") for k in errors]
             upsert(session, SyncLedger, rows, keys=_LEDGER_KEYS)
             budget.settle(session, crm, list(errors))
+            pending_store.clear(session, crm, {k: by_key[k].score.version for k in errors})
         for r in spent:
             log.error("crm_lead_dead_lettered", crm=crm, person_key=r.person_key, error=(r.message or "")[:300])
         return len(spent), [r for r in retry if r.person_key not in errors]
@@ -212,30 +331,45 @@ def call_adapter(adapter: CrmAdapter, records: list[CrmLeadRecord]) -> list[Sync
         return [SyncResult.retryable(r, f"{adapter.name} unreachable: {exc}") for r in records]
 
 
-def _ledger_state(session: Session, crm: str, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
-    if not keys:
-        return {}
-    rows = session.exec(
-        select(SyncLedger.person_key, SyncLedger.last_version, SyncLedger.status).where(
-            SyncLedger.crm == crm, col(SyncLedger.person_key).in_(keys)
-        )
-    ).all()
-    return {key: (version, status) for key, version, status in rows}
+def _version_status(snapshot: SentSnapshot | None) -> tuple[int, str] | None:
+    return None if snapshot is None else (snapshot.version, snapshot.status)
 
 
 def _ledger_row(
-    crm: str, t: LeadTransition, failures: dict[str, str], now: datetime, status: str | None = None
+    crm: str,
+    t: LeadTransition,
+    failures: dict[str, str],
+    now: datetime,
+    status: str | None = None,
+    lead_status: str | None = None,
 ) -> dict[str, Any]:
     error = failures.get(t.person_key)
+    outcome = status or ("failed" if error is not None else "ok")
+    snapshot = SentSnapshot.of(t.score, outcome, lead_status or "", now)
     return {
         "crm": crm,
         "person_key": t.person_key,
         "last_version": t.score.version,
         "last_kind": t.kind,
-        "status": status or ("failed" if error is not None else "ok"),
+        "status": outcome,
         "error": error[:2000] if error is not None else None,
         "updated_at": now,
+        **pending_store.snapshot_columns(snapshot),
+        "sent_status": lead_status,
     }
+
+
+R = TypeVar("R")
+
+
+def _database(step: Callable[[], R]) -> R:
+    """Run a database step; an unreachable database (or pool) is retried by the loop, a bug is raised loudly."""
+    try:
+        return step()
+    except (DBAPIError, PoolTimeoutError) as exc:
+        if isinstance(exc, DBAPIError) and not _is_transient(exc):
+            raise  # a bug (constraint, SQL): the loop retries it loudly rather than skipping records
+        raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
 
 
 def _is_transient(exc: DBAPIError) -> bool:

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from peerscore.events import utcnow
+from peerscore.events import LeadScore, utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
 from peerscore.scoring.domain.ruleset import Ruleset
@@ -35,6 +35,10 @@ class LeadView(BaseModel):
     version: int
     ruleset_version: str
     as_of: datetime
+    conversion_probability: float | None = Field(
+        default=None, description="The champion model's calibrated probability of converting, as last scored"
+    )
+    model_version: int | None = Field(default=None, description="The model behind conversion_probability")
 
 
 class LedgerEntry(BaseModel):
@@ -46,15 +50,24 @@ class LedgerEntry(BaseModel):
     ruleset_version: str
 
 
+def model_probability(stored: LeadScore | None, score: LeadScore) -> tuple[float | None, int | None]:
+    """(probability, model version) as the model scored the lead at its last event (rules are re-read at
+    ``as_of``, a model is not); withheld (opted-out) leads show none, like their score."""
+    if stored is None or score.withheld is not None or stored.withheld is not None:
+        return None, None
+    return stored.conversion_probability, stored.model_version
+
+
 def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[..., None]) -> APIRouter:
     router = APIRouter(prefix="/v1/leads", tags=["leads"], dependencies=[Depends(auth)])
 
     def view(session: Session, row: PersonRow) -> LeadView:
-        person = store.load_people(session, [row.person_key])[row.person_key][0]
+        person, stored = store.load_people(session, [row.person_key])[row.person_key]
         account = None
         if person.account_key:
             account = store.load_accounts(session, [person.account_key]).get(person.account_key)
         score = read_score(person, account, ruleset(), as_of=utcnow())  # withheld when opted out
+        probability, model_version = model_probability(stored, score)
         return LeadView(
             person_key=row.person_key,
             email=row.email,
@@ -71,6 +84,8 @@ def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[
             version=person.version,
             ruleset_version=score.ruleset_version,
             as_of=score.as_of,
+            conversion_probability=probability,
+            model_version=model_version,
         )
 
     @router.get("", response_model=list[LeadView])

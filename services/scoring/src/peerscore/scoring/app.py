@@ -96,6 +96,7 @@ def create_app(
                 group_id=config.scoring.group_id,
                 registry=registry,
                 keep_history=config.scoring.keep_history,
+                crm_leads=config.scoring.crm_leads,
                 predictor=predictor_for(config.predictive, registry),
                 privacy=PrivacyConfig(
                     secret=config.identity.person_key_secret.get_secret_value().encode(),

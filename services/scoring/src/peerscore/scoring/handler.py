@@ -10,6 +10,7 @@ once even under SIGKILL; outputs are at-least-once and carry the lead version as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import structlog
 from kafka.errors import KafkaError
@@ -46,6 +47,9 @@ log = structlog.get_logger(__name__)
 
 OUTBOX_CHUNK = 5000
 
+CrmLeads = Literal["mql", "known"]
+"""Whose score changes follow them into the CRM: qualified leads (the handoff), or every lead with an email."""
+
 
 def describe_validation_error(exc: ValidationError) -> str:
     first = exc.errors()[:3]
@@ -72,7 +76,9 @@ class ScoringHandler:
         keep_history: bool = True,
         predictor: BatchPredictor | None = None,
         privacy: PrivacyConfig | None = None,
+        crm_leads: CrmLeads = "mql",
     ) -> None:
+        self._crm_leads = crm_leads
         self._predictor = predictor
         self._privacy = privacy or PrivacyConfig()
         self._identity_metrics = metrics.identity
@@ -136,6 +142,7 @@ class ScoringHandler:
         touched_accounts: set[str] = set()
         applied_messages: list[Message[EngagementEvent]] = []
         newest: dict[str, Applied] = {}
+        transitioned: dict[str, int] = {}  # person → version of the transition published in this batch
         for m in identity.events:
             diverted = identity.divert(m)  # forwarded to a merged key's target, a merge, or a duplicate id
             if diverted is not None:
@@ -176,6 +183,7 @@ class ScoringHandler:
                     transitioned_at=score.as_of,
                 )
                 outputs.append(record(self._topics.qualified, key, transition))
+                transitioned[key] = score.version
                 self._metrics.transitions.labels(kind=applied.transition).inc()
         # One score per person per batch (the batch is applied atomically, so in-between scores were never
         # state anyone could read); its reasons in words are rendered only here.
@@ -186,6 +194,8 @@ class ScoringHandler:
             if _score_changed(last_scores.get(key), score):
                 published = with_account_context(score, applied.person, applied.account, ruleset)
                 outputs.append(record(self._topics.scores, key, published))
+                if score.version > transitioned.get(key, 0):
+                    outputs.extend(self._crm_update(key, applied, published))
             last_scores[key] = score
 
         if self._predictor is not None:  # the conversion model: one predict call over the batch's leads
@@ -220,6 +230,20 @@ class ScoringHandler:
         save_offsets(session, self._group, next_offsets)
         self._metrics.events_applied.inc(len(fresh))
         self._metrics.points_awarded.inc(len(awards))
+
+    def _crm_update(self, key: str, applied: Applied, published: LeadScore) -> list[OutgoingRecord]:
+        """An ``updated`` transition when the lead's CRM record should follow its new score (crm-sync decides
+        whether a salesperson would notice, and coalesces); the handoff itself stays a ``qualified`` transition."""
+        if self._crm_leads == "mql" and not applied.person.qualified:
+            return []
+        contact = lead_contact(applied.person, applied.account)
+        if not contact.email:
+            return []  # no CRM can find the person: the handoff already recorded that once, updates would repeat it
+        update = LeadTransition(
+            kind="updated", person_key=key, contact=contact, score=published, transitioned_at=published.as_of
+        )
+        self._metrics.transitions.labels(kind="updated").inc()
+        return [record(self._topics.qualified, key, update)]
 
     def flush_outbox(self) -> int:
         """Publish pending outputs in order and delete them once acknowledged."""

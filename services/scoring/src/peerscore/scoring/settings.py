@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class ScoringSettings(BaseSettings):
     """Processes a backtest folds in (scoring is pure Python: one per core)."""
     dedup_window_days: float = Field(default=7.0, gt=0)
     """How long an event id is remembered per person: a copy arriving within it is applied once."""
+    crm_leads: Literal["mql", "known"] = "mql"
+    """Which leads' score changes are published as ``updated`` transitions so their CRM record follows them:
+    handed-off (qualified) leads only, or every known lead with an email (pair with ``CRM_LEADS=known``)."""
 
     def load_ruleset(self) -> Ruleset:
         if self.ruleset_path is None:

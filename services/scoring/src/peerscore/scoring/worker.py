@@ -16,7 +16,7 @@ from peerscore.events import EngagementEvent
 from peerscore.kafka_io import Publisher, make_consumer
 from peerscore.observability import ConsumerMetrics
 from peerscore.scoring.domain.ruleset import Ruleset
-from peerscore.scoring.handler import ScoringHandler
+from peerscore.scoring.handler import CrmLeads, ScoringHandler
 from peerscore.scoring.identity.batch import PrivacyConfig
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.predictive.online import BatchPredictor
@@ -36,6 +36,7 @@ def scoring_loop(
     kafka_group_id: str | None = None,
     predictor: BatchPredictor | None = None,
     privacy: PrivacyConfig | None = None,
+    crm_leads: CrmLeads = "mql",
 ) -> ConsumerLoop[EngagementEvent]:
     """``group_id`` names both the Kafka group and the offsets stored with the state; ``kafka_group_id`` can
     set the Kafka group apart (a consumer with no committed offsets still resumes where the database says)."""
@@ -50,6 +51,7 @@ def scoring_loop(
         keep_history=keep_history,
         predictor=predictor,
         privacy=privacy,
+        crm_leads=crm_leads,
     )
     return ConsumerLoop(
         consumer=make_consumer(kafka, kafka_group_id or group_id),

@@ -70,6 +70,6 @@ def _ref(person_key: str) -> CrmObjectRef:
 
 
 def _row(lead: CrmLeadRecord, synced_at: datetime) -> dict[str, Any]:
-    row = lead.model_dump(exclude={"reasons_text", "probability"})
+    row = lead.model_dump(exclude={"reasons_text", "groups_text", "change"})
     row["synced_at"] = synced_at
     return row

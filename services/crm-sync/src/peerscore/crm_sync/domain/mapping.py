@@ -11,16 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from peerscore.events import AwareDatetime, Grade, LeadTransition
-
-LeadStatus = Literal["MQL", "Recycled", "Opted out"]
-
-STATUS_BY_KIND: Mapping[str, LeadStatus] = {"qualified": "MQL", "recycled": "Recycled"}
-"""Sales teams know "MQL" and "Recycled", not our transition kinds."""
+from peerscore.crm_sync.domain.freshness import LeadStatus, lead_status
+from peerscore.events import AwareDatetime, Grade, LeadTransition, TransitionKind
 
 OPTED_OUT: LeadStatus = "Opted out"
 """A handed-off person who withdrew consent: the CRM record says so, with every score withheld (zero)."""
@@ -56,10 +52,13 @@ class CrmLeadRecord(BaseModel):
     engagement: float
     intent: float
     probability: float | None = Field(default=None, ge=0, le=1, description="Model probability, when scored")
+    model_version: int | None = Field(default=None, description="The model behind ``probability``")
     grade: Grade
     level: int = Field(ge=1, le=3)
     status: LeadStatus
+    change: TransitionKind = Field(default="qualified", description="What made this version: handoff or update")
     reasons: list[str] = Field(default_factory=list)
+    groups: dict[str, float] = Field(default_factory=dict, description="Every group's score, custom ones too")
     ruleset_version: str
     version: int = Field(ge=1, description="Lead version (score.version): the idempotency key")
     qualified_at: AwareDatetime | None = Field(default=None, description="Set by 'qualified' only")
@@ -71,14 +70,23 @@ class CrmLeadRecord(BaseModel):
         """The reasons one per line, for CRMs whose fields take long text but not lists."""
         return "\n".join(self.reasons)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def groups_text(self) -> str:
+        """``group: score`` one per line (custom groups included), for CRMs without a field per group."""
+        return "\n".join(f"{name}: {value:g}" for name, value in sorted(self.groups.items()))
+
     @property
     def full_name(self) -> str | None:
         name = " ".join(part for part in (self.first_name, self.last_name) if part)
         return name or None
 
 
-def to_crm_record(transition: LeadTransition) -> CrmLeadRecord:
-    """Map a transition; raises :class:`UnmappableLead` when the CRM could not identify the person."""
+def to_crm_record(transition: LeadTransition, previous_status: str | None = None) -> CrmLeadRecord:
+    """Map a transition; raises :class:`UnmappableLead` when the CRM could not identify the person.
+
+    ``previous_status`` is the status last sent to this CRM: an update of a lead no longer qualified keeps it.
+    """
     contact, score = transition.contact, transition.score
     email = (contact.email or "").strip()
     if not email:
@@ -100,12 +108,16 @@ def to_crm_record(transition: LeadTransition) -> CrmLeadRecord:
         fit=score.fit,
         engagement=score.engagement,
         intent=score.intent,
-        # Present once scoring publishes a model probability; older contracts simply have none.
-        probability=getattr(score, "probability", None),
+        probability=score.conversion_probability,  # None while no champion model scores the lead
+        model_version=score.model_version,
         grade=score.grade,
         level=score.level,
-        status=OPTED_OUT if score.withheld is not None else STATUS_BY_KIND[transition.kind],
+        status=OPTED_OUT
+        if score.withheld is not None
+        else lead_status(transition.kind, score.qualified, previous_status),
+        change=transition.kind,
         reasons=list(score.reasons),
+        groups=dict(score.groups),
         ruleset_version=score.ruleset_version,
         version=score.version,
         qualified_at=transitioned_at if transition.kind == "qualified" else None,
@@ -129,10 +141,12 @@ DEFAULT_FIELD_MAPPING: Mapping[str, str] = {
     "engagement": "peerscore_engagement",
     "intent": "peerscore_intent",
     "probability": "peerscore_probability",
+    "model_version": "peerscore_model_version",
     "grade": "peerscore_grade",
     "level": "peerscore_level",
     "status": "lead_status",
     "reasons_text": "peerscore_reasons",
+    "groups_text": "peerscore_groups",
     "ruleset_version": "peerscore_ruleset_version",
     "version": "peerscore_version",
     "qualified_at": "peerscore_qualified_at",

@@ -58,7 +58,7 @@ _WEBHOOK_EVENTS = {"MQL": "qualified", "Recycled": "recycled", "Opted out": "opt
 def webhook_body(record: CrmLeadRecord, mapping: Mapping[str, str]) -> dict[str, Any]:
     """The signed webhook's JSON: an event name and version a receiver can route and deduplicate on."""
     return {
-        "event": "peerscore.lead." + _WEBHOOK_EVENTS[record.status],
+        "event": "peerscore.lead." + ("opted_out" if record.status == "Opted out" else record.change),
         "person_key": record.person_key,
         "version": record.version,
         "lead": crm_properties(record, mapping),
@@ -66,7 +66,9 @@ def webhook_body(record: CrmLeadRecord, mapping: Mapping[str, str]) -> dict[str,
     }
 
 
-_PEERSCORE_FIELDS = ("score", "fit", "engagement", "intent", "probability", "grade", "level", "version")
+_PEERSCORE_FIELDS = (
+    *("score", "fit", "engagement", "intent", "probability", "model_version", "grade", "level", "version"),
+)
 
 HUBSPOT_FIELD_MAPPING: Mapping[str, str] = {
     "email": "email",
@@ -80,6 +82,7 @@ HUBSPOT_FIELD_MAPPING: Mapping[str, str] = {
     **{field: f"peerscore_{field}" for field in _PEERSCORE_FIELDS},
     "status": "peerscore_status",
     "reasons_text": "peerscore_reasons",
+    "groups_text": "peerscore_groups",
     "ruleset_version": "peerscore_ruleset_version",
     "qualified_at": "peerscore_qualified_at",
 }
@@ -96,6 +99,7 @@ SALESFORCE_FIELD_MAPPING: Mapping[str, str] = {
     **{field: f"Peerscore_{field.title()}__c" for field in _PEERSCORE_FIELDS},
     "status": "Peerscore_Status__c",
     "reasons_text": "Peerscore_Reasons__c",
+    "groups_text": "Peerscore_Groups__c",
     "ruleset_version": "Peerscore_Ruleset_Version__c",
     "qualified_at": "Peerscore_Qualified_At__c",
 }

@@ -61,6 +61,16 @@ def _event_text(event: EngagementEvent | None) -> str:
     return " ".join(str(p) for p in parts)[:200]
 
 
+def _probability_card(probability: float | None, model_version: int | None) -> str:
+    """The champion model's conversion probability (the README promises it next to the score)."""
+    if probability is None:
+        return '<p class="card"><span class="big">–</span> conversion probability (no model yet)</p>'
+    return (
+        f'<p class="card"><span class="big">{probability:.0%}</span> conversion probability'
+        f" (model v{esc(model_version)})</p>"
+    )
+
+
 def lead_page(lead: LeadDetail, crm: CrmStatus) -> str:
     s = lead.score
     traits = lead.traits
@@ -76,6 +86,7 @@ def lead_page(lead: LeadDetail, crm: CrmStatus) -> str:
         f'<p class="card"><span class="big">{num(s.fit)}</span> fit</p>'
         f'<p class="card"><span class="big">{num(s.engagement)}</span> engagement</p>'
         f'<p class="card"><span class="big">{num(s.intent)}</span> intent</p>'
+        f"{_probability_card(lead.probability, lead.model_version)}"
         f'<p class="card">{_status(s.qualified)}</p></div>'
     )
     reasons = "".join(f"<li>{esc(r)}</li>" for r in s.reasons) or "<li>No reasons yet.</li>"

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from peerscore.events import EngagementEvent, LeadScore, PersonTraits, utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
+from peerscore.scoring.api import model_probability
 from peerscore.scoring.domain import PersonState, Ruleset, apply_event, new_person, score_person
 from peerscore.scoring.domain.accounts import AccountMember, AccountScore, roll_up
 from peerscore.scoring.history import EventHistoryRow
@@ -51,6 +52,9 @@ class LeadDetail:
     events: dict[str, EngagementEvent]
     timeline: list[tuple[datetime, float]]
     marks: list[tuple[datetime, str]]
+    probability: float | None = None
+    """The champion model's probability at the lead's last event (``None``: no model, or withheld)."""
+    model_version: int | None = None
 
 
 def _escaped(text: str) -> str:
@@ -134,11 +138,12 @@ def lead_detail(engine: Engine, person_key: str, ruleset: Ruleset) -> LeadDetail
         row = session.get(PersonRow, person_key)
         if row is None:
             return None
-        state = store.load_people(session, [person_key])[person_key][0]
+        state, stored = store.load_people(session, [person_key])[person_key]
         key = state.account_key
         account = store.load_accounts(session, [key]).get(key) if key else None
         now = utcnow()
         score = score_person(state, account, ruleset, as_of=now)
+        probability, model_version = model_probability(stored, score)
         ledger = list(
             session.exec(
                 select(LedgerRow)
@@ -165,6 +170,8 @@ def lead_detail(engine: Engine, person_key: str, ruleset: Ruleset) -> LeadDetail
         events={e.event_id: e for e in events},
         timeline=points,
         marks=marks,
+        probability=probability,
+        model_version=model_version,
     )
 
 

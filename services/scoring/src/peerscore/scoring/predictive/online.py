@@ -349,8 +349,10 @@ def _keep_model_qualified(
     kept: list[OutgoingRecord] = []
     for out in outputs:
         if out.topic == topics.qualified and out.key in qualify:
-            if LeadTransition.model_validate_json(out.value).kind == "recycled":
+            kind = LeadTransition.model_validate_json(out.value).kind
+            if kind == "recycled":
                 recycled.add(out.key)
+            if kind in ("recycled", "updated"):  # the model's transition carries the same, newest version
                 continue
         kept.append(out)
     return kept, recycled

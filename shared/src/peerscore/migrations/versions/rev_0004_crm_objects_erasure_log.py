@@ -1,7 +1,7 @@
 """crm_object (the CRM record of each person per CRM), crm_merge_link, and the CRM records in crm_erasure_log
 
-Revision ID: 0003_h3_crm
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-04 17:20:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import peerscore.db
 
-revision: str = "0003_h3_crm"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
