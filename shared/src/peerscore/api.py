@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 
 import structlog
 from fastapi import Header, HTTPException, status
 
+from peerscore.secrets_compare import secrets_equal
 from peerscore.settings import ApiAuthSettings, RuntimeSettings
 
 log = structlog.get_logger(__name__)
@@ -28,7 +28,7 @@ def bearer_auth(auth: ApiAuthSettings, runtime: RuntimeSettings) -> Callable[[st
         if not token:
             return
         scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        if scheme.lower() != "bearer" or not secrets_equal(given, token):
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"}
             )

@@ -47,6 +47,7 @@ from peerscore.crm_sync.outcome_hubspot import HubSpotLookup, resolve_hubspot
 from peerscore.events import Outcome, PersonIdentifiers, utcnow
 from peerscore.identity import person_key
 from peerscore.kafka_io import Publisher, record
+from peerscore.secrets_compare import ascii_digits, secrets_equal
 
 log = structlog.get_logger(__name__)
 
@@ -80,14 +81,14 @@ class OutcomeSink:
 def hubspot_signature_ok(
     secret: bytes, method: str, uri: str, body: bytes, timestamp: str | None, sig: str | None, now_s: float
 ) -> bool:
-    if not timestamp or not sig or not timestamp.isdigit():
+    if not sig or not ascii_digits(timestamp):
         return False
     if now_s * 1000 - int(timestamp) > HUBSPOT_MAX_AGE_MS:
         return False
     expected = base64.b64encode(
         hmac.new(secret, (method + uri).encode() + body + timestamp.encode(), hashlib.sha256).digest()
     ).decode()
-    return hmac.compare_digest(expected, sig.strip())
+    return secrets_equal(sig.strip(), expected)
 
 
 def outcomes_router(sink: OutcomeSink) -> APIRouter:
@@ -129,7 +130,7 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Salesforce outcomes are not configured")
         body = await request.body()
         org, raw = _parse(lambda: salesforce_outcomes(body))
-        if not hmac.compare_digest(org[:15], sink.salesforce_org_id[:15]):
+        if not secrets_equal(org[:15], sink.salesforce_org_id[:15]):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "outbound message from another organisation")
         await run_in_threadpool(_publish, sink, "salesforce", raw, lambda r: r.email)
         return Response(SF_ACK, media_type="text/xml")

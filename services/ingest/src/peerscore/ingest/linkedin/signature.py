@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import re
 
+from peerscore.secrets_compare import secrets_equal
+
 SIGNATURE_HEADER = "X-LI-Signature"
 _SIGNED_PREFIX = b"hmacsha256="
 _CHALLENGE_SHAPE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -36,9 +38,9 @@ def expected_signature(client_secret: bytes, raw_body: bytes) -> str:
 
 
 def signature_valid(client_secret: bytes, raw_body: bytes, presented: str | None) -> bool:
-    """Constant-time comparison; a missing header, or one that is not ASCII, is simply invalid."""
-    if not presented or not presented.isascii():
+    """Constant-time comparison; a missing header is simply invalid."""
+    if not presented:
         return False
     candidate = presented.strip().lower()
     candidate = candidate.removeprefix("hmacsha256=")  # tolerate senders that repeat the prefix in the header
-    return hmac.compare_digest(expected_signature(client_secret, raw_body), candidate)
+    return secrets_equal(candidate, expected_signature(client_secret, raw_body))

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
+from peerscore.secrets_compare import ascii_digits, secrets_equal
+
 from .settings import ConsoleSettings
 
 COOKIE = "peerscore_console"
@@ -67,14 +69,14 @@ class ConsoleAuth:
         if not value or value.count(".") != 2:
             return None
         issued, nonce, mac = value.split(".")
-        if not hmac.compare_digest(mac, self._mac(f"session:{issued}.{nonce}")):
+        if not secrets_equal(mac, self._mac(f"session:{issued}.{nonce}")):
             return None
-        if not issued.isdigit() or time.time() - int(issued) > self._max_age:
+        if not ascii_digits(issued) or time.time() - int(issued) > self._max_age:
             return None
         return Session(nonce=nonce, csrf=self._mac(f"csrf:{nonce}"))
 
     def token_matches(self, given: str) -> bool:
-        return bool(self._token) and hmac.compare_digest(given.encode(), self._token.encode())
+        return bool(self._token) and secrets_equal(given, self._token)
 
     def session(self, request: Request) -> Session:
         """The caller's session, or :class:`NotSignedIn`."""
@@ -106,5 +108,5 @@ class ConsoleAuth:
         if session.bearer:
             return
         self.check_origin(request)
-        if not csrf or not hmac.compare_digest(csrf, session.csrf):
+        if not csrf or not secrets_equal(csrf, session.csrf):
             raise Forbidden("the form's CSRF token is missing or stale: reload the page and try again")
