@@ -139,6 +139,7 @@ def create_app(
     running = _Running()
     running.publisher = publisher
     factory = build_adapter_factory(settings, crm_clients, crm_metrics)
+    crm_clients.salesforce.check_outcomes(runtime)
     sink = _outcome_sink(
         settings,
         crm_clients,
@@ -205,4 +206,7 @@ def _outcome_sink(
         deal_stages=hubspot.deal_stages,
         salesforce_org_id=clients.salesforce.organization_id,
         webhook_secret=outcomes.webhook_secret.get_secret_value().encode(),
+        salesforce_token=clients.salesforce.outbound_token.get_secret_value().encode(),
+        max_body_bytes=outcomes.max_body_bytes,
+        public_base_url=outcomes.public_base_url,
     )
