@@ -19,16 +19,19 @@ PLACEHOLDER_SECRETS = frozenset(
 
 
 class RuntimeSettings(BaseSettings):
-    """Where we run: ``dev`` allows placeholder secrets and open admin APIs (and says so loudly)."""
+    """Where we run: ``dev`` allows placeholder secrets and open admin APIs (and says so loudly); ``prod`` is
+    everything else. There is deliberately no third value: ``test`` used to behave as dev, so a "test" or staging
+    deployment was as open as a laptop. An unknown value (``test``, ``staging``) stops start-up."""
 
     model_config = SettingsConfigDict(env_prefix="PEERSCORE_", extra="ignore")
 
-    env: Literal["dev", "test", "prod"] = "prod"
+    env: Literal["dev", "prod"] = "prod"
     log_level: str = "INFO"
 
     @property
     def is_dev(self) -> bool:
-        return self.env in ("dev", "test")
+        """Only ``dev`` is open: the one place the environment name is interpreted."""
+        return self.env == "dev"
 
 
 def refuse_placeholder(runtime: RuntimeSettings, name: str, value: SecretStr) -> None:

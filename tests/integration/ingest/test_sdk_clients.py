@@ -54,7 +54,7 @@ def serve(kafka: KafkaSettings, publisher: Publisher | None = None) -> Iterator[
     app = create_app(
         IngestSettings(write_keys=[f"{SEGMENT_KEY}:website", f"{RUDDER_KEY}:backend"], retry_after_s=1),
         IdentitySettings(person_key_secret=SecretStr(SECRET)),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         kafka,
         publisher=publisher,
     )

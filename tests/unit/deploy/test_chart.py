@@ -77,6 +77,7 @@ def test_schema_refuses_wrong_values() -> None:
         {"ingest": {"replicaCount": "two"}},
         {"crmSync": {"settings": {"adapter": "pipedrive"}}},
         {"runtime": {"env": "staging"}},
+        {"runtime": {"env": "test"}},  # used to mean "open like dev" in the services
         {"unknownTopLevel": True},
         {"secrets": {"values": {"lower_case": "x"}}},
     ):

@@ -31,7 +31,7 @@ def li_client(publisher: RecordingPublisher, **linkedin: object) -> TestClient:
     app = create_app(
         make_settings(),
         IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
         publisher=publisher,
         linkedin=settings,
