@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 E_ACUTE = "é".encode("latin-1")
 SF_ORG = "00D000000000001AAA"
+SF_TOKEN = "sf-outbound-token-5a7c9e1b3d"
 CONSOLE_TOKEN = "console-admin-token-22aa"  # the token build_apps gives the console
 
 
@@ -54,7 +55,7 @@ def apps(engine: Engine, publisher: RecordingPublisher) -> dict[str, FastAPI]:
         identity=IDENTITY,
         clients=CrmClients(
             hubspot=HubSpotSettings(client_secret=SecretStr("hubspot-app-secret-71")),
-            salesforce=SalesforceSettings(organization_id=SF_ORG),
+            salesforce=SalesforceSettings(organization_id=SF_ORG, outbound_token=SecretStr(SF_TOKEN)),
         ),
         outcomes=OutcomeSettings(webhook_secret=SecretStr("outcome-webhook-secret-3b")),
         engine=engine,
@@ -162,6 +163,8 @@ def test_a_non_ascii_salesforce_organisation_is_401(apps: dict[str, FastAPI], pu
         "<OrganizationId>00D00000000000é</OrganizationId></notifications></soapenv:Body></soapenv:Envelope>"
     ).encode()
     with client(apps["crm"]) as http:
-        answer = http.post("/v1/crm/outcomes/salesforce", content=body, headers={"Content-Type": "text/xml"})
+        answer = http.post(
+            f"/v1/crm/outcomes/salesforce/{SF_TOKEN}", content=body, headers={"Content-Type": "text/xml"}
+        )
     assert answer.status_code == 401, answer.text[:200]
     assert publisher.records == []

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from peerscore.api import bearer_auth
+from peerscore.api import api_access
 from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
 from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
@@ -130,7 +130,7 @@ def create_app(
     broker. Outcomes are published with ``publisher`` if given, else with the worker's producer."""
     settings = crm if crm is not None else CrmSyncSettings()
     crm_clients = clients or CrmClients()
-    require_auth = bearer_auth(auth, runtime)
+    require_auth = api_access(auth, runtime, serves_admin=False).read  # crm-sync serves reads only
     registry = CollectorRegistry()
     consumer_metrics = ConsumerMetrics(registry, settings.group_id)
     crm_metrics = CrmMetrics(registry)
