@@ -72,6 +72,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
 ADMIN_ROUTES = {
     ("scoring", "POST", "/v1/outcomes"),
     ("scoring", "DELETE", "/v1/people/{email}"),
+    ("scoring", "POST", "/v1/people/erase"),
     ("scoring", "GET", "/v1/erasures/{request_id}"),
     ("scoring", "POST", "/v1/models/{version}/promote"),
     ("scoring", "POST", "/v1/models/rollback"),
@@ -85,6 +86,7 @@ ADMIN_ROUTES = {
 READ_WRITES: dict[tuple[str, str, str], str] = {
     ("scoring", "POST", "/v1/backtests"): "a what-if run over stored events: changes nothing",
     ("scoring", "DELETE", "/v1/backtests/{job_id}"): "cancels such a run",
+    ("scoring", "POST", "/v1/leads/search"): "a lead lookup with the email in the body instead of the URL",
 }
 """Non-GET routes the read token may call (anything else that is not a GET must be in ADMIN_ROUTES)."""
 

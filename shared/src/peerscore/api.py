@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import structlog
-from fastapi import Header, HTTPException, Request, status
+from fastapi import Header, HTTPException, Request, Response, status
 
 from peerscore.secrets_compare import ascii_digits, secrets_equal
 from peerscore.settings import ApiAuthSettings, RuntimeSettings
@@ -109,3 +109,12 @@ async def read_body_or_413(request: Request, limit: int) -> bytes:
         return await read_within(request.stream(), limit)
     except BodyTooLarge:
         raise too_large from None
+
+
+def deprecate_email_in_url(response: Response, *, endpoint: str, successor: str) -> None:
+    """Mark a response from an old route that carries an email in its URL (where proxies and access logs keep it):
+    ``Deprecation`` and the successor link for clients, a warning naming the route — never the email — for
+    operators. The old routes stay for one release."""
+    response.headers["Deprecation"] = "true"
+    response.headers["Link"] = f'<{successor}>; rel="successor-version"'
+    log.warning("email_in_url_deprecated", endpoint=endpoint, successor=successor)
