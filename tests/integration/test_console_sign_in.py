@@ -1,19 +1,19 @@
 """The console's sign-in as the review found it: sign-out did not revoke the cookie (a copy kept working for
 12 hours), the cookie MAC was keyed by the bare admin token, any token length was accepted, and sign-in could be
-tried without limit. The scoring app is built as production builds it (``build_apps``), on SQLite."""
+tried without limit. The scoring app is built as production builds it (``build_apps``),
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
-from peerscore.db import make_engine
 from peerscore.scoring.console.auth import COOKIE
 from peerscore.scoring.console.settings import ConsoleSettings
 from peerscore.settings import RuntimeSettings
@@ -25,8 +25,8 @@ CONSOLE_TOKEN = "console-admin-token-22aa"  # what build_apps gives the console
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> TestClient:
-    engine = make_engine(f"sqlite:///{tmp_path / 'console.db'}")
+def console(engine: Engine) -> TestClient:
+    """On SQLite, and on PostgreSQL too with TEST_DATABASE_URL: revocations live in the database."""
     app = build_apps(engine, RecordingPublisher())["scoring"]
     return TestClient(app, raise_server_exceptions=False, follow_redirects=False)
 

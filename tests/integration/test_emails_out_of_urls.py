@@ -5,13 +5,12 @@ email. The scoring app is built as production builds it, with a recording publis
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import structlog
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
-from peerscore.db import make_engine
 from peerscore.scoring.console.auth import COOKIE
 from tests.integration.test_security_routes import ADMIN_TOKEN, READ_TOKEN, RecordingPublisher, build_apps
 
@@ -22,9 +21,9 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-def scoring(tmp_path: Path) -> tuple[TestClient, RecordingPublisher]:
+def scoring(engine: Engine) -> tuple[TestClient, RecordingPublisher]:
+    """On SQLite, and on PostgreSQL too with TEST_DATABASE_URL."""
     publisher = RecordingPublisher()
-    engine = make_engine(f"sqlite:///{tmp_path / 'scoring.db'}")
     app = build_apps(engine, publisher)["scoring"]
     return TestClient(app, raise_server_exceptions=False, follow_redirects=False), publisher
 
