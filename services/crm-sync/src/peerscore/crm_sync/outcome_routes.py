@@ -9,9 +9,9 @@ CRMs cannot send our bearer token, so each endpoint verifies its sender the way 
 * Salesforce outbound messages cannot be signed, and the org id is no secret: the endpoint URL carries a secret
   path segment (``SALESFORCE_OUTBOUND_TOKEN``) checked before the XML is parsed; the ``OrganizationId`` must be
   ours too, and DTDs/entities are refused by the parser whatever the encoding.
+* Generic JSON: the Peerscore signature (see :mod:`peerscore.crm_sync.domain.signing`).
 
 Every body is read within ``OUTCOMES_MAX_BODY_BYTES`` (413 beyond) and authenticated before it is parsed.
-* Generic JSON: the Peerscore signature (see :mod:`peerscore.crm_sync.domain.signing`).
 
 Each outcome is keyed by ``person_key(PersonIdentifiers(email=…), secret)``, exactly as ingest keys events, and
 published (acknowledged by Kafka) before the CRM gets 2xx: CRMs retry anything else, so nothing is lost. When the
