@@ -121,7 +121,7 @@ class StreamingProducer:
 def scoring_env(settings: KafkaSettings, database_url: str, group: str, **extra: str) -> dict[str, str]:
     """The scoring service's environment for these tests (decay sweep off: it would add events of its own)."""
     return {
-        "PEERSCORE_ENV": "test",
+        "PEERSCORE_ENV": "dev",
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "KAFKA_TOPIC_PREFIX": settings.topic_prefix,
         "KAFKA_EVENT_PARTITIONS": str(settings.event_partitions),

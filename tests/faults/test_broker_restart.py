@@ -121,7 +121,7 @@ def test_broker_restart_mid_stream_services_reconnect_and_nothing_accepted_is_lo
     scoring_db_url = one_database_url
     crm_db_url = f"sqlite:///{tmp_path / 'crm.db'}"
     common = {
-        "PEERSCORE_ENV": "test",
+        "PEERSCORE_ENV": "dev",
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
         "KAFKA_EVENT_PARTITIONS": str(kafka.event_partitions),

@@ -41,7 +41,7 @@ def test_crm_sync_sigkilled_mid_batch_every_lead_in_the_crm_exactly_once(
 ) -> None:
     newest = {f"lead{i:04d}@example.com": VERSIONS for i in range(LEADS)}
     env = {
-        "PEERSCORE_ENV": "test",
+        "PEERSCORE_ENV": "dev",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
         "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
         "KAFKA_EVENT_PARTITIONS": str(kafka_settings.event_partitions),

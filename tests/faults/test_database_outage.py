@@ -133,7 +133,7 @@ def test_database_unreachable_for_30s_workers_pause_commit_nothing_and_resume(
         "crm": start_service(
             "peerscore.crm_sync",
             {
-                "PEERSCORE_ENV": "test",
+                "PEERSCORE_ENV": "dev",
                 "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
                 "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
                 "KAFKA_EVENT_PARTITIONS": str(kafka_settings.event_partitions),

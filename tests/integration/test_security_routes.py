@@ -1,7 +1,10 @@
 """Every route of every service's FastAPI app is either on an explicit allow-list (health, metrics, API docs, the
 ingest endpoints that check write keys, signed webhooks, the console's sign-in page) or refuses requests without
-the bearer token outside dev. A route added later without auth fails here. Nothing is published by a refused
-request, and dev mode says loudly that its APIs are open."""
+the bearer token outside dev. A route added later without auth fails here. Least privilege: the read token opens
+every protected API route except the admin ones (publishing rules, promoting models, outcomes, erasure), which
+answer it 403; the admin token opens all of them; neither opens the console (it has its own token). Every route
+that is not a GET is admin unless listed with a reason. Nothing is published by a refused request, and dev mode
+says loudly that its APIs are open."""
 
 from __future__ import annotations
 
@@ -30,7 +33,9 @@ from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettin
 
 pytestmark = pytest.mark.integration
 
-API_TOKEN = "api-token-7f3e9c2a1b"
+READ_TOKEN = "read-token-2b8d4f6a1c"
+ADMIN_TOKEN = "admin-token-7f3e9c2a1b"
+API_TOKEN = ADMIN_TOKEN  # the deprecated single token acts as the admin token
 WRITE_KEY = "write-key-5d8e2f"
 LINKEDIN_SECRET = "linkedin-client-secret-91ab"
 PROD = RuntimeSettings(env="prod")
@@ -54,13 +59,45 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("ingest", "POST", "/v1/linkedin/leads"): "LinkedIn signature (checked below)",
     ("ingest", "POST", "/v1/linkedin/social-actions"): "LinkedIn signature (checked below)",
     ("crm", "POST", "/v1/crm/outcomes/hubspot"): "HubSpot signature (checked below)",
-    ("crm", "POST", "/v1/crm/outcomes/salesforce"): "Salesforce organisation id (checked below)",
+    ("crm", "POST", "/v1/crm/outcomes/salesforce"): "Salesforce org id + endpoint token (test_outcome_edges.py)",
+    ("crm", "POST", "/v1/crm/outcomes/salesforce/{token}"): "Salesforce endpoint token (test_outcome_edges.py)",
     ("crm", "POST", "/v1/crm/outcomes/webhook"): "webhook signature (checked below)",
     ("scoring", "GET", "/console"): "redirects to the console's sign-in",
     ("scoring", "GET", "/console/login"): "the console's sign-in page",
     ("scoring", "POST", "/console/login"): "the console's sign-in (checks the admin token)",
     ("scoring", "GET", "/console/static/{name}"): "stylesheet and script",
 }
+
+
+ADMIN_ROUTES = {
+    ("scoring", "POST", "/v1/outcomes"),
+    ("scoring", "DELETE", "/v1/people/{email}"),
+    ("scoring", "POST", "/v1/people/erase"),
+    ("scoring", "GET", "/v1/erasures/{request_id}"),
+    ("scoring", "POST", "/v1/models/{version}/promote"),
+    ("scoring", "POST", "/v1/models/rollback"),
+    ("scoring", "DELETE", "/v1/models/challenger"),
+    ("scoring", "POST", "/v1/rulesets"),
+    ("scoring", "POST", "/v1/rulesets/rollback"),
+    ("scoring", "POST", "/v1/rulesets/{version}/publish"),
+}
+"""Routes only the admin token may call."""
+
+READ_WRITES: dict[tuple[str, str, str], str] = {
+    ("scoring", "POST", "/v1/backtests"): "a what-if run over stored events: changes nothing",
+    ("scoring", "DELETE", "/v1/backtests/{job_id}"): "cancels such a run",
+    ("scoring", "POST", "/v1/leads/search"): "a lead lookup with the email in the body instead of the URL",
+}
+"""Non-GET routes the read token may call (anything else that is not a GET must be in ADMIN_ROUTES)."""
+
+
+def needs(service: str, method: str, path: str) -> str:
+    """Which credential a protected route takes: "console" (its own token), "admin" or "read"."""
+    if path.startswith("/console"):
+        return "console"
+    if (service, method, path) in ADMIN_ROUTES:
+        return "admin"
+    return "read"
 
 
 class RecordingPublisher:
@@ -85,7 +122,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 def build_apps(engine: Engine, publisher: RecordingPublisher) -> dict[str, FastAPI]:
     """The three apps as production builds them (token set, not dev), without starting consumers."""
-    auth = ApiAuthSettings(api_token=SecretStr(API_TOKEN))
+    auth = ApiAuthSettings(read_token=SecretStr(READ_TOKEN), admin_token=SecretStr(ADMIN_TOKEN))
     kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9")
     config = ScoringConfig(
         runtime=PROD,
@@ -169,9 +206,53 @@ def test_every_route_needs_the_bearer_token_unless_allow_listed(sqlite_engine: E
 
     # The same token does get through (so the refusals above are the auth, not a broken route).
     client = TestClient(apps["scoring"], raise_server_exceptions=False)
-    assert client.get("/v1/leads", headers={"Authorization": f"Bearer {API_TOKEN}"}).status_code == 200
+    assert client.get("/v1/leads", headers={"Authorization": f"Bearer {READ_TOKEN}"}).status_code == 200
     with TestClient(apps["crm"]) as crm:  # its lifespan opens the database (no consumer here)
-        assert crm.get("/v1/crm/leads", headers={"Authorization": f"Bearer {API_TOKEN}"}).status_code == 200
+        assert crm.get("/v1/crm/leads", headers={"Authorization": f"Bearer {READ_TOKEN}"}).status_code == 200
+
+
+def protected_routes(apps: dict[str, FastAPI]) -> list[tuple[str, str, str]]:
+    return [
+        (service, method, path)
+        for service, app in apps.items()
+        for method, path in routes(app)
+        if (service, method, path) not in ALLOWED
+    ]
+
+
+def test_every_mutation_is_admin_unless_listed() -> None:
+    """A new POST/PUT/PATCH/DELETE must be classified: admin, or a read-level write with a reason."""
+    with_tmp = make_engine("sqlite://")
+    try:
+        found = protected_routes(build_apps(with_tmp, RecordingPublisher()))
+    finally:
+        with_tmp.dispose()
+    unclassified = [r for r in found if r[1] not in ("GET", "HEAD") and needs(*r) == "read" and r not in READ_WRITES]
+    assert unclassified == [], f"mutations guarded only by the read token: {unclassified}"
+    assert ADMIN_ROUTES <= set(found) and set(READ_WRITES) <= set(found), "stale entries"
+
+
+def test_read_and_admin_tokens_each_open_only_their_routes(sqlite_engine: Engine) -> None:
+    """The read token: reads yes, admin routes 403, console no. The admin token: every API route, console no."""
+    publisher = RecordingPublisher()
+    apps = build_apps(sqlite_engine, publisher)
+    wrong: list[str] = []
+    for token_name, token in (("read", READ_TOKEN), ("admin", ADMIN_TOKEN)):
+        for service, method, path in protected_routes(apps):
+            kind = needs(service, method, path)
+            with TestClient(apps[service], raise_server_exceptions=False, follow_redirects=False) as client:
+                answer = client.request(method, concrete(path), headers={"Authorization": f"Bearer {token}"})
+            if kind == "console" or (kind == "admin" and token_name == "read"):
+                ok = refused(answer.status_code, dict(answer.headers))
+                if kind == "admin":
+                    ok = answer.status_code == 403  # known but not allowed: not a 401
+            else:
+                ok = not refused(answer.status_code, dict(answer.headers))
+            if not ok:
+                wrong.append(f"{token_name} token: {service} {method} {path} ({kind}) → {answer.status_code}")
+        if token_name == "read":
+            assert publisher.records == [], "the read token published something"
+    assert not wrong, "\n".join(wrong)
 
 
 def test_a_route_added_without_auth_is_caught(sqlite_engine: Engine) -> None:

@@ -19,16 +19,19 @@ PLACEHOLDER_SECRETS = frozenset(
 
 
 class RuntimeSettings(BaseSettings):
-    """Where we run: ``dev`` allows placeholder secrets and open admin APIs (and says so loudly)."""
+    """Where we run: ``dev`` allows placeholder secrets and open admin APIs (and says so loudly); ``prod`` is
+    everything else. There is deliberately no third value: ``test`` used to behave as dev, so a "test" or staging
+    deployment was as open as a laptop. An unknown value (``test``, ``staging``) stops start-up."""
 
     model_config = SettingsConfigDict(env_prefix="PEERSCORE_", extra="ignore")
 
-    env: Literal["dev", "test", "prod"] = "prod"
+    env: Literal["dev", "prod"] = "prod"
     log_level: str = "INFO"
 
     @property
     def is_dev(self) -> bool:
-        return self.env in ("dev", "test")
+        """Only ``dev`` is open: the one place the environment name is interpreted."""
+        return self.env == "dev"
 
 
 def refuse_placeholder(runtime: RuntimeSettings, name: str, value: SecretStr) -> None:
@@ -97,12 +100,39 @@ class HttpSettings(BaseSettings):
 
 
 class ApiAuthSettings(BaseSettings):
-    """Bearer token for the read/admin APIs (leads, CRM listing). Not required in dev."""
+    """Bearer tokens of the HTTP APIs, least privilege: ``PEERSCORE_READ_TOKEN`` reads leads, accounts, models,
+    rulesets, backtests and CRM sync state; ``PEERSCORE_ADMIN_TOKEN`` also publishes rules, promotes models,
+    records outcomes and erases people. ``PEERSCORE_API_TOKEN`` is the old single token: for one release it still
+    works, as the admin token, with a deprecation warning at start. Not required in dev."""
 
     model_config = SettingsConfigDict(env_prefix="PEERSCORE_", extra="ignore")
 
+    read_token: SecretStr = SecretStr("")
+    admin_token: SecretStr = SecretStr("")
     api_token: SecretStr = SecretStr("")
+    """Deprecated (one release): acts as ``PEERSCORE_ADMIN_TOKEN``."""
+
+    def admin(self) -> str:
+        """The admin token: ``PEERSCORE_ADMIN_TOKEN``, else the deprecated ``PEERSCORE_API_TOKEN``."""
+        return self.admin_token.get_secret_value() or self.api_token.get_secret_value()
+
+    def reader(self) -> str:
+        """What a service calling another's read API sends: the read token, else the admin token."""
+        return self.read_token.get_secret_value() or self.admin()
 
     def check(self, runtime: RuntimeSettings) -> Self:
-        refuse_placeholder(runtime, "PEERSCORE_API_TOKEN", self.api_token)
+        for name, value in (
+            ("PEERSCORE_READ_TOKEN", self.read_token),
+            ("PEERSCORE_ADMIN_TOKEN", self.admin_token),
+            ("PEERSCORE_API_TOKEN", self.api_token),
+        ):
+            if value.get_secret_value():
+                refuse_placeholder(runtime, name, value)
+        admin, legacy = self.admin_token.get_secret_value(), self.api_token.get_secret_value()
+        if admin and legacy and admin != legacy:
+            raise ValueError(
+                "PEERSCORE_API_TOKEN (deprecated) and PEERSCORE_ADMIN_TOKEN differ: keep only the admin one"
+            )
+        if self.read_token.get_secret_value() and self.read_token.get_secret_value() == self.admin():
+            raise ValueError("PEERSCORE_READ_TOKEN equals the admin token: reads would administer; use two tokens")
         return self

@@ -69,7 +69,7 @@ def seeded(engine: Engine) -> Engine:
 
 @pytest.fixture
 def client(seeded: Engine) -> Iterator[TestClient]:
-    with app_client(seeded, RuntimeSettings(env="test"), ApiAuthSettings(api_token=SecretStr(""))) as c:
+    with app_client(seeded, RuntimeSettings(env="dev"), ApiAuthSettings(api_token=SecretStr(""))) as c:
         yield c
 
 

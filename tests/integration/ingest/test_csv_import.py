@@ -30,7 +30,7 @@ ROWS = (
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, kafka_settings: KafkaSettings) -> None:
-    monkeypatch.setenv("PEERSCORE_ENV", "test")
+    monkeypatch.setenv("PEERSCORE_ENV", "dev")
     monkeypatch.setenv("PEERSCORE_PERSON_KEY_SECRET", "csv-integration-secret")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
     monkeypatch.setenv("KAFKA_TOPIC_PREFIX", kafka_settings.topic_prefix)
@@ -64,7 +64,7 @@ def test_upload_endpoint_publishes_skipping_invalid_rows(kafka_settings: KafkaSe
     app = create_app(
         IngestSettings(write_keys=["wk-csv:backoffice"]),
         IdentitySettings(person_key_secret=SecretStr("csv-integration-secret")),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         kafka_settings,
     )
     text = ROWS + ",,,,,Demo Requested,,\n"

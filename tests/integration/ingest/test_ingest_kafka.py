@@ -29,7 +29,7 @@ def app_client(kafka_settings: KafkaSettings) -> TestClient:
     app = create_app(
         IngestSettings(write_keys=[SecretStr(WRITE_KEY)]),
         IdentitySettings(person_key_secret=SecretStr("integration-person-secret")),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         kafka_settings,
     )
     return TestClient(app)
@@ -115,7 +115,7 @@ def test_broker_down_answers_503_with_retry_after() -> None:
         app = create_app(
             IngestSettings(write_keys=[SecretStr(WRITE_KEY)], publish_timeout_s=3.0),
             IdentitySettings(person_key_secret=SecretStr("integration-person-secret")),
-            RuntimeSettings(env="test"),
+            RuntimeSettings(env="dev"),
             own,
         )
         with TestClient(app) as client:

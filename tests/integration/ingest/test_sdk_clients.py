@@ -56,7 +56,7 @@ def serve(
     app = create_app(
         IngestSettings(write_keys=[f"{SEGMENT_KEY}:website", f"{RUDDER_KEY}:backend"], retry_after_s=1),
         IdentitySettings(person_key_secret=SecretStr(SECRET)),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         kafka,
         publisher=publisher,
         linkedin=linkedin,

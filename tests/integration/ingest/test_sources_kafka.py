@@ -89,7 +89,7 @@ def test_source_topics_feed_the_events_topic_and_the_dlq(kafka_settings: KafkaSe
     app = create_app(
         IngestSettings(write_keys=["wk-sources"]),
         IdentitySettings(person_key_secret=SecretStr("sources-integration-secret")),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         kafka_settings,
         sources=sources,
     )
@@ -130,7 +130,7 @@ def test_signed_linkedin_webhook_lands_on_the_events_topic(kafka_settings: Kafka
     app = create_app(
         IngestSettings(write_keys=["wk-sources"]),
         IdentitySettings(person_key_secret=SecretStr("sources-integration-secret")),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         kafka_settings,
         linkedin=LinkedInSettings(client_secret=SecretStr(client_secret.decode())),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -44,8 +45,19 @@ def test_leads_ledger_and_accounts_explain_the_scores(
         leads = api.get("/v1/leads", params={"qualified": True}, headers=auth).json()
         assert leads and all(lead["qualified"] and lead["reasons"] for lead in leads)
         top = leads[0]
-        by_email = api.get("/v1/leads", params={"email": top["email"].upper()}, headers=auth).json()
-        assert [lead["person_key"] for lead in by_email] == [top["person_key"]]
+        # The email travels in the body, not the URL (where proxies and access logs keep it).
+        by_email = api.post("/v1/leads/search", json={"email": top["email"].upper()}, headers=auth)
+        assert by_email.status_code == 200 and "deprecation" not in by_email.headers
+        assert [lead["person_key"] for lead in by_email.json()] == [top["person_key"]]
+        assert api.post("/v1/leads/search", json={"email": top["email"], "emial": 1}, headers=auth).status_code == 422
+        # The old form still answers for one release, marked deprecated (and logged without the email).
+        with structlog.testing.capture_logs() as logs:
+            old = api.get("/v1/leads", params={"email": top["email"].upper()}, headers=auth)
+        assert [lead["person_key"] for lead in old.json()] == [top["person_key"]]
+        assert old.headers["deprecation"] == "true" and "/v1/leads/search" in old.headers["link"]
+        warned = [e for e in logs if e["event"] == "email_in_url_deprecated"]
+        assert warned and top["email"] not in str(warned)
+        assert "deprecation" not in api.get("/v1/leads", headers=auth).headers
         ledger = api.get(f"/v1/leads/{top['person_key']}/ledger", headers=auth).json()
         assert ledger and {row["group"] for row in ledger} >= {"fit", "engagement"}
         assert api.get("/v1/leads/p_nobody", headers=auth).status_code == 404

@@ -39,7 +39,7 @@ def test_sigkilled_worker_ends_with_exactly_the_uninterrupted_state(
     group = unique("crashy")
     create_tables(engine, SCORING_TABLES)
     env = {
-        "PEERSCORE_ENV": "test",
+        "PEERSCORE_ENV": "dev",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
         "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
         "KAFKA_EVENT_PARTITIONS": str(kafka_settings.event_partitions),

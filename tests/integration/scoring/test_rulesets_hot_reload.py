@@ -52,7 +52,7 @@ def tuned(label: str) -> str:
 
 def config(kafka_settings: KafkaSettings) -> ScoringConfig:
     return ScoringConfig(
-        runtime=RuntimeSettings(env="test"),
+        runtime=RuntimeSettings(env="dev"),
         kafka=kafka_settings,
         database=DatabaseSettings(),
         scoring=ScoringSettings(group_id=unique("scoring"), decay_sweep_interval_s=0, ruleset_poll_ms=200),

@@ -22,6 +22,7 @@ from .support import (
     SERVICES,
     Service,
     container,
+    container_env,
     find,
     one,
     render,
@@ -77,6 +78,7 @@ def test_schema_refuses_wrong_values() -> None:
         {"ingest": {"replicaCount": "two"}},
         {"crmSync": {"settings": {"adapter": "pipedrive"}}},
         {"runtime": {"env": "staging"}},
+        {"runtime": {"env": "test"}},  # used to mean "open like dev" in the services
         {"unknownTopLevel": True},
         {"secrets": {"values": {"lower_case": "x"}}},
     ):
@@ -340,3 +342,9 @@ def test_helm_test_checks_every_service() -> None:
     assert set(spec["args"][1:]) == services
     assert '"/healthz"' in spec["args"][0] and '"/readyz"' in spec["args"][0]
     compile(spec["args"][0], "helm-test", "exec")
+
+
+def test_the_console_cookie_is_secure_by_default() -> None:
+    """The service default is off for ``make run`` (plain http on localhost); a deployed console is HTTPS."""
+    env = container_env(rendered("minimal"), next(s for s in SERVICES if s.component == "scoring"))
+    assert env["CONSOLE_SECURE_COOKIE"] == "true"

@@ -35,6 +35,7 @@ CHART_OVERRIDES = {
     "KAFKA_HEARTBEAT_INTERVAL_MS": "the service default is tuned for the embedded dev broker",
     "CONSOLE_CRM_SYNC_URL": "the release's crm-sync Service, not localhost",
     "PREDICTIVE_MODEL_DIR": "the root filesystem is read-only: under /tmp",
+    "CONSOLE_SECURE_COOKIE": "a deployed console is served over HTTPS; make run serves plain http://127.0.0.1",
 }
 """Where the chart's defaults deliberately differ from the services' own defaults (and why)."""
 

@@ -59,7 +59,7 @@ def make_client(publisher: RecordingPublisher, **overrides: object) -> TestClien
     app = create_app(
         make_settings(**overrides),
         IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
         publisher=publisher,
     )

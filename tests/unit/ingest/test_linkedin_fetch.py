@@ -167,7 +167,7 @@ def li(fake: FakeLinkedIn, publisher: RecordingPublisher) -> Iterator[TestClient
     app = create_app(
         make_settings(),
         IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
         publisher=publisher,
         linkedin=linkedin,
@@ -276,7 +276,7 @@ def test_wrong_token_is_an_upstream_failure_not_a_client_error(
     app = create_app(
         make_settings(),
         IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
         publisher=publisher,
         linkedin=linkedin,
@@ -296,7 +296,7 @@ def test_unreachable_api_is_a_503(publisher: RecordingPublisher) -> None:
     app = create_app(
         make_settings(),
         IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
         publisher=publisher,
         linkedin=linkedin,

@@ -31,7 +31,7 @@ def li_client(publisher: RecordingPublisher, **linkedin: object) -> TestClient:
     app = create_app(
         make_settings(),
         IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
         publisher=publisher,
         linkedin=settings,
@@ -256,3 +256,37 @@ def test_placeholder_linkedin_secrets_are_refused_outside_dev() -> None:
         LinkedInSettings(client_secret=SecretStr("a-real-secret-123"), access_token=SecretStr("secret")).check(prod)
     assert LinkedInSettings().check(prod).enabled is False  # off is always allowed
     LinkedInSettings(client_secret=SecretStr("changeme")).check(RuntimeSettings(env="dev"))
+
+
+def test_the_challenge_cannot_be_used_to_sign_a_forged_notification(
+    li: TestClient, publisher: RecordingPublisher
+) -> None:
+    """The review's attack: ask the unauthenticated challenge for HMAC("hmacsha256=" + body), then post that body
+    with the answer as its X-LI-Signature. The challenge must refuse the code, and the forgery must be a 401."""
+    forged = json.dumps(
+        {
+            "type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS",
+            "notifications": [
+                {"notificationId": 66, "action": "LIKE", "actor": "urn:li:person:x", "sourcePost": "urn:li:share:1"}
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+    assert len(forged) < 200  # short enough for the old 256-character limit on challenge codes
+    oracle = li.get("/v1/linkedin/social-actions", params={"challengeCode": "hmacsha256=" + forged.decode()})
+    signature = oracle.json().get("challengeResponse", "")
+    headers = {"Content-Type": "application/json", "X-LI-Signature": signature}
+    refused = li.post("/v1/linkedin/social-actions", content=forged, headers=headers)
+    assert refused.status_code == 401
+    assert publisher.calls == []
+    assert oracle.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["x", "hmacsha256={}", "6b7ae9c0-3c22-4a8f-9f1d-0f6b2d9c1e11=", "6b7ae9c03c224a8f9f1d0f6b2d9c1e11", "é" * 36],
+)
+def test_only_uuid_shaped_challenge_codes_are_answered(li: TestClient, code: str) -> None:
+    response = li.get("/v1/linkedin/leads", params={"challengeCode": code})
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["path"] == "challengeCode"

@@ -27,7 +27,7 @@ def ingest_app() -> Iterator[FastAPI]:
     yield create_app(
         make_settings(max_import_bytes=64 * 1024),
         IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="test"),
+        RuntimeSettings(env="dev"),
         KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="contract"),
         publisher=RecordingPublisher(),
     )

@@ -27,7 +27,7 @@ AUTH = {"Authorization": "Bearer s3cret-token"}
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:  # noqa: F811
     app = FastAPI()
-    auth = bearer_auth(ApiAuthSettings(api_token=SecretStr("s3cret-token")), RuntimeSettings(env="test"))
+    auth = bearer_auth(ApiAuthSettings(api_token=SecretStr("s3cret-token")), RuntimeSettings(env="dev"))
     app.include_router(models_router(engine, ruleset, auth))
     with TestClient(app) as c:
         yield c

@@ -33,7 +33,7 @@ def publisher() -> RecordingPublisher:
 def client(tmp_path: Path, publisher: RecordingPublisher) -> Iterator[TestClient]:
     engine = sqlite_engine(tmp_path)
     config = ScoringConfig(
-        runtime=RuntimeSettings(env="test"),
+        runtime=RuntimeSettings(env="dev"),
         kafka=KAFKA,
         database=DatabaseSettings(),
         scoring=ScoringSettings(ruleset_name="test"),

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from peerscore.api import bearer_auth
+from peerscore.api import api_access
 from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
 from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
@@ -148,7 +148,7 @@ def create_app(
     broker. Outcomes are published with ``publisher`` if given, else with the worker's producer."""
     settings = crm if crm is not None else CrmSyncSettings()
     crm_clients = clients or CrmClients()
-    require_auth = bearer_auth(auth, runtime)
+    require_auth = api_access(auth, runtime, serves_admin=False).read  # crm-sync serves reads only
     registry = CollectorRegistry()
     consumer_metrics = ConsumerMetrics(registry, settings.group_id)
     crm_metrics = CrmMetrics(registry)
@@ -157,6 +157,7 @@ def create_app(
     running = _Running()
     running.publisher = publisher
     factory = build_adapter_factory(settings, crm_clients, crm_metrics)
+    crm_clients.salesforce.check_outcomes(runtime)
     sink = _outcome_sink(
         settings,
         crm_clients,
@@ -224,4 +225,7 @@ def _outcome_sink(
         salesforce_org_id=clients.salesforce.organization_id,
         webhook_secret=outcomes.webhook_secret.get_secret_value().encode(),
         person_keys=lambda crm, ids: lookup_person_keys(running.engine, crm, ids),
+        salesforce_token=clients.salesforce.outbound_token.get_secret_value().encode(),
+        max_body_bytes=outcomes.max_body_bytes,
+        public_base_url=outcomes.public_base_url,
     )

@@ -3,10 +3,15 @@
 CRMs cannot send our bearer token, so each endpoint verifies its sender the way that CRM documents it:
 
 * HubSpot webhook v3: ``X-HubSpot-Signature-v3`` = base64(HMAC-SHA256(client secret, method + URI + body +
-  ``X-HubSpot-Request-Timestamp``)); timestamps older than five minutes are refused (replays).
-* Salesforce outbound messages are not signed: the ``OrganizationId`` must be ours, DTDs/entities are refused, and
-  the endpoint should sit behind Salesforce's IP ranges or mutual TLS in production.
+  ``X-HubSpot-Request-Timestamp``)); timestamps older than five minutes, or from the future beyond a minute of
+  clock skew, are refused (replays). The URI is the one HubSpot called: ``OUTCOMES_PUBLIC_BASE_URL`` + path when
+  set (TLS ends at a proxy, so the request itself says ``http://``), else the request's own URL.
+* Salesforce outbound messages cannot be signed, and the org id is no secret: the endpoint URL carries a secret
+  path segment (``SALESFORCE_OUTBOUND_TOKEN``) checked before the XML is parsed; the ``OrganizationId`` must be
+  ours too, and DTDs/entities are refused by the parser whatever the encoding.
 * Generic JSON: the Peerscore signature (see :mod:`peerscore.crm_sync.domain.signing`).
+
+Every body is read within ``OUTCOMES_MAX_BODY_BYTES`` (413 beyond) and authenticated before it is parsed.
 
 Each outcome is keyed by the person crm-sync synced to the CRM record it names (the ``crm_object`` id table: a
 HubSpot contact, a Salesforce Lead/Contact, an Opportunity's contact), else by its email
@@ -34,6 +39,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from kafka.errors import KafkaError
 from starlette.concurrency import run_in_threadpool
 
+from peerscore.api import read_body_or_413
 from peerscore.crm_sync.adapters.hubspot_people import LookupUnavailable
 from peerscore.crm_sync.domain.outcomes import (
     BadOutcomePayload,
@@ -51,6 +57,7 @@ from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.outcome_hubspot import HubSpotLookup, resolve_hubspot
 from peerscore.events import utcnow
 from peerscore.kafka_io import Publisher, record
+from peerscore.secrets_compare import ascii_digits, secrets_equal
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +65,7 @@ _T = TypeVar("_T")
 OutcomeSource = Literal["hubspot", "salesforce", "webhook"]
 
 HUBSPOT_MAX_AGE_MS = 300_000
+HUBSPOT_MAX_SKEW_MS = 60_000
 SF_ACK = (
     '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
     '<soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
@@ -78,22 +86,33 @@ class OutcomeSink:
     deal_stages: DealStages = DealStages()
     salesforce_org_id: str = ""
     webhook_secret: bytes = b""
+    salesforce_token: bytes = b""
+    max_body_bytes: int = 1_048_576
+    public_base_url: str = ""
     clock: Callable[[], float] = time.time
     person_keys: Callable[[str, Sequence[str]], dict[str, str]] = lambda _crm, _ids: {}
     """Person key by CRM object id (crm-sync's id table); raises ``LookupError`` when it cannot be read."""
+
+    def signed_url(self, request: Request) -> str:
+        """The URL the CRM called: the configured public base (scheme and host behind the proxy) + our path."""
+        if not self.public_base_url:
+            return str(request.url)
+        query = request.url.query
+        return self.public_base_url + request.url.path + (f"?{query}" if query else "")
 
 
 def hubspot_signature_ok(
     secret: bytes, method: str, uri: str, body: bytes, timestamp: str | None, sig: str | None, now_s: float
 ) -> bool:
-    if not timestamp or not sig or not timestamp.isdigit():
+    if not sig or not ascii_digits(timestamp):
         return False
-    if now_s * 1000 - int(timestamp) > HUBSPOT_MAX_AGE_MS:
+    age_ms = now_s * 1000 - int(timestamp)
+    if age_ms > HUBSPOT_MAX_AGE_MS or age_ms < -HUBSPOT_MAX_SKEW_MS:
         return False
     expected = base64.b64encode(
         hmac.new(secret, (method + uri).encode() + body + timestamp.encode(), hashlib.sha256).digest()
     ).decode()
-    return hmac.compare_digest(expected, sig.strip())
+    return secrets_equal(sig.strip(), expected)
 
 
 def outcomes_router(sink: OutcomeSink) -> APIRouter:
@@ -103,11 +122,11 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
     async def hubspot(request: Request) -> dict[str, int]:
         if not sink.hubspot_client_secret:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "HubSpot outcomes are not configured")
-        body = await request.body()
+        body = await read_body_or_413(request, sink.max_body_bytes)
         ok = hubspot_signature_ok(
             sink.hubspot_client_secret,
             request.method,
-            str(request.url),
+            sink.signed_url(request),
             body,
             request.headers.get("X-HubSpot-Request-Timestamp"),
             request.headers.get("X-HubSpot-Signature-v3"),
@@ -129,22 +148,32 @@ def outcomes_router(sink: OutcomeSink) -> APIRouter:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "HubSpot lookup failed; retry later") from exc
         return {"published": await run_in_threadpool(_publish, sink, "hubspot", raw)}
 
-    @router.post("/salesforce")
-    async def salesforce(request: Request) -> Response:
+    async def salesforce(request: Request, token: str | None) -> Response:
         if not sink.salesforce_org_id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Salesforce outcomes are not configured")
-        body = await request.body()
+        if sink.salesforce_token and not secrets_equal(token, sink.salesforce_token):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or missing Salesforce endpoint token")
+        body = await read_body_or_413(request, sink.max_body_bytes)
         org, raw = _parse(lambda: salesforce_outcomes(body))
-        if not hmac.compare_digest(org[:15], sink.salesforce_org_id[:15]):
+        if not secrets_equal(org[:15], sink.salesforce_org_id[:15]):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "outbound message from another organisation")
         await run_in_threadpool(_publish, sink, "salesforce", raw)
         return Response(SF_ACK, media_type="text/xml")
+
+    @router.post("/salesforce/{token}")
+    async def salesforce_with_token(request: Request, token: str) -> Response:
+        return await salesforce(request, token)
+
+    @router.post("/salesforce", deprecated=True)
+    async def salesforce_without_token(request: Request) -> Response:
+        """Only while no ``SALESFORCE_OUTBOUND_TOKEN`` is set (dev, or a deployment not yet moved): 401 after."""
+        return await salesforce(request, None)
 
     @router.post("/webhook")
     async def generic(request: Request) -> dict[str, int]:
         if not sink.webhook_secret:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "webhook outcomes are not configured")
-        body = await request.body()
+        body = await read_body_or_413(request, sink.max_body_bytes)
         headers = request.headers
         if not verify_peerscore_signature(
             sink.webhook_secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, sink.clock()

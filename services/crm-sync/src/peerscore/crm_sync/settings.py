@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
+import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -23,6 +24,10 @@ from peerscore.crm_sync.domain.payloads import (
     validate_salesforce_mapping,
 )
 from peerscore.settings import DatabaseSettings, HttpSettings, RuntimeSettings, refuse_placeholder
+
+log = structlog.get_logger(__name__)
+MIN_URL_TOKEN_CHARS = 24
+"""A secret path segment is the only credential Salesforce can send: long enough not to be guessed."""
 
 AdapterName = Literal["local", "hubspot", "salesforce", "webhook"]
 
@@ -91,6 +96,27 @@ class SalesforceSettings(BaseSettings):
         default="lead_then_contact",
         description="Which existing records a lead updates, found by email (see domain.matching.MATCH_OBJECTS)",
     )
+    outbound_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Secret path segment of the outbound-message endpoint (/v1/crm/outcomes/salesforce/<token>): "
+        "outbound messages cannot be signed and the org id is not secret, so this is what authenticates them",
+    )
+
+    def check_outcomes(self, runtime: RuntimeSettings) -> None:
+        """Outside dev, Salesforce outcomes need the endpoint token: the org id alone let anyone post won/lost."""
+        if not self.organization_id:
+            return
+        if not self.outbound_token.get_secret_value():
+            if runtime.is_dev:
+                log.warning("salesforce_outcomes_without_token", hint="dev only: set SALESFORCE_OUTBOUND_TOKEN")
+                return
+            raise ValueError(
+                "SALESFORCE_ORGANIZATION_ID is set without SALESFORCE_OUTBOUND_TOKEN: the org id is no secret; set a "
+                "random token and point the outbound message at /v1/crm/outcomes/salesforce/<token>"
+            )
+        refuse_placeholder(runtime, "SALESFORCE_OUTBOUND_TOKEN", self.outbound_token)
+        if not runtime.is_dev and len(self.outbound_token.get_secret_value()) < MIN_URL_TOKEN_CHARS:
+            raise ValueError(f"SALESFORCE_OUTBOUND_TOKEN must be at least {MIN_URL_TOKEN_CHARS} characters")
 
 
 class WebhookSettings(BaseSettings):
@@ -110,6 +136,20 @@ class OutcomeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OUTCOMES_", extra="ignore")
 
     webhook_secret: SecretStr = SecretStr("")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest webhook body read (413 beyond it, before authentication or parsing): HubSpot sends at most 100
+    events per request and Salesforce at most 100 notifications, both far below 1 MiB."""
+    public_base_url: str = ""
+    """The scheme and host CRMs call (``https://crm-sync.example.com``). HubSpot signs the full URL it called; behind
+    a TLS-terminating proxy the service sees ``http://<pod>``, so without this every v3 signature fails."""
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("OUTCOMES_PUBLIC_BASE_URL must start with https:// (or http://)")
+        return value
 
 
 class CrmSyncSettings(BaseSettings):

@@ -41,6 +41,7 @@ from peerscore.ingest.wiring import SourceRunner, add_linkedin_routes
 from peerscore.kafka_io import KafkaPublisher, Publisher, make_publisher, record
 from peerscore.observability import health_router
 from peerscore.runtime import broker_check
+from peerscore.secrets_compare import ascii_digits
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 
 log = structlog.get_logger(__name__)
@@ -109,7 +110,7 @@ def create_app(
 
     async def read_body(request: Request) -> dict[str, Any]:
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_batch_bytes:
+        if ascii_digits(length) and int(length) > settings.max_batch_bytes:
             raise too_large(f"request body is larger than {settings.max_batch_bytes} bytes")
         raw = await read_limited(request.stream(), settings.max_batch_bytes)
         data = decode(raw, request.headers.get("content-encoding"), settings.max_batch_bytes)

@@ -8,12 +8,11 @@ key is not rescued by a right body key, so a misconfigured client fails loudly i
 from __future__ import annotations
 
 import base64
-import binascii
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from peerscore.ingest.settings import WriteKeyBinding
+from peerscore.secrets_compare import secrets_equal
 
 
 def basic_user(authorization: str | None) -> str | None:
@@ -25,7 +24,7 @@ def basic_user(authorization: str | None) -> str | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input (Latin-1 decoded headers)
         return None
     user, _, _password = decoded.partition(":")
     return user or None
@@ -55,7 +54,7 @@ class WriteKeys:
         candidate = given.encode()
         found: KeyMatch | None = None
         for key, source in self._keys:
-            if hmac.compare_digest(candidate, key):
+            if secrets_equal(candidate, key):
                 found = KeyMatch(source)
         return found
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from peerscore.api import BodyTooLarge, read_within
 from peerscore.ingest.errors import FieldError, RequestRejected
 
 MAX_JSON_DEPTH = 32
@@ -28,12 +29,10 @@ def bad_request(message: str, path: str = "$") -> RequestRejected:
 
 async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     """The whole body, or 413 as soon as more than ``limit`` bytes have arrived."""
-    buffer = bytearray()
-    async for chunk in chunks:
-        buffer += chunk
-        if len(buffer) > limit:
-            raise too_large(f"request body is larger than {limit} bytes")
-    return bytes(buffer)
+    try:
+        return await read_within(chunks, limit)
+    except BodyTooLarge as exc:
+        raise too_large(str(exc)) from None
 
 
 def gunzip_limited(data: bytes, limit: int) -> bytes:

@@ -26,6 +26,7 @@ from peerscore.ingest.csv_rows import CsvFormatError
 from peerscore.ingest.errors import RequestRejected
 from peerscore.ingest.settings import IngestSettings
 from peerscore.kafka_io import Publisher
+from peerscore.secrets_compare import ascii_digits
 
 log = structlog.get_logger(__name__)
 
@@ -94,7 +95,7 @@ async def read_upload(request: Request, limit: int) -> tuple[str, str]:
     if not content_type.lower().startswith("multipart/form-data"):
         raise RequestRejected(415, "invalid", "unsupported_media_type", "send the CSV as multipart/form-data")
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    if ascii_digits(length) and int(length) > limit:
         raise too_large(f"upload is larger than {limit} bytes", path="file")
     parser = MultiPartParser(
         request.headers, limited(request.stream(), limit), max_files=1, max_fields=4, max_part_size=64 * 1024

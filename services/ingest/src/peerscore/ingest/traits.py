@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from peerscore.events import AccountHints, PersonTraits
 from peerscore.identity import account_key, email_domain
 from peerscore.identity import is_free_mail as shared_is_free_mail
+from peerscore.secrets_compare import ascii_digits
 
 
 def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
@@ -62,7 +63,7 @@ def count(value: Any) -> int | None:
         return value if value >= 0 else None
     if isinstance(value, float) and value.is_integer() and value >= 0:
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and ascii_digits(value.strip()):
         return int(value.strip())
     return None
 

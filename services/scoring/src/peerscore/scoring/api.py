@@ -1,4 +1,8 @@
-"""Read API over scored leads: what sales and the console ask ("why is this lead hot?")."""
+"""Read API over scored leads: what sales and the console ask ("why is this lead hot?").
+
+Looking a lead up by email is ``POST /v1/leads/search`` with the email in the JSON body: in a query string it
+lands in proxy and access logs. ``GET /v1/leads?email=`` still answers for one release, marked deprecated.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from peerscore.api import deprecate_email_in_url
 from peerscore.events import LeadScore, utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
@@ -58,6 +63,16 @@ def model_probability(stored: LeadScore | None, score: LeadScore) -> tuple[float
     return stored.conversion_probability, stored.model_version
 
 
+class LeadSearch(BaseModel):
+    """``POST /v1/leads/search``: the same filters as ``GET /v1/leads``, with the email out of the URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=320)
+    qualified: bool | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
 def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[..., None]) -> APIRouter:
     router = APIRouter(prefix="/v1/leads", tags=["leads"], dependencies=[Depends(auth)])
 
@@ -88,13 +103,7 @@ def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[
             model_version=model_version,
         )
 
-    @router.get("", response_model=list[LeadView])
-    def list_leads(
-        email: Annotated[str | None, Query(max_length=320)] = None,
-        qualified: bool | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> list[LeadView]:
-        """Leads by email, or the highest-scoring ones (by their last stored total)."""
+    def search(email: str | None, qualified: bool | None, limit: int) -> list[LeadView]:
         with Session(engine) as session:
             query = select(PersonRow)
             if email is not None:
@@ -103,6 +112,24 @@ def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[
                 query = query.where(PersonRow.qualified == qualified)
             rows = session.exec(query.order_by(col(PersonRow.total).desc()).limit(limit)).all()
             return [view(session, r) for r in rows]
+
+    @router.get("", response_model=list[LeadView])
+    def list_leads(
+        response: Response,
+        email: Annotated[str | None, Query(max_length=320, deprecated=True)] = None,
+        qualified: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> list[LeadView]:
+        """The highest-scoring leads (by their last stored total). ``email`` here is deprecated: use
+        ``POST /v1/leads/search``."""
+        if email is not None:
+            deprecate_email_in_url(response, endpoint="GET /v1/leads?email=", successor="/v1/leads/search")
+        return search(email, qualified, limit)
+
+    @router.post("/search", response_model=list[LeadView])
+    def search_leads(body: LeadSearch) -> list[LeadView]:
+        """Leads by email (in the body, so it stays out of URLs and logs), or the highest-scoring ones."""
+        return search(body.email, body.qualified, body.limit)
 
     @router.get("/{person_key}", response_model=LeadView)
     def get_lead(person_key: str) -> LeadView:

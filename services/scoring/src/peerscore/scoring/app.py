@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from peerscore.api import bearer_auth
+from peerscore.api import api_access
 from peerscore.db import database_check, make_engine, prepare_schema
 from peerscore.kafka_io import KafkaPublisher, Publisher, make_publisher
 from peerscore.observability import ReadinessCheck, health_router
@@ -138,21 +139,23 @@ def create_app(
 
     app = FastAPI(title="Peerscore scoring", lifespan=lifespan)
     app.include_router(health_router(registry, checks))
-    auth = bearer_auth(config.auth, config.runtime)
-    app.include_router(leads_router(eng, live.current, auth))
-    app.include_router(accounts_router(eng, live.current, auth))
+    access = api_access(config.auth, config.runtime)  # read: leads, accounts, models, backtests; admin: changes
+    app.include_router(leads_router(eng, live.current, access.read))
+    app.include_router(accounts_router(eng, live.current, access.read))
     secret = config.identity.person_key_secret.get_secret_value().encode()
-    app.include_router(outcomes_router(eng, secret, auth))
-    app.include_router(people_router(eng, publisher or rules_publisher, config.kafka.topics().events, secret, auth))
-    app.include_router(backtests_router(backtests, auth))
-    app.include_router(models_router(eng, live.current, auth, settings=config.predictive))
+    app.include_router(outcomes_router(eng, secret, access.admin))  # outcomes are the model's labels
+    events_topic = config.kafka.topics().events
+    app.include_router(people_router(eng, publisher or rules_publisher, events_topic, secret, access.admin))
+    app.include_router(backtests_router(backtests, access.read))  # what-if runs change nothing
+    app.include_router(models_router(eng, live.current, access.read, admin=access.admin, settings=config.predictive))
     rules_api = rulesets_router(
         engine=eng,
         publisher=publisher or rules_publisher,
         topic=config.kafka.topics().rules,
         live=live,
         name=config.scoring.ruleset_name,
-        auth=auth,
+        auth=access.read,
+        admin=access.admin,
     )
     app.include_router(rules_api)
     mount_console(
@@ -164,6 +167,6 @@ def create_app(
         live=live,
         backtests=backtests,
         rulesets_router=rules_api,
-        api_token=config.auth.api_token,
+        api_token=SecretStr(config.auth.reader()),  # the console reads crm-sync's sync status
     )
     return app

@@ -74,6 +74,15 @@ class OutboxRow(SQLModel, table=True):
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class ConsoleRevokedSessionRow(SQLModel, table=True):
+    """A signed-out console session: its nonce (random, no personal data) and when it would have expired."""
+
+    __tablename__ = "console_revoked_session"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False, index=True))
+
+
 SCORING_TABLES: tuple[type[SQLModel], ...] = (
     PersonRow,
     AccountRow,
@@ -85,4 +94,5 @@ SCORING_TABLES: tuple[type[SQLModel], ...] = (
     *HISTORY_TABLES,
     *MODEL_TABLES,
     *IDENTITY_TABLES,
+    ConsoleRevokedSessionRow,
 )

@@ -7,11 +7,15 @@ Opportunity stage) is mapped in one testable place.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - DTDs and entities are refused before parsing
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - only for the types; parsing goes through defusedxml
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from peerscore.events import Outcome, OutcomeKind
 from peerscore.identity import outcome_person_key
@@ -120,14 +124,35 @@ _SF_REJECTED = ("closed - not converted", "unqualified", "disqualified", "reject
 _SF_ACCEPTED = ("working - contacted", "working", "qualified", "sales accepted", "accepted")
 
 
-def parse_xml_safely(body: bytes) -> ET.Element:
-    """Refuse DTDs (and so entity declarations: billion laughs, external entities) before expat sees the input."""
-    head = body.lower()
-    if b"<!doctype" in head or b"<!entity" in head:
-        raise BadOutcomePayload("DTDs and entities are not accepted")
+_XML_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
+
+
+def _require_utf8(body: bytes) -> None:
+    declared = _XML_DECLARED_ENCODING.match(body.removeprefix(b"\xef\xbb\xbf"))
     try:
-        return ET.fromstring(body)  # noqa: S314 - no DTD can be present (checked above)
-    except ET.ParseError as exc:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        utf8 = False
+    else:  # UTF-16 of ASCII text without a BOM is valid UTF-8 full of NULs, which XML never contains
+        utf8 = b"\x00" not in body and (declared is None or declared.group(1).lower() in (b"utf-8", b"utf8"))
+    if not utf8:
+        raise BadOutcomePayload("only UTF-8 XML is accepted (Salesforce outbound messages are UTF-8)")
+
+
+def parse_xml_safely(body: bytes) -> ET.Element:
+    """Refuse DTDs, entity declarations (billion laughs) and external references (XXE).
+
+    The refusal happens inside expat, after it decoded the document: a byte search for ``<!DOCTYPE`` missed the
+    same declaration written in UTF-16, which expat reads just as well. Salesforce sends UTF-8, so anything else
+    (UTF-16/32 with or without a BOM, another declared encoding) is refused before expat guesses at it.
+    """
+    _require_utf8(body)
+    try:
+        root: ET.Element = defused_fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return root
+    except DefusedXmlException as exc:
+        raise BadOutcomePayload("DTDs and entities are not accepted") from exc
+    except (ET.ParseError, ValueError) as exc:  # expat: "multi-byte encodings are not supported"
         raise BadOutcomePayload(f"not XML: {exc}") from exc
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from peerscore.secrets_compare import ascii_digits, secrets_equal
+
 SIGNATURE_HEADER = "X-Peerscore-Signature"
 TIMESTAMP_HEADER = "X-Peerscore-Timestamp"
 MAX_AGE_S = 300
@@ -25,9 +27,9 @@ def verify_peerscore_signature(
     secret: bytes, timestamp_header: str | None, signature_header: str | None, body: bytes, now: float
 ) -> bool:
     """Constant-time check of the signature, and of a timestamp no older (or newer) than five minutes."""
-    if not timestamp_header or not signature_header or not timestamp_header.isdigit():
+    if not signature_header or not ascii_digits(timestamp_header):
         return False
     timestamp = int(timestamp_header)
     if abs(now - timestamp) > MAX_AGE_S:
         return False
-    return hmac.compare_digest(peerscore_signature(secret, timestamp, body), signature_header.strip())
+    return secrets_equal(signature_header.strip(), peerscore_signature(secret, timestamp, body))

@@ -21,14 +21,18 @@ from peerscore.ingest.body import parse_json, read_limited
 from peerscore.ingest.errors import InvalidEvent, RequestRejected
 from peerscore.ingest.linkedin.client import LinkedInLeadClient, LinkedInUnavailable
 from peerscore.ingest.linkedin.leads import lead_event, parse_notification
-from peerscore.ingest.linkedin.signature import SIGNATURE_HEADER, challenge_response, signature_valid
+from peerscore.ingest.linkedin.signature import (
+    SIGNATURE_HEADER,
+    challenge_code_acceptable,
+    challenge_response,
+    signature_valid,
+)
 from peerscore.ingest.linkedin.social import social_action_events
 from peerscore.ingest.settings import LinkedInSettings
 
 log = structlog.get_logger(__name__)
 
 Publish = Callable[[list[EngagementEvent]], Awaitable[None]]
-MAX_CHALLENGE_CHARS = 256
 MAX_REPORTED = 100
 
 
@@ -60,8 +64,10 @@ def linkedin_router(
 
     def answer_challenge(kind: str, request: Request) -> JSONResponse:
         code = request.query_params.get("challengeCode")
-        if not code or len(code) > MAX_CHALLENGE_CHARS:
-            detail = [{"path": "challengeCode", "message": f"is required, at most {MAX_CHALLENGE_CHARS} characters"}]
+        if not code or not challenge_code_acceptable(code):
+            # Only LinkedIn's UUID-shaped codes are answered: any other string could be a body to be signed.
+            detail = [{"path": "challengeCode", "message": "is required and must be a UUID as LinkedIn sends it"}]
+            metrics.notifications.labels(kind=kind, outcome="invalid_challenge").inc()
             return JSONResponse({"error": "invalid_challenge", "detail": detail}, 400)
         metrics.notifications.labels(kind=kind, outcome="challenge").inc()
         return JSONResponse({"challengeCode": code, "challengeResponse": challenge_response(client_secret, code)})

@@ -8,7 +8,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from peerscore.api import deprecate_email_in_url
+
 from . import lead_pages as pages
+from .auth import Session
 from .leads import SearchBy, account_detail, account_keys, lead_detail, search
 from .model_page import model_body
 from .web import ConsoleDeps, Web
@@ -17,16 +20,27 @@ from .web import ConsoleDeps, Web
 def explore_routes(deps: ConsoleDeps, web: Web) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/leads", response_class=HTMLResponse)
-    def leads(request: Request, q: str = "", by: str = "email") -> Response:
-        sess = web.session(request)
+    def leads_page(sess: Session, q: str, by: str) -> Response:
         by = by if by in ("email", "domain", "account") else "email"
-        body = pages.search_form(q, by)
+        body = pages.search_form(q, by, sess.csrf)
         if by == "account" and q.strip():
             body += pages.accounts_list(account_keys(deps.engine, q), q)
         else:
             body += pages.results(search(deps.engine, q[:320], cast(SearchBy, by)), q)
         return web.page(sess, "Leads", body, active="leads")
+
+    @router.get("/leads", response_class=HTMLResponse)
+    def leads(request: Request, q: str = "", by: str = "email") -> Response:
+        page = leads_page(web.session(request), q, by)
+        if q:  # one release: links and bookmarks with ?q= keep working, marked deprecated
+            deprecate_email_in_url(page, endpoint="GET /console/leads?q=", successor="/console/leads")
+        return page
+
+    @router.post("/leads", response_class=HTMLResponse)
+    async def leads_search(request: Request) -> Response:
+        """The search form posts here, so the query (often an email) stays out of URLs and logs."""
+        sess, fields, _ = await web.form(request)
+        return leads_page(sess, fields.get("q", ""), fields.get("by", "email"))
 
     @router.get("/leads/{person_key}", response_class=HTMLResponse)
     async def lead(request: Request, person_key: str) -> Response:

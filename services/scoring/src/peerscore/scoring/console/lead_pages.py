@@ -9,18 +9,19 @@ from peerscore.events import EngagementEvent
 
 from .charts import timeline
 from .crm import CrmStatus
-from .html import esc, num, table, url, when
+from .html import esc, hidden, num, table, url, when
 from .leads import AccountDetail, LeadDetail, LeadSummary
 
 SEARCH_BY = (("email", "Email"), ("domain", "Domain"), ("account", "Account"))
 
 
-def search_form(query: str, by: str) -> str:
+def search_form(query: str, by: str, csrf: str) -> str:
+    """Posted, not a GET: the query is often an email, and a query string lands in proxy and access logs."""
     options = "".join(
         f'<option value="{value}"{" selected" if value == by else ""}>{label}</option>' for value, label in SEARCH_BY
     )
     return (
-        f'<form method="get" action="{url("/leads")}" class="row" role="search">'
+        f'<form method="post" action="{url("/leads")}" class="row" role="search">{hidden("csrf", csrf)}'
         f'<label for="by">Search by</label><select id="by" name="by">{options}</select>'
         f'<label for="q">for</label><input id="q" name="q" value="{esc(query)}" type="search" '
         'placeholder="ada@acme.example, acme.example, acme…"><button type="submit">Search</button></form>'

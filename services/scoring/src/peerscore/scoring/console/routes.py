@@ -62,6 +62,11 @@ def console_router(deps: ConsoleDeps) -> APIRouter:
             web.auth.check_origin(request)
         except Forbidden as exc:
             return _login_page(web, next_path, str(exc), status.HTTP_403_FORBIDDEN)
+        wait_s = web.auth.login_limiter.acquire(request.client.host if request.client else "unknown")
+        if wait_s:
+            page = _login_page(web, next_path, "Too many sign-in attempts; wait a minute.", 429)
+            page.headers["Retry-After"] = str(max(1, round(wait_s)))
+            return page
         if not web.auth.token_matches(token):
             return _login_page(web, next_path, "That is not the admin token.", status.HTTP_401_UNAUTHORIZED)
         response = RedirectResponse(next_path, status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)
@@ -70,7 +75,8 @@ def console_router(deps: ConsoleDeps) -> APIRouter:
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        await web.form(request)
+        session, _, _ = await web.form(request)
+        web.auth.revoke(session)  # the cookie is refused from now on, even where a copy of it survives
         response = RedirectResponse(url("/login"), status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)
         response.delete_cookie(COOKIE, path=BASE)
         return response

@@ -7,6 +7,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from peerscore.settings import RuntimeSettings, refuse_placeholder
 
+MIN_ADMIN_TOKEN_CHARS = 24
+"""The console's sign-in form can be tried from anywhere the port is reachable: a short token is guessable."""
+
 
 class ConsoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
@@ -22,7 +25,8 @@ class ConsoleSettings(BaseSettings):
     session_hours: float = Field(default=12, gt=0)
     """How long a sign-in lasts. Sessions are signed with the admin token: changing it signs everyone out."""
     secure_cookie: bool = False
-    """Mark the session cookie ``Secure`` (set it when the console is served over HTTPS)."""
+    """Mark the session cookie ``Secure``. Off here because ``make run`` serves plain http://127.0.0.1; the Helm
+    chart turns it on (the console is served over HTTPS there)."""
 
     def enabled(self, runtime: RuntimeSettings) -> bool:
         """Whether to mount the console: always in dev; outside dev only with a real admin token (without one
@@ -30,4 +34,6 @@ class ConsoleSettings(BaseSettings):
         if not self.admin_token.get_secret_value():
             return runtime.is_dev
         refuse_placeholder(runtime, "CONSOLE_ADMIN_TOKEN", self.admin_token)
+        if not runtime.is_dev and len(self.admin_token.get_secret_value()) < MIN_ADMIN_TOKEN_CHARS:
+            raise ValueError(f"CONSOLE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_CHARS} characters outside dev")
         return True

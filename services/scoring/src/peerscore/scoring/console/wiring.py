@@ -16,6 +16,7 @@ from .actions import RulesetActions
 from .auth import ConsoleAuth
 from .crm import CrmSyncClient
 from .routes import console_router
+from .sessions import DatabaseRevocations
 from .settings import ConsoleSettings
 from .web import ConsoleDeps
 
@@ -34,7 +35,7 @@ def mount_console(
     rulesets_router: APIRouter,
     api_token: SecretStr,
 ) -> None:
-    """``api_token`` is what crm-sync expects (``PEERSCORE_API_TOKEN``); the console's own token is separate."""
+    """``api_token`` is what crm-sync expects (its read token); the console's own token is separate."""
     if not settings.enabled(runtime):
         log.warning("console_disabled", reason="CONSOLE_ADMIN_TOKEN is not set outside dev")
         return
@@ -48,6 +49,6 @@ def mount_console(
         crm=CrmSyncClient(
             settings.crm_sync_url, timeout_s=settings.crm_timeout_s, api_token=api_token.get_secret_value()
         ),
-        auth=ConsoleAuth(settings, dev=runtime.is_dev),
+        auth=ConsoleAuth(settings, dev=runtime.is_dev, revocations=DatabaseRevocations(engine)),
     )
     app.include_router(console_router(deps))

@@ -1,4 +1,6 @@
-"""``DELETE /v1/people/{email}``: erase a person across Peerscore; ``GET /v1/erasures/{request_id}``: proof.
+"""``POST /v1/people/erase`` (``{"email": ...}``): erase a person across Peerscore; ``GET /v1/erasures/{request_id}``:
+proof. ``DELETE /v1/people/{email}`` does the same for one release, marked deprecated: an email in a URL path lands
+in proxy and access logs.
 
 The API deletes nothing itself. It finds the person's keys (the email's own key, every scored person stored with
 that email, and where merges took them), publishes one erasure event per key on the events topic (keyed by the
@@ -13,12 +15,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from kafka.errors import KafkaError
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from peerscore.api import deprecate_email_in_url
 from peerscore.events import utcnow
 from peerscore.identity import email_person_key, normalise_email
 from peerscore.kafka_io import Publisher, record
@@ -32,6 +35,12 @@ class ErasureAccepted(BaseModel):
     person_keys: list[str]
     requested_at: datetime
     status: str = "accepted"
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320)
 
 
 class ErasureRecord(BaseModel):
@@ -64,11 +73,9 @@ def people_router(
 ) -> APIRouter:
     router = APIRouter(tags=["privacy"], dependencies=[Depends(auth)])
 
-    @router.delete("/v1/people/{email}", status_code=status.HTTP_202_ACCEPTED, response_model=ErasureAccepted)
-    def erase_person(email: Annotated[str, Path(min_length=3, max_length=320)]) -> ErasureAccepted:
-        """Erase everything Peerscore holds about the person with this email (asynchronous; see the request)."""
+    def erase(email: str, field: str) -> ErasureAccepted:
         if "@" not in email or email.strip().startswith("@") or email.strip().endswith("@"):
-            raise HTTPException(422, "path.email: not an email address")
+            raise HTTPException(422, f"{field}: not an email address")
         with Session(engine) as session:
             keys = person_keys_for_email(session, email, secret)
         order = ErasureOrder(request_id=uuid.uuid4().hex, requested_at=utcnow(), keys=keys)
@@ -77,6 +84,21 @@ def people_router(
         except KafkaError as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "event log unavailable; retry") from exc
         return ErasureAccepted(request_id=order.request_id, person_keys=keys, requested_at=order.requested_at)
+
+    @router.post("/v1/people/erase", status_code=status.HTTP_202_ACCEPTED, response_model=ErasureAccepted)
+    def erase_person(body: ErasureRequest) -> ErasureAccepted:
+        """Erase everything Peerscore holds about the person with this email (asynchronous; see the request)."""
+        return erase(body.email, "body.email")
+
+    @router.delete(
+        "/v1/people/{email}", status_code=status.HTTP_202_ACCEPTED, response_model=ErasureAccepted, deprecated=True
+    )
+    def erase_person_by_path(
+        email: Annotated[str, Path(min_length=3, max_length=320)], response: Response
+    ) -> ErasureAccepted:
+        """Deprecated (one release): the email sits in the URL. Use ``POST /v1/people/erase``."""
+        deprecate_email_in_url(response, endpoint="DELETE /v1/people/{email}", successor="/v1/people/erase")
+        return erase(email, "path.email")
 
     @router.get("/v1/erasures/{request_id}", response_model=list[ErasureRecord])
     def erasure_status(request_id: Annotated[str, Path(max_length=128)]) -> list[ErasureRecord]:

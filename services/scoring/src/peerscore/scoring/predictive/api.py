@@ -60,10 +60,13 @@ def models_router(
     ruleset: Callable[[], Ruleset],
     auth: Callable[..., None],
     *,
+    admin: Callable[..., None] | None = None,
     drift_warn: float = 0.1,
     drift_alert: float = 0.25,
 ) -> APIRouter:
+    """``auth`` guards every route (reads); ``admin`` also guards promotion, rollback and shadow removal."""
     router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(auth)])
+    administer = [Depends(admin or auth)]
 
     @router.get("", response_model=list[ModelSummary])
     def list_models() -> list[ModelSummary]:
@@ -103,7 +106,7 @@ def models_router(
             card = {k: v for k, v in row.card.items() if k != "drift_baseline"}
             return {**_summary(row, roles).model_dump(mode="json"), "features": row.features, "card": card}
 
-    @router.post("/{version}/promote", response_model=RolesOut)
+    @router.post("/{version}/promote", response_model=RolesOut, dependencies=administer)
     def promote(version: int, body: PromoteIn | None = None) -> RolesOut:
         """Make ``version`` champion (acts) or challenger (scored in shadow); workers pick it up within seconds."""
         with Session(engine) as session, session.begin():
@@ -113,7 +116,7 @@ def models_router(
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
         return RolesOut(champion=r.champion, challenger=r.challenger)
 
-    @router.post("/rollback", response_model=RolesOut)
+    @router.post("/rollback", response_model=RolesOut, dependencies=administer)
     def rollback() -> RolesOut:
         with Session(engine) as session, session.begin():
             try:
@@ -122,7 +125,7 @@ def models_router(
                 raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         return RolesOut(champion=r.champion, challenger=r.challenger)
 
-    @router.delete("/challenger", response_model=RolesOut)
+    @router.delete("/challenger", response_model=RolesOut, dependencies=administer)
     def clear_challenger() -> RolesOut:
         with Session(engine) as session, session.begin():
             r = registry.clear_challenger(session)

@@ -30,8 +30,13 @@ def predictor_for(settings: PredictiveSettings, registry: CollectorRegistry | No
 
 
 def models_router(
-    engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[..., None], *, settings: PredictiveSettings
+    engine: Engine,
+    ruleset: Callable[[], Ruleset],
+    auth: Callable[..., None],
+    *,
+    admin: Callable[..., None] | None = None,
+    settings: PredictiveSettings,
 ) -> APIRouter:
     return _models_router(
-        engine, ruleset, auth, drift_warn=settings.drift_warn_psi, drift_alert=settings.drift_alert_psi
+        engine, ruleset, auth, admin=admin, drift_warn=settings.drift_warn_psi, drift_alert=settings.drift_alert_psi
     )

@@ -102,9 +102,12 @@ def rulesets_router(
     live: LiveRuleset,
     name: str,
     auth: Callable[..., None],
+    admin: Callable[..., None] | None = None,
 ) -> APIRouter:
-    """``name`` is the ruleset this worker follows: the default for rollback and what ``/live`` reports."""
+    """``name`` is the ruleset this worker follows: the default for rollback and what ``/live`` reports.
+    ``auth`` guards every route (reads); ``admin`` also guards storing, publishing and rolling back."""
     router = APIRouter(prefix="/v1/rulesets", tags=["rulesets"], dependencies=[Depends(auth)])
+    administer = [Depends(admin or auth)]
     lock = threading.Lock()
 
     def announce(message: RulesetPublished) -> None:
@@ -144,7 +147,7 @@ def rulesets_router(
         except registry.RegistryError as exc:
             raise _http(exc) from None
 
-    @router.post("", status_code=status.HTTP_201_CREATED, response_model=RulesetVersionView)
+    @router.post("", status_code=status.HTTP_201_CREATED, response_model=RulesetVersionView, dependencies=administer)
     async def create_draft(request: Request, response: Response) -> RulesetVersionView | JSONResponse:
         """Validate and store a draft: 201 with its version, 200 if that exact ruleset exists, 422 with problems."""
         body = await request.body()
@@ -171,7 +174,7 @@ def rulesets_router(
             version, published_at = (row.version, row.published_at) if row else (None, None)
         return LiveView(name=name, version=version, published_at=published_at, serving=live.current().version)
 
-    @router.post("/rollback", response_model=RulesetVersionView)
+    @router.post("/rollback", response_model=RulesetVersionView, dependencies=administer)
     def rollback(ruleset_name: Annotated[str | None, Query(alias="name", max_length=128)] = None) -> RulesetVersionView:
         """Return to the version that was live before the current one (of this worker's ruleset by default)."""
         return make_live(lambda s: registry.rollback(s, name=ruleset_name or name, now=utcnow()))
@@ -200,7 +203,7 @@ def rulesets_router(
             text = registry.unified_diff(old.yaml, new.yaml, old_label=version, new_label=other)
         return RulesetDiff(from_version=version, to_version=other, diff=text)
 
-    @router.post("/{version}/publish", response_model=RulesetVersionView)
+    @router.post("/{version}/publish", response_model=RulesetVersionView, dependencies=administer)
     def publish(version: str) -> RulesetVersionView:
         """Make a stored version live in every worker (re-announces it if it already is)."""
         return make_live(lambda s: registry.publish(s, version=version, now=utcnow())[0])
