@@ -20,14 +20,15 @@ from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 
-from peerscore.consumer import ConsumerLoop, InvalidMessage, Message, RetryableError
+from peerscore.consumer import ConsumerLoop, InvalidMessage, Message
 from peerscore.crm_sync.erasure_models import CrmErasureLog
 from peerscore.crm_sync.models import CrmLead, RetryState, SyncLedger
 from peerscore.events import ErasureRequest, LeadTransition, utcnow
+from peerscore.failures import database_failure
 from peerscore.kafka_io import Publisher, make_consumer
 from peerscore.observability import ConsumerMetrics
 from peerscore.settings import KafkaSettings
@@ -52,8 +53,8 @@ def admit(engine: Engine, batch: Sequence[Message[LeadTransition]]) -> list[Mess
                     .group_by(col(CrmErasureLog.person_key))
                 ).all()
             )
-    except (OperationalError, PoolTimeoutError) as exc:
-        raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
+    except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+        raise database_failure(exc, "database (erasure log)") from exc
     if not erased:
         return wanted
     fresh = [m for m in wanted if not _published_before(m, erased.get(m.value.person_key))]
@@ -93,8 +94,8 @@ class ErasureHandler:
             with Session(self._engine) as session, session.begin():
                 for m in batch:
                     erase(session, m.value)
-        except DBAPIError as exc:
-            raise RetryableError(f"database: {type(exc).__name__}") from exc
+        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+            raise database_failure(exc) from exc
 
 
 def erase(session: Session, request: ErasureRequest) -> dict[str, int]:

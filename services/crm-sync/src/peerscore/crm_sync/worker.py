@@ -21,7 +21,7 @@ import structlog
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 
@@ -35,6 +35,7 @@ from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
 from peerscore.db import upsert
 from peerscore.events import LeadTransition, utcnow
+from peerscore.failures import database_failure
 from peerscore.kafka_io import Publisher, record
 
 log = structlog.get_logger(__name__)
@@ -116,10 +117,8 @@ class SyncHandler:
         """Apply, record metrics and logs; raises :class:`RetryableError` while the CRM should be retried."""
         try:
             outcome, retry = self.apply(transitions, replay=replay)
-        except (DBAPIError, PoolTimeoutError) as exc:
-            if isinstance(exc, DBAPIError) and not _is_transient(exc):
-                raise  # a bug (constraint, SQL): the loop retries it loudly rather than skipping records
-            raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
+        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+            raise database_failure(exc) from exc  # the shared rule: retried, or the poison lead isolated
         crm, failed = outcome.crm, len(outcome.failures)
         self._metrics.observe(crm, ok=outcome.synced, failed=failed, skipped=outcome.skipped)
         self._metrics.dead_lettered(crm, outcome.dead_lettered)
@@ -235,10 +234,6 @@ def _ledger_row(
         "error": error[:2000] if error is not None else None,
         "updated_at": now,
     }
-
-
-def _is_transient(exc: DBAPIError) -> bool:
-    return isinstance(exc, OperationalError) or exc.connection_invalidated
 
 
 def _describe(exc: ValidationError) -> str:
