@@ -12,6 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from peerscore import limits
+from peerscore.limits import StoredText
+
 
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
@@ -56,48 +59,56 @@ class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Every string an event carries into a database column is bounded by peerscore.limits (the columns' own
+# max_length) and free of NUL characters, so a record that decodes can also be stored on PostgreSQL.
+
+
 class PersonIdentifiers(Contract):
-    email: str | None = None
-    user_id: str | None = None
-    anonymous_id: str | None = None
-    linkedin_member_urn: str | None = None
+    email: StoredText | None = Field(default=None, max_length=limits.EMAIL)
+    user_id: StoredText | None = Field(default=None, max_length=limits.IDENTIFIER)
+    anonymous_id: StoredText | None = Field(default=None, max_length=limits.IDENTIFIER)
+    linkedin_member_urn: StoredText | None = Field(default=None, max_length=limits.IDENTIFIER)
 
 
 class PersonTraits(Contract):
     """Who the person is: the inputs of *fit* scoring."""
 
-    first_name: str | None = None
-    last_name: str | None = None
-    title: str | None = None
-    seniority: str | None = None
-    function: str | None = None
-    country: str | None = None
+    first_name: StoredText | None = Field(default=None, max_length=limits.PERSON_NAME)
+    last_name: StoredText | None = Field(default=None, max_length=limits.PERSON_NAME)
+    title: StoredText | None = Field(default=None, max_length=limits.TITLE)
+    seniority: StoredText | None = Field(default=None, max_length=limits.TRAIT)
+    function: StoredText | None = Field(default=None, max_length=limits.TRAIT)
+    country: StoredText | None = Field(default=None, max_length=limits.COUNTRY)
 
 
 class AccountHints(Contract):
     """What the event says about the person's company (the B2B account)."""
 
-    domain: str | None = None
-    name: str | None = None
-    linkedin_org_urn: str | None = None
+    domain: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
+    name: StoredText | None = Field(default=None, max_length=limits.COMPANY)
+    linkedin_org_urn: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
     employees: int | None = None
-    industry: str | None = None
-    region: str | None = None
+    industry: StoredText | None = Field(default=None, max_length=limits.TRAIT)
+    region: StoredText | None = Field(default=None, max_length=limits.TRAIT)
 
 
 class EngagementEvent(Contract):
     """One normalised thing a buyer did (or said about themselves), from any source."""
 
     schema_version: Literal[1] = 1
-    event_id: str = Field(min_length=1, max_length=256, description="Source id (Segment messageId…); dedup key")
-    type: str = Field(
+    event_id: StoredText = Field(
+        min_length=1, max_length=limits.EVENT_ID, description="Source id (Segment messageId…); dedup key"
+    )
+    type: StoredText = Field(
         min_length=1,
-        max_length=128,
+        max_length=limits.EVENT_TYPE,
         description="Dotted event type, e.g. page.viewed, content.downloaded, identify",
     )
-    name: str | None = Field(default=None, max_length=256, description="Original event name from the source")
-    source: str = Field(min_length=1, max_length=64)
-    person_key: str = Field(min_length=1, max_length=64)
+    name: StoredText | None = Field(
+        default=None, max_length=limits.EVENT_NAME, description="Original event name from the source"
+    )
+    source: StoredText = Field(min_length=1, max_length=limits.SOURCE)
+    person_key: StoredText = Field(min_length=1, max_length=limits.PERSON_KEY)
     occurred_at: AwareDatetime
     received_at: AwareDatetime
     person: PersonIdentifiers = PersonIdentifiers()
@@ -143,13 +154,13 @@ class LeadScore(Contract):
 class LeadContact(Contract):
     """What the CRM needs to find or create the record; travels only in message values."""
 
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    title: str | None = None
-    company: str | None = None
-    domain: str | None = None
-    country: str | None = None
+    email: StoredText | None = Field(default=None, max_length=limits.EMAIL)
+    first_name: StoredText | None = Field(default=None, max_length=limits.PERSON_NAME)
+    last_name: StoredText | None = Field(default=None, max_length=limits.PERSON_NAME)
+    title: StoredText | None = Field(default=None, max_length=limits.TITLE)
+    company: StoredText | None = Field(default=None, max_length=limits.COMPANY)
+    domain: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
+    country: StoredText | None = Field(default=None, max_length=limits.COUNTRY)
 
 
 class LeadTransition(Contract):
@@ -190,12 +201,14 @@ class Outcome(Contract):
     """
 
     schema_version: Literal[1] = 1
-    event_id: str = Field(min_length=1, max_length=256)
-    person_key: str = Field(min_length=1, max_length=64)
+    event_id: StoredText = Field(min_length=1, max_length=limits.EVENT_ID)
+    person_key: StoredText = Field(min_length=1, max_length=limits.PERSON_KEY)
     kind: OutcomeKind
-    reason: str | None = Field(default=None, max_length=2000, description="Why a lead was rejected, if said")
+    reason: StoredText | None = Field(
+        default=None, max_length=limits.OUTCOME_REASON, description="Why a lead was rejected, if said"
+    )
     source: Literal["hubspot", "salesforce", "webhook"]
-    crm_object_id: str | None = Field(default=None, max_length=128)
+    crm_object_id: StoredText | None = Field(default=None, max_length=limits.CRM_OBJECT_ID)
     occurred_at: AwareDatetime
     received_at: AwareDatetime
 
@@ -208,7 +221,7 @@ class ErasureRequest(Contract):
     """
 
     schema_version: Literal[1] = 1
-    request_id: str = Field(min_length=1, max_length=128)
-    person_key: str = Field(min_length=1, max_length=64)
+    request_id: StoredText = Field(min_length=1, max_length=limits.REQUEST_ID)
+    person_key: StoredText = Field(min_length=1, max_length=limits.PERSON_KEY)
     requested_at: AwareDatetime
     erased_at: AwareDatetime

@@ -6,8 +6,11 @@ data and these messages are both logged and returned to the caller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
 
 
 def join_path(prefix: str, field: str) -> str:
@@ -38,6 +41,18 @@ class InvalidEvent(Exception):
     @classmethod
     def at(cls, path: str, message: str) -> InvalidEvent:
         return cls([FieldError(path, message)])
+
+
+def contract_error(error: Mapping[str, Any]) -> str:
+    """``traits.title: string_too_long (at most 255)``: the event field and the error kind, never the value."""
+    where = ".".join(map(str, error["loc"]))
+    limit = (error.get("ctx") or {}).get("max_length")
+    return f"{where}: {error['type']}" + (f" (at most {limit})" if limit is not None else "")
+
+
+def breaks_contract(exc: ValidationError, path: str) -> InvalidEvent:
+    """An event that does not fit :mod:`peerscore.events` (lengths and shapes of :mod:`peerscore.limits`)."""
+    return InvalidEvent([FieldError(path or "$", contract_error(e)) for e in exc.errors()])
 
 
 class RequestRejected(Exception):
