@@ -87,5 +87,5 @@ def describe(exc: BaseException) -> str:
 def database_failure(exc: BaseException, what: str = "database") -> RetryableError | DeterministicError:
     """What a handler raises for a failed database step: the error classified by :func:`is_transient`."""
     if is_transient(exc) is False:
-        return DeterministicError(f"{what}: {describe(exc)}")
-    return RetryableError(f"{what}: {describe(exc)}")
+        return DeterministicError(f"{what} refused the values: {describe(exc)}")
+    return RetryableError(f"{what} unavailable: {describe(exc)}")

@@ -54,7 +54,7 @@ def admit(engine: Engine, batch: Sequence[Message[LeadTransition]]) -> list[Mess
                 ).all()
             )
     except (DBAPIError, StatementError, PoolTimeoutError) as exc:
-        raise database_failure(exc, "database (erasure log)") from exc
+        raise database_failure(exc) from exc
     if not erased:
         return wanted
     fresh = [m for m in wanted if not _published_before(m, erased.get(m.value.person_key))]

@@ -44,10 +44,12 @@ class InvalidEvent(Exception):
 
 
 def contract_error(error: Mapping[str, Any]) -> str:
-    """``traits.title: string_too_long (at most 255)``: the event field and the error kind, never the value."""
+    """``account.domain: must be at most 255 characters``: the event field and what is wrong, never the value."""
     where = ".".join(map(str, error["loc"]))
     limit = (error.get("ctx") or {}).get("max_length")
-    return f"{where}: {error['type']}" + (f" (at most {limit})" if limit is not None else "")
+    if limit is not None:
+        return f"{where}: must be at most {limit} characters"
+    return f"{where}: {error['type']}"
 
 
 def breaks_contract(exc: ValidationError, path: str) -> InvalidEvent:
