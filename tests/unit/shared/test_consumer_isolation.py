@@ -1,8 +1,8 @@
 """A record whose effects fail deterministically is isolated by bisecting the batch and dead-lettered with its
 reason; every other record is applied exactly once, in order. Transient failures still rewind and wait.
 
-The broker is a small in-memory fake with real seek/commit semantics (positions per partition), so what is
-checked is the loop's own bookkeeping: which records were applied, which were dead-lettered, where it resumed.
+The broker is an in-memory fake with real seek/commit semantics (tests.in_memory_kafka), so what is checked is
+the loop's own bookkeeping: which records were applied, which were dead-lettered, where it resumed.
 """
 
 from __future__ import annotations
@@ -12,80 +12,25 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg.errors
-from kafka.consumer.fetcher import ConsumerRecord
-from kafka.structs import OffsetAndMetadata, TopicPartition
-from prometheus_client import CollectorRegistry
+from kafka.structs import TopicPartition
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from peerscore.consumer import ConsumerLoop, DeterministicError, Message, RetryableError
-from peerscore.events import DeadLetter
-from peerscore.kafka_io import OutgoingRecord
-from peerscore.observability import ConsumerMetrics
+from peerscore.consumer import DeterministicError, Message, RetryableError
+from tests.in_memory_kafka import InMemoryConsumer, run_loop
+from tests.in_memory_kafka import RecordingPublisher as Publisher
 
 TOPIC = "events"
 
 
-class FakeConsumer:
-    """Two partitions of numbered records; ``poll`` serves up to ``batch`` records of each from its position."""
+class FakeConsumer(InMemoryConsumer):
+    """Partitions of numbered records (partition p holds p*1000 + i)."""
 
     def __init__(self, per_partition: int, partitions: int = 2, batch: int = 50) -> None:
-        self.logs = {
+        logs = {
             TopicPartition(TOPIC, p): [str(p * 1000 + i).encode() for i in range(per_partition)]
             for p in range(partitions)
         }
-        self.positions = dict.fromkeys(self.logs, 0)
-        self.committed: dict[TopicPartition, int] = {}
-        self.batch = batch
-
-    def subscribe(self, topics: Sequence[str], listener: Any = None) -> None:
-        return None
-
-    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[ConsumerRecord]]:
-        out: dict[TopicPartition, list[ConsumerRecord]] = {}
-        blank = dict.fromkeys(ConsumerRecord._fields, -1)
-        for tp, values in self.logs.items():
-            start = self.positions[tp]
-            chunk = values[start : start + self.batch]
-            if chunk:
-                out[tp] = [
-                    ConsumerRecord(**blank)._replace(
-                        topic=tp.topic, partition=tp.partition, offset=start + i, timestamp=0, key=b"k", value=v
-                    )
-                    for i, v in enumerate(chunk)
-                ]
-                self.positions[tp] = start + len(chunk)
-        return out
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.positions[tp] = offset
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.logs)
-
-    def highwater(self, tp: TopicPartition) -> int | None:
-        return None
-
-    def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        for tp, meta in offsets.items():
-            assert meta.offset >= self.committed.get(tp, 0), "a commit went backwards"
-            self.committed[tp] = meta.offset
-
-    def close(self, autocommit: bool = False) -> None:
-        return None
-
-
-class Publisher:
-    def __init__(self) -> None:
-        self.records: list[OutgoingRecord] = []
-
-    def publish(self, records: Sequence[OutgoingRecord], *, wait: bool = True) -> None:
-        self.records.extend(records)
-
-    def close(self) -> None:
-        return None
-
-    def letters(self) -> list[DeadLetter]:
-        return [DeadLetter.model_validate_json(r.value) for r in self.records]
+        super().__init__(logs, batch)
 
 
 def _data_error() -> DataError:
@@ -121,22 +66,7 @@ class AtomicHandler:
 
 
 def _run(consumer: FakeConsumer, handler: AtomicHandler, publisher: Publisher, total: int) -> tuple[Any, list[float]]:
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> bool:
-        waits.append(seconds)
-        return False
-
-    loop: ConsumerLoop[int] = ConsumerLoop(
-        consumer=consumer,  # type: ignore[arg-type]
-        topics=[TOPIC],
-        handler=handler,
-        dlq_topic="events.dlq",
-        publisher=publisher,
-        metrics=ConsumerMetrics(CollectorRegistry(), "g"),
-        sleep=sleep,
-    )
-    return loop.run(max_messages=total, timeout=30), waits
+    return run_loop(consumer, handler, publisher, total)
 
 
 def _expected(consumer: FakeConsumer, poison: set[int]) -> list[int]:
