@@ -86,7 +86,7 @@ class RecordingPublisher:
 def run_loop(
     consumer: InMemoryConsumer, handler: BatchHandler[Any], dead_letters: RecordingPublisher, total: int
 ) -> tuple[LoopStats, list[float]]:
-    """Run the real loop until ``total`` records were applied or dead-lettered (or 30 s); the waits it asked."""
+    """Run the real loop until ``total`` records were applied or dead-lettered (or 10 s); the waits it asked."""
     waits: list[float] = []
 
     def sleep(seconds: float) -> bool:
@@ -102,4 +102,4 @@ def run_loop(
         metrics=ConsumerMetrics(CollectorRegistry(), "g"),
         sleep=sleep,
     )
-    return loop.run(max_messages=total, timeout=30), waits
+    return loop.run(max_messages=total, timeout=10), waits
