@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from peerscore import limits
-from peerscore.limits import StoredText
+from peerscore.limits import CompanyText, CountryText, PersonNameText, StoredText, TitleText, TraitText
 
 
 def _require_aware(value: datetime) -> datetime:
@@ -60,7 +60,8 @@ class Contract(BaseModel):
 
 
 # Every string an event carries into a database column is bounded by peerscore.limits (the columns' own
-# max_length) and free of NUL characters, so a record that decodes can also be stored on PostgreSQL.
+# max_length) and free of NUL characters, so a record that decodes can also be stored on PostgreSQL. Keys and
+# ids that do not fit are refused; free text (names, titles, company names) is cut to fit, ending in "…".
 
 
 class PersonIdentifiers(Contract):
@@ -73,23 +74,23 @@ class PersonIdentifiers(Contract):
 class PersonTraits(Contract):
     """Who the person is: the inputs of *fit* scoring."""
 
-    first_name: StoredText | None = Field(default=None, max_length=limits.PERSON_NAME)
-    last_name: StoredText | None = Field(default=None, max_length=limits.PERSON_NAME)
-    title: StoredText | None = Field(default=None, max_length=limits.TITLE)
-    seniority: StoredText | None = Field(default=None, max_length=limits.TRAIT)
-    function: StoredText | None = Field(default=None, max_length=limits.TRAIT)
-    country: StoredText | None = Field(default=None, max_length=limits.COUNTRY)
+    first_name: PersonNameText | None = None
+    last_name: PersonNameText | None = None
+    title: TitleText | None = None
+    seniority: TraitText | None = None
+    function: TraitText | None = None
+    country: CountryText | None = None
 
 
 class AccountHints(Contract):
     """What the event says about the person's company (the B2B account)."""
 
     domain: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
-    name: StoredText | None = Field(default=None, max_length=limits.COMPANY)
+    name: CompanyText | None = None
     linkedin_org_urn: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
     employees: int | None = None
-    industry: StoredText | None = Field(default=None, max_length=limits.TRAIT)
-    region: StoredText | None = Field(default=None, max_length=limits.TRAIT)
+    industry: TraitText | None = None
+    region: TraitText | None = None
 
 
 class EngagementEvent(Contract):
@@ -155,12 +156,12 @@ class LeadContact(Contract):
     """What the CRM needs to find or create the record; travels only in message values."""
 
     email: StoredText | None = Field(default=None, max_length=limits.EMAIL)
-    first_name: StoredText | None = Field(default=None, max_length=limits.PERSON_NAME)
-    last_name: StoredText | None = Field(default=None, max_length=limits.PERSON_NAME)
-    title: StoredText | None = Field(default=None, max_length=limits.TITLE)
-    company: StoredText | None = Field(default=None, max_length=limits.COMPANY)
+    first_name: PersonNameText | None = None
+    last_name: PersonNameText | None = None
+    title: TitleText | None = None
+    company: CompanyText | None = None
     domain: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
-    country: StoredText | None = Field(default=None, max_length=limits.COUNTRY)
+    country: CountryText | None = None
 
 
 class LeadTransition(Contract):

@@ -13,9 +13,9 @@ visible in the CRM (see :func:`clip`).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
 PERSON_KEY = 64
@@ -55,7 +55,7 @@ NoNul = AfterValidator(_no_nul)
 """PostgreSQL text cannot hold U+0000; refused at the contract so it never reaches a statement."""
 
 StoredText = Annotated[str, NoNul]
-"""A string that ends up in a database column (its length is the field's ``max_length``)."""
+"""A key or id that ends up in a database column (its length is the field's ``max_length``): refused if longer."""
 
 
 def clip(value: str | None, max_chars: int) -> str | None:
@@ -63,3 +63,19 @@ def clip(value: str | None, max_chars: int) -> str | None:
     if value is None or len(value) <= max_chars:
         return value
     return value[: max_chars - 1].rstrip() + ELLIPSIS
+
+
+def _clipping(max_chars: int) -> BeforeValidator:
+    def cut(value: Any) -> Any:
+        return clip(value, max_chars) if type(value) is str and len(value) > max_chars else value
+
+    return BeforeValidator(cut)
+
+
+# Free text is cut, not refused, wherever a contract is validated: at ingest, in a worker decoding a record
+# written before these limits existed, and when scoring loads a person state stored before them.
+PersonNameText = Annotated[str, _clipping(PERSON_NAME), StringConstraints(max_length=PERSON_NAME), NoNul]
+TitleText = Annotated[str, _clipping(TITLE), StringConstraints(max_length=TITLE), NoNul]
+CompanyText = Annotated[str, _clipping(COMPANY), StringConstraints(max_length=COMPANY), NoNul]
+CountryText = Annotated[str, _clipping(COUNTRY), StringConstraints(max_length=COUNTRY), NoNul]
+TraitText = Annotated[str, _clipping(TRAIT), StringConstraints(max_length=TRAIT), NoNul]

@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from peerscore import limits
-from peerscore.events import EngagementEvent, LeadContact, Outcome
+from peerscore.events import EngagementEvent, LeadContact, Outcome, PersonTraits
 from peerscore.ingest.csv_rows import normalise_rows
 from peerscore.ingest.errors import InvalidEvent
 from peerscore.ingest.linkedin.leads import pushed_lead_events
@@ -131,7 +132,17 @@ def test_the_contracts_refuse_what_the_tables_cannot_hold_so_workers_dead_letter
     with pytest.raises(ValidationError):
         EngagementEvent.model_validate({**raw, "person": {"email": "a\x00@b.io"}})
     with pytest.raises(ValidationError):
-        LeadContact(title="t" * 256)
+        LeadContact(domain="d" * 256)
+
+
+def test_free_text_written_before_the_limits_is_cut_when_read_so_old_records_and_states_still_apply() -> None:
+    event = normalise_call(identify({"email": "jo@acme.io"}), secret=SECRET, received_at=RECEIVED)
+    legacy = {**event.model_dump(mode="json"), "traits": {"title": "t" * 300}, "account": {"name": "n" * 300}}
+    decoded = EngagementEvent.model_validate_json(orjson.dumps(legacy))  # what a worker decodes off the topic
+    assert decoded.traits.title == "t" * (limits.TITLE - 1) + "…"
+    assert decoded.account.name == "n" * (limits.COMPANY - 1) + "…"
+    assert LeadContact(company="c" * 400).company == "c" * (limits.COMPANY - 1) + "…"
+    assert PersonTraits.model_validate_json(orjson.dumps({"country": "x" * 100})).country == "x" * 63 + "…"
     with pytest.raises(ValidationError):
         Outcome.model_validate(
             {

@@ -2,9 +2,9 @@
 
 Lenient on purpose: traits are free-form in every SDK, so a trait of the wrong shape is skipped rather than
 failing the whole batch (SDKs drop batches answered with 400). Identifiers and timestamps are strict instead
-(see :mod:`peerscore.ingest.normalise`). Free text longer than its column (:mod:`peerscore.limits`) is cut
-with a trailing ellipsis rather than refused; a company domain is a key, so one too long is refused by the
-event contract (400 naming ``account.domain``).
+(see :mod:`peerscore.ingest.normalise`). Free text longer than its column is cut by the event contract itself
+(:mod:`peerscore.limits`, ending in "…"); a company domain is a key, so one too long is refused by the contract
+(400 naming ``account.domain``).
 
 The ``*_fields`` functions return plain dicts so the HTTP hot path validates each event with one pydantic call
 (nested models included) instead of one per nested model; the model-returning functions wrap them.
@@ -16,11 +16,9 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from peerscore import limits
 from peerscore.events import AccountHints, PersonTraits
 from peerscore.identity import account_key, email_domain
 from peerscore.identity import is_free_mail as shared_is_free_mail
-from peerscore.limits import clip
 
 
 def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
@@ -77,12 +75,12 @@ def person_trait_fields(traits: Mapping[str, Any]) -> dict[str, Any]:
     address = traits.get("address")
     address_country = address.get("country") if is_mapping(address) else None
     return {
-        "first_name": clip(text(traits.get("first_name")) or text(traits.get("firstName")), limits.PERSON_NAME),
-        "last_name": clip(text(traits.get("last_name")) or text(traits.get("lastName")), limits.PERSON_NAME),
-        "title": clip(text(traits.get("title")), limits.TITLE),
-        "seniority": clip(text(traits.get("seniority")), limits.TRAIT),
-        "function": clip(text(traits.get("function")) or text(traits.get("department")), limits.TRAIT),
-        "country": clip(text(traits.get("country")) or text(address_country), limits.COUNTRY),
+        "first_name": text(traits.get("first_name")) or text(traits.get("firstName")),
+        "last_name": text(traits.get("last_name")) or text(traits.get("lastName")),
+        "title": text(traits.get("title")),
+        "seniority": text(traits.get("seniority")),
+        "function": text(traits.get("function")) or text(traits.get("department")),
+        "country": text(traits.get("country")) or text(address_country),
     }
 
 
@@ -117,12 +115,7 @@ def person_account_fields(traits: Mapping[str, Any], email: str | None) -> dict[
         mail_domain = email_domain(email)
         if mail_domain and "." in mail_domain and not is_free_mail(mail_domain):
             domain = account_key(mail_domain)
-    return {
-        "domain": domain,
-        "name": clip(name, limits.COMPANY),
-        "employees": employees,
-        "industry": clip(industry, limits.TRAIT),
-    }
+    return {"domain": domain, "name": name, "employees": employees, "industry": industry}
 
 
 def group_account(traits: Mapping[str, Any]) -> AccountHints:
@@ -136,7 +129,7 @@ def group_account_fields(traits: Mapping[str, Any]) -> dict[str, Any]:
         employees = count(traits.get("employee_count"))
     return {
         "domain": domain_from(traits.get("domain")) or domain_from(traits.get("website")),
-        "name": clip(text(traits.get("name")), limits.COMPANY),
+        "name": text(traits.get("name")),
         "employees": employees,
-        "industry": clip(text(traits.get("industry")), limits.TRAIT),
+        "industry": text(traits.get("industry")),
     }
