@@ -7,10 +7,12 @@ Values may hold personal data (an email is needed to reach the CRM); Kafka *keys
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from peerscore import limits
 from peerscore.limits import CompanyText, CountryText, PersonNameText, StoredText, TitleText, TraitText
@@ -62,6 +64,19 @@ class Contract(BaseModel):
 # Every string an event carries into a database column is bounded by peerscore.limits (the columns' own
 # max_length) and free of NUL characters, so a record that decodes can also be stored on PostgreSQL. Keys and
 # ids that do not fit are refused; free text (names, titles, company names) is cut to fit, ending in "…".
+
+
+TRAIT_TEXT = {
+    "first_name": limits.PERSON_NAME,
+    "last_name": limits.PERSON_NAME,
+    "title": limits.TITLE,
+    "seniority": limits.TRAIT,
+    "function": limits.TRAIT,
+    "country": limits.COUNTRY,
+}
+"""The free-text fields of :class:`PersonTraits` and their limits (what :func:`limits.clip_fields` cuts)."""
+ACCOUNT_TEXT = {"name": limits.COMPANY, "industry": limits.TRAIT, "region": limits.TRAIT}
+"""The free-text fields of :class:`AccountHints`; its domain and URN are keys, refused when too long."""
 
 
 class PersonIdentifiers(Contract):
@@ -176,6 +191,29 @@ class LeadTransition(Contract):
     contact: LeadContact
     score: LeadScore
     transitioned_at: AwareDatetime
+
+
+def with_free_text_fitted(document: Mapping[str, Any]) -> dict[str, Any]:
+    """An event (or a person state) with its traits' and company's free text cut to today's limits.
+
+    For documents written before :mod:`peerscore.limits` existed (events on a topic or in the history table,
+    person states): they are read as they would be accepted today instead of failing the contract."""
+    out = dict(document)
+    for section, maxima in (("traits", TRAIT_TEXT), ("account", ACCOUNT_TEXT), ("company", ACCOUNT_TEXT)):
+        value = out.get(section)
+        if isinstance(value, Mapping):
+            out[section] = limits.clip_fields(value, maxima)
+    return out
+
+
+def parse_event(raw: str | bytes) -> EngagementEvent:
+    """An :class:`EngagementEvent` from JSON; free text longer than today's limits (written before them) is cut."""
+    try:
+        return EngagementEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        if not any(e["type"] == "string_too_long" for e in exc.errors()):
+            raise
+        return EngagementEvent.model_validate(with_free_text_fitted(json.loads(raw)))
 
 
 class DeadLetter(Contract):

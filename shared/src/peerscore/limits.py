@@ -13,10 +13,10 @@ visible in the CRM (see :func:`clip`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import StringConstraints
 
 PERSON_KEY = 64
 EVENT_ID = 256
@@ -45,17 +45,18 @@ REQUEST_ID = 128
 ELLIPSIS = "…"
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise PydanticCustomError("nul_character", "must not contain NUL characters")
-    return value
+NO_NUL = r"^[^\x00]*$"
+"""PostgreSQL text cannot hold U+0000: refused by the contracts (a pattern checked in pydantic-core, near free)."""
 
-
-NoNul = AfterValidator(_no_nul)
-"""PostgreSQL text cannot hold U+0000; refused at the contract so it never reaches a statement."""
-
-StoredText = Annotated[str, NoNul]
+StoredText = Annotated[str, StringConstraints(pattern=NO_NUL)]
 """A key or id that ends up in a database column (its length is the field's ``max_length``): refused if longer."""
+
+PersonNameText = Annotated[str, StringConstraints(max_length=PERSON_NAME, pattern=NO_NUL)]
+TitleText = Annotated[str, StringConstraints(max_length=TITLE, pattern=NO_NUL)]
+CompanyText = Annotated[str, StringConstraints(max_length=COMPANY, pattern=NO_NUL)]
+CountryText = Annotated[str, StringConstraints(max_length=COUNTRY, pattern=NO_NUL)]
+TraitText = Annotated[str, StringConstraints(max_length=TRAIT, pattern=NO_NUL)]
+"""Free text: ingest cuts it to fit (:func:`clip_fields`) before validating; the contracts only check it."""
 
 
 def clip(value: str | None, max_chars: int) -> str | None:
@@ -65,17 +66,11 @@ def clip(value: str | None, max_chars: int) -> str | None:
     return value[: max_chars - 1].rstrip() + ELLIPSIS
 
 
-def _clipping(max_chars: int) -> BeforeValidator:
-    def cut(value: Any) -> Any:
-        return clip(value, max_chars) if type(value) is str and len(value) > max_chars else value
-
-    return BeforeValidator(cut)
-
-
-# Free text is cut, not refused, wherever a contract is validated: at ingest, in a worker decoding a record
-# written before these limits existed, and when scoring loads a person state stored before them.
-PersonNameText = Annotated[str, _clipping(PERSON_NAME), StringConstraints(max_length=PERSON_NAME), NoNul]
-TitleText = Annotated[str, _clipping(TITLE), StringConstraints(max_length=TITLE), NoNul]
-CompanyText = Annotated[str, _clipping(COMPANY), StringConstraints(max_length=COMPANY), NoNul]
-CountryText = Annotated[str, _clipping(COUNTRY), StringConstraints(max_length=COUNTRY), NoNul]
-TraitText = Annotated[str, _clipping(TRAIT), StringConstraints(max_length=TRAIT), NoNul]
+def clip_fields(values: Mapping[str, Any], maxima: Mapping[str, int]) -> dict[str, Any]:
+    """``values`` with each field named in ``maxima`` that is a string longer than its limit :func:`clip`-ped."""
+    out = dict(values)
+    for name, limit in maxima.items():
+        value = out.get(name)
+        if type(value) is str and len(value) > limit:
+            out[name] = clip(value, limit)
+    return out

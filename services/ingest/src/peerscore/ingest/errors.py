@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from peerscore.limits import NO_NUL
+
 
 def join_path(prefix: str, field: str) -> str:
     """``join_path("batch[3]", "timestamp") -> "batch[3].timestamp"``; top-level calls have no prefix."""
@@ -49,6 +51,8 @@ def contract_error(error: Mapping[str, Any]) -> str:
     limit = (error.get("ctx") or {}).get("max_length")
     if limit is not None:
         return f"{where}: must be at most {limit} characters"
+    if error["type"] == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == NO_NUL:
+        return f"{where}: must not contain NUL characters"
     return f"{where}: {error['type']}"
 
 
