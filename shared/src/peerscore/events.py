@@ -81,9 +81,10 @@ ACCOUNT_TEXT = {"name": limits.COMPANY, "industry": limits.TRAIT, "region": limi
 
 class PersonIdentifiers(Contract):
     email: StoredText | None = Field(default=None, max_length=limits.EMAIL)
-    user_id: StoredText | None = Field(default=None, max_length=limits.IDENTIFIER)
-    anonymous_id: StoredText | None = Field(default=None, max_length=limits.IDENTIFIER)
-    linkedin_member_urn: StoredText | None = Field(default=None, max_length=limits.IDENTIFIER)
+    # Kept in JSON documents only (NUL is escaped there): bounded, not pattern-checked, which costs on every event.
+    user_id: str | None = Field(default=None, max_length=limits.IDENTIFIER)
+    anonymous_id: str | None = Field(default=None, max_length=limits.IDENTIFIER)
+    linkedin_member_urn: str | None = Field(default=None, max_length=limits.IDENTIFIER)
 
 
 class PersonTraits(Contract):
@@ -115,15 +116,15 @@ class EngagementEvent(Contract):
     event_id: StoredText = Field(
         min_length=1, max_length=limits.EVENT_ID, description="Source id (Segment messageId…); dedup key"
     )
-    type: StoredText = Field(
+    type: str = Field(
         min_length=1,
         max_length=limits.EVENT_TYPE,
         description="Dotted event type, e.g. page.viewed, content.downloaded, identify",
     )
-    name: StoredText | None = Field(
+    name: str | None = Field(
         default=None, max_length=limits.EVENT_NAME, description="Original event name from the source"
     )
-    source: StoredText = Field(min_length=1, max_length=limits.SOURCE)
+    source: str = Field(min_length=1, max_length=limits.SOURCE)
     person_key: StoredText = Field(min_length=1, max_length=limits.PERSON_KEY)
     occurred_at: AwareDatetime
     received_at: AwareDatetime
