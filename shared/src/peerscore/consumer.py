@@ -1,13 +1,20 @@
 """The one consumer loop every worker uses: poll a batch → decode → injected handler → durable effects → commit.
 
-Error kinds (the arroyo/quix-streams split):
+Error kinds (the arroyo/quix-streams split), told apart by one rule (:func:`peerscore.failures.is_transient`):
 
 * :class:`InvalidMessage` — raised by ``decode``: the record can never be processed. It goes to the dead-letter
   topic with the reason and its original bytes (acknowledged before anything is committed) and is skipped.
 * :class:`RetryableError` — raised by ``handle`` (broker, database or CRM unavailable…): nothing was made durable.
-  The loop seeks back to the start of the batch and waits with capped exponential backoff, so order is kept and
-  nothing is lost. Unexpected exceptions are treated the same way (logged loudly): no record is ever skipped
-  because of a bug, and a poison record is the decoder's job to reject.
+  The loop seeks back to the first record not yet applied and waits with capped exponential backoff, so order is
+  kept and nothing is lost. Unknown exceptions are treated the same way (logged loudly): a bug that has nothing
+  to do with the data must not dead-letter the stream.
+* :class:`DeterministicError` (or a database error the rule calls deterministic: constraint, data, encoding…) —
+  the batch's effects can never be made durable as they are. A value that passed its contract but that the
+  database refuses (PostgreSQL checks lengths and NUL bytes, SQLite does not) would otherwise stall the
+  partitions for good. The loop bisects the batch, handling each half on its own, down to the record(s) that
+  fail alone (confirmed by a second attempt); those are dead-lettered with the reason and every other record is
+  applied once. Halves are handled in batch order, so per-partition order is kept; a handler applies each call
+  atomically (the scoring worker commits state and offsets in one transaction), so a failed half left nothing.
 
 Offsets are committed to Kafka only after ``handle`` returned. Handlers that keep their own offsets next to their
 state (the scoring worker) expose ``stored_offsets`` and the loop seeks to them when partitions are assigned.
@@ -19,7 +26,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -29,12 +36,15 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from peerscore.events import DeadLetter, utcnow
+from peerscore.failures import DeterministicError, RetryableError, describe, is_transient
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.observability import ConsumerMetrics
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+__all__ = ["ConsumerLoop", "DeterministicError", "InvalidMessage", "Message", "RetryableError"]
 
 
 class InvalidMessage(Exception):
@@ -43,14 +53,6 @@ class InvalidMessage(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class RetryableError(Exception):
-    """A dependency failed; the same batch can succeed later. ``retry_after`` hints the wait in seconds."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class LoopStats:
     retries: int = 0
     commit_failures: int = 0
     poll_errors: int = 0
+    isolated: int = 0
+    """Records dead-lettered because their effects failed deterministically (found by bisecting a batch)."""
 
 
 @dataclass
@@ -218,17 +222,20 @@ class ConsumerLoop(Generic[T]):
         try:
             if dead:
                 self._publisher.publish(dead, wait=True)
-            if good:
-                self._handler.handle(good)
-        except Exception as exc:  # noqa: BLE001 - every failure here is retried, never skipped
+        except Exception as exc:  # noqa: BLE001 - the dead letters are not durable: the batch is read again
             self._retry_batch(records, exc)
+            return
+        isolated_before = self.stats.isolated
+        applied, settled = self._handle_isolating(records, good)
+        dead_lettered = len(dead) + self.stats.isolated - isolated_before
+        self.stats.handled += applied  # a rewound batch's applied part is not handed to the handler again
+        self.stats.dead_lettered += dead_lettered
+        self._metrics.observe_batch(handled=applied, dead_lettered=dead_lettered, seconds=time.perf_counter() - started)
+        if not settled:
             return
         self._backoff.reset()
         self._commit(records)
         self.stats.batches += 1
-        self.stats.handled += len(good)
-        self.stats.dead_lettered += len(dead)
-        self._metrics.observe_batch(handled=len(good), dead_lettered=len(dead), seconds=time.perf_counter() - started)
         self._update_lag()
 
     def _idle(self) -> None:
@@ -247,6 +254,53 @@ class ConsumerLoop(Generic[T]):
             return
         self._backoff.reset()
 
+    def _handle_isolating(self, records: Sequence[Any], good: list[Message[T]]) -> tuple[int, bool]:
+        """Handle ``good`` (bisecting on deterministic failures): how many were applied, and whether the whole
+        batch was settled (False: the loop rewound to the first record not applied after a transient failure).
+
+        Segments are handled strictly in batch order (a stack, first half on top), so everything before the
+        segment in hand is applied or dead-lettered: on a transient failure the loop rewinds to that point.
+        """
+        applied = 0
+        pending: list[list[Message[T]]] = [good] if good else []
+        while pending:
+            segment = pending.pop()
+            failure = self._try_handle(segment)
+            if failure is not None and len(segment) == 1 and is_transient(failure) is False:
+                failure = self._try_handle(segment)  # confirm: a lost race is not a poison record
+            if failure is None:
+                applied += len(segment)
+                continue
+            if is_transient(failure) is not False:
+                self._retry_from(records, [m for s in (*pending, segment) for m in s], failure)
+                return applied, False
+            if len(segment) > 1:
+                log.warning("batch_isolating", records=len(segment), error=describe(failure))
+                middle = len(segment) // 2
+                pending.extend((segment[middle:], segment[:middle]))
+                continue
+            try:
+                self._dead_letter_applied(records, segment[0], failure)
+            except Exception as exc:  # noqa: BLE001 - not durable: read it again
+                self._retry_from(records, [m for s in (*pending, segment) for m in s], exc)
+                return applied, False
+        return applied, True
+
+    def _try_handle(self, segment: Sequence[Message[T]]) -> Exception | None:
+        try:
+            self._handler.handle(segment)
+        except Exception as exc:  # noqa: BLE001 - classified by the caller
+            return exc
+        return None
+
+    def _dead_letter_applied(self, records: Sequence[Any], poison: Message[T], failure: Exception) -> None:
+        original = next(
+            r for r in records if (r.topic, r.partition, r.offset) == (poison.topic, poison.partition, poison.offset)
+        )
+        reason = failure.reason if isinstance(failure, DeterministicError) else describe(failure)
+        self._publisher.publish([self._dead_letter(original, f"effects failed deterministically: {reason}")], wait=True)
+        self.stats.isolated += 1
+
     def _dead_letter(self, r: Any, reason: str) -> OutgoingRecord:
         letter = DeadLetter(
             reason=reason[:2000],
@@ -262,10 +316,26 @@ class ConsumerLoop(Generic[T]):
 
     def _retry_batch(self, records: Sequence[Any], exc: Exception) -> None:
         """Rewind every partition of the batch to its first record and wait before polling again."""
+        self._rewind(self._first_offsets(records), exc)
+
+    def _retry_from(self, records: Sequence[Any], unresolved: Sequence[Message[T]], exc: Exception) -> None:
+        """Commit what the batch already settled (applied or dead-lettered), rewind to the rest, and wait."""
+        first = self._first_offsets(m for m in unresolved)
+        settled = [r for r in records if TopicPartition(r.topic, r.partition) not in first]
+        positions = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in first.items()}
+        positions.update(self._next_offsets(settled))
+        self._commit_offsets(positions)
+        self._rewind(first, exc)
+
+    @staticmethod
+    def _first_offsets(records: Iterable[Any]) -> dict[TopicPartition, int]:
         first: dict[TopicPartition, int] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
             first[tp] = min(first.get(tp, r.offset), r.offset)
+        return first
+
+    def _rewind(self, first: dict[TopicPartition, int], exc: Exception) -> None:
         assigned = self._consumer.assignment()
         for tp, offset in first.items():
             if tp in assigned:
@@ -274,19 +344,28 @@ class ConsumerLoop(Generic[T]):
         delay = self._backoff.next_delay(hint)
         self.stats.retries += 1
         self._metrics.retries.inc()
-        level = log.warning if isinstance(exc, RetryableError) else log.error
-        level("batch_retry", error=type(exc).__name__, detail=str(exc)[:300], delay_s=round(delay, 2))
+        level = log.warning if is_transient(exc) else log.error
+        level("batch_retry", error=describe(exc), delay_s=round(delay, 2))
         self._sleep(delay)
 
     def _interruptible_sleep(self, seconds: float) -> bool:
         return self._stopping.wait(seconds)
 
     def _commit(self, records: Sequence[Any]) -> None:
+        self._commit_offsets(self._next_offsets(records))
+
+    @staticmethod
+    def _next_offsets(records: Sequence[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
             if tp not in offsets or offsets[tp].offset <= r.offset:
                 offsets[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
+        return offsets
+
+    def _commit_offsets(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        if not offsets:
+            return
         try:
             self._consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:

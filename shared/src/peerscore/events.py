@@ -7,10 +7,15 @@ Values may hold personal data (an email is needed to reach the CRM); Kafka *keys
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from peerscore import limits
+from peerscore.limits import CompanyText, CountryText, PersonNameText, StoredText, TitleText, TraitText
 
 
 def _require_aware(value: datetime) -> datetime:
@@ -56,48 +61,71 @@ class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Every string an event carries into a database column is bounded by peerscore.limits (the columns' own
+# max_length) and free of NUL characters, so a record that decodes can also be stored on PostgreSQL. Keys and
+# ids that do not fit are refused; free text (names, titles, company names) is cut to fit, ending in "…".
+
+
+TRAIT_TEXT = {
+    "first_name": limits.PERSON_NAME,
+    "last_name": limits.PERSON_NAME,
+    "title": limits.TITLE,
+    "seniority": limits.TRAIT,
+    "function": limits.TRAIT,
+    "country": limits.COUNTRY,
+}
+"""The free-text fields of :class:`PersonTraits` and their limits (what :func:`limits.clip_fields` cuts)."""
+ACCOUNT_TEXT = {"name": limits.COMPANY, "industry": limits.TRAIT, "region": limits.TRAIT}
+"""The free-text fields of :class:`AccountHints`; its domain and URN are keys, refused when too long."""
+
+
 class PersonIdentifiers(Contract):
-    email: str | None = None
-    user_id: str | None = None
-    anonymous_id: str | None = None
-    linkedin_member_urn: str | None = None
+    email: StoredText | None = Field(default=None, max_length=limits.EMAIL)
+    # Kept in JSON documents only (NUL is escaped there): bounded, not pattern-checked, which costs on every event.
+    user_id: str | None = Field(default=None, max_length=limits.IDENTIFIER)
+    anonymous_id: str | None = Field(default=None, max_length=limits.IDENTIFIER)
+    linkedin_member_urn: str | None = Field(default=None, max_length=limits.IDENTIFIER)
 
 
 class PersonTraits(Contract):
     """Who the person is: the inputs of *fit* scoring."""
 
-    first_name: str | None = None
-    last_name: str | None = None
-    title: str | None = None
-    seniority: str | None = None
-    function: str | None = None
-    country: str | None = None
+    first_name: PersonNameText | None = None
+    last_name: PersonNameText | None = None
+    title: TitleText | None = None
+    seniority: TraitText | None = None
+    function: TraitText | None = None
+    country: CountryText | None = None
 
 
 class AccountHints(Contract):
     """What the event says about the person's company (the B2B account)."""
 
-    domain: str | None = None
-    name: str | None = None
-    linkedin_org_urn: str | None = None
+    domain: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
+    name: CompanyText | None = None
+    linkedin_org_urn: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
     employees: int | None = None
-    industry: str | None = None
-    region: str | None = None
+    industry: TraitText | None = None
+    region: TraitText | None = None
 
 
 class EngagementEvent(Contract):
     """One normalised thing a buyer did (or said about themselves), from any source."""
 
     schema_version: Literal[1] = 1
-    event_id: str = Field(min_length=1, max_length=256, description="Source id (Segment messageId…); dedup key")
+    event_id: StoredText = Field(
+        min_length=1, max_length=limits.EVENT_ID, description="Source id (Segment messageId…); dedup key"
+    )
     type: str = Field(
         min_length=1,
-        max_length=128,
+        max_length=limits.EVENT_TYPE,
         description="Dotted event type, e.g. page.viewed, content.downloaded, identify",
     )
-    name: str | None = Field(default=None, max_length=256, description="Original event name from the source")
-    source: str = Field(min_length=1, max_length=64)
-    person_key: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(
+        default=None, max_length=limits.EVENT_NAME, description="Original event name from the source"
+    )
+    source: str = Field(min_length=1, max_length=limits.SOURCE)
+    person_key: StoredText = Field(min_length=1, max_length=limits.PERSON_KEY)
     occurred_at: AwareDatetime
     received_at: AwareDatetime
     person: PersonIdentifiers = PersonIdentifiers()
@@ -143,13 +171,13 @@ class LeadScore(Contract):
 class LeadContact(Contract):
     """What the CRM needs to find or create the record; travels only in message values."""
 
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    title: str | None = None
-    company: str | None = None
-    domain: str | None = None
-    country: str | None = None
+    email: StoredText | None = Field(default=None, max_length=limits.EMAIL)
+    first_name: PersonNameText | None = None
+    last_name: PersonNameText | None = None
+    title: TitleText | None = None
+    company: CompanyText | None = None
+    domain: StoredText | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
+    country: CountryText | None = None
 
 
 TransitionKind = Literal["qualified", "recycled", "updated"]
@@ -168,6 +196,29 @@ class LeadTransition(Contract):
     contact: LeadContact
     score: LeadScore
     transitioned_at: AwareDatetime
+
+
+def with_free_text_fitted(document: Mapping[str, Any]) -> dict[str, Any]:
+    """An event (or a person state) with its traits' and company's free text cut to today's limits.
+
+    For documents written before :mod:`peerscore.limits` existed (events on a topic or in the history table,
+    person states): they are read as they would be accepted today instead of failing the contract."""
+    out = dict(document)
+    for section, maxima in (("traits", TRAIT_TEXT), ("account", ACCOUNT_TEXT), ("company", ACCOUNT_TEXT)):
+        value = out.get(section)
+        if isinstance(value, Mapping):
+            out[section] = limits.clip_fields(value, maxima)
+    return out
+
+
+def parse_event(raw: str | bytes) -> EngagementEvent:
+    """An :class:`EngagementEvent` from JSON; free text longer than today's limits (written before them) is cut."""
+    try:
+        return EngagementEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        if not any(e["type"] == "string_too_long" for e in exc.errors()):
+            raise
+        return EngagementEvent.model_validate(with_free_text_fitted(json.loads(raw)))
 
 
 class DeadLetter(Contract):
@@ -196,12 +247,14 @@ class Outcome(Contract):
     """
 
     schema_version: Literal[1] = 1
-    event_id: str = Field(min_length=1, max_length=256)
-    person_key: str = Field(min_length=1, max_length=64)
+    event_id: StoredText = Field(min_length=1, max_length=limits.EVENT_ID)
+    person_key: StoredText = Field(min_length=1, max_length=limits.PERSON_KEY)
     kind: OutcomeKind
-    reason: str | None = Field(default=None, max_length=2000, description="Why a lead was rejected, if said")
+    reason: StoredText | None = Field(
+        default=None, max_length=limits.OUTCOME_REASON, description="Why a lead was rejected, if said"
+    )
     source: Literal["hubspot", "salesforce", "webhook"]
-    crm_object_id: str | None = Field(default=None, max_length=128)
+    crm_object_id: StoredText | None = Field(default=None, max_length=limits.CRM_OBJECT_ID)
     occurred_at: AwareDatetime
     received_at: AwareDatetime
 
@@ -214,8 +267,8 @@ class ErasureRequest(Contract):
     """
 
     schema_version: Literal[1] = 1
-    request_id: str = Field(min_length=1, max_length=128)
-    person_key: str = Field(min_length=1, max_length=64)
+    request_id: StoredText = Field(min_length=1, max_length=limits.REQUEST_ID)
+    person_key: StoredText = Field(min_length=1, max_length=limits.PERSON_KEY)
     requested_at: AwareDatetime
     erased_at: AwareDatetime
 

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from peerscore.events import PersonIdentifiers
+from peerscore.limits import GROUP_PREFIX
 
 _KEY_HEX_CHARS = 32
 
@@ -145,7 +146,6 @@ def is_free_mail(domain: str) -> bool:
 
 
 LINKEDIN_ORG_PREFIX = "urn:li:organization:"
-GROUP_PREFIX = "group:"
 
 
 def account_key_from(

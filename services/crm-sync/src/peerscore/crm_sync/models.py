@@ -12,6 +12,7 @@ from typing import Literal
 from sqlalchemy import JSON, Column, Text, text
 from sqlmodel import Field, SQLModel
 
+from peerscore import limits
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
 from peerscore.db import UtcDateTime
@@ -24,14 +25,14 @@ class CrmLead(SQLModel, table=True):
 
     __tablename__ = "crm_lead"
 
-    person_key: str = Field(primary_key=True, max_length=64)
-    email: str = Field(max_length=320)
-    first_name: str | None = Field(default=None, max_length=255)
-    last_name: str | None = Field(default=None, max_length=255)
-    title: str | None = Field(default=None, max_length=255)
-    company: str | None = Field(default=None, max_length=255)
-    domain: str | None = Field(default=None, max_length=255)
-    country: str | None = Field(default=None, max_length=64)
+    person_key: str = Field(primary_key=True, max_length=limits.PERSON_KEY)
+    email: str = Field(max_length=limits.EMAIL)
+    first_name: str | None = Field(default=None, max_length=limits.PERSON_NAME)
+    last_name: str | None = Field(default=None, max_length=limits.PERSON_NAME)
+    title: str | None = Field(default=None, max_length=limits.TITLE)
+    company: str | None = Field(default=None, max_length=limits.COMPANY)
+    domain: str | None = Field(default=None, max_length=limits.ACCOUNT_KEY)
+    country: str | None = Field(default=None, max_length=limits.COUNTRY)
     score: float
     fit: float
     engagement: float
@@ -58,7 +59,7 @@ class SyncLedger(SQLModel, table=True):
     __tablename__ = "crm_sync_ledger"
 
     crm: str = Field(primary_key=True, max_length=64)
-    person_key: str = Field(primary_key=True, max_length=64)
+    person_key: str = Field(primary_key=True, max_length=limits.PERSON_KEY)
     last_version: int
     last_kind: str = Field(max_length=16)
     status: str = Field(max_length=8, description="ok | failed | dlq (dead-lettered after the retry budget)")
@@ -101,7 +102,7 @@ class RetryState(SQLModel, table=True):
     __tablename__ = "crm_retry_state"
 
     crm: str = Field(primary_key=True, max_length=64)
-    person_key: str = Field(primary_key=True, max_length=64)
+    person_key: str = Field(primary_key=True, max_length=limits.PERSON_KEY)
     version: int
     attempts: int
     first_failed_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))

@@ -23,7 +23,7 @@ from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 
@@ -36,6 +36,7 @@ from peerscore.crm_sync.erasure_models import CrmErasureLog
 from peerscore.crm_sync.merges import reached
 from peerscore.crm_sync.models import CrmLead, PendingSync, RetryState, SyncLedger
 from peerscore.events import ErasureRequest, LeadTransition, utcnow
+from peerscore.failures import database_failure
 from peerscore.kafka_io import Publisher, make_consumer
 from peerscore.observability import ConsumerMetrics
 from peerscore.settings import KafkaSettings
@@ -61,8 +62,8 @@ def admit(engine: Engine, batch: Sequence[Message[LeadTransition]]) -> list[Mess
                     .group_by(col(CrmErasureLog.person_key))
                 ).all()
             )
-    except (OperationalError, PoolTimeoutError) as exc:
-        raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
+    except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+        raise database_failure(exc) from exc
     wanted = [
         m
         for m in batch
@@ -113,8 +114,8 @@ class ErasureHandler:
                 for m in batch:
                     keys = [m.value.person_key, *crm_objects.merged_into(session, m.value.person_key)]
                     erase(session, m.value, [entry for key in keys for entry in erase_in_crm(session, adapter, key)])
-        except DBAPIError as exc:
-            raise RetryableError(f"database: {type(exc).__name__}") from exc
+        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+            raise database_failure(exc) from exc
 
 
 def erase_in_crm(session: Session, adapter: CrmAdapter, person_key: str) -> list[dict[str, Any]]:

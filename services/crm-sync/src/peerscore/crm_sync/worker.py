@@ -29,7 +29,7 @@ import structlog
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
@@ -45,6 +45,7 @@ from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
 from peerscore.db import upsert
 from peerscore.events import LeadTransition, utcnow
+from peerscore.failures import database_failure
 from peerscore.kafka_io import Publisher, record
 
 log = structlog.get_logger(__name__)
@@ -363,17 +364,12 @@ R = TypeVar("R")
 
 
 def _database(step: Callable[[], R]) -> R:
-    """Run a database step; an unreachable database (or pool) is retried by the loop, a bug is raised loudly."""
+    """Run a database step under the shared failure rule: retried when transient, the poison lead isolated by the
+    loop when deterministic."""
     try:
         return step()
-    except (DBAPIError, PoolTimeoutError) as exc:
-        if isinstance(exc, DBAPIError) and not _is_transient(exc):
-            raise  # a bug (constraint, SQL): the loop retries it loudly rather than skipping records
-        raise RetryableError(f"database unavailable: {type(exc).__name__}") from exc
-
-
-def _is_transient(exc: DBAPIError) -> bool:
-    return isinstance(exc, OperationalError) or exc.connection_invalidated
+    except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+        raise database_failure(exc) from exc
 
 
 def _describe(exc: ValidationError) -> str:

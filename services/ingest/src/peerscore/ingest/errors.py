@@ -6,8 +6,13 @@ data and these messages are both logged and returned to the caller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from peerscore.limits import NO_NUL
 
 
 def join_path(prefix: str, field: str) -> str:
@@ -38,6 +43,22 @@ class InvalidEvent(Exception):
     @classmethod
     def at(cls, path: str, message: str) -> InvalidEvent:
         return cls([FieldError(path, message)])
+
+
+def contract_error(error: Mapping[str, Any]) -> str:
+    """``account.domain: must be at most 255 characters``: the event field and what is wrong, never the value."""
+    where = ".".join(map(str, error["loc"]))
+    limit = (error.get("ctx") or {}).get("max_length")
+    if limit is not None:
+        return f"{where}: must be at most {limit} characters"
+    if error["type"] == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == NO_NUL:
+        return f"{where}: must not contain NUL characters"
+    return f"{where}: {error['type']}"
+
+
+def breaks_contract(exc: ValidationError, path: str) -> InvalidEvent:
+    """An event that does not fit :mod:`peerscore.events` (lengths and shapes of :mod:`peerscore.limits`)."""
+    return InvalidEvent([FieldError(path or "$", contract_error(e)) for e in exc.errors()])
 
 
 class RequestRejected(Exception):

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from peerscore import limits
 from peerscore.ingest.errors import InvalidEvent, join_path
 from peerscore.ingest.timestamps import parse_timestamp
 
@@ -56,7 +57,16 @@ def identifier(parent: Mapping[str, Any], field: str, path: str, *, required: bo
     result = str(value).strip()
     if len(result) > MAX_ID_CHARS:
         raise InvalidEvent.at(where, f"must be at most {MAX_ID_CHARS} characters")
+    if "\x00" in result:  # ids become keys and columns; PostgreSQL text cannot hold NUL
+        raise InvalidEvent.at(where, "must not contain NUL characters")
     return result
+
+
+def bounded_email(email: str | None, where: str) -> str | None:
+    """An email is a key (the person's, the CRM's): one longer than a mailbox can be, or holding NUL, is refused."""
+    if email is not None and (len(email) > limits.EMAIL or "\x00" in email):
+        raise InvalidEvent.at(where, f"must be an email address of at most {limits.EMAIL} characters")
+    return email
 
 
 def urn(parent: Mapping[str, Any], field: str, path: str, *, required: bool = False) -> str | None:

@@ -22,10 +22,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from peerscore import limits
 from peerscore.consent import consent_from_traits
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import normalise_email, person_key
-from peerscore.ingest.errors import FieldError, InvalidEvent, join_path
+from peerscore.ingest.errors import FieldError, InvalidEvent, breaks_contract, join_path
+from peerscore.ingest.fields import bounded_email
 from peerscore.ingest.timestamps import occurred_at, parse_timestamp
 from peerscore.ingest.traits import group_account_fields, is_mapping, person_account_fields, person_trait_fields, text
 
@@ -34,8 +36,8 @@ _FIXED_TYPES = {"page": "page.viewed", "screen": "screen.viewed", "identify": "i
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _NOT_HASHED = frozenset({"sentAt", "writeKey"})
 _PAGE_FIELDS = ("path", "url", "title", "referrer", "search")
-MAX_TYPE_CHARS = 128
-MAX_TEXT_CHARS = 256
+MAX_TYPE_CHARS = limits.EVENT_TYPE
+MAX_TEXT_CHARS = limits.IDENTIFIER
 
 
 def event_type(event_name: str) -> str | None:
@@ -73,24 +75,30 @@ def _mapping(parent: Mapping[str, Any], field: str, path: str) -> Mapping[str, A
     return value
 
 
-def _identifier(call: Mapping[str, Any], field: str, path: str) -> str | None:
-    """Segment ids are strings, some SDKs send numbers; anything else is a client bug worth a 400."""
+def _identifier(call: Mapping[str, Any], field: str, path: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:
+    """Segment ids are strings, some SDKs send numbers; anything else is a client bug worth a 400.
+
+    Ids are keys (of people, events, accounts): one that does not fit its column is refused, never cut, since two
+    cut ids could collide."""
     value = call.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidEvent.at(join_path(path, field), "must be a string")
     result = str(value)
-    if len(result) > MAX_TEXT_CHARS:
-        raise InvalidEvent.at(join_path(path, field), f"must be at most {MAX_TEXT_CHARS} characters")
+    if len(result) > max_chars:
+        raise InvalidEvent.at(join_path(path, field), f"must be at most {max_chars} characters")
+    if "\x00" in result:
+        raise InvalidEvent.at(join_path(path, field), "must not contain NUL characters")
     return result
 
 
-def _email(*candidates: Any) -> str | None:
-    for candidate in candidates:
+def _email(path: str, *candidates: tuple[str, Any]) -> str | None:
+    """The first candidate that looks like an email, normalised; refused (at its path) when it cannot be one."""
+    for where, candidate in candidates:
         value = text(candidate)
         if value is not None and "@" in value:
-            return normalise_email(value)
+            return bounded_email(normalise_email(value), join_path(path, where))
     return None
 
 
@@ -159,7 +167,7 @@ def _what(
                 properties.setdefault(field, value)
         return _FIXED_TYPES[kind], name, properties
     if kind == "group":
-        group_id = _identifier(call, "groupId", path)
+        group_id = _identifier(call, "groupId", path, limits.GROUP_ID)  # the account key is group:<groupId>
         if group_id is None:
             raise InvalidEvent.at(join_path(path, "groupId"), "is required for group calls")
         return "group", None, {"group_id": group_id}
@@ -219,7 +227,12 @@ def normalise_call(
     user_id = _identifier(call, "userId", path)
     anonymous_id = _identifier(call, "anonymousId", path)
     own_traits = call_traits if kind == "identify" else {}
-    email = _email(own_traits.get("email"), context_traits.get("email"), properties_in.get("email"))
+    email = _email(
+        path,
+        ("traits.email", own_traits.get("email")),
+        ("context.traits.email", context_traits.get("email")),
+        ("properties.email", properties_in.get("email")),
+    )
     if user_id is None and anonymous_id is None and not (email_identifies and email):
         raise InvalidEvent.at(path or "$", "needs userId or anonymousId" + (" or an email" if email_identifies else ""))
     key = _person_key(user_id, email, anonymous_id, secret, key_cache)
@@ -254,9 +267,7 @@ def normalise_call(
         )
     except ValidationError as exc:
         # Locations and error kinds only: pydantic's own messages quote the input, which may be personal.
-        raise InvalidEvent(
-            [FieldError(path or "$", f"{'.'.join(map(str, e['loc']))}: {e['type']}") for e in exc.errors()]
-        ) from None
+        raise breaks_contract(exc, path) from None
 
 
 def normalise_batch(

@@ -2,7 +2,9 @@
 
 Lenient on purpose: traits are free-form in every SDK, so a trait of the wrong shape is skipped rather than
 failing the whole batch (SDKs drop batches answered with 400). Identifiers and timestamps are strict instead
-(see :mod:`peerscore.ingest.normalise`).
+(see :mod:`peerscore.ingest.normalise`). Free text longer than its column is cut here to the limits the event
+contract checks (:mod:`peerscore.limits`, ending in "…"); a company domain is a key, so one too long is refused
+by the contract (400 naming ``account.domain``).
 
 The ``*_fields`` functions return plain dicts so the HTTP hot path validates each event with one pydantic call
 (nested models included) instead of one per nested model; the model-returning functions wrap them.
@@ -14,9 +16,10 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from peerscore.events import AccountHints, PersonTraits
+from peerscore.events import ACCOUNT_TEXT, TRAIT_TEXT, AccountHints, PersonTraits
 from peerscore.identity import account_key, email_domain
 from peerscore.identity import is_free_mail as shared_is_free_mail
+from peerscore.limits import clip_fields
 from peerscore.secrets_compare import ascii_digits
 
 
@@ -73,7 +76,7 @@ def person_trait_fields(traits: Mapping[str, Any]) -> dict[str, Any]:
         return dict.fromkeys(PersonTraits.model_fields)
     address = traits.get("address")
     address_country = address.get("country") if is_mapping(address) else None
-    return {
+    fields = {
         "first_name": text(traits.get("first_name")) or text(traits.get("firstName")),
         "last_name": text(traits.get("last_name")) or text(traits.get("lastName")),
         "title": text(traits.get("title")),
@@ -81,6 +84,7 @@ def person_trait_fields(traits: Mapping[str, Any]) -> dict[str, Any]:
         "function": text(traits.get("function")) or text(traits.get("department")),
         "country": text(traits.get("country")) or text(address_country),
     }
+    return clip_fields(fields, TRAIT_TEXT)
 
 
 def person_traits(traits: Mapping[str, Any]) -> PersonTraits:
@@ -114,7 +118,7 @@ def person_account_fields(traits: Mapping[str, Any], email: str | None) -> dict[
         mail_domain = email_domain(email)
         if mail_domain and "." in mail_domain and not is_free_mail(mail_domain):
             domain = account_key(mail_domain)
-    return {"domain": domain, "name": name, "employees": employees, "industry": industry}
+    return clip_fields({"domain": domain, "name": name, "employees": employees, "industry": industry}, ACCOUNT_TEXT)
 
 
 def group_account(traits: Mapping[str, Any]) -> AccountHints:
@@ -126,9 +130,10 @@ def group_account_fields(traits: Mapping[str, Any]) -> dict[str, Any]:
     employees = count(traits.get("employees"))
     if employees is None:
         employees = count(traits.get("employee_count"))
-    return {
+    fields = {
         "domain": domain_from(traits.get("domain")) or domain_from(traits.get("website")),
         "name": text(traits.get("name")),
         "employees": employees,
         "industry": text(traits.get("industry")),
     }
+    return clip_fields(fields, ACCOUNT_TEXT)

@@ -17,12 +17,14 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
 from peerscore.db import load_offsets, save_offsets
-from peerscore.events import EngagementEvent, LeadScore, LeadTransition, utcnow
+from peerscore.events import EngagementEvent, LeadScore, LeadTransition, parse_event, utcnow
+from peerscore.failures import database_failure
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.scoring import store
 from peerscore.scoring.domain import with_account_context
@@ -95,7 +97,7 @@ class ScoringHandler:
         if value is None:
             raise InvalidMessage("empty record value")
         try:
-            event = EngagementEvent.model_validate_json(value)
+            event = parse_event(value)  # free text written before peerscore.limits is cut, keys refused
         except ValidationError as exc:
             raise InvalidMessage(f"not an EngagementEvent: {describe_validation_error(exc)}") from None
         validate_internal(event)
@@ -111,8 +113,8 @@ class ScoringHandler:
         try:
             with Session(self._engine) as session, session.begin():
                 self._apply_batch(session, batch)
-        except (OperationalError, DBAPIError) as exc:
-            raise RetryableError(f"database: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}") from exc
+        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+            raise database_failure(exc) from exc
         self.flush_outbox()
 
     def _apply_batch(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
+from peerscore import limits
 from peerscore.db import StoredOffset, UtcDateTime
 from peerscore.scoring.history import HISTORY_TABLES
 from peerscore.scoring.identity.models import IDENTITY_TABLES
@@ -19,9 +20,9 @@ from peerscore.scoring.rulesets.models import RULESET_TABLES
 class PersonRow(SQLModel, table=True):
     __tablename__ = "person_state"
 
-    person_key: str = Field(primary_key=True, max_length=64)
-    email: str | None = Field(default=None, index=True, max_length=320)
-    account_key: str | None = Field(default=None, index=True, max_length=255)
+    person_key: str = Field(primary_key=True, max_length=limits.PERSON_KEY)
+    email: str | None = Field(default=None, index=True, max_length=limits.EMAIL)
+    account_key: str | None = Field(default=None, index=True, max_length=limits.ACCOUNT_KEY)
     version: int
     qualified: bool
     total: float
@@ -35,15 +36,15 @@ class AccountRow(SQLModel, table=True):
 
     __tablename__ = "account_state"
 
-    account_key: str = Field(primary_key=True, max_length=255)
+    account_key: str = Field(primary_key=True, max_length=limits.ACCOUNT_KEY)
     attributes: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
 class AccountActivityRow(SQLModel, table=True):
     __tablename__ = "account_activity"
 
-    account_key: str = Field(primary_key=True, max_length=255)
-    person_key: str = Field(primary_key=True, max_length=64)
+    account_key: str = Field(primary_key=True, max_length=limits.ACCOUNT_KEY)
+    person_key: str = Field(primary_key=True, max_length=limits.PERSON_KEY)
     last_active_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
@@ -53,11 +54,11 @@ class LedgerRow(SQLModel, table=True):
     __tablename__ = "score_ledger"
 
     id: int | None = Field(default=None, primary_key=True)
-    person_key: str = Field(index=True, max_length=64)
+    person_key: str = Field(index=True, max_length=limits.PERSON_KEY)
     rule_id: str = Field(max_length=128)
     group: str = Field(max_length=64)
     ruleset_version: str = Field(max_length=64)
-    event_id: str = Field(max_length=256)
+    event_id: str = Field(max_length=limits.EVENT_ID)
     occurred_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     points: float
 

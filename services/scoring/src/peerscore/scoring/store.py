@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Row, Text, cast, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from peerscore.db import RawJson, upsert
-from peerscore.events import LeadScore
+from peerscore.events import LeadScore, with_free_text_fitted
 from peerscore.kafka_io import OutgoingRecord
 from peerscore.scoring.domain.engine import Award
 from peerscore.scoring.domain.state import AccountState, PersonState
@@ -28,11 +30,18 @@ def load_people(session: Session, keys: Iterable[str]) -> dict[str, tuple[Person
     rows = session.execute(sa_select(table.c.person_key, state, score).where(table.c.person_key.in_(wanted))).all()
     return {
         r.person_key: (
-            PersonState.model_validate_json(r.state),
+            _person_state(r.state),
             LeadScore.model_validate_json(r.score) if r.score is not None else None,
         )
         for r in rows
     }
+
+
+def _person_state(document: str) -> PersonState:
+    try:
+        return PersonState.model_validate_json(document)
+    except ValidationError:  # stored before peerscore.limits: read as today's ingest would have accepted it
+        return PersonState.model_validate(with_free_text_fitted(json.loads(document)))
 
 
 def load_accounts(session: Session, keys: Iterable[str]) -> dict[str, AccountState]:

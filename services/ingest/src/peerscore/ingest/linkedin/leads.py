@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from peerscore.consent import OPTED_OUT
 from peerscore.events import LEAD_FORM_DELETED, EngagementEvent, PersonIdentifiers
 from peerscore.identity import normalise_email, person_key
-from peerscore.ingest.errors import FieldError, InvalidEvent, join_path
+from peerscore.ingest.errors import InvalidEvent, breaks_contract, join_path
 from peerscore.ingest.fields import choice, epoch_ms, flat_urns, identifier, urn
 from peerscore.ingest.linkedin.answers import LeadData, employee_floor, parse_form, parse_lead_data
 from peerscore.ingest.traits import person_account, person_traits
@@ -139,7 +139,10 @@ def lead_event(
     attributes = data.attributes
     email = attributes.get("email")
     email = normalise_email(email) if email and "@" in email else None
-    ids = PersonIdentifiers(email=email, linkedin_member_urn=data.submitter)
+    try:
+        ids = PersonIdentifiers(email=email, linkedin_member_urn=data.submitter)
+    except ValidationError as exc:  # an email longer than any mailbox, a NUL: refused with the field's path
+        raise breaks_contract(exc, join_path(path, "person")) from None
     key = person_key(ids, secret)
     deleted = notification.action == "DELETED"
     if key is None:
@@ -188,9 +191,7 @@ def lead_event(
             consent=_consent(data),
         )
     except ValidationError as exc:
-        raise InvalidEvent(
-            [FieldError(path or "$", f"{'.'.join(map(str, e['loc']))}: {e['type']}") for e in exc.errors()]
-        ) from None
+        raise breaks_contract(exc, path) from None
 
 
 def pushed_lead_events(body: Any, *, secret: bytes, received_at: datetime) -> list[EngagementEvent]:

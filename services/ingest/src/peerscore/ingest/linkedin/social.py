@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import person_key
-from peerscore.ingest.errors import FieldError, InvalidEvent, join_path
+from peerscore.ingest.errors import FieldError, InvalidEvent, breaks_contract, join_path
 from peerscore.ingest.fields import choice, identifier, instant, mapping, object_list, urn
 
 SOURCE = "linkedin"
@@ -92,9 +92,7 @@ def social_action_event(
             properties=properties,
         )
     except ValidationError as exc:
-        raise InvalidEvent(
-            [FieldError(path or "$", f"{'.'.join(map(str, e['loc']))}: {e['type']}") for e in exc.errors()]
-        ) from None
+        raise breaks_contract(exc, path) from None
 
 
 def social_action_events(

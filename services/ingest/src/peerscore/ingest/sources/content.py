@@ -24,8 +24,8 @@ from pydantic import ValidationError
 
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import normalise_email, person_key
-from peerscore.ingest.errors import FieldError, InvalidEvent
-from peerscore.ingest.fields import identifier, instant, mapping, urn
+from peerscore.ingest.errors import InvalidEvent, breaks_contract
+from peerscore.ingest.fields import bounded_email, identifier, instant, mapping, urn
 from peerscore.ingest.normalise import event_type, generated_event_id
 from peerscore.ingest.traits import person_account, person_traits, text
 
@@ -80,7 +80,7 @@ def content_event(record: Any, *, secret: bytes, received_at: datetime) -> Engag
     raw_email = text(_first(record, "email")) or text(person.get("email"))
     if raw_email is not None and "@" not in raw_email:
         raise InvalidEvent.at("email", "must be an email address")
-    email = normalise_email(raw_email) if raw_email else None
+    email = bounded_email(normalise_email(raw_email), "email") if raw_email else None
     ids = PersonIdentifiers(
         email=email,
         user_id=identifier(record, "user_id", "") or identifier(record, "userId", ""),
@@ -109,9 +109,7 @@ def content_event(record: Any, *, secret: bytes, received_at: datetime) -> Engag
             properties=dict(mapping(record, "properties", "")),
         )
     except ValidationError as exc:
-        raise InvalidEvent(
-            [FieldError("$", f"{'.'.join(map(str, e['loc']))}: {e['type']}") for e in exc.errors()]
-        ) from None
+        raise breaks_contract(exc, "$") from None
 
 
 def content_events(body: Any, *, secret: bytes, received_at: datetime) -> list[EngagementEvent]:

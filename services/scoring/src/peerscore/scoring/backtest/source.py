@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
 
-from peerscore.events import EngagementEvent
+from peerscore.events import EngagementEvent, parse_event
 from peerscore.scoring.backtest.period import Period
 from peerscore.scoring.history import EventHistoryRow
 
@@ -68,7 +68,7 @@ def people_events(
     if keys is not None:
         query = query.where(_history.c.person_key >= keys.first, _history.c.person_key <= keys.last)
     query = query.order_by(_history.c.person_key, _history.c.topic, _history.c.partition, _history.c.offset)
-    parse = EngagementEvent.model_validate_json
+    parse = parse_event  # history written before peerscore.limits may hold longer free text
     current: str | None = None
     events: list[EngagementEvent] = []
     with engine.connect() as conn:

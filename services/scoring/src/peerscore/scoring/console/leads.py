@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, select
 
-from peerscore.events import EngagementEvent, LeadScore, PersonTraits, utcnow
+from peerscore.events import EngagementEvent, LeadScore, PersonTraits, parse_event, utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
 from peerscore.scoring.api import model_probability
@@ -158,7 +158,7 @@ def lead_detail(engine: Engine, person_key: str, ruleset: Ruleset) -> LeadDetail
             .order_by(col(EventHistoryRow.topic), col(EventHistoryRow.partition), col(EventHistoryRow.offset))
             .limit(MAX_TIMELINE_EVENTS)
         ).all()
-    events = [EngagementEvent.model_validate_json(text) for text in raw]
+    events = [parse_event(text) for text in raw]
     points, marks = replay_timeline(person_key, events, ruleset, until=now)
     return LeadDetail(
         person_key=person_key,

@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from peerscore import limits
 from peerscore.events import AccountHints, AwareDatetime, EngagementEvent, LeadContact, PersonTraits
 from peerscore.identity import account_key, account_key_from, is_free_mail
+from peerscore.limits import clip
 
 from .decay import decay_factor
 
@@ -265,7 +267,7 @@ def lead_contact(person: PersonState, account: AccountState | None) -> LeadConta
         first_name=person.traits.first_name,
         last_name=person.traits.last_name,
         title=person.traits.title,
-        company=account.name if account is not None else None,
+        company=clip(account.name, limits.COMPANY) if account is not None else None,  # named before the limits
         domain=account.account_key if account is not None else person.account_key,
         country=person.traits.country,
     )

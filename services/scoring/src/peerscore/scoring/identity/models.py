@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from peerscore import limits
 from peerscore.db import UtcDateTime
 
 
@@ -35,7 +36,7 @@ class SeenEventRow(SQLModel, table=True):
     __tablename__ = "seen_event"
 
     # event_id first: the primary-key index serves the per-batch lookup ``event_id IN (...)``.
-    event_id: str = Field(primary_key=True, max_length=256)
+    event_id: str = Field(primary_key=True, max_length=limits.EVENT_ID)
     person_key: str = Field(primary_key=True, index=True, max_length=64)
     seen_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False, index=True))
 

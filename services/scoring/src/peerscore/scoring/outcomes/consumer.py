@@ -12,11 +12,13 @@ from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
-from peerscore.consumer import ConsumerLoop, InvalidMessage, Message, RetryableError
+from peerscore.consumer import ConsumerLoop, InvalidMessage, Message
 from peerscore.events import Outcome
+from peerscore.failures import database_failure
 from peerscore.kafka_io import Publisher, make_consumer
 from peerscore.observability import ConsumerMetrics
 from peerscore.scoring.outcomes.store import store_outcomes
@@ -39,8 +41,8 @@ class OutcomeHandler:
         try:
             with Session(self._engine) as session, session.begin():
                 store_outcomes(session, [m.value for m in batch])
-        except (OperationalError, DBAPIError) as exc:
-            raise RetryableError(f"database: {type(exc).__name__}") from exc
+        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+            raise database_failure(exc) from exc
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {}
