@@ -85,7 +85,7 @@ class KafkaPublisher:
 
 def make_producer(settings: KafkaSettings, client_suffix: str = "producer") -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         client_id=f"{settings.client_id}-{client_suffix}",
         acks="all",
         linger_ms=settings.linger_ms,
@@ -107,7 +107,7 @@ def make_publisher(settings: KafkaSettings, client_suffix: str = "producer") -> 
 def make_consumer(settings: KafkaSettings, group_id: str) -> KafkaConsumer:
     """A manual-commit consumer; subscription is left to the consumer loop so it can attach its listener."""
     return KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         client_id=f"{settings.client_id}-{group_id}",
         group_id=group_id,
         enable_auto_commit=False,

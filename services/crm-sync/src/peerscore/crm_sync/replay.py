@@ -36,7 +36,9 @@ def read_dead_letters(
 ) -> tuple[list[CrmDeadLetter], int]:
     """Every CRM dead letter on the topic, in partition order, and how many records could not be read."""
     topic = kafka.topics().crm_dlq
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(
+        **kafka.client_options(), client_id=f"{kafka.client_id}-crm-replay", enable_auto_commit=False, group_id=None
+    )
     letters: list[CrmDeadLetter] = []
     unreadable = 0
     try:

@@ -73,7 +73,7 @@ def latest_valid(records: Sequence[RawRecord], name: str) -> tuple[Accepted | No
 def make_rules_consumer(settings: KafkaSettings) -> KafkaConsumer:
     """A group-less consumer: partitions are assigned by the watcher, nothing is ever committed."""
     return KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         client_id=f"{settings.client_id}-rules-watcher",
         group_id=None,
         enable_auto_commit=False,
