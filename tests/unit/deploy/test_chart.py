@@ -30,7 +30,7 @@ from .support import (
     service_env_names,
 )
 
-CUSTOM_KINDS = {"ScaledObject", "ServiceMonitor", "ExternalSecret"}
+CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "ExternalSecret"}
 """CRDs (KEDA, Prometheus Operator, External Secrets): no bundled schema; their fields are asserted below."""
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 
@@ -77,6 +77,10 @@ def test_schema_refuses_wrong_values() -> None:
         {"ingest": {"replicaCount": "two"}},
         {"crmSync": {"settings": {"adapter": "pipedrive"}}},
         {"runtime": {"env": "staging"}},
+        {"kafka": {"securityProtocol": "TLS"}},
+        {"kafka": {"saslMechanism": "GSSAPI"}},
+        {"kafka": {"retentionStreamDays": 0}},
+        {"kafka": {"tls": {"caFile": "/etc/ssl/ca.pem"}}},
         {"unknownTopLevel": True},
         {"secrets": {"values": {"lower_case": "x"}}},
     ):

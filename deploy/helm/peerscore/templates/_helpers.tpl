@@ -129,6 +129,9 @@ metadata:
     {{- if not $root.Values.secrets.existingSecret }}
     checksum/secret: {{ include (print $root.Template.BasePath "/secret.yaml") $root | sha256sum }}
     {{- end }}
+    {{- if and (include "peerscore.kafkaTlsSecretName" $root) (not $root.Values.kafka.tls.existingSecret) }}
+    checksum/kafka-tls: {{ include (print $root.Template.BasePath "/kafka-tls-secret.yaml") $root | sha256sum }}
+    {{- end }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -159,6 +162,9 @@ spec:
             name: {{ include "peerscore.componentName" . }}
       env:
         {{- .env | nindent 8 }}
+        {{- with (include "peerscore.kafkaSecretEnv" $root | trim) }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- with $v.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -187,6 +193,11 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
+        {{- if include "peerscore.kafkaTlsSecretName" $root }}
+        - name: kafka-tls
+          mountPath: {{ include "peerscore.kafkaTlsDir" $root }}
+          readOnly: true
+        {{- end }}
         {{- with .mounts }}
         {{- . | nindent 8 }}
         {{- end }}
@@ -194,6 +205,9 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: {{ $root.Values.tmpSizeLimit }}
+    {{- if include "peerscore.kafkaTlsSecretName" $root }}
+    {{- include "peerscore.kafkaTlsVolume" $root | nindent 4 }}
+    {{- end }}
     {{- with .volumes }}
     {{- . | nindent 4 }}
     {{- end }}
@@ -348,4 +362,87 @@ spec:
         topic: {{ .topic | quote }}
         lagThreshold: {{ .values.keda.lagThreshold | quote }}
         offsetResetPolicy: earliest
+        {{- if include "peerscore.kafkaSasl" .root }}
+        sasl: {{ get (dict "PLAIN" "plaintext" "SCRAM-SHA-256" "scram_sha256" "SCRAM-SHA-512" "scram_sha512") .root.Values.kafka.saslMechanism }}
+        {{- end }}
+        {{- if include "peerscore.kafkaTls" .root }}
+        tls: enable
+        {{- end }}
+      {{- if ne .root.Values.kafka.securityProtocol "PLAINTEXT" }}
+      authenticationRef:
+        name: {{ include "peerscore.fullname" .root }}-kafka
+      {{- end }}
+{{- end }}
+
+{{/* Kafka security ---------------------------------------------------------------------------------------
+   One reading of kafka.securityProtocol and kafka.tls for the ConfigMap, every pod and KEDA. Each helper renders
+   "true" or nothing. */}}
+{{- define "peerscore.kafkaSasl" -}}
+{{- if hasPrefix "SASL_" .Values.kafka.securityProtocol }}true{{ end }}
+{{- end }}
+
+{{- define "peerscore.kafkaTls" -}}
+{{- if hasSuffix "SSL" .Values.kafka.securityProtocol }}true{{ end }}
+{{- end }}
+
+{{/* The Secret holding the TLS files (yours, or the chart's made from the PEM values); empty without TLS. */}}
+{{- define "peerscore.kafkaTlsSecretName" -}}
+{{- $tls := .Values.kafka.tls }}
+{{- if include "peerscore.kafkaTls" . }}
+{{- if $tls.existingSecret }}{{ $tls.existingSecret }}{{ else if or $tls.ca $tls.cert }}{{ include "peerscore.fullname" . }}-kafka-tls{{ end }}
+{{- end }}
+{{- end }}
+
+{{- define "peerscore.kafkaTlsCa" -}}
+{{- $tls := .Values.kafka.tls }}
+{{- if include "peerscore.kafkaTlsSecretName" . }}{{ if $tls.existingSecret }}{{ if $tls.caKey }}true{{ end }}{{ else if $tls.ca }}true{{ end }}{{ end }}
+{{- end }}
+
+{{- define "peerscore.kafkaTlsClientCert" -}}
+{{- $tls := .Values.kafka.tls }}
+{{- if include "peerscore.kafkaTlsSecretName" . }}{{ if $tls.existingSecret }}{{ if $tls.clientCert }}true{{ end }}{{ else if $tls.cert }}true{{ end }}{{ end }}
+{{- end }}
+
+{{- define "peerscore.kafkaTlsDir" -}}/etc/peerscore/kafka-tls{{- end }}
+
+{{/* KAFKA_* file paths for the common ConfigMap (files mounted by peerscore.podTemplate). */}}
+{{- define "peerscore.kafkaTlsFilesEnv" -}}
+{{- if include "peerscore.kafkaTlsCa" . }}
+KAFKA_SSL_CAFILE: {{ printf "%s/ca.crt" (include "peerscore.kafkaTlsDir" .) | quote }}
+{{- end }}
+{{- if include "peerscore.kafkaTlsClientCert" . }}
+KAFKA_SSL_CERTFILE: {{ printf "%s/tls.crt" (include "peerscore.kafkaTlsDir" .) | quote }}
+KAFKA_SSL_KEYFILE: {{ printf "%s/tls.key" (include "peerscore.kafkaTlsDir" .) | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Env entries from the secrets Secret every Kafka client needs: SASL credentials, the client key's password. */}}
+{{- define "peerscore.kafkaSecretEnv" -}}
+{{- if include "peerscore.kafkaSasl" . }}
+{{ include "peerscore.secretEnv" (dict "root" . "name" "KAFKA_SASL_USERNAME") }}
+{{ include "peerscore.secretEnv" (dict "root" . "name" "KAFKA_SASL_PASSWORD") }}
+{{- end }}
+{{- if and (include "peerscore.kafkaTlsClientCert" .) .Values.kafka.tls.encryptedKey }}
+{{ include "peerscore.secretEnv" (dict "root" . "name" "KAFKA_SSL_PASSWORD") }}
+{{- end }}
+{{- end }}
+
+{{/* The TLS Secret as a read-only volume, its keys under fixed file names. */}}
+{{- define "peerscore.kafkaTlsVolume" -}}
+{{- $tls := .Values.kafka.tls }}
+- name: kafka-tls
+  secret:
+    secretName: {{ include "peerscore.kafkaTlsSecretName" . }}
+    defaultMode: 288
+    items:
+      {{- if include "peerscore.kafkaTlsCa" . }}
+      - key: {{ if $tls.existingSecret }}{{ $tls.caKey }}{{ else }}ca.crt{{ end }}
+        path: ca.crt
+      {{- end }}
+      {{- if include "peerscore.kafkaTlsClientCert" . }}
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+      {{- end }}
 {{- end }}
