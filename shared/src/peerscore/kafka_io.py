@@ -21,9 +21,11 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class OutgoingRecord:
+    """``value=None`` is a tombstone: on a compacted topic it deletes every earlier value of the key."""
+
     topic: str
     key: str | None
-    value: bytes
+    value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
