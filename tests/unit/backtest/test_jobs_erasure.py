@@ -46,6 +46,7 @@ def test_people_erased_after_the_job_started_leave_its_report(engine: Engine) ->
     changes = view.report.changes
     assert len(changes) >= 3 and all(c.email for c in changes)
     erased, earlier, kept = changes[0], changes[1], changes[2:]
+    assert erased.email is not None
     _log_erasure(engine, erased.person_key, timedelta(0))
     _log_erasure(engine, earlier.person_key, -timedelta(days=1))  # before the job: the key names a new person
 
