@@ -65,6 +65,8 @@ class Topics:
 
     @property
     def scores(self) -> str:
+        """Compacted: the latest score per person key. A record with no value (a tombstone) means the person was
+        erased: readers must treat it as "no score" (and compaction removes the key)."""
         return f"{self.prefix}.scores.v1"
 
     @property
