@@ -240,16 +240,21 @@ def test_a_linkedin_lead_deletion_erases_the_person(
         received_at=utcnow(),
         properties={"lead_form_response": "urn:li:leadFormResponse:42"},
     )
-    produce(kafka_settings, topics.events, [(e.person_key, e.model_dump_json().encode()) for e in [*events, deleted]])
+    back = calls(call("track", "t-back", "u-lin", 5, event="Demo Requested"))[0]  # right after, same batch
+    stream = [*events, deleted, back]
+    produce(kafka_settings, topics.events, [(e.person_key, e.model_dump_json().encode()) for e in stream])
 
-    assert run_scoring(kafka_settings, engine, unique("scoring"), expect=3) == 3
+    assert run_scoring(kafka_settings, engine, unique("scoring"), expect=4) == 4
 
-    for table, column in (
-        (PersonRow, PersonRow.person_key),
-        (LedgerRow, LedgerRow.person_key),
-        (EventHistoryRow, EventHistoryRow.person_key),
-    ):
-        assert count(engine, table, column, [key]) == 0, table.__name__
+    with Session(engine) as session:
+        awarded = {r.event_id for r in session.exec(select(LedgerRow).where(LedgerRow.person_key == key)).all()}
+        history = session.exec(select(EventHistoryRow.event).where(EventHistoryRow.person_key == key)).all()
+    assert awarded == {"t-back"}, "only what came after the deletion counts"
+    assert len(history) == 1 and "lin@acme.example" not in str(history)
+    values = [value for k, value in read_scores(kafka_settings, topics) if k == key]
+    assert None in values, "the compacted scores topic gets a tombstone"
+    after = values[values.index(None) + 1 :]
+    assert after and None not in after, "the new person's score follows the tombstone, never the reverse"
     with Session(engine) as session:
         log = session.exec(select(ErasureLogRow).where(ErasureLogRow.person_key == key)).one()
     assert log.request_id == deleted.event_id

@@ -103,7 +103,7 @@ def erase_keys(session: Session, key: str, merged: Sequence[str]) -> dict[str, i
 def tombstone_scores(session: Session, scores_topic: str, keys: Sequence[str]) -> None:
     """Queue a tombstone per erased key on the compacted scores topic, in the outbox now: ids order the outbox,
     so it is published after every score the key had and before any score a new person under it gets later in
-    this batch. Compaction then drops the person's last score (which holds their email) from the topic."""
+    this batch. Compaction then drops the person's last score (reasons, account) from the topic."""
     session.execute(
         insert(OutboxRow.__table__),  # type: ignore[attr-defined]
         [{"topic": scores_topic, "key": key, "value": None} for key in keys],
