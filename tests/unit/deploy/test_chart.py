@@ -36,7 +36,7 @@ SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.ku
 
 
 def test_the_expected_scenarios_exist() -> None:
-    assert set(SCENARIOS) >= {"minimal", "hubspot", "salesforce", "external-secrets", "autoscaling"}
+    assert set(SCENARIOS) >= {"minimal", "hubspot", "salesforce", "external-secrets", "autoscaling", "kafka-sasl-ssl"}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
