@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from peerscore.kafka_connect import connect_options
+
 if TYPE_CHECKING:
     from peerscore.settings import KafkaSettings
 
@@ -123,7 +125,7 @@ def ensure_topics(kafka: KafkaSettings, topics: Topics | None = None) -> list[st
     """Create every missing topic (``kafka.topics()`` unless given); returns the names created. Existing topics
     are left as they are: changing a live topic's configs is an operator's decision (kafka-configs)."""
     topics = topics if topics is not None else kafka.topics()
-    admin = KafkaAdminClient(**kafka.client_options(), client_id=f"{kafka.client_id}-admin")
+    admin = KafkaAdminClient(**connect_options(kafka), client_id=f"{kafka.client_id}-admin")
     try:
         existing = set(admin.list_topics())
         created: list[str] = []

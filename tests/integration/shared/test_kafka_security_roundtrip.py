@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from peerscore.kafka_connect import HANDSHAKE_TIMEOUT_S, TlsListenerError
 from peerscore.kafka_io import OutgoingRecord, make_consumer, make_publisher
 from peerscore.settings import KafkaSettings
 from peerscore.topics import ensure_topics
@@ -36,3 +37,14 @@ def test_explicit_plaintext_round_trip_and_topics_with_retention(kafka_settings:
     finally:
         consumer.close(autocommit=False)
     assert received == [b"over plaintext"]
+
+
+def test_tls_settings_against_the_plaintext_broker_fail_fast_instead_of_hanging(kafka_settings: KafkaSettings) -> None:
+    """kafka-python alone waits forever in the handshake here; every factory checks the listener first."""
+    settings = kafka_settings.model_copy(update={"security_protocol": "SSL"})
+    started = time.monotonic()
+    with pytest.raises(TlsListenerError, match="plaintext listener"):
+        make_publisher(settings, "tls-to-plaintext")
+    with pytest.raises(TlsListenerError):
+        ensure_topics(settings)
+    assert time.monotonic() - started < 2 * HANDSHAKE_TIMEOUT_S + 5

@@ -14,6 +14,7 @@ from kafka.errors import KafkaError
 from pydantic import SecretStr, ValidationError
 
 import peerscore.crm_sync.replay as crm_replay
+import peerscore.kafka_connect as kafka_connect
 import peerscore.kafka_io as kafka_io
 import peerscore.scoring.rulesets.watcher as watcher
 import peerscore.topics as topics_module
@@ -157,6 +158,8 @@ class _Recorder:
 def test_every_client_the_code_builds_uses_the_mapping(
     monkeypatch: pytest.MonkeyPatch, sasl_ssl: KafkaSettings
 ) -> None:
+    probed: list[str] = []
+    monkeypatch.setattr(kafka_connect, "require_tls_listener", lambda servers, timeout: probed.append(servers))
     recorder = _Recorder()
     for module, name in [
         (kafka_io, "KafkaProducer"),
@@ -172,6 +175,7 @@ def test_every_client_the_code_builds_uses_the_mapping(
     crm_replay.read_dead_letters(sasl_ssl, idle_s=0, timeout_s=0)
     ensure_topics(sasl_ssl)
     assert len(recorder.calls) == 5
+    assert probed == [sasl_ssl.bootstrap_servers] * 5, "each TLS client first checks the listener speaks TLS"
     expected = sasl_ssl.client_options()
     for kwargs in recorder.calls:
         assert {k: kwargs.get(k) for k in expected} == expected
