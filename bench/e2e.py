@@ -139,7 +139,7 @@ def main() -> None:
     broker = EmbeddedBroker(port=free_port(), log_path=work / "tansu.log").start()
     prefix = f"e2e_{uuid.uuid4().hex[:8]}"
     kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_prefix=prefix)
-    ensure_topics(kafka.bootstrap_servers, kafka.topics())
+    ensure_topics(kafka)
     env = {
         "PEERSCORE_ENV": "dev",
         "KAFKA_TOPIC_PREFIX": prefix,

@@ -162,9 +162,9 @@ def http_run(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, li
     return time.perf_counter() - started, latencies
 
 
-def bare_producer_run(bootstrap: str, topic: str, batches: list[list[tuple[bytes, bytes]]]) -> float:
+def bare_producer_run(settings: KafkaSettings, topic: str, batches: list[list[tuple[bytes, bytes]]]) -> float:
     """The reference: the same events, already normalised, sent and awaited (acks=all) batch by batch."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=256 * 1024)
+    producer = KafkaProducer(**settings.client_options(), acks="all", linger_ms=5, batch_size=256 * 1024)
     try:
         started = time.perf_counter()
         for batch in batches:
@@ -197,7 +197,7 @@ def main() -> None:
     rows = []
     with EmbeddedBroker(port=free_port()) as broker:
         settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_prefix="bench_ingest")
-        ensure_topics(settings.bootstrap_servers, settings.topics())
+        ensure_topics(settings)
         with ingest_service(settings, out / "ingest-service.log", workers) as (url, pid):
             for size in SIZES:
                 count = max(size, per_size // 10 if size == 1 else per_size)
@@ -212,7 +212,7 @@ def main() -> None:
                 events = normalise_batch({"batch": calls}, secret=b"bench", received_at=END)
                 records = [(e.person_key.encode(), e.model_dump_json().encode()) for e in events]
                 reference = bare_producer_run(
-                    settings.bootstrap_servers,
+                    settings,
                     "bench_ingest.reference",
                     [records[i : i + size] for i in range(0, len(records), size)],
                 )

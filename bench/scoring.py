@@ -63,8 +63,8 @@ def generate(count: int, people: int) -> Iterator[list[tuple[bytes, bytes]]]:
         yield records
 
 
-def produce(bootstrap: str, topic: str, chunks: Iterable[list[tuple[bytes, bytes]]]) -> tuple[int, float]:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024)
+def produce(settings: KafkaSettings, topic: str, chunks: Iterable[list[tuple[bytes, bytes]]]) -> tuple[int, float]:
+    producer = KafkaProducer(**settings.client_options(), acks="all", linger_ms=20, batch_size=256 * 1024)
     sent, busy = 0, 0.0
     for records in chunks:
         started = time.perf_counter()
@@ -82,7 +82,7 @@ def produce(bootstrap: str, topic: str, chunks: Iterable[list[tuple[bytes, bytes
 def bare_consume_produce(settings: KafkaSettings, source: str, sink: str, count: int) -> float:
     consumer = KafkaConsumer(
         source,
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         group_id=f"bare-{uuid.uuid4().hex[:6]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -90,9 +90,7 @@ def bare_consume_produce(settings: KafkaSettings, source: str, sink: str, count:
         session_timeout_ms=6000,
         heartbeat_interval_ms=500,
     )
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, batch_size=256 * 1024
-    )
+    producer = KafkaProducer(**settings.client_options(), acks="all", linger_ms=5, batch_size=256 * 1024)
     seen, started = 0, None
     while seen < count:
         for records in consumer.poll(timeout_ms=500).values():
@@ -181,9 +179,9 @@ def main() -> None:
             event_partitions=12,
             max_poll_records=5000,
         )
-        ensure_topics(settings.bootstrap_servers, settings.topics())
+        ensure_topics(settings)
         print(f"generating and producing {count:,} events of about {people:,} people …", flush=True)
-        count, produce_rate = produce(settings.bootstrap_servers, settings.topics().events, generate(count, people))
+        count, produce_rate = produce(settings, settings.topics().events, generate(count, people))
         print("bare consume→produce …", flush=True)
         # Bare loop before and after: this machine's speed drifts, and the ratio uses their mean.
         bare_before = bare_consume_produce(settings, settings.topics().events, "bench.sink", count)

@@ -56,7 +56,7 @@ def kafka_settings(broker_bootstrap: str) -> KafkaSettings:
 @pytest.fixture
 def topics(kafka_settings: KafkaSettings) -> Topics:
     t = kafka_settings.topics()
-    ensure_topics(kafka_settings.bootstrap_servers, t)
+    ensure_topics(kafka_settings, t)
     return t
 
 

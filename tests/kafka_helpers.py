@@ -12,7 +12,7 @@ from peerscore.settings import KafkaSettings
 
 
 def produce(settings: KafkaSettings, topic: str, records: Iterable[tuple[str | None, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+    producer = KafkaProducer(**settings.client_options(), acks="all", linger_ms=5)
     try:
         for key, value in records:
             producer.send(topic, key=key.encode() if key is not None else None, value=value)
@@ -28,7 +28,7 @@ def read_topic(
     ``grace_s`` so that more records than expected (a duplicate publish) show up too."""
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.client_options(),
         group_id=f"reader-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

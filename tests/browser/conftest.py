@@ -96,7 +96,7 @@ def scoring_service(broker_bootstrap: str, tmp_path_factory: pytest.TempPathFact
         event_partitions=4,
         client_id=unique("browser"),
     )
-    ensure_topics(broker_bootstrap, kafka.topics())
+    ensure_topics(kafka)
     tmp = tmp_path_factory.mktemp("console")
     database_url = f"sqlite:///{tmp / 'scoring.db'}"
     group = unique("scoring")

@@ -117,7 +117,7 @@ def test_broker_restart_mid_stream_services_reconnect_and_nothing_accepted_is_lo
 ) -> None:
     kafka = KafkaSettings(bootstrap_servers=s3_broker.bootstrap_servers, topic_prefix=unique("s3").replace("-", "_"))
     topics = kafka.topics()
-    ensure_topics(kafka.bootstrap_servers, topics)
+    ensure_topics(kafka, topics)
     scoring_db_url = one_database_url
     crm_db_url = f"sqlite:///{tmp_path / 'crm.db'}"
     common = {

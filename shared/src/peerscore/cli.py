@@ -31,9 +31,9 @@ def dev(people: int = typer.Option(150, help="People in the sample traffic"), va
 
 @app.command()
 def topics() -> None:
-    """Create the topics (KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC_PREFIX, KAFKA_EVENT_PARTITIONS)."""
+    """Create the topics (KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC_PREFIX, KAFKA_SECURITY_PROTOCOL, KAFKA_RETENTION_*…)."""
     settings = KafkaSettings()
-    created = ensure_topics(settings.bootstrap_servers, settings.topics())
+    created = ensure_topics(settings)
     typer.echo(f"created {len(created)} topics: {', '.join(created) or '-'}")
 
 

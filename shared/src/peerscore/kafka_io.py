@@ -14,6 +14,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaTimeoutError
 from pydantic import BaseModel
 
+from peerscore.kafka_connect import connect_options
 from peerscore.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -21,9 +22,11 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class OutgoingRecord:
+    """``value=None`` is a tombstone: on a compacted topic it deletes every earlier value of the key."""
+
     topic: str
     key: str | None
-    value: bytes
+    value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
@@ -85,7 +88,7 @@ class KafkaPublisher:
 
 def make_producer(settings: KafkaSettings, client_suffix: str = "producer") -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **connect_options(settings),
         client_id=f"{settings.client_id}-{client_suffix}",
         acks="all",
         linger_ms=settings.linger_ms,
@@ -107,7 +110,7 @@ def make_publisher(settings: KafkaSettings, client_suffix: str = "producer") -> 
 def make_consumer(settings: KafkaSettings, group_id: str) -> KafkaConsumer:
     """A manual-commit consumer; subscription is left to the consumer loop so it can attach its listener."""
     return KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **connect_options(settings),
         client_id=f"{settings.client_id}-{group_id}",
         group_id=group_id,
         enable_auto_commit=False,

@@ -6,12 +6,13 @@ Entry points build them once and pass them down; nothing reads the environment a
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from pathlib import Path
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from peerscore.topics import Topics
+from peerscore.topics import Retention, Topics
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "dev", "dev-secret", "secret", "peerscore-dev", "peerscore-dev-write-key"}
@@ -39,7 +40,13 @@ def refuse_placeholder(runtime: RuntimeSettings, name: str, value: SecretStr) ->
         raise ValueError(f"{name} is a placeholder secret; set a real value outside dev (PEERSCORE_ENV=dev)")
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
 class KafkaSettings(BaseSettings):
+    """The cluster, how to reach it securely (``client_options``) and what the topics look like (``topics``)."""
+
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -63,11 +70,95 @@ class KafkaSettings(BaseSettings):
     # Kafka also uses it as the rebalance timeout.
     max_poll_interval_ms: int = 300_000
 
+    # Security of every producer, consumer and admin client. SASL_* protocols authenticate with the mechanism and
+    # credentials below; SSL and SASL_SSL encrypt (CA file empty: the system's CAs; a client certificate for mTLS).
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: SecretStr = SecretStr("")
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_password: SecretStr = SecretStr("")
+    ssl_check_hostname: bool = True
+
+    # How long topics holding personal data keep records, by class of topic (Topics.specs lists which is which).
+    retention_stream_days: float = Field(default=Retention.stream_days, gt=0)
+    retention_dead_letter_days: float = Field(default=Retention.dead_letter_days, gt=0)
+    retention_erasure_days: float = Field(default=Retention.erasure_days, gt=0)
+    retention_scores_days: float = Field(default=Retention.scores_days, gt=0)
+
+    @model_validator(mode="after")
+    def _security_is_coherent(self) -> Self:
+        """Refuse at start-up what kafka-python would otherwise ignore silently (credentials sent nowhere, a
+        certificate never presented) or only report as a connection failure much later (a missing file)."""
+        sasl = self.security_protocol.startswith("SASL_")
+        tls = self.security_protocol.endswith("SSL")
+        has_credentials = bool(self.sasl_username or self.sasl_password.get_secret_value())
+        if sasl and not (self.sasl_username and self.sasl_password.get_secret_value()):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and has_credentials:
+            raise ValueError(
+                f"KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but KAFKA_SECURITY_PROTOCOL="
+                f"{self.security_protocol} would not use them: choose SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        files = {
+            "KAFKA_SSL_CAFILE": self.ssl_cafile,
+            "KAFKA_SSL_CERTFILE": self.ssl_certfile,
+            "KAFKA_SSL_KEYFILE": self.ssl_keyfile,
+        }
+        given = {name: path for name, path in files.items() if path is not None}
+        if given and not tls:
+            raise ValueError(
+                f"{', '.join(given)} set but KAFKA_SECURITY_PROTOCOL={self.security_protocol} "
+                "does not use TLS: choose SSL or SASL_SSL"
+            )
+        for name, path in given.items():
+            if not path.is_file():
+                raise ValueError(f"{name}: no readable file at {path}")
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE (the client certificate it belongs to)")
+        return self
+
+    def client_options(self) -> dict[str, Any]:
+        """kafka-python keyword arguments that say where the cluster is and how to connect to it securely.
+
+        The one mapping from these settings to a client: every producer, consumer and admin client is built with
+        ``**client_options()`` so none can connect in clear (or unauthenticated) while the others do not.
+        """
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol.startswith("SASL_"):
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password.get_secret_value(),
+            }
+        if self.security_protocol.endswith("SSL"):
+            options |= {
+                "ssl_check_hostname": self.ssl_check_hostname,
+                "ssl_cafile": str(self.ssl_cafile) if self.ssl_cafile else None,
+                "ssl_certfile": str(self.ssl_certfile) if self.ssl_certfile else None,
+                "ssl_keyfile": str(self.ssl_keyfile) if self.ssl_keyfile else None,
+                "ssl_password": self.ssl_password.get_secret_value() or None,
+            }
+        return options
+
     def topics(self) -> Topics:
         return Topics(
             prefix=self.topic_prefix,
             event_partitions=self.event_partitions,
             replication_factor=self.replication_factor,
+            retention=Retention(
+                stream_days=self.retention_stream_days,
+                dead_letter_days=self.retention_dead_letter_days,
+                erasure_days=self.retention_erasure_days,
+                scores_days=self.retention_scores_days,
+            ),
         )
 
 

@@ -111,7 +111,7 @@ def test_broker_down_answers_503_with_retry_after() -> None:
         own = KafkaSettings(
             bootstrap_servers=broker.bootstrap_servers, topic_prefix=f"down_{uuid.uuid4().hex[:8]}", event_partitions=2
         )
-        ensure_topics(own.bootstrap_servers, own.topics())
+        ensure_topics(own)
         app = create_app(
             IngestSettings(write_keys=[SecretStr(WRITE_KEY)], publish_timeout_s=3.0),
             IdentitySettings(person_key_secret=SecretStr("integration-person-secret")),

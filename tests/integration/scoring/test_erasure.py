@@ -4,12 +4,15 @@ person. Real embedded broker, both databases (scoring and crm-sync tables side b
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, func, select
@@ -32,8 +35,9 @@ from peerscore.scoring.domain import PersonState, load_default_ruleset
 from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity.api import people_router
 from peerscore.scoring.identity.batch import PrivacyConfig
-from peerscore.scoring.identity.models import ErasureLogRow, IdentityLinkRow, SeenEventRow
-from peerscore.scoring.models import SCORING_TABLES, AccountActivityRow, LedgerRow, PersonRow
+from peerscore.scoring.identity.models import ErasureLogRow
+from peerscore.scoring.models import SCORING_TABLES, LedgerRow, PersonRow
+from peerscore.scoring.predictive.registry import ModelPredictionRow
 from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
@@ -88,6 +92,41 @@ def run_crm(settings: KafkaSettings, topics: Topics, engine: Engine, publisher: 
     return loop.run(max_messages=expect, timeout=60).handled
 
 
+def person_columns(tables: Sequence[type[SQLModel]]) -> list[tuple[type[SQLModel], Any]]:
+    """Every column of every table that holds a person key (the erasure log keeps it on purpose: the proof)."""
+    names = {"person_key", "merged_into", "key"}
+    return [
+        (table, getattr(table, name))
+        for table in tables
+        if table is not ErasureLogRow
+        for name in table.__table__.columns.keys()  # type: ignore[attr-defined]
+        if name in names
+    ]
+
+
+def read_scores(settings: KafkaSettings, topics: Topics) -> list[tuple[str | None, bytes | None]]:
+    """Everything on the scores topic so far, in order per key: every partition from the beginning, no group
+    (nothing to join), until the topic has been quiet for a while (Tansu's end offsets are wrong)."""
+    consumer = KafkaConsumer(**settings.client_options(), group_id=None, enable_auto_commit=False)
+    out: list[tuple[str | None, bytes | None]] = []
+    try:
+        partitions = [TopicPartition(topics.scores, p) for p in sorted(consumer.partitions_for_topic(topics.scores))]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        quiet_since, deadline = time.monotonic(), time.monotonic() + 30
+        while time.monotonic() - quiet_since < 2 and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                quiet_since = time.monotonic()
+                out += [(r.key.decode() if r.key is not None else None, r.value) for r in records]
+    finally:
+        consumer.close(autocommit=False)
+    return out
+
+
+def _last_per_key(records: list[tuple[str | None, bytes | None]]) -> dict[str | None, bytes | None]:
+    return dict(records)
+
+
 def count(engine: Engine, table: type[SQLModel], column: Any, keys: list[str]) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(table).where(column.in_(keys))).one()
@@ -115,6 +154,10 @@ def test_a_person_is_erased_across_scoring_and_crm_sync(
     ada_keys = [ada[3], ada[2]]
     assert count(engine, CrmLead, CrmLead.person_key, ada_keys) == 1
 
+    with Session(engine) as session, session.begin():  # what the shadow recorder keeps per scored lead version
+        session.add(ModelPredictionRow(person_key=ada[3], lead_version=3, scored_at=utcnow(), champion_probability=0.7))
+    assert _last_per_key(read_scores(kafka_settings, topics))[ada[3]] is not None, "Ada's score is on the topic"
+
     app = FastAPI()
     app.include_router(people_router(engine, publisher, topics.events, SECRET, lambda: None))
     with TestClient(app) as client:
@@ -132,18 +175,20 @@ def test_a_person_is_erased_across_scoring_and_crm_sync(
         assert erased.run(max_messages=2, timeout=60).handled == 2
         proof = client.get(f"/v1/erasures/{request_id}").json()
 
-    for table, column in (
-        (PersonRow, PersonRow.person_key),
-        (LedgerRow, LedgerRow.person_key),
-        (EventHistoryRow, EventHistoryRow.person_key),
-        (SeenEventRow, SeenEventRow.person_key),
-        (AccountActivityRow, AccountActivityRow.person_key),
-        (IdentityLinkRow, IdentityLinkRow.person_key),
-        (IdentityLinkRow, IdentityLinkRow.merged_into),
+    held: list[tuple[type[SQLModel], Any]] = [
+        *person_columns(SCORING_TABLES),
         (CrmLead, CrmLead.person_key),
         (SyncLedger, SyncLedger.person_key),
-    ):
-        assert count(engine, table, column, ada_keys) == 0, table.__name__
+    ]
+    for table, column in held:
+        assert count(engine, table, column, ada_keys) == 0, f"{table.__name__}.{column.key}"
+    for table in SCORING_TABLES:
+        with Session(engine) as session:
+            assert EMAIL not in str(session.exec(select(table)).all()), table.__name__
+    scores = read_scores(kafka_settings, topics)
+    for key in ada_keys:  # compaction will drop Ada's last score; the key is left with nothing
+        assert _last_per_key(scores)[key] is None, f"no tombstone last for {key}"
+    assert _last_per_key(scores)[bob] is not None
     assert count(engine, PersonRow, PersonRow.person_key, [bob]) == 1, "nobody else is touched"
     assert count(engine, LedgerRow, LedgerRow.person_key, [bob]) > 0
     with Session(engine) as session:
@@ -172,6 +217,10 @@ def test_a_person_is_erased_across_scoring_and_crm_sync(
         awarded = {r.event_id for r in session.exec(select(LedgerRow).where(LedgerRow.person_key == ada[3])).all()}
     assert state.version == 1 and state.email is None
     assert awarded <= {"p-new"}
+    after = [value for key, value in read_scores(kafka_settings, topics) if key == ada[3]]
+    tombstone = after.index(None)
+    assert tombstone > 0 and None not in after[:tombstone], "Ada's old scores, then the tombstone"
+    assert None not in after[tombstone + 1 :], "only the new person's scores (if any) follow it"
 
 
 def test_a_linkedin_lead_deletion_erases_the_person(
@@ -192,16 +241,21 @@ def test_a_linkedin_lead_deletion_erases_the_person(
         received_at=utcnow(),
         properties={"lead_form_response": "urn:li:leadFormResponse:42"},
     )
-    produce(kafka_settings, topics.events, [(e.person_key, e.model_dump_json().encode()) for e in [*events, deleted]])
+    back = calls(call("track", "t-back", "u-lin", 5, event="Demo Requested"))[0]  # right after, same batch
+    stream = [*events, deleted, back]
+    produce(kafka_settings, topics.events, [(e.person_key, e.model_dump_json().encode()) for e in stream])
 
-    assert run_scoring(kafka_settings, engine, unique("scoring"), expect=3) == 3
+    assert run_scoring(kafka_settings, engine, unique("scoring"), expect=4) == 4
 
-    for table, column in (
-        (PersonRow, PersonRow.person_key),
-        (LedgerRow, LedgerRow.person_key),
-        (EventHistoryRow, EventHistoryRow.person_key),
-    ):
-        assert count(engine, table, column, [key]) == 0, table.__name__
+    with Session(engine) as session:
+        awarded = {r.event_id for r in session.exec(select(LedgerRow).where(LedgerRow.person_key == key)).all()}
+        history = session.exec(select(EventHistoryRow.event).where(EventHistoryRow.person_key == key)).all()
+    assert awarded == {"t-back"}, "only what came after the deletion counts"
+    assert len(history) == 1 and "lin@acme.example" not in str(history)
+    values = [value for k, value in read_scores(kafka_settings, topics) if k == key]
+    assert None in values, "the compacted scores topic gets a tombstone"
+    after = values[values.index(None) + 1 :]
+    assert after and None not in after, "the new person's score follows the tombstone, never the reverse"
     with Session(engine) as session:
         log = session.exec(select(ErasureLogRow).where(ErasureLogRow.person_key == key)).one()
     assert log.request_id == deleted.event_id

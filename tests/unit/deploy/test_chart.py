@@ -31,13 +31,13 @@ from .support import (
     service_env_names,
 )
 
-CUSTOM_KINDS = {"ScaledObject", "ServiceMonitor", "ExternalSecret"}
+CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "ExternalSecret"}
 """CRDs (KEDA, Prometheus Operator, External Secrets): no bundled schema; their fields are asserted below."""
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 
 
 def test_the_expected_scenarios_exist() -> None:
-    assert set(SCENARIOS) >= {"minimal", "hubspot", "salesforce", "external-secrets", "autoscaling"}
+    assert set(SCENARIOS) >= {"minimal", "hubspot", "salesforce", "external-secrets", "autoscaling", "kafka-sasl-ssl"}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -79,6 +79,10 @@ def test_schema_refuses_wrong_values() -> None:
         {"crmSync": {"settings": {"adapter": "pipedrive"}}},
         {"runtime": {"env": "staging"}},
         {"runtime": {"env": "test"}},  # used to mean "open like dev" in the services
+        {"kafka": {"securityProtocol": "TLS"}},
+        {"kafka": {"saslMechanism": "GSSAPI"}},
+        {"kafka": {"retentionStreamDays": 0}},
+        {"kafka": {"tls": {"caFile": "/etc/ssl/ca.pem"}}},
         {"unknownTopLevel": True},
         {"secrets": {"values": {"lower_case": "x"}}},
     ):

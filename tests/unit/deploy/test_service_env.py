@@ -22,6 +22,7 @@ from .support import (
     find,
     one,
     rendered,
+    secret_data,
     service_env_names,
     settings_classes,
 )
@@ -94,6 +95,18 @@ def _start(service: Service, env: dict[str, str], monkeypatch: pytest.MonkeyPatc
     return captured.pop("app"), captured
 
 
+def _volume_files(docs: list[dict[str, Any]], volume: dict[str, Any]) -> dict[str, str] | None:
+    """File name -> content of a ConfigMap or chart-made Secret volume (items renamed as the kubelet does)."""
+    if "configMap" in volume:
+        return dict(one(docs, "ConfigMap", volume["configMap"]["name"])["data"])
+    if "secret" not in volume:
+        return None
+    data = secret_data(docs, volume["secret"]["secretName"])
+    assert data is not None, f"{volume['secret']['secretName']}: a Secret the chart does not render"
+    items = volume["secret"].get("items")
+    return {item["path"]: data[item["key"]] for item in items} if items else data
+
+
 def _local_files(docs: list[dict[str, Any]], service: Service, env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """Write the ConfigMaps the pod mounts under tmp_path and point the environment at them; the database URL
     goes to a local SQLite file (the entry points touch the database, the chart's URL names a cluster host)."""
@@ -101,12 +114,12 @@ def _local_files(docs: list[dict[str, Any]], service: Service, env: dict[str, st
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     local = dict(env)
     for mount in container(docs, service).get("volumeMounts", []):
-        config_map = volumes[mount["name"]].get("configMap")
-        if config_map is None:
+        files = _volume_files(docs, volumes[mount["name"]])
+        if files is None:
             continue
         folder = tmp_path / mount["name"]
         folder.mkdir()
-        for file, content in one(docs, "ConfigMap", config_map["name"])["data"].items():
+        for file, content in files.items():
             (folder / file).write_text(content)
         local = {k: v.replace(mount["mountPath"], str(folder)) for k, v in local.items()}
     if "DATABASE_URL" in local:

@@ -129,6 +129,9 @@ metadata:
     {{- if not $root.Values.secrets.existingSecret }}
     checksum/secret: {{ include (print $root.Template.BasePath "/secret.yaml") $root | sha256sum }}
     {{- end }}
+    {{- if and (include "peerscore.kafkaTlsSecretName" $root) (not $root.Values.kafka.tls.existingSecret) }}
+    checksum/kafka-tls: {{ include (print $root.Template.BasePath "/kafka-tls-secret.yaml") $root | sha256sum }}
+    {{- end }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -159,6 +162,9 @@ spec:
             name: {{ include "peerscore.componentName" . }}
       env:
         {{- .env | nindent 8 }}
+        {{- with (include "peerscore.kafkaSecretEnv" $root | trim) }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- with $v.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -187,6 +193,11 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
+        {{- if include "peerscore.kafkaTlsSecretName" $root }}
+        - name: kafka-tls
+          mountPath: {{ include "peerscore.kafkaTlsDir" $root }}
+          readOnly: true
+        {{- end }}
         {{- with .mounts }}
         {{- . | nindent 8 }}
         {{- end }}
@@ -194,6 +205,9 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: {{ $root.Values.tmpSizeLimit }}
+    {{- if include "peerscore.kafkaTlsSecretName" $root }}
+    {{- include "peerscore.kafkaTlsVolume" $root | nindent 4 }}
+    {{- end }}
     {{- with .volumes }}
     {{- . | nindent 4 }}
     {{- end }}
@@ -348,4 +362,14 @@ spec:
         topic: {{ .topic | quote }}
         lagThreshold: {{ .values.keda.lagThreshold | quote }}
         offsetResetPolicy: earliest
+        {{- if include "peerscore.kafkaSasl" .root }}
+        sasl: {{ get (dict "PLAIN" "plaintext" "SCRAM-SHA-256" "scram_sha256" "SCRAM-SHA-512" "scram_sha512") .root.Values.kafka.saslMechanism }}
+        {{- end }}
+        {{- if include "peerscore.kafkaTls" .root }}
+        tls: enable
+        {{- end }}
+      {{- if ne .root.Values.kafka.securityProtocol "PLAINTEXT" }}
+      authenticationRef:
+        name: {{ include "peerscore.fullname" .root }}-kafka
+      {{- end }}
 {{- end }}

@@ -23,7 +23,8 @@ from peerscore.dev.broker import EmbeddedBroker
 from peerscore.dev.journeys import JourneyGenerator
 from peerscore.dev.replay import replay
 from peerscore.events import utcnow
-from peerscore.topics import Topics, ensure_topics
+from peerscore.settings import KafkaSettings
+from peerscore.topics import ensure_topics
 
 console = Console(stderr=True)
 DEV_WRITE_KEY = "peerscore-dev-write-key"
@@ -149,7 +150,7 @@ def run_dev(people: int = 150, var: Path = Path("var")) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         bootstrap = stack.bootstrap()
-        created = ensure_topics(bootstrap, Topics())
+        created = ensure_topics(KafkaSettings(bootstrap_servers=bootstrap))
         console.print(f"[bold]Topics[/] {len(created)} created")
         stack.start_services(bootstrap)
         stack.wait_ready()

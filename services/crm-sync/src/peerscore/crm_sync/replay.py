@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from peerscore.consumer import RetryableError
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
 from peerscore.crm_sync.worker import SyncHandler
+from peerscore.kafka_connect import connect_options
 from peerscore.settings import KafkaSettings
 
 
@@ -36,7 +37,9 @@ def read_dead_letters(
 ) -> tuple[list[CrmDeadLetter], int]:
     """Every CRM dead letter on the topic, in partition order, and how many records could not be read."""
     topic = kafka.topics().crm_dlq
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(
+        **connect_options(kafka), client_id=f"{kafka.client_id}-crm-replay", enable_auto_commit=False, group_id=None
+    )
     letters: list[CrmDeadLetter] = []
     unreadable = 0
     try:

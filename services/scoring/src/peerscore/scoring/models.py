@@ -72,7 +72,7 @@ class OutboxRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     topic: str = Field(max_length=255)
     key: str | None = Field(default=None, max_length=255)
-    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))  # None: a tombstone
 
 
 class ConsoleRevokedSessionRow(SQLModel, table=True):

@@ -1,7 +1,9 @@
 """Backtests as background jobs: a backtest of a quarter takes minutes, longer than an HTTP request should.
 
 Jobs live in this process's memory (a restart forgets them; re-running is cheap and deterministic) and only the
-most recent :data:`KEEP_JOBS` are kept, so the registry cannot grow without bound.
+most recent :data:`KEEP_JOBS` are kept, so the registry cannot grow without bound. A report lists changed leads
+by email: people erased after a job started (by any replica: the erasure log says so) are dropped from its report
+before it is shown again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Literal
 import structlog
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from peerscore.events import utcnow
 from peerscore.scoring.backtest.folding import BacktestCancelled
@@ -24,6 +27,7 @@ from peerscore.scoring.backtest.period import Period
 from peerscore.scoring.backtest.report import BacktestReport
 from peerscore.scoring.backtest.runner import run_backtest
 from peerscore.scoring.domain import Ruleset
+from peerscore.scoring.identity.models import ErasureLogRow
 
 log = structlog.get_logger(__name__)
 
@@ -104,7 +108,7 @@ class BacktestJobs:
     def get(self, job_id: str) -> BacktestView | None:
         with self._lock:
             job = self._jobs.get(job_id)
-        return job.view() if job is not None else None
+        return self._view(job) if job is not None else None
 
     def cancel(self, job_id: str) -> BacktestView | None:
         with self._lock:
@@ -112,7 +116,30 @@ class BacktestJobs:
         if job is None:
             return None
         job.cancel.set()
+        return self._view(job)
+
+    def _view(self, job: _Job) -> BacktestView:
+        self._drop_erased(job)
         return job.view()
+
+    def _drop_erased(self, job: _Job) -> None:
+        """Remove, for good, the report's lines about people erased since the job started (their history was
+        read before the erasure). Erased earlier, a key can only name a new person, whose line stays."""
+        report = job.report
+        if report is None or not report.changes:
+            return
+        keys = sorted({c.person_key for c in report.changes})
+        with Session(self._engine) as session:
+            erased = set(
+                session.exec(
+                    select(ErasureLogRow.person_key).where(
+                        col(ErasureLogRow.person_key).in_(keys), col(ErasureLogRow.erased_at) >= job.started_at
+                    )
+                ).all()
+            )
+        if erased:
+            kept = [c for c in report.changes if c.person_key not in erased]
+            job.report = report.model_copy(update={"changes": kept})
 
     def cancel_all(self) -> None:
         """On shutdown: running jobs stop at their next check."""

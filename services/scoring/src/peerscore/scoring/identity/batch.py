@@ -38,7 +38,14 @@ from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import AccountState, PersonState
 from peerscore.scoring.identity.consent import apply_with_consent
 from peerscore.scoring.identity.dedup import SeenEvents, prune_seen
-from peerscore.scoring.identity.erasure import ErasureOrder, erase_keys, erasure_event, log_erasure, merged_into
+from peerscore.scoring.identity.erasure import (
+    ErasureOrder,
+    erase_keys,
+    erasure_event,
+    log_erasure,
+    merged_into,
+    tombstone_scores,
+)
 from peerscore.scoring.identity.merge import (
     MergeInstruction,
     SeenId,
@@ -373,7 +380,9 @@ def _erase(
     key = event.person_key
     order = ErasureOrder.model_validate(event.properties)
     onward = session.exec(select(IdentityLinkRow.merged_into).where(IdentityLinkRow.person_key == key)).first()
-    deleted = erase_keys(session, key, merged_into(session, key))
+    merged = merged_into(session, key)
+    deleted = erase_keys(session, key, merged)
+    tombstone_scores(session, topics.scores, [key, *merged])
     log_erasure(session, key=key, order=order, erased_at=now, deleted=deleted)
     metrics.erased.inc()
     log.info("person_erased", person_key=key, request_id=order.request_id, deleted=deleted)

@@ -5,7 +5,8 @@ that owns the key erases in partition order, inside its batch transaction: event
 (including those earlier in the same batch, which are dropped unapplied), events after it start a new, empty
 person. Keys that were merged into the erased key are erased with it (their history and redirects); a key that
 was itself merged away forwards the request to where its data went. Once erased, an :class:`ErasureRequest` goes
-to the erasure topic for the other services (crm-sync) to delete their copies.
+to the erasure topic for the other services (crm-sync) to delete their copies, and a tombstone per erased key to
+the compacted scores topic.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, insert, or_
 from sqlmodel import Session, col, select
 
 from peerscore.events import ERASURE, INTERNAL_SOURCE, EngagementEvent
@@ -22,6 +23,7 @@ from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity.models import ErasureLogRow, IdentityLinkRow, SeenEventRow
 from peerscore.scoring.models import AccountActivityRow, LedgerRow, OutboxRow, PersonRow
 from peerscore.scoring.outcomes.models import OutcomeRow
+from peerscore.scoring.predictive.registry import ModelPredictionRow
 
 MAX_MERGED_DEPTH = 32
 """How many generations of merged keys are followed (merge chains are short; this only bounds a bad loop)."""
@@ -83,6 +85,9 @@ def erase_keys(session: Session, key: str, merged: Sequence[str]) -> dict[str, i
             session.execute(delete(AccountActivityRow).where(col(AccountActivityRow.person_key).in_(keys)))
         ),
         "outcome": _count(session.execute(delete(OutcomeRow).where(col(OutcomeRow.person_key).in_(keys)))),
+        "model_prediction": _count(
+            session.execute(delete(ModelPredictionRow).where(col(ModelPredictionRow.person_key).in_(keys)))
+        ),
         "identity_link": _count(
             session.execute(
                 delete(IdentityLinkRow).where(
@@ -93,6 +98,16 @@ def erase_keys(session: Session, key: str, merged: Sequence[str]) -> dict[str, i
     }
     deleted["merged_keys"] = len(merged)
     return deleted
+
+
+def tombstone_scores(session: Session, scores_topic: str, keys: Sequence[str]) -> None:
+    """Queue a tombstone per erased key on the compacted scores topic, in the outbox now: ids order the outbox,
+    so it is published after every score the key had and before any score a new person under it gets later in
+    this batch. Compaction then drops the person's last score (reasons, account) from the topic."""
+    session.execute(
+        insert(OutboxRow.__table__),  # type: ignore[attr-defined]
+        [{"topic": scores_topic, "key": key, "value": None} for key in keys],
+    )
 
 
 def log_erasure(

@@ -282,6 +282,12 @@ def _with_model(score: LeadScore, fields: dict[str, Any], reason: str | None) ->
 _UNSET = b'"conversion_probability":null,"model_version":null'
 
 
+def _payload(out: OutgoingRecord) -> bytes:
+    """A batch's score and transition records always carry a value (erasure tombstones go to the outbox directly)."""
+    assert out.value is not None, f"a tombstone among the batch's {out.topic} records"
+    return out.value
+
+
 def _patch(value: bytes, fields: dict[str, Any], reason: str | None, *, nested: bool) -> bytes:
     """Add the model's fields to a published score (or a transition's score) without a model round trip, which
     would cost more than the prediction: the two fields are filled in place in pydantic's compact JSON; with a
@@ -310,13 +316,13 @@ def _rewrite_outputs(
             last[(out.topic, out.key)] = i
     published: dict[str, int] = {}
     for (topic, key), i in last.items():
-        value = _patch(outputs[i].value, update[key], reasons.get(key), nested=topic != topics.scores)
+        value = _patch(_payload(outputs[i]), update[key], reasons.get(key), nested=topic != topics.scores)
         outputs[i] = replace(outputs[i], value=value)
         if topic == topics.scores:
             published[key] = i
     for key in sorted(qualify):
         if key in published:
-            score = LeadScore.model_validate_json(outputs[published[key]].value)
+            score = LeadScore.model_validate_json(_payload(outputs[published[key]]))
         else:
             stored = view.last_scores[key]
             assert stored is not None
@@ -349,7 +355,7 @@ def _keep_model_qualified(
     kept: list[OutgoingRecord] = []
     for out in outputs:
         if out.topic == topics.qualified and out.key in qualify:
-            kind = LeadTransition.model_validate_json(out.value).kind
+            kind = LeadTransition.model_validate_json(_payload(out)).kind
             if kind == "recycled":
                 recycled.add(out.key)
             if kind in ("recycled", "updated"):  # the model's transition carries the same, newest version

@@ -19,6 +19,7 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 
+from peerscore.kafka_connect import connect_options
 from peerscore.scoring.domain.errors import RulesetError
 from peerscore.scoring.domain.ruleset import Ruleset, parse_ruleset
 from peerscore.settings import KafkaSettings
@@ -73,7 +74,7 @@ def latest_valid(records: Sequence[RawRecord], name: str) -> tuple[Accepted | No
 def make_rules_consumer(settings: KafkaSettings) -> KafkaConsumer:
     """A group-less consumer: partitions are assigned by the watcher, nothing is ever committed."""
     return KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **connect_options(settings),
         client_id=f"{settings.client_id}-rules-watcher",
         group_id=None,
         enable_auto_commit=False,
