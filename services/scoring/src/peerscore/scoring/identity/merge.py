@@ -44,6 +44,10 @@ from peerscore.scoring.identity.consent import withheld_score
 
 _EPSILON = 1e-9
 
+MERGED_MARKER = "system.identity.merged"
+"""The history row a transfer leaves in the target's stream (never on Kafka): which key was folded in, and where
+in the target's order. Replays fold that key's own stream and merge it here, as the worker did."""
+
 
 class _Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -72,6 +76,28 @@ class Transfer(_Payload):
     person: PersonState
     ledger: list[Award] = Field(default_factory=list)
     seen: list[SeenId] = Field(default_factory=list)
+
+
+class MergeMarker(_Payload):
+    """A transfer as history keeps it: the merge and the source key, not the state (a replay rebuilds that
+    from the source's own stream, under whatever ruleset it replays)."""
+
+    merge_id: str
+    source_key: str
+
+    def transfer(self, source: PersonState) -> Transfer:
+        """The transfer the worker applied here, with ``source`` as a replay rebuilt it (no ledger: a replay
+        keeps none, and dedup ids are in the state)."""
+        return Transfer(merge_id=self.merge_id, source_key=self.source_key, person=source)
+
+
+def merge_marker(transfer: EngagementEvent) -> EngagementEvent:
+    """The compact history row of an applied transfer event, with the transfer's event id and time."""
+    payload = Transfer.model_validate(transfer.properties)
+    marker = MergeMarker(merge_id=payload.merge_id, source_key=payload.source_key)
+    return internal_event(
+        MERGED_MARKER, transfer.person_key, transfer.event_id, transfer.occurred_at, marker, transfer.received_at
+    )
 
 
 def precedes(a: tuple[int, str], b: tuple[int, str]) -> bool:
