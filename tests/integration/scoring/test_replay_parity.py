@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from peerscore.consumer import Message
@@ -27,9 +27,12 @@ from peerscore.ingest.linkedin.answers import LeadData
 from peerscore.ingest.linkedin.leads import LeadNotification, lead_event
 from peerscore.ingest.normalise import normalise_batch
 from peerscore.scoring.backtest import Period, fold_history
+from peerscore.scoring.backtest.source import key_ranges, range_histories
 from peerscore.scoring.domain import PersonState, load_default_ruleset
 from peerscore.scoring.handler import ScoringHandler
+from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity.batch import PrivacyConfig
+from peerscore.scoring.identity.erasure import ErasureOrder, erasure_event
 from peerscore.scoring.identity.models import IdentityLinkRow
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
@@ -90,7 +93,8 @@ def linkedin_form(response: str, day: int, email: str, member: str) -> Engagemen
 
 def script() -> list[list[EngagementEvent]]:
     """Per day, what the buyers do (A: anonymous → known; B: LinkedIn form → website login; C: two user ids on
-    one email; D: opts out, then back in; E: opts out while anonymous, then identifies)."""
+    one email; D: opts out, then back in; E: opts out while anonymous, then identifies; F: identifies, then asks
+    to be erased by the anonymous id it started with)."""
     no = {"marketing": False}
     return [
         [
@@ -100,6 +104,7 @@ def script() -> list[list[EngagementEvent]]:
             identify("c1", 0, "u-c1", "c@gamma.example", "VP Sales", "gamma.example"),
             identify("d1", 0, "u-d", "d@delta.example", "VP of Marketing", "delta.example"),
             page("e1", 0, "/pricing", anonymousId="anon-e", consent=no),
+            page("f1", 0, "/pricing", anonymousId="anon-f"),
         ],
         [
             segment("track", "a3", 1, event="Demo Requested", anonymousId="anon-a"),
@@ -108,6 +113,7 @@ def script() -> list[list[EngagementEvent]]:
             segment("track", "d2", 1, event="Demo Requested", userId="u-d"),
             page("d3", 1, "/pricing", 5, userId="u-d"),
             identify("e2", 1, "u-e", "e@eps.example", "CMO", "eps.example", anonymousId="anon-e"),
+            identify("f2", 1, "u-f", "f@phi.example", "CEO", "phi.example", anonymousId="anon-f"),
         ],
         [
             identify("a4", 2, "u-a", "a@acme.example", "VP of Marketing", "acme.example", anonymousId="anon-a"),
@@ -122,6 +128,7 @@ def script() -> list[list[EngagementEvent]]:
             page("d5", 3, "/pricing", userId="u-d"),  # opted out: withheld
             page("e3", 3, "/pricing", userId="u-e"),  # opted out through the merge: withheld
             page("c4", 3, "/compare", userId="u-c2"),
+            erasure_event(key_of(anonymous_id="anon-f"), ErasureOrder(request_id="gdpr-f", requested_at=at(3, 9))),
         ],
         [page("d6", 4, "/pricing", userId="u-d", consent={"marketing": True})],
         [page("a7", 5, "/demo", userId="u-a"), segment("track", "b4", 5, event="Demo Requested", userId="u-b")],
@@ -188,7 +195,7 @@ def test_backtest_with_the_live_ruleset_reproduces_live_merges_and_consent(engin
     stored = {k: (r.qualified, r.total, r.version) for k, r in live_people(engine).items()}
     c_user = max(key_of(user_id="u-c1"), key_of(user_id="u-c2"))
     people = {key_of(user_id=u) for u in ("u-a", "u-b", "u-d", "u-e")} | {c_user}
-    assert set(stored) == people, "every buyer is one person live"
+    assert set(stored) == people, "every buyer is one person live; the erased one is gone"
     assert stored[key_of(user_id="u-e")][:2] == (False, 0.0), "opted out through the merge: withheld"
     assert any(q for q, _, _ in stored.values())
 
@@ -199,6 +206,19 @@ def test_backtest_with_the_live_ruleset_reproduces_live_merges_and_consent(engin
         assert {p.person_key: (p.after.qualified, p.after.total) for p in folded.people} == {
             k: (q, t) for k, (q, t, _) in stored.items()
         }
+
+
+def test_key_ranges_never_split_a_merged_person(engine: Engine) -> None:
+    run_live(engine)
+    with Session(engine) as session:
+        rows = session.exec(select(func.count()).select_from(EventHistoryRow)).one()
+        keys = set(session.exec(select(EventHistoryRow.person_key)).all())
+    ranges = key_ranges(engine, Period(), parts=50, max_events=1)
+    people = [h for r in ranges for h in range_histories(engine, Period(), r)]
+    assert len(ranges) == len(people) == len(live_people(engine)), "one range per person at most one event each"
+    assert sum(h.events for h in people) == rows, "every history row read once, with its canonical person"
+    assert {k for h in people for k in h.streams if h.stream(k)} == keys
+    assert len(keys) > len(people), "merged keys kept their own streams"
 
 
 def test_training_rows_see_the_live_state_at_their_snapshot(engine: Engine) -> None:
@@ -214,15 +234,17 @@ def test_training_rows_see_the_live_state_at_their_snapshot(engine: Engine) -> N
     data = build_training_set(stored_histories(engine, Period()), outcomes, RULESET, start=T0, end=end, config=config)
 
     spec = feature_spec(RULESET)
-    seen: set[str] = set()
+    problems: list[str] = []
     for i, key in enumerate(data.person_keys):
         as_of = datetime.fromtimestamp(float(data.as_of[i]), T0.tzinfo)
         matches = [s[key] for s in live.values() if key in s and s[key].last_event_at == as_of]
-        assert matches, f"a training row of {key} at {as_of} that no live state matches"
-        assert not matches[0].opted_out, "an opted-out person is never scored live"
-        expected = feature_vector(matches[0], {}, RULESET, spec, as_of)
-        assert np.array_equal(data.features[i], expected, equal_nan=True), (key, as_of)
-        seen.add(key)
-    assert key_of(user_id="u-a") in seen and key_of(user_id="u-b") in seen
-    a_rows = [i for i, k in enumerate(data.person_keys) if k == key_of(user_id="u-a")]
+        if not matches or matches[0].opted_out:
+            problems.append(f"row {i}: no live state of that person was scored at {as_of}")
+        elif not np.array_equal(data.features[i], feature_vector(matches[0], {}, RULESET, spec, as_of), equal_nan=True):
+            problems.append(f"row {i}: features differ from the live state at {as_of}")
+    assert problems == []
+    a_key = key_of(user_id="u-a")
+    assert {a_key, key_of(user_id="u-b")} <= set(data.person_keys)
+    assert set(data.person_keys) <= set(live[end])
+    a_rows = [i for i, k in enumerate(data.person_keys) if k == a_key]
     assert int(data.labels[a_rows].max()) == 1, "A's late outcome labels the row before it"
