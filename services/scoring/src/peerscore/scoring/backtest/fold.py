@@ -143,6 +143,8 @@ class _Replay:
             if applied is not None:
                 after.step(profile, event, self.candidate, transfers[1])
                 profile = applied
+                if route != "transfer" and profile.account_key is not None and not is_system_event(event.type):
+                    self.activity.setdefault(profile.account_key, []).append(event)
         return profile, before, after
 
 

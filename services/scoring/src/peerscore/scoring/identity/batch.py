@@ -38,6 +38,7 @@ from peerscore.scoring.domain.state import AccountState, PersonState
 from peerscore.scoring.identity.dedup import SeenEvents, prune_seen
 from peerscore.scoring.identity.erasure import ErasureOrder, erase_keys, erasure_event, log_erasure, merged_into
 from peerscore.scoring.identity.merge import (
+    MERGED_MARKER,
     MergeInstruction,
     SeenId,
     Transfer,
@@ -94,6 +95,8 @@ class IdentityMetrics:
 
 def validate_internal(event: EngagementEvent) -> None:
     """Raise :class:`InvalidMessage` for an internal instruction that is forged or malformed."""
+    if event.type == MERGED_MARKER:
+        raise InvalidMessage(f"{MERGED_MARKER} is a history row, never an event to apply")
     payload = _PAYLOADS.get(event.type)
     if payload is None:
         return
