@@ -24,11 +24,10 @@ from peerscore.events import (
     INTERNAL_SOURCE,
     AwareDatetime,
     EngagementEvent,
-    LeadScore,
     PersonIdentifiers,
 )
 from peerscore.identity import identifier_keys
-from peerscore.scoring.domain.engine import Applied, Award, score_person
+from peerscore.scoring.domain.engine import Applied, Award
 from peerscore.scoring.domain.policy import Transition
 from peerscore.scoring.domain.ruleset import FIT, Rule, Ruleset
 from peerscore.scoring.domain.scorecard import compute_scorecard, matched_fit_rules
@@ -286,5 +285,14 @@ def apply_transfer(person: PersonState, account: AccountState | None, transfer: 
         merged = merged.model_copy(update={"qualified": transition == "qualified"})
     if account is not None and account.account_key == merged.account_key and transfer.person.last_event_at:
         account = account.with_activity(merged.person_key, transfer.person.last_event_at)
-    score: LeadScore = score_person(merged, None, ruleset, at)
-    return Applied(person=merged, account=account, awards=awards, score=score, transition=transition, duplicate=False)
+    # The score is built from ``card`` when read (the worker reads one per batch; replays only the total).
+    return Applied(
+        person=merged,
+        account=account,
+        awards=awards,
+        transition=transition,
+        duplicate=False,
+        card=card,
+        as_of=at,
+        ruleset=ruleset,
+    )
