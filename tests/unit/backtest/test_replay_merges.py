@@ -108,6 +108,7 @@ def test_history_without_markers_merges_a_linked_key_before_the_first_later_even
         "u3",
     ]
     assert replay(completed, LIVE).version == replay(history, LIVE).version
+    assert completed.events == legacy.events == fold_person(completed, LIVE, LIVE, {}).events, "stored rows only"
 
 
 def test_a_marker_cannot_be_applied_without_the_merged_state() -> None:

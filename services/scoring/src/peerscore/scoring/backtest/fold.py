@@ -166,7 +166,7 @@ def fold_person(
     replay = _Replay(history, live, candidate, live.index().scoring_key == candidate.index().scoring_key)
     profile, before, after = replay.fold(history.key, frozenset())
     _join_accounts(history.key, replay.activity, accounts)
-    result = PersonResult(history.key, profile.email, replay.rows, before, after)
+    result = PersonResult(history.key, profile.email, replay.rows - history.added, before, after)
     rules, before.rules, after.rules = after.rules, {}, {}
     if result.changed:  # the final state: reasons in words are built only for the leads the report lists
         final = profile.model_copy(update={"rules": rules, "qualified": after.qualified})

@@ -27,6 +27,8 @@ class PersonHistory:
 
     key: str
     streams: Mapping[str, Sequence[EngagementEvent]] = field(default_factory=dict)
+    added: int = 0
+    """Markers :func:`complete_markers` added (not stored rows, so not counted as events)."""
 
     @classmethod
     def single(cls, key: str, events: Sequence[EngagementEvent]) -> PersonHistory:
@@ -37,7 +39,7 @@ class PersonHistory:
 
     @property
     def events(self) -> int:
-        return sum(len(s) for s in self.streams.values())
+        return sum(len(s) for s in self.streams.values()) - self.added
 
 
 def marker_source(event: EngagementEvent) -> MergeMarker:
@@ -63,7 +65,7 @@ def complete_markers(history: PersonHistory, links: Mapping[str, str]) -> Person
         )
         into = streams.setdefault(target, [])
         into.insert(bisect_right([e.occurred_at for e in into], at), marker)
-    return PersonHistory(history.key, streams)
+    return PersonHistory(history.key, streams, history.added + len(missing))
 
 
 def replay_steps(
