@@ -1,10 +1,12 @@
-"""Replay one person's events under the live and the candidate ruleset with the production scoring code.
+"""Replay one canonical person's history under the live and the candidate ruleset with the worker's step.
 
-``apply_event`` is :func:`advance_profile` (ruleset-independent) then :func:`score_step`; a replay runs the first
-once per event and the second per ruleset. Both sides see the same events in the same (partition, offset)
-order, so duplicates are skipped identically and the only difference is the ruleset. Accounts are joined
-alongside as plain data (:class:`AccountJoin`, once, since account merges never depend on the ruleset) for the
-account context of the listed leads; person state never reads them.
+Each row goes through :func:`apply_step`, as in the worker. For plain events that is :func:`apply_event`, i.e.
+:func:`advance_profile` (ruleset-independent) then :func:`score_step`; a replay runs the first once per event and
+the second per ruleset. Opt-outs, opt-ins and merge markers (rare) run :func:`apply_step` once per ruleset, a
+marker after folding the merged key's own stream under both. Both sides see the same events in the same
+(partition, offset) order, so duplicates are skipped identically and the only difference is the ruleset.
+Accounts are joined alongside as plain data (:class:`AccountJoin`, once, since account merges never depend on the
+ruleset) for the account context of the listed leads; person state never reads them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from peerscore.scoring.domain.engine import ProfileStep, ScoredStep, advance_pro
 from peerscore.scoring.domain.state import RuleTally, Stamp, hinted_attributes
 from peerscore.scoring.identity.merge import Transfer
 from peerscore.scoring.identity.replay import PersonHistory, marker_source
-from peerscore.scoring.identity.step import apply_step, step_route
+from peerscore.scoring.identity.step import TRANSFER_TYPES, apply_step, step_route
 
 
 @dataclass(slots=True)
@@ -132,20 +134,30 @@ class _Replay:
                 else:
                     after.score(step, self.candidate)
                 continue
-            transfers: tuple[Transfer | None, Transfer | None] = (None, None)
-            if route == "transfer":
-                marker = marker_source(event)
-                theirs = (new_person(marker.source_key), Side(), Side())
-                if marker.source_key not in folding:  # a loop cannot be written live; it merges nothing
-                    theirs = self.fold(marker.source_key, folding | {key})
-                transfers = (marker.transfer(theirs[1].state(theirs[0])), marker.transfer(theirs[2].state(theirs[0])))
-            applied = before.step(profile, event, self.live, transfers[0])
-            if applied is not None:
-                after.step(profile, event, self.candidate, transfers[1])
-                profile = applied
+            changed = self._step_sides(key, profile, event, before, after, folding)
+            if changed is not None:
+                profile = changed
                 if route != "transfer" and profile.account_key is not None and not is_system_event(event.type):
                     self.activity.setdefault(profile.account_key, []).append(event)
         return profile, before, after
+
+    def _step_sides(
+        self, key: str, profile: PersonState, event: EngagementEvent, before: Side, after: Side, folding: frozenset[str]
+    ) -> PersonState | None:
+        """A consent event or merge marker through :func:`apply_step` per side; a marker's merged key is folded
+        under both rulesets first. Returns the profile after it (``None``: not applied, under either ruleset)."""
+        mine: Transfer | None = None
+        theirs: Transfer | None = None
+        if event.type in TRANSFER_TYPES:
+            marker = marker_source(event)
+            source, source_before, source_after = new_person(marker.source_key), Side(), Side()
+            if marker.source_key not in folding:  # a loop cannot be written live; it merges nothing
+                source, source_before, source_after = self.fold(marker.source_key, folding | {key})
+            mine, theirs = marker.transfer(source_before.state(source)), marker.transfer(source_after.state(source))
+        applied = before.step(profile, event, self.live, mine)
+        if applied is not None:
+            after.step(profile, event, self.candidate, theirs)
+        return applied
 
 
 def fold_person(
