@@ -26,6 +26,7 @@ from peerscore.scoring.domain import (
     new_person,
     parse_ruleset,
 )
+from peerscore.scoring.identity.replay import PersonHistory
 from tests.unit.backtest.support import default_yaml, journey_events, stricter
 
 LIVE = load_default_ruleset()
@@ -83,7 +84,7 @@ def test_two_sided_fold_equals_two_apply_event_folds(candidate: Ruleset) -> None
     joins: dict[str, AccountJoin] = {}
     changed = 0
     for key, own in people.items():
-        result = fold_person(key, own, LIVE, candidate, joins)
+        result = fold_person(PersonHistory.single(key, own), LIVE, candidate, joins)
         live_state, live_total, live_at = _reference(own, LIVE)
         after_state, after_total, after_at = _reference(own, candidate)
         assert (result.before.total, result.before.qualified, result.before.qualified_at) == (

@@ -121,9 +121,10 @@ def test_serving_with_the_folds_score_gives_the_training_features() -> None:
     rules = ruleset()
     spec = feature_spec(rules)
     compared = 0
-    for key, events in group_by_person(generated()[0])[:60]:
+    for history in group_by_person(generated()[0])[:60]:
+        key = history.key
         person, score = new_person(key), None
-        for e in events:
+        for e in history.stream(key):
             applied = apply_event(person, None, e, rules)
             person, score = applied.person, applied.score or score
         assert score is not None and person.last_event_at is not None

@@ -6,9 +6,10 @@ import pytest
 
 from peerscore.consumer import InvalidMessage
 from peerscore.events import ERASURE, IDENTITY_MERGE, IDENTITY_TRANSFER
+from peerscore.scoring.domain import new_person
 from peerscore.scoring.identity.batch import validate_internal
 from peerscore.scoring.identity.erasure import ErasureOrder, erasure_event
-from peerscore.scoring.identity.merge import instruction, merge_event
+from peerscore.scoring.identity.merge import Transfer, instruction, merge_event, merge_marker, transfer_event
 from tests.unit.scoring.builders import T0, event
 
 
@@ -32,3 +33,9 @@ def test_malformed_payloads_are_refused_with_the_field() -> None:
     transfer = bad.model_copy(update={"type": IDENTITY_TRANSFER, "properties": {"merge_id": "m", "person": {}}})
     with pytest.raises(InvalidMessage, match="identity.transfer payload"):
         validate_internal(transfer)
+
+
+def test_a_history_merge_marker_is_refused_on_the_events_topic() -> None:
+    transfer = transfer_event(Transfer(merge_id="m", source_key="p_a", person=new_person("p_a")), "p_u", T0)
+    with pytest.raises(InvalidMessage, match="history row"):
+        validate_internal(merge_marker(transfer))

@@ -1,15 +1,16 @@
-"""Replay one person's events under the live and the candidate ruleset with the production scoring code.
+"""Replay one canonical person's history under the live and the candidate ruleset with the worker's step.
 
-``apply_event`` is :func:`advance_profile` (ruleset-independent) then :func:`score_step`; a replay runs the first
-once per event and the second per ruleset. Both sides see the same events in the same (partition, offset)
-order, so duplicates are skipped identically and the only difference is the ruleset. Accounts are joined
-alongside as plain data (:class:`AccountJoin`, once, since account merges never depend on the ruleset) for the
-account context of the listed leads; person state never reads them.
+Each row goes through :func:`apply_step`, as in the worker. For plain events that is :func:`apply_event`, i.e.
+:func:`advance_profile` (ruleset-independent) then :func:`score_step`; a replay runs the first once per event and
+the second per ruleset. Opt-outs, opt-ins and merge markers (rare) run :func:`apply_step` once per ruleset, a
+marker after folding the merged key's own stream under both. Both sides see the same events in the same
+(partition, offset) order, so duplicates are skipped identically and the only difference is the ruleset.
+Accounts are joined alongside as plain data (:class:`AccountJoin`, once, since account merges never depend on the
+ruleset) for the account context of the listed leads; person state never reads them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,9 @@ from peerscore.events import AccountHints, EngagementEvent, is_system_event
 from peerscore.scoring.domain import AccountState, PersonState, Ruleset, new_account, new_person
 from peerscore.scoring.domain.engine import ProfileStep, ScoredStep, advance_profile, score_step
 from peerscore.scoring.domain.state import RuleTally, Stamp, hinted_attributes
+from peerscore.scoring.identity.merge import Transfer
+from peerscore.scoring.identity.replay import PersonHistory, marker_source
+from peerscore.scoring.identity.step import TRANSFER_TYPES, apply_step, step_route
 
 
 @dataclass(slots=True)
@@ -46,6 +50,24 @@ class Side:
         if scored.transition == "qualified":
             self.qualified_at.append(step.at)
         return scored
+
+    def state(self, profile: PersonState) -> PersonState:
+        """The person as the worker holds it under this side's ruleset: the shared profile with its tallies."""
+        return profile.model_copy(update={"rules": self.rules, "qualified": self.qualified})
+
+    def step(
+        self, profile: PersonState, event: EngagementEvent, ruleset: Ruleset, transfer: Transfer | None
+    ) -> PersonState | None:
+        """An opt-out, opt-in or merge marker through :func:`apply_step` with this side's state (``transfer``:
+        the merged key as this side's ruleset folded it); the profile after it, ``None`` if nothing applied."""
+        applied = apply_step(self.state(profile), None, event, ruleset, transfer)
+        if applied is None or applied.duplicate:
+            return None
+        self.rules, self.qualified = applied.person.rules, applied.person.qualified
+        self.total = applied.total or 0.0
+        if applied.transition == "qualified" and applied.as_of is not None:
+            self.qualified_at.append(applied.as_of)
+        return applied.person
 
     def qualify_as(self, step: ProfileStep, scored: ScoredStep, ruleset: Ruleset) -> None:
         """Take ``scored`` (another ruleset's step with the same :attr:`RulesetIndex.scoring_key`, so the same
@@ -81,42 +103,82 @@ class PersonResult:
         return self.before.status != self.after.status
 
 
+@dataclass(slots=True)
+class _Replay:
+    """One canonical person's replay under both rulesets (see :func:`fold_person`)."""
+
+    history: PersonHistory
+    live: Ruleset
+    candidate: Ruleset
+    same_scoring: bool
+    activity: dict[str, list[EngagementEvent]] = field(default_factory=dict)
+    rows: int = 0
+
+    def fold(self, key: str, folding: frozenset[str]) -> tuple[PersonState, Side, Side]:
+        """``key``'s stream folded under both rulesets: the shared profile and each ruleset's side."""
+        profile = new_person(key)
+        before, after = Side(), Side()
+        for event in self.history.stream(key):
+            self.rows += 1
+            route = step_route(profile, event)
+            if route == "apply":
+                if event.event_id in profile.recent_event_ids:
+                    continue  # a duplicate, skipped alike by both rulesets
+                step = advance_profile(profile, event)
+                profile = step.person
+                if profile.account_key is not None and not is_system_event(event.type):
+                    self.activity.setdefault(profile.account_key, []).append(event)
+                scored = before.score(step, self.live)
+                if self.same_scoring:  # a draft that only moves the qualification bar: same points, own decisions
+                    after.qualify_as(step, scored, self.candidate)
+                else:
+                    after.score(step, self.candidate)
+                continue
+            changed = self._step_sides(key, profile, event, before, after, folding)
+            if changed is not None:
+                profile = changed
+                if route != "transfer" and profile.account_key is not None and not is_system_event(event.type):
+                    self.activity.setdefault(profile.account_key, []).append(event)
+        return profile, before, after
+
+    def _step_sides(
+        self, key: str, profile: PersonState, event: EngagementEvent, before: Side, after: Side, folding: frozenset[str]
+    ) -> PersonState | None:
+        """A consent event or merge marker through :func:`apply_step` per side; a marker's merged key is folded
+        under both rulesets first. Returns the profile after it (``None``: not applied, under either ruleset)."""
+        mine: Transfer | None = None
+        theirs: Transfer | None = None
+        if event.type in TRANSFER_TYPES:
+            marker = marker_source(event)
+            source, source_before, source_after = new_person(marker.source_key), Side(), Side()
+            if marker.source_key not in folding:  # a loop cannot be written live; it merges nothing
+                source, source_before, source_after = self.fold(marker.source_key, folding | {key})
+            mine, theirs = marker.transfer(source_before.state(source)), marker.transfer(source_after.state(source))
+        applied = before.step(profile, event, self.live, mine)
+        if applied is not None:
+            after.step(profile, event, self.candidate, theirs)
+        return applied
+
+
 def fold_person(
-    person_key: str,
-    events: Iterable[EngagementEvent],
+    history: PersonHistory,
     live: Ruleset,
     candidate: Ruleset,
     accounts: dict[str, AccountJoin],
 ) -> PersonResult:
-    """Fold ``events`` (this person's, in order); ``accounts`` is updated in place like the worker's batch map.
+    """Fold a canonical person's history (merged keys folded in at their markers); ``accounts`` is updated in
+    place like the worker's batch map.
 
-    Exactly :func:`apply_event` per side: the profile half (:func:`advance_profile`) does not depend on the
-    ruleset, so it runs once per event and both rulesets score it (:func:`score_step`). When the candidate
-    differs only in its qualification policy (the most common draft: moving the MQL bar), its points are the
-    live ones and only the decisions are its own. A parity test holds all of this equal to two ``apply_event``
-    folds.
+    Exactly :func:`apply_step` per side. For plain events (most of them) it is :func:`apply_event`, whose profile
+    half (:func:`advance_profile`) does not depend on the ruleset, so it runs once per event and both rulesets
+    score it (:func:`score_step`); when the candidate differs only in its qualification policy (the most common
+    draft: moving the MQL bar), its points are the live ones and only the decisions are its own. Opt-outs and
+    merges go through :func:`apply_step` once per side. A parity test holds all of this equal to the worker.
     """
-    profile = new_person(person_key)
-    before, after = Side(), Side()
-    same_scoring = live.index().scoring_key == candidate.index().scoring_key
-    count = 0
-    activity: dict[str, list[EngagementEvent]] = {}
-    for event in events:
-        count += 1
-        if event.event_id in profile.recent_event_ids:
-            continue  # a duplicate, skipped alike by both rulesets
-        step = advance_profile(profile, event)
-        profile = step.person
-        key = profile.account_key
-        if key is not None and not is_system_event(event.type):
-            activity.setdefault(key, []).append(event)
-        scored = before.score(step, live)
-        if same_scoring:  # a draft that only moves the qualification bar: same points, its own decisions
-            after.qualify_as(step, scored, candidate)
-        else:
-            after.score(step, candidate)
-    _join_accounts(person_key, activity, accounts)
-    result = PersonResult(person_key, profile.email, count, before, after)
+    replay = _Replay(history, live, candidate, live.index().scoring_key == candidate.index().scoring_key)
+    profile, before, after = replay.fold(history.key, frozenset())
+    _join_accounts(history.key, replay.activity, accounts)
+    result = PersonResult(history.key, profile.email, replay.rows - history.added, before, after)
     rules, before.rules, after.rules = after.rules, {}, {}
     if result.changed:  # the final state: reasons in words are built only for the leads the report lists
         final = profile.model_copy(update={"rules": rules, "qualified": after.qualified})

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from peerscore.scoring.backtest.fold import AccountJoin, PersonResult, fold_person, keep_listable
 from peerscore.scoring.backtest.period import Period
-from peerscore.scoring.backtest.source import KeyRange, people_events
+from peerscore.scoring.backtest.source import KeyRange, people_histories
 from peerscore.scoring.domain import AccountState, Ruleset
 
 REPORT_EVERY = 2_000
@@ -65,9 +65,10 @@ def fold_range(
     """
     result = FoldResult()
     pending = 0
-    for person_key, events in people_events(engine, period, keys):
-        result.people.append(fold_person(person_key, events, live, candidate, result.accounts))
-        pending += len(events)
+    for history in people_histories(engine, period, keys):
+        folded = fold_person(history, live, candidate, result.accounts)
+        result.people.append(folded)
+        pending += folded.events
         if pending >= REPORT_EVERY:
             if on_events is not None:
                 on_events(pending)

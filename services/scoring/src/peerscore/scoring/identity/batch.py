@@ -36,7 +36,6 @@ from peerscore.kafka_io import OutgoingRecord, record
 from peerscore.scoring.domain.engine import Applied, Award
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import AccountState, PersonState
-from peerscore.scoring.identity.consent import apply_with_consent
 from peerscore.scoring.identity.dedup import SeenEvents, prune_seen
 from peerscore.scoring.identity.erasure import (
     ErasureOrder,
@@ -47,16 +46,18 @@ from peerscore.scoring.identity.erasure import (
     tombstone_scores,
 )
 from peerscore.scoring.identity.merge import (
+    MERGED_MARKER,
     MergeInstruction,
     SeenId,
     Transfer,
-    apply_transfer,
     instruction,
     merge_event,
+    merge_marker,
     merges_for,
     transfer_event,
 )
 from peerscore.scoring.identity.models import IdentityLinkRow, SeenEventRow
+from peerscore.scoring.identity.step import apply_step
 from peerscore.scoring.models import AccountActivityRow, LedgerRow, PersonRow
 from peerscore.topics import Topics
 
@@ -102,6 +103,8 @@ class IdentityMetrics:
 
 def validate_internal(event: EngagementEvent) -> None:
     """Raise :class:`InvalidMessage` for an internal instruction that is forged or malformed."""
+    if event.type == MERGED_MARKER:
+        raise InvalidMessage(f"{MERGED_MARKER} is a history row, never an event to apply")
     payload = _PAYLOADS.get(event.type)
     if payload is None:
         return
@@ -206,12 +209,11 @@ class IdentityBatch:
     def apply(
         self, person: PersonState, account: AccountState | None, event: EngagementEvent, ruleset: Ruleset
     ) -> Applied | None:
-        """The fold step for one event; ``None`` when consent withholds it."""
+        """The fold step for one event (:func:`apply_step`, as replays use it); ``None`` when consent withholds it."""
+        applied = apply_step(person, account, event, ruleset)
         if event.type == IDENTITY_TRANSFER:
             self.metrics.merges.labels(step="transfer_applied").inc()
-            return apply_transfer(person, account, Transfer.model_validate(event.properties), ruleset)
-        applied = apply_with_consent(person, account, event, ruleset)
-        if applied is None:
+        elif applied is None:
             self.metrics.withheld.inc()
         return applied
 
@@ -227,8 +229,13 @@ class IdentityBatch:
 
     @staticmethod
     def history(messages: Sequence[Message[EngagementEvent]]) -> list[Message[EngagementEvent]]:
-        """What backtests replay: buyer events, not internal transfers."""
-        return [m for m in messages if not is_internal(m.value)]
+        """What replays fold: buyer events, and each applied transfer as a compact marker (merge id and source
+        key, at the transfer's place in the target's order) so a replay merges the source's own stream there."""
+        return [
+            replace(m, value=merge_marker(m.value)) if m.value.type == IDENTITY_TRANSFER else m
+            for m in messages
+            if m.value.type == IDENTITY_TRANSFER or not is_internal(m.value)
+        ]
 
     # -- end of batch --------------------------------------------------------------------------------------
 

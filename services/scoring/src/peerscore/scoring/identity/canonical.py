@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 
+from sqlalchemy import Connection
 from sqlmodel import Session, select
 
 from peerscore.scoring.identity.merge import MergeInstruction, instruction
@@ -60,9 +61,10 @@ def canonical_keys(keys: Iterable[str], links: Mapping[str, str]) -> dict[str, s
     return resolved
 
 
-def load_links(session: Session) -> dict[str, str]:
-    """Every stored link as ``merged key → merged_into`` (one query: two short columns per merged key)."""
-    rows = session.exec(select(IdentityLinkRow.person_key, IdentityLinkRow.merged_into)).all()
+def load_links(db: Session | Connection) -> dict[str, str]:
+    """Every stored link as ``merged key → merged_into`` (one query: two short columns per merged key); from a
+    session (outcome reads) or a connection (history replays)."""
+    rows = db.execute(select(IdentityLinkRow.person_key, IdentityLinkRow.merged_into)).all()
     return {merged: into for merged, into in rows}
 
 

@@ -14,6 +14,7 @@ The ledger is kept while opted out, so "ledger = score" holds for the state, whi
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from peerscore.consent import opted_out
 from peerscore.events import EngagementEvent, LeadScore
@@ -71,18 +72,32 @@ def opt_out(person: PersonState, account: AccountState | None, event: Engagement
     )
 
 
+ConsentRoute = Literal["apply", "opt_in", "opt_out", "withhold", "duplicate"]
+
+
+def consent_route(person: PersonState, event: EngagementEvent) -> ConsentRoute:
+    """What consent does with ``event`` for ``person``. It reads neither ruleset nor score, so a replay under two
+    rulesets decides it once per event."""
+    said = opted_out(event.consent) if event.consent else None
+    if said is True:
+        return "duplicate" if event.event_id in person.recent_event_ids else "opt_out"
+    if person.opted_out:
+        return "opt_in" if said is False else "withhold"
+    return "apply"
+
+
 def apply_with_consent(
     person: PersonState, account: AccountState | None, event: EngagementEvent, ruleset: Ruleset
 ) -> Applied | None:
     """:func:`apply_event` unless consent says otherwise; ``None`` means the event is withheld (not applied)."""
-    said = opted_out(event.consent) if event.consent else None
-    if said is True:
-        if event.event_id in person.recent_event_ids:
-            return Applied(person=person, account=account, awards=[], score=None, transition=None, duplicate=True)
+    route = consent_route(person, event)
+    if route == "withhold":
+        return None
+    if route == "duplicate":
+        return Applied(person=person, account=account, awards=[], score=None, transition=None, duplicate=True)
+    if route == "opt_out":
         return opt_out(person, account, event, ruleset)
-    if person.opted_out:
-        if said is not False:
-            return None
+    if route == "opt_in":
         person = person.model_copy(update={"opted_out": False})
     return apply_event(person, account, event, ruleset)
 

@@ -24,11 +24,10 @@ from peerscore.events import (
     INTERNAL_SOURCE,
     AwareDatetime,
     EngagementEvent,
-    LeadScore,
     PersonIdentifiers,
 )
 from peerscore.identity import identifier_keys
-from peerscore.scoring.domain.engine import Applied, Award, score_person
+from peerscore.scoring.domain.engine import Applied, Award
 from peerscore.scoring.domain.policy import Transition
 from peerscore.scoring.domain.ruleset import FIT, Rule, Ruleset
 from peerscore.scoring.domain.scorecard import compute_scorecard, matched_fit_rules
@@ -43,6 +42,10 @@ from peerscore.scoring.domain.state import (
 from peerscore.scoring.identity.consent import withheld_score
 
 _EPSILON = 1e-9
+
+MERGED_MARKER = "system.identity.merged"
+"""The history row a transfer leaves in the target's stream (never on Kafka): which key was folded in, and where
+in the target's order. Replays fold that key's own stream and merge it here, as the worker did."""
 
 
 class _Payload(BaseModel):
@@ -72,6 +75,28 @@ class Transfer(_Payload):
     person: PersonState
     ledger: list[Award] = Field(default_factory=list)
     seen: list[SeenId] = Field(default_factory=list)
+
+
+class MergeMarker(_Payload):
+    """A transfer as history keeps it: the merge and the source key, not the state (a replay rebuilds that
+    from the source's own stream, under whatever ruleset it replays)."""
+
+    merge_id: str
+    source_key: str
+
+    def transfer(self, source: PersonState) -> Transfer:
+        """The transfer the worker applied here, with ``source`` as a replay rebuilt it (no ledger: a replay
+        keeps none, and dedup ids are in the state)."""
+        return Transfer(merge_id=self.merge_id, source_key=self.source_key, person=source)
+
+
+def merge_marker(transfer: EngagementEvent) -> EngagementEvent:
+    """The compact history row of an applied transfer event, with the transfer's event id and time."""
+    payload = Transfer.model_validate(transfer.properties)
+    marker = MergeMarker(merge_id=payload.merge_id, source_key=payload.source_key)
+    return internal_event(
+        MERGED_MARKER, transfer.person_key, transfer.event_id, transfer.occurred_at, marker, transfer.received_at
+    )
 
 
 def precedes(a: tuple[int, str], b: tuple[int, str]) -> bool:
@@ -260,5 +285,14 @@ def apply_transfer(person: PersonState, account: AccountState | None, transfer: 
         merged = merged.model_copy(update={"qualified": transition == "qualified"})
     if account is not None and account.account_key == merged.account_key and transfer.person.last_event_at:
         account = account.with_activity(merged.person_key, transfer.person.last_event_at)
-    score: LeadScore = score_person(merged, None, ruleset, at)
-    return Applied(person=merged, account=account, awards=awards, score=score, transition=transition, duplicate=False)
+    # The score is built from ``card`` when read (the worker reads one per batch; replays only the total).
+    return Applied(
+        person=merged,
+        account=account,
+        awards=awards,
+        transition=transition,
+        duplicate=False,
+        card=card,
+        as_of=at,
+        ruleset=ruleset,
+    )

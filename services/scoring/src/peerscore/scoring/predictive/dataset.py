@@ -14,16 +14,17 @@ horizon runs past the end of the history are dropped (their label is not known y
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from peerscore.events import EngagementEvent, is_system_event
-from peerscore.scoring.domain import apply_event, new_person
+from peerscore.events import is_system_event
+from peerscore.scoring.domain import new_person
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import PersonState
+from peerscore.scoring.identity.replay import PersonHistory, replay_steps
 
 from .features import FeatureSpec, feature_spec, feature_vector
 
@@ -111,9 +112,11 @@ def cutoffs(start: datetime, end: datetime, config: DatasetConfig) -> list[datet
 
 
 def _snapshots(
-    events: Sequence[EngagementEvent], ruleset: Ruleset, times: list[datetime], activity: _AccountActivity, key: str
+    history: PersonHistory, ruleset: Ruleset, times: list[datetime], activity: _AccountActivity
 ) -> list[_Snapshot]:
-    """Fold one person's events in applied order; at each cutoff keep the state folded so far (once per version)."""
+    """Replay a canonical person with the live step (merged keys folded in at their markers, consent applied); at
+    each cutoff keep the state folded so far (once per version), unless it was opted out (never scored live)."""
+    key = history.key
     state = new_person(key)
     out: list[_Snapshot] = []
     pending = 0
@@ -121,14 +124,14 @@ def _snapshots(
     def take_until(moment: datetime) -> None:
         nonlocal pending
         while pending < len(times) and times[pending] <= moment:
-            if state.version > 0 and (not out or out[-1].person.version != state.version):
+            fresh = not out or out[-1].person.version != state.version
+            if state.version > 0 and fresh and not state.opted_out:
                 out.append(_Snapshot(state, state.last_event_at or times[pending], times[pending]))
             pending += 1
 
-    for event in events:
+    for event, applied in replay_steps(history, ruleset):
         take_until(event.occurred_at)
-        applied = apply_event(state, None, event, ruleset)
-        if applied.duplicate:
+        if applied is None or applied.duplicate:
             continue
         state = applied.person
         if state.account_key is not None and not is_system_event(event.type):
@@ -139,7 +142,7 @@ def _snapshots(
 
 
 def build_training_set(
-    histories: Iterable[tuple[str, Sequence[EngagementEvent]]],
+    histories: Iterable[PersonHistory],
     outcomes: Iterable[tuple[str, str, datetime]],
     ruleset: Ruleset,
     *,
@@ -148,7 +151,7 @@ def build_training_set(
     config: DatasetConfig = DatasetConfig(),
     progress: Callable[[int], None] | None = None,
 ) -> TrainingSet:
-    """Rows from ``histories`` (``(person_key, events in applied order)``, as the backtest reads them) and
+    """Rows from ``histories`` (canonical people with their merged keys, as the backtest reads them) and
     ``outcomes`` (``(person_key, kind, occurred_at)``) for cutoffs in ``[start, end]`` (see the module doc).
 
     An event applied before a cutoff but dated after it is kept out of that snapshot (and every later event
@@ -162,10 +165,10 @@ def build_training_set(
             positives.setdefault(person_key, []).append(at)
     activity = _AccountActivity()
     snapshots: list[tuple[str, _Snapshot]] = []
-    for person_key, events in histories:
-        snapshots += [(person_key, s) for s in _snapshots(events, ruleset, times, activity, person_key)]
+    for history in histories:
+        snapshots += [(history.key, s) for s in _snapshots(history, ruleset, times, activity)]
         if progress is not None:
-            progress(len(events))
+            progress(history.events)
     activity.freeze()
     horizon = timedelta(days=config.horizon_days)
     active = timedelta(days=config.active_days)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,9 +12,9 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from peerscore.events import EngagementEvent
 from peerscore.scoring.backtest.period import Period
 from peerscore.scoring.domain.ruleset import Ruleset
+from peerscore.scoring.identity.replay import PersonHistory
 
 from . import registry
 from .calibration import calibrate
@@ -34,7 +34,7 @@ class TrainRun:
 
 
 def fit(
-    histories: Iterable[tuple[str, Sequence[EngagementEvent]]],
+    histories: Iterable[PersonHistory],
     outcomes: Iterable[tuple[str, str, datetime]],
     ruleset: Ruleset,
     *,

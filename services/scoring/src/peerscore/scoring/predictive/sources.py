@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import Engine, func, select
@@ -10,17 +10,19 @@ from sqlmodel import Session
 
 from peerscore.events import EngagementEvent
 from peerscore.scoring.backtest.period import Period
-from peerscore.scoring.backtest.source import people_events
+from peerscore.scoring.backtest.source import people_histories
 from peerscore.scoring.history import EventHistoryRow
+from peerscore.scoring.identity.replay import PersonHistory
 from peerscore.scoring.outcomes.store import load_outcomes
 
 
-def group_by_person(events: Iterable[EngagementEvent]) -> list[tuple[str, list[EngagementEvent]]]:
-    """Events (in the order they were applied) grouped per person, people in key order."""
+def group_by_person(events: Iterable[EngagementEvent]) -> list[PersonHistory]:
+    """Events (in the order they were applied) grouped per person key, people in key order (no merges: events
+    in memory carry no markers)."""
     people: dict[str, list[EngagementEvent]] = {}
     for event in events:
         people.setdefault(event.person_key, []).append(event)
-    return sorted(people.items())
+    return [PersonHistory.single(key, events) for key, events in sorted(people.items())]
 
 
 def history_span(engine: Engine) -> tuple[datetime, datetime] | None:
@@ -33,9 +35,10 @@ def history_span(engine: Engine) -> tuple[datetime, datetime] | None:
     return first, last
 
 
-def stored_histories(engine: Engine, period: Period) -> Iterator[tuple[str, Sequence[EngagementEvent]]]:
-    """Each person's stored events in the order the worker applied them (the backtest's reader)."""
-    return people_events(engine, period)
+def stored_histories(engine: Engine, period: Period) -> Iterator[PersonHistory]:
+    """Each canonical person's stored events in the order the worker applied them, with the keys merged into it
+    (the backtest's reader)."""
+    return people_histories(engine, period)
 
 
 def stored_outcomes(engine: Engine) -> list[tuple[str, str, datetime]]:
