@@ -107,7 +107,7 @@ def test_outcomes_sent_by_email_train_the_same_model_as_labels_attached_directly
     # generate-history keys its outcomes exactly as crm-sync's endpoint does.
     assert {o.event_id: o.person_key for o in world.outcomes} == stored
 
-    people = {key for key, _ in stored_histories(engine, Period())}
+    people = {history.key for history in stored_histories(engine, Period())}
     read = stored_outcomes(engine)
     joined = [(k, kind) for k, kind, _ in read if k in people]
     assert sum(1 for _, kind in joined if kind in POSITIVE) == sent_positives
