@@ -202,3 +202,16 @@ def test_a_nul_in_the_url_is_400_not_a_database_error(engine: Engine, service: s
         answer = client.request(method, url, headers=BEARER)
         assert answer.status_code == 400, answer.text[:200]
         assert "\x00" not in answer.text
+
+
+@pytest.mark.parametrize("field", ["id", "person_key", "reason", "email"])
+def test_an_outcome_carrying_a_nul_is_422_not_a_500(engine: Engine, field: str) -> None:
+    """Found by the fuzz pass: ``POST /v1/outcomes`` let a NUL through its own model, then building the
+    ``Outcome`` contract (which refuses one, as PostgreSQL would) raised inside the handler: a 500."""
+    outcome = {"id": "o-1", "person_key": "pk-1", "kind": "won", "occurred_at": "2026-01-05T10:00:00Z"}
+    outcome[field] = "a\x00b" if field != "email" else "ada\x00@example.com"
+    app = build_apps(engine, RecordingPublisher())["scoring"]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.post("/v1/outcomes", json={"outcomes": [outcome]}, headers=BEARER)
+        assert answer.status_code == 422, answer.text[:300]
+        assert answer.json()["detail"][0]["loc"][-1] == field
