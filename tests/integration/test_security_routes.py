@@ -157,7 +157,7 @@ def build_apps(engine: Engine, publisher: RecordingPublisher, kafka: KafkaSettin
 
 
 def routes(app: FastAPI) -> list[tuple[str, str]]:
-    found = []
+    found: list[tuple[str, str]] = []
     for route in iter_route_contexts(app.routes):
         path, methods = route.path, route.methods
         if path is None or not methods:
