@@ -120,10 +120,10 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def build_apps(engine: Engine, publisher: RecordingPublisher) -> dict[str, FastAPI]:
+def build_apps(engine: Engine, publisher: RecordingPublisher, kafka: KafkaSettings | None = None) -> dict[str, FastAPI]:
     """The three apps as production builds them (token set, not dev), without starting consumers."""
     auth = ApiAuthSettings(read_token=SecretStr(READ_TOKEN), admin_token=SecretStr(ADMIN_TOKEN))
-    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9")
+    kafka = kafka or KafkaSettings(bootstrap_servers="127.0.0.1:9")
     config = ScoringConfig(
         runtime=PROD,
         kafka=kafka,
@@ -157,7 +157,7 @@ def build_apps(engine: Engine, publisher: RecordingPublisher) -> dict[str, FastA
 
 
 def routes(app: FastAPI) -> list[tuple[str, str]]:
-    found = []
+    found: list[tuple[str, str]] = []
     for route in iter_route_contexts(app.routes):
         path, methods = route.path, route.methods
         if path is None or not methods:

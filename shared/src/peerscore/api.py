@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import structlog
 from fastapi import Header, HTTPException, Request, Response, status
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from peerscore.secrets_compare import ascii_digits, secrets_equal
 from peerscore.settings import ApiAuthSettings, RuntimeSettings
@@ -118,3 +119,30 @@ def deprecate_email_in_url(response: Response, *, endpoint: str, successor: str)
     response.headers["Deprecation"] = "true"
     response.headers["Link"] = f'<{successor}>; rel="successor-version"'
     log.warning("email_in_url_deprecated", endpoint=endpoint, successor=successor)
+
+
+class RefuseNulInUrl:
+    """ASGI middleware answering 400 to a path or query string carrying U+0000 (``%00``).
+
+    Why: PostgreSQL text can neither store nor compare a NUL, so a route passing such a parameter to a query
+    fails with a DataError (a 500) while SQLite answers normally. No parameter of ours can hold one; refusing
+    it here covers every route, present and future, the way the contracts' ``NO_NUL`` pattern covers bodies.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_nul(scope):
+            await Response(
+                '{"detail":"a NUL character (%00) is not allowed in the URL"}',
+                status_code=status.HTTP_400_BAD_REQUEST,
+                media_type="application/json",
+            )(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query = bytes(scope.get("query_string", b"")).lower()
+    return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query

@@ -41,6 +41,9 @@ TRAIT = 255
 OUTCOME_REASON = 2000
 CRM_OBJECT_ID = 128
 REQUEST_ID = 128
+INTEGER_MAX = 2**31 - 1
+"""The largest value of an ``INTEGER`` column (PostgreSQL int4, e.g. a model version): an id from a URL is
+bounded by it, or PostgreSQL answers a DataError (a 500) and SQLite's driver overflows past 2**63."""
 
 ELLIPSIS = "…"
 

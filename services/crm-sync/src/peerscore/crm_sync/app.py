@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from peerscore.api import api_access
+from peerscore.api import RefuseNulInUrl, api_access
 from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
 from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
@@ -190,6 +190,7 @@ def create_app(
                 eng.dispose()
 
     app = FastAPI(title="Peerscore crm-sync", lifespan=lifespan)
+    app.add_middleware(RefuseNulInUrl)  # PostgreSQL cannot take a NUL: 400, not a DataError
     checks = {"database": running.check_database}
     if start_consumer:
         checks |= {"broker": broker_check(kafka.bootstrap_servers), "consumer": running.check_consumer}

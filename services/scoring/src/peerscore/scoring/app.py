@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from peerscore.api import api_access
+from peerscore.api import RefuseNulInUrl, api_access
 from peerscore.db import database_check, make_engine, prepare_schema
 from peerscore.kafka_io import KafkaPublisher, Publisher, make_publisher
 from peerscore.observability import ReadinessCheck, health_router
@@ -138,6 +138,7 @@ def create_app(
                 eng.dispose()
 
     app = FastAPI(title="Peerscore scoring", lifespan=lifespan)
+    app.add_middleware(RefuseNulInUrl)  # PostgreSQL cannot take a NUL: 400, not a DataError
     app.include_router(health_router(registry, checks))
     access = api_access(config.auth, config.runtime)  # read: leads, accounts, models, backtests; admin: changes
     app.include_router(leads_router(eng, live.current, access.read))

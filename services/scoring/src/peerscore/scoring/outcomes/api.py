@@ -15,17 +15,22 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from peerscore import limits
 from peerscore.events import AwareDatetime, Outcome, OutcomeKind, utcnow
 from peerscore.identity import outcome_person_key
+from peerscore.limits import StoredText
 from peerscore.scoring.outcomes.store import store_outcomes
 
 
 class OutcomeIn(BaseModel):
-    id: str = Field(min_length=1, max_length=256, description="The CRM's id of this outcome: the dedup key")
-    email: str | None = Field(default=None, max_length=320)
-    person_key: str | None = Field(default=None, min_length=1, max_length=64)
+    """Bounded like the :class:`Outcome` contract it becomes (a value that contract refuses is a 422 here,
+    with its field, not a 500 from inside the handler)."""
+
+    id: StoredText = Field(min_length=1, max_length=limits.EVENT_ID, description="The CRM's id: the dedup key")
+    email: StoredText | None = Field(default=None, max_length=limits.EMAIL)
+    person_key: StoredText | None = Field(default=None, min_length=1, max_length=limits.PERSON_KEY)
     kind: OutcomeKind
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: StoredText | None = Field(default=None, max_length=limits.OUTCOME_REASON)
     occurred_at: AwareDatetime
 
     @model_validator(mode="after")

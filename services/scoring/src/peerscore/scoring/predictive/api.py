@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from peerscore.events import utcnow
+from peerscore.limits import INTEGER_MAX
 from peerscore.scoring.domain.ruleset import Ruleset
 
 from . import registry
 from .drift import default_since, drift_report
+
+VersionPath = Annotated[int, Path(ge=1, le=INTEGER_MAX)]
+"""A model version in a URL, bounded like its column (a larger one is a 422, not a database error)."""
 
 
 class ModelSummary(BaseModel):
@@ -96,7 +100,7 @@ def models_router(
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
     @router.get("/{version}")
-    def card(version: int) -> dict[str, Any]:
+    def card(version: VersionPath) -> dict[str, Any]:
         """The model card (metrics, calibration, lift, importance, training window) and the artifact's hash."""
         with Session(engine) as session:
             row = registry.get_version(session, version)
@@ -107,7 +111,7 @@ def models_router(
             return {**_summary(row, roles).model_dump(mode="json"), "features": row.features, "card": card}
 
     @router.post("/{version}/promote", response_model=RolesOut, dependencies=administer)
-    def promote(version: int, body: PromoteIn | None = None) -> RolesOut:
+    def promote(version: VersionPath, body: PromoteIn | None = None) -> RolesOut:
         """Make ``version`` champion (acts) or challenger (scored in shadow); workers pick it up within seconds."""
         with Session(engine) as session, session.begin():
             try:
