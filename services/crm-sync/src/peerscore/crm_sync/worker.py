@@ -14,8 +14,10 @@ takes a version older than the one it holds. Re-reading records is harmless.
 
 Leads the CRM takes or refuses for good are recorded at once; the ones it cannot take *now* (429, 5xx,
 timeouts) stay pending and make the call raise :class:`RetryableError`, so the shared loop waits (order per lead
-kept, already-recorded leads skipped on the retry). Each such version is charged to its retry budget; once it is
-spent the version goes to the CRM dead-letter topic and leaves the queue.
+kept, already-recorded leads skipped on the retry) for the capped exponential back-off of the budget, or longer when
+the CRM said so (``Retry-After``). Each failing version is charged to its time budget (throttling is not charged);
+once it is spent the version goes to the CRM dead-letter topic and leaves the queue. A call that fails as a whole
+opens the circuit breaker (:mod:`.breaker`): no call goes out until it lets a probe through.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
-from peerscore.crm_sync import budget, crm_records, privacy
+from peerscore.crm_sync import breaker, budget, crm_records, privacy
 from peerscore.crm_sync import pending as pending_store
-from peerscore.crm_sync.adapters.base import CrmAdapter, SyncResult
+from peerscore.crm_sync.adapters.base import CrmAdapter, PendingAssociations, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
 from peerscore.crm_sync.domain.freshness import SentSnapshot, UpdatePolicy, collapse, plan_intake
@@ -124,6 +126,7 @@ class SyncHandler:
         policy: UpdatePolicy = UpdatePolicy(),
         flush_batch: int = 100,
         max_flush_chunks: int = 20,
+        breaker_policy: breaker.BreakerPolicy = breaker.BreakerPolicy(),
     ) -> None:
         self._engine = engine
         self._adapter_factory = adapter_factory
@@ -133,6 +136,10 @@ class SyncHandler:
         self._policy = policy
         self._flush_batch = flush_batch
         self._max_flush_chunks = max_flush_chunks
+        self._breaker_policy = breaker_policy
+        self._breaker = breaker.CLOSED
+        self._crm = "crm"  # learnt from the adapter at the first call; labels the breaker's metric
+        self._backoff_s = 0.0
 
     def decode(self, key: bytes | None, value: bytes | None) -> LeadTransition:
         if not value:
@@ -192,6 +199,8 @@ class SyncHandler:
     def flush(self) -> list[BatchOutcome]:
         """Send every due pending version (at most ``max_flush_chunks`` chunks per call, so polls keep coming);
         raises :class:`RetryableError` while the CRM should be retried (the versions stay pending)."""
+        self._wait_for_breaker()
+        self._retry_associations()
         outcomes = []
         for _ in range(self._max_flush_chunks):
             outcome, retry, taken = _database(self._flush_chunk)
@@ -216,6 +225,7 @@ class SyncHandler:
     def sync(self, transitions: Sequence[LeadTransition], *, replay: bool = False) -> BatchOutcome:
         """Send now, past the pending queue (``peerscore crm replay``, benches); metrics and logs as for a flush;
         raises :class:`RetryableError` while the CRM should be retried."""
+        self._wait_for_breaker()
         outcome, retry = _database(lambda: self.apply(transitions, replay=replay))
         return self._report(outcome, retry)
 
@@ -229,8 +239,23 @@ class SyncHandler:
         if retry is not None:
             self._metrics.retried(crm, len(retry))
             hints = [r.retry_after for r in retry if r.retry_after is not None]
-            raise RetryableError(f"{crm}: {len(retry)} lead(s) to retry: {retry[0].message}", max(hints, default=None))
+            hints += [self._backoff_s, breaker.wait_s(self._breaker, self._clock())]
+            raise RetryableError(f"{crm}: {len(retry)} lead(s) to retry: {retry[0].message}", max(hints))
         return outcome
+
+    def _wait_for_breaker(self) -> None:
+        """While the breaker is open no call goes out: the loop waits (and rewinds), nothing is charged."""
+        wait = breaker.wait_s(self._breaker, self._clock())
+        self._metrics.circuit(self._crm, open_s=wait)
+        if wait > 0:
+            raise RetryableError(f"{self._crm}: circuit open after {self._breaker.outages} failed call(s)", wait)
+
+    def _retry_associations(self) -> None:
+        """Company associations that failed after their contact was written are retried on their own."""
+        with Session(self._engine) as session:
+            adapter = self._adapter_factory(session)
+            if isinstance(adapter, PendingAssociations):
+                adapter.retry_associations()
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {}
@@ -264,6 +289,8 @@ class SyncHandler:
             except UnmappableLead as exc:
                 failures[t.person_key] = exc.reason
         results = call_adapter(adapter, records)
+        self._crm = crm
+        self._breaker = breaker.after_call(self._breaker, results, self._breaker_policy, self._clock())
         crm_records.record_synced(session, adapter, results, records, self._clock())
         failures.update({r.person_key: r.message or "rejected" for r in results if r.outcome == "permanent"})
         retry = [r for r in results if r.outcome == "retryable"]
@@ -293,9 +320,15 @@ class SyncHandler:
         by_key = {t.person_key: t for t in waiting}
         with Session(self._engine) as session, session.begin():
             states = budget.charge(session, crm, retry, now)
+            policy = self._dead_letters.budget if self._dead_letters is not None else RetryBudget()
+            self._backoff_s = policy.backoff_s(max((s.attempts for s in states.values()), default=0))
             if self._dead_letters is None:
                 return 0, retry
-            spent = [r for r in retry if self._dead_letters.budget.exhausted(states[r.person_key], now)]
+            spent = [
+                r
+                for r in retry
+                if r.person_key in states and self._dead_letters.budget.exhausted(states[r.person_key], now)
+            ]
             if not spent:
                 return 0, retry
             letters = [

@@ -4,17 +4,21 @@ Why it is shaped this way:
 
 * One ``SlidingWindowLimiter`` gates *every* request (upserts, company search/create, associations) because
   HubSpot counts them all against the same private-app limit (default 190 per 10 s here).
-* 429 → every lead of the call is retryable with ``Retry-After`` (or HubSpot's window length) and the limiter
-  pauses, so the worker's partition waits instead of spinning. 5xx, timeouts and connection errors are
-  retryable too; 401/403 are retryable with a long wait (a rotated token must not turn leads into failures).
+* 429 → every lead of the call is retryable *and throttled* with ``Retry-After`` (or HubSpot's window length) and
+  the limiter pauses, so the worker's partition waits instead of spinning, without charging the retry budget.
+  5xx, timeouts and connection errors are retryable too; 401/403 are retryable with a long wait (a rotated token
+  must not turn leads into failures).
 * 400 refuses the *whole* batch for one bad input, so the batch is bisected until the bad lead is alone and
   gets HubSpot's message as its permanent failure. 207 reports errors per input; they are matched by email.
+* Company association is a second step after the contact is written: when it fails for now, the contact stays
+  synced and the association is kept pending in the adapter and retried on its own (:meth:`retry_associations`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -47,12 +51,28 @@ class _CallFailed(Exception):
     """A whole request failed; ``retryable`` says whether waiting can help."""
 
     def __init__(
-        self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+        throttled: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        self.throttled = throttled
+
+
+@dataclass(frozen=True)
+class _Association:
+    """A written contact still to be associated with its company (found or created by domain)."""
+
+    person_key: str
+    contact_id: str
+    domain: str
 
 
 def make_hubspot_client(token: str, host: str) -> HubSpot:
@@ -89,6 +109,7 @@ class HubSpotAdapter:
         self._company_batch = client.crm.companies.batch_api
         self._associations = client.crm.associations.v4.batch_api
         self._company_ids: dict[str, str] = {}
+        self._pending_associations: dict[str, _Association] = {}
 
     def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
         return upsert_in_chunks(leads, MAX_BATCH, self._upsert_chunk)
@@ -98,7 +119,9 @@ class HubSpotAdapter:
             body = self._call(self._post_contacts, leads)
         except _CallFailed as exc:
             if exc.retryable:
-                return [SyncResult.retryable(lead, str(exc), exc.retry_after) for lead in leads]
+                return [
+                    SyncResult.retryable(lead, str(exc), exc.retry_after, throttled=exc.throttled) for lead in leads
+                ]
             if len(leads) == 1:
                 return [SyncResult.permanent(leads[0], str(exc))]
             middle = len(leads) // 2  # isolate the input HubSpot refused
@@ -120,30 +143,45 @@ class HubSpotAdapter:
         return json.loads(response.data)
 
     def _associate(self, leads: list[CrmLeadRecord], results: list[SyncResult]) -> list[SyncResult]:
-        """Associate stored contacts with their company (found or created by domain); transient failures make
-        the lead retryable (the upsert is idempotent), permanent ones are logged and the contact stays synced."""
-        pairs: list[tuple[int, str, str]] = []
-        for i, (lead, result) in enumerate(zip(leads, results, strict=True)):
-            if result.outcome != "ok" or not lead.domain:
-                continue
+        """Associate written contacts with their company. The contact is synced whatever happens here: a failure
+        for now leaves the association pending (retried on its own), a permanent one is logged."""
+        wanted = [
+            (i, _Association(lead.person_key, result.object.object_id if result.object else "", lead.domain.lower()))
+            for i, (lead, result) in enumerate(zip(leads, results, strict=True))
+            if result.outcome == "ok" and lead.domain
+        ]
+        linked = self._link([a for _, a in wanted])
+        for i, association in wanted:
+            company = linked.get(association.person_key)
+            results[i] = SyncResult.ok(leads[i], CrmObjectRef(association.contact_id, OBJECT_TYPE, company))
+        return results
+
+    def retry_associations(self) -> int:
+        """Retry the associations still pending; returns how many remain (see :class:`PendingAssociations`)."""
+        if self._pending_associations:
+            self._link(list(self._pending_associations.values()))
+        return len(self._pending_associations)
+
+    def pending_associations(self) -> int:
+        return len(self._pending_associations)
+
+    def _link(self, wanted: list[_Association]) -> dict[str, str]:
+        """Company ids by person key for the associations made; the ones HubSpot cannot take now stay pending."""
+        companies: dict[str, str] = {}
+        for association in wanted:
             try:
-                company = self._company_id(lead.domain.lower())
+                companies[association.person_key] = self._company_id(association.domain)
             except _CallFailed as exc:
-                if exc.retryable:
-                    results[i] = SyncResult.retryable(lead, f"company: {exc}", exc.retry_after)
-                else:
-                    log.warning("hubspot_company_failed", person_key=lead.person_key, error=str(exc)[:300])
-                continue
-            contact = result.object.object_id if result.object is not None else ""
-            results[i] = SyncResult.ok(lead, CrmObjectRef(contact, OBJECT_TYPE, company))
-            pairs.append((i, contact, company))
+                self._keep_pending([association], exc)
+        pairs = [a for a in wanted if a.person_key in companies]
         if not pairs:
-            return results
+            return {}
         inputs = [
             associations_v4.PublicDefaultAssociationMultiPost(
-                _from=associations_v4.PublicObjectId(id=contact), to=associations_v4.PublicObjectId(id=company)
+                _from=associations_v4.PublicObjectId(id=a.contact_id),
+                to=associations_v4.PublicObjectId(id=companies[a.person_key]),
             )
-            for _, contact, company in pairs
+            for a in pairs
         ]
         try:
             self._call(
@@ -155,12 +193,20 @@ class HubSpotAdapter:
                 )
             )
         except _CallFailed as exc:
-            for i, _, _ in pairs:
-                if exc.retryable:
-                    results[i] = SyncResult.retryable(leads[i], f"association: {exc}", exc.retry_after)
-            if not exc.retryable:
-                log.warning("hubspot_association_failed", error=str(exc)[:300])
-        return results
+            self._keep_pending(pairs, exc)
+            return {}
+        for a in pairs:
+            self._pending_associations.pop(a.person_key, None)
+        return {a.person_key: companies[a.person_key] for a in pairs}
+
+    def _keep_pending(self, associations: list[_Association], exc: _CallFailed) -> None:
+        for a in associations:
+            if exc.retryable:
+                self._pending_associations[a.person_key] = a
+            else:
+                self._pending_associations.pop(a.person_key, None)
+        if not exc.retryable:
+            log.warning("hubspot_association_failed", associations=len(associations), error=str(exc)[:300])
 
     def _company_id(self, domain: str) -> str:
         if domain in self._company_ids:
@@ -264,7 +310,7 @@ class HubSpotAdapter:
         if status == 429:
             wait = retry_after_seconds(hdrs, default=1.0)
             self._limiter.pause(wait or 1.0)
-            return _CallFailed(message, retryable=True, retry_after=wait)
+            return _CallFailed(message, retryable=True, retry_after=wait, status=status, throttled=True)
         if status in (401, 403):
             return _CallFailed(message, retryable=True, retry_after=AUTH_RETRY_S)
         # Only answers about the request's content are the leads' fault; anything else (404 from a wrong
