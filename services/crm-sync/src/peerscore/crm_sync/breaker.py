@@ -2,9 +2,10 @@
 
 A CRM that refuses every call (connection refused, timeouts, 5xx on the whole batch) is having an outage; calling
 it again at once only adds load and log noise. After ``failures_to_open`` such calls in a row (one failed call can
-be a lone lead's bad luck) the breaker opens for a delay that doubles with every further one, up to a cap; while open the worker makes no call at all and waits; once the delay has passed one call probes. A call
-that takes anything (or only throttles, which is pacing, not an outage) closes it. Pure: the worker keeps the
-state and asks these functions.
+be a lone lead's bad luck) the breaker opens for a delay that doubles with every further one, up to a cap. While
+open the worker makes no call at all and waits; once the delay has passed one call probes. A call that takes
+anything (or only throttles, which is pacing, not an outage) closes it. Pure: the worker keeps the state and asks
+these functions.
 """
 
 from __future__ import annotations

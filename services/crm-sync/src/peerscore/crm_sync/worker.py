@@ -199,7 +199,6 @@ class SyncHandler:
     def flush(self) -> list[BatchOutcome]:
         """Send every due pending version (at most ``max_flush_chunks`` chunks per call, so polls keep coming);
         raises :class:`RetryableError` while the CRM should be retried (the versions stay pending)."""
-        self._wait_for_breaker()
         self._retry_associations()
         outcomes = []
         for _ in range(self._max_flush_chunks):
@@ -217,6 +216,7 @@ class SyncHandler:
             due = pending_store.take_due(session, adapter.name, self._clock(), self._flush_batch)
             if not due:
                 return BatchOutcome(adapter.name, 0, 0, {}), None, 0
+            self._wait_for_breaker()  # only when something is due: an idle worker has nothing to pause
             sent = self._send(session, adapter, due, replay=False)
             pending_store.clear(session, adapter.name, {t.person_key: t.score.version for t in sent.settled})
         outcome, retry = self._charge_waiting(sent)
