@@ -20,7 +20,9 @@ from sqlmodel import Session, select
 from peerscore.consumer import Backoff, RetryableError
 from peerscore.crm_sync.adapters.hubspot import HubSpotAdapter, make_hubspot_client
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
+from peerscore.crm_sync.associations import PendingAssociation
 from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.crm_objects import CrmObject
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import RetryState
@@ -113,7 +115,7 @@ def test_an_outage_then_throttling_and_flaky_answers_lose_nothing(crm_engine: En
         for _ in range(600):  # idle polls: coalesced updates fall due, pending associations are retried
             clock.sleep(1.0)
             deliver(handler.on_idle, clock)
-            if _all_delivered(state) and adapter.pending_associations() == 0:
+            if _all_delivered(state) and _pending_associations(crm_engine) == 0:
                 break
 
     assert dlq.records == []
@@ -131,6 +133,14 @@ def test_an_outage_then_throttling_and_flaky_answers_lose_nothing(crm_engine: En
     assert linked <= state.extra["associations"]
     with Session(crm_engine) as session:
         assert session.exec(select(RetryState)).all() == []
+        objects = {o.person_key: o.company_id for o in session.exec(select(CrmObject))}
+    assert objects == {f"p_{i}": companies[f"co{i % COMPANIES}.example"] for i in range(LEADS)}
+    assert _pending_associations(crm_engine) == 0
+
+
+def _pending_associations(engine: Engine) -> int:
+    with Session(engine) as session:
+        return len(session.exec(select(PendingAssociation)).all())
 
 
 def _all_delivered(state: ServerState) -> bool:

@@ -36,9 +36,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
-from peerscore.crm_sync import breaker, budget, crm_records, privacy
+from peerscore.crm_sync import associations, breaker, budget, crm_records, privacy
 from peerscore.crm_sync import pending as pending_store
-from peerscore.crm_sync.adapters.base import CrmAdapter, PendingAssociations, SyncResult
+from peerscore.crm_sync.adapters.base import CompanyAssociations, CrmAdapter, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
 from peerscore.crm_sync.domain.freshness import SentSnapshot, UpdatePolicy, collapse, plan_intake
@@ -252,10 +252,12 @@ class SyncHandler:
 
     def _retry_associations(self) -> None:
         """Company associations that failed after their contact was written are retried on their own."""
-        with Session(self._engine) as session:
+        if breaker.wait_s(self._breaker, self._clock()) > 0:
+            return
+        with Session(self._engine) as session, session.begin():
             adapter = self._adapter_factory(session)
-            if isinstance(adapter, PendingAssociations):
-                adapter.retry_associations()
+            if isinstance(adapter, CompanyAssociations):
+                _database(lambda: associations.retry(session, adapter.name, adapter))
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {}
@@ -292,6 +294,7 @@ class SyncHandler:
         self._crm = crm
         self._breaker = breaker.after_call(self._breaker, results, self._breaker_policy, self._clock())
         crm_records.record_synced(session, adapter, results, records, self._clock())
+        associations.record(session, crm, results, self._clock())
         failures.update({r.person_key: r.message or "rejected" for r in results if r.outcome == "permanent"})
         retry = [r for r in results if r.outcome == "retryable"]
         waiting = {r.person_key for r in retry}

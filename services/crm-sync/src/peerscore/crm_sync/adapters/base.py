@@ -45,6 +45,8 @@ class SyncResult:
     object: CrmObjectRef | None = None
     """Which CRM record holds the lead (``ok`` only): kept per person so outcomes, merges and erasures that name
     the CRM's own id find the person, and so the CRM keeps one record per buyer."""
+    association_pending: str | None = None
+    """``ok`` only: the contact is written but its association with the company of this domain failed for now."""
     throttled: bool = False
     """``retryable`` only: refused for the CRM's rate limit (429). That paces the sender; it is never charged to the
     retry budget nor counted as an outage by the circuit breaker."""
@@ -120,13 +122,24 @@ class CrmAdapter(Protocol):
         ...
 
 
-@runtime_checkable
-class PendingAssociations(Protocol):
-    """A CRM adapter that associates contacts with companies in a separate call (HubSpot): an association that
-    failed after its contact was written is kept pending and retried on its own, never by re-sending the contact."""
+@dataclass(frozen=True)
+class AssociationRef:
+    """A written contact still to be associated with the company of ``domain`` (found or created by domain)."""
 
-    def retry_associations(self) -> int:
-        """Retry the pending associations; returns how many are still pending."""
+    person_key: str
+    contact_id: str
+    domain: str
+
+
+@runtime_checkable
+class CompanyAssociations(Protocol):
+    """A CRM adapter that associates contacts with companies in a separate call (HubSpot): an association that
+    failed after its contact was written is kept pending (:mod:`peerscore.crm_sync.associations`) and retried on its
+    own, never by re-sending the contact."""
+
+    def associate(self, pending: Sequence[AssociationRef]) -> dict[str, str | None]:
+        """Person key → company id for each association made, ``None`` for each refused for good; the ones the CRM
+        cannot take now are absent (still pending)."""
         ...
 
 

@@ -11,14 +11,13 @@ Why it is shaped this way:
 * 400 refuses the *whole* batch for one bad input, so the batch is bisected until the bad lead is alone and
   gets HubSpot's message as its permanent failure. 207 reports errors per input; they are matched by email.
 * Company association is a second step after the contact is written: when it fails for now, the contact stays
-  synced and the association is kept pending in the adapter and retried on its own (:meth:`retry_associations`).
+  synced, reported with ``association_pending``; the worker keeps it and retries it on its own (:meth:`associate`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -27,7 +26,14 @@ from hubspot import HubSpot  # type: ignore[import-untyped]
 from hubspot.crm import companies, contacts  # type: ignore[import-untyped]
 from hubspot.crm.associations import v4 as associations_v4  # type: ignore[import-untyped]
 
-from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordResult, SyncResult, upsert_in_chunks
+from peerscore.crm_sync.adapters.base import (
+    AssociationRef,
+    CrmObjectRef,
+    PersonRecord,
+    RecordResult,
+    SyncResult,
+    upsert_in_chunks,
+)
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
 from peerscore.crm_sync.domain.accounts import AccountRollup, hubspot_company_properties
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
@@ -66,15 +72,6 @@ class _CallFailed(Exception):
         self.throttled = throttled
 
 
-@dataclass(frozen=True)
-class _Association:
-    """A written contact still to be associated with its company (found or created by domain)."""
-
-    person_key: str
-    contact_id: str
-    domain: str
-
-
 def make_hubspot_client(token: str, host: str) -> HubSpot:
     """The SDK client; ``host`` is the SDK's ``Configuration.host`` (tests point it at 127.0.0.1).
 
@@ -109,7 +106,6 @@ class HubSpotAdapter:
         self._company_batch = client.crm.companies.batch_api
         self._associations = client.crm.associations.v4.batch_api
         self._company_ids: dict[str, str] = {}
-        self._pending_associations: dict[str, _Association] = {}
 
     def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
         return upsert_in_chunks(leads, MAX_BATCH, self._upsert_chunk)
@@ -144,44 +140,40 @@ class HubSpotAdapter:
 
     def _associate(self, leads: list[CrmLeadRecord], results: list[SyncResult]) -> list[SyncResult]:
         """Associate written contacts with their company. The contact is synced whatever happens here: a failure
-        for now leaves the association pending (retried on its own), a permanent one is logged."""
+        for now is reported as ``association_pending`` (the worker retries it alone), a permanent one is logged."""
         wanted = [
-            (i, _Association(lead.person_key, result.object.object_id if result.object else "", lead.domain.lower()))
+            (i, AssociationRef(lead.person_key, result.object.object_id if result.object else "", lead.domain.lower()))
             for i, (lead, result) in enumerate(zip(leads, results, strict=True))
             if result.outcome == "ok" and lead.domain
         ]
-        linked = self._link([a for _, a in wanted])
-        for i, association in wanted:
-            company = linked.get(association.person_key)
-            results[i] = SyncResult.ok(leads[i], CrmObjectRef(association.contact_id, OBJECT_TYPE, company))
+        answered = self.associate([a for _, a in wanted])
+        for i, ref in wanted:
+            company = answered.get(ref.person_key)
+            obj = CrmObjectRef(ref.contact_id, OBJECT_TYPE, company)
+            later = None if ref.person_key in answered else ref.domain
+            results[i] = SyncResult(leads[i].person_key, leads[i].version, "ok", object=obj, association_pending=later)
         return results
 
-    def retry_associations(self) -> int:
-        """Retry the associations still pending; returns how many remain (see :class:`PendingAssociations`)."""
-        if self._pending_associations:
-            self._link(list(self._pending_associations.values()))
-        return len(self._pending_associations)
-
-    def pending_associations(self) -> int:
-        return len(self._pending_associations)
-
-    def _link(self, wanted: list[_Association]) -> dict[str, str]:
-        """Company ids by person key for the associations made; the ones HubSpot cannot take now stay pending."""
+    def associate(self, pending: Sequence[AssociationRef]) -> dict[str, str | None]:
+        """See :class:`~peerscore.crm_sync.adapters.base.CompanyAssociations`: made, refused for good, or absent."""
+        answered: dict[str, str | None] = {}
         companies: dict[str, str] = {}
-        for association in wanted:
+        for ref in pending:
             try:
-                companies[association.person_key] = self._company_id(association.domain)
+                companies[ref.person_key] = self._company_id(ref.domain)
             except _CallFailed as exc:
-                self._keep_pending([association], exc)
-        pairs = [a for a in wanted if a.person_key in companies]
+                if not exc.retryable:
+                    log.warning("hubspot_company_failed", person_key=ref.person_key, error=str(exc)[:300])
+                    answered[ref.person_key] = None
+        pairs = [ref for ref in pending if ref.person_key in companies]
         if not pairs:
-            return {}
+            return answered
         inputs = [
             associations_v4.PublicDefaultAssociationMultiPost(
-                _from=associations_v4.PublicObjectId(id=a.contact_id),
-                to=associations_v4.PublicObjectId(id=companies[a.person_key]),
+                _from=associations_v4.PublicObjectId(id=ref.contact_id),
+                to=associations_v4.PublicObjectId(id=companies[ref.person_key]),
             )
-            for a in pairs
+            for ref in pairs
         ]
         try:
             self._call(
@@ -193,20 +185,11 @@ class HubSpotAdapter:
                 )
             )
         except _CallFailed as exc:
-            self._keep_pending(pairs, exc)
-            return {}
-        for a in pairs:
-            self._pending_associations.pop(a.person_key, None)
-        return {a.person_key: companies[a.person_key] for a in pairs}
-
-    def _keep_pending(self, associations: list[_Association], exc: _CallFailed) -> None:
-        for a in associations:
-            if exc.retryable:
-                self._pending_associations[a.person_key] = a
-            else:
-                self._pending_associations.pop(a.person_key, None)
-        if not exc.retryable:
-            log.warning("hubspot_association_failed", associations=len(associations), error=str(exc)[:300])
+            if not exc.retryable:
+                log.warning("hubspot_association_failed", associations=len(pairs), error=str(exc)[:300])
+                answered.update({ref.person_key: None for ref in pairs})
+            return answered
+        return answered | {ref.person_key: companies[ref.person_key] for ref in pairs}
 
     def _company_id(self, domain: str) -> str:
         if domain in self._company_ids:
