@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from kafka.structs import TopicPartition
@@ -41,8 +41,9 @@ from peerscore.crm_sync import pending as pending_store
 from peerscore.crm_sync.adapters.base import CompanyAssociations, CrmAdapter, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
-from peerscore.crm_sync.domain.freshness import SentSnapshot, UpdatePolicy, collapse, plan_intake
+from peerscore.crm_sync.domain.freshness import UpdatePolicy, collapse, plan_intake
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, UnmappableLead, to_crm_record
+from peerscore.crm_sync.ledger import ledger_row, version_status
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
 from peerscore.db import upsert
@@ -187,7 +188,7 @@ class SyncHandler:
             queued = []
             for t in newest:
                 snapshot = sent.get(t.person_key)
-                if not is_due(t.score.version, _version_status(snapshot), replay=False):
+                if not is_due(t.score.version, version_status(snapshot), replay=False):
                     continue
                 planned = plan_intake(t, snapshot, waiting.get(t.person_key), self._policy, now)
                 if planned is not None:
@@ -280,7 +281,7 @@ class SyncHandler:
         crm = adapter.name
         snapshots = pending_store.sent_snapshots(session, crm, [t.person_key for t in newest])
         fresh = [
-            t for t in newest if is_due(t.score.version, _version_status(snapshots.get(t.person_key)), replay=replay)
+            t for t in newest if is_due(t.score.version, version_status(snapshots.get(t.person_key)), replay=replay)
         ]
         failures: dict[str, str] = {}
         records = []
@@ -301,7 +302,7 @@ class SyncHandler:
         settled = [t for t in fresh if t.person_key not in waiting]
         status = {r.person_key: r.status for r in records}
         now = self._clock()
-        rows = [_ledger_row(crm, t, failures, now, lead_status=status.get(t.person_key)) for t in settled]
+        rows = [ledger_row(crm, t, failures, now, lead_status=status.get(t.person_key)) for t in settled]
         upsert(session, SyncLedger, rows, keys=_LEDGER_KEYS)
         budget.settle(session, crm, [t.person_key for t in settled])
         fresh_keys = {t.person_key for t in fresh}
@@ -349,7 +350,7 @@ class SyncHandler:
                 [record(self._dead_letters.topic, d.transition.person_key, d) for d in letters], wait=True
             )
             errors = {r.person_key: r.message or "retryable" for r in spent}
-            rows = [_ledger_row(crm, by_key[k], errors, now, status="dlq") for k in errors]
+            rows = [ledger_row(crm, by_key[k], errors, now, status="dlq") for k in errors]
             upsert(session, SyncLedger, rows, keys=_LEDGER_KEYS)
             budget.settle(session, crm, list(errors))
             pending_store.clear(session, crm, {k: by_key[k].score.version for k in errors})
@@ -366,34 +367,6 @@ def call_adapter(adapter: CrmAdapter, records: list[CrmLeadRecord]) -> list[Sync
         return adapter.upsert(records)
     except (ConnectionError, TimeoutError) as exc:
         return [SyncResult.retryable(r, f"{adapter.name} unreachable: {exc}") for r in records]
-
-
-def _version_status(snapshot: SentSnapshot | None) -> tuple[int, str] | None:
-    return None if snapshot is None else (snapshot.version, snapshot.status)
-
-
-def _ledger_row(
-    crm: str,
-    t: LeadTransition,
-    failures: dict[str, str],
-    now: datetime,
-    status: str | None = None,
-    lead_status: str | None = None,
-) -> dict[str, Any]:
-    error = failures.get(t.person_key)
-    outcome = status or ("failed" if error is not None else "ok")
-    snapshot = SentSnapshot.of(t.score, outcome, lead_status or "", now)
-    return {
-        "crm": crm,
-        "person_key": t.person_key,
-        "last_version": t.score.version,
-        "last_kind": t.kind,
-        "status": outcome,
-        "error": error[:2000] if error is not None else None,
-        "updated_at": now,
-        **pending_store.snapshot_columns(snapshot),
-        "sent_status": lead_status,
-    }
 
 
 R = TypeVar("R")
