@@ -1,7 +1,8 @@
 """HubSpot's CRM v3/v4 endpoints as documented: Bearer token, ≤100 inputs per batch, 207 with per-input errors,
 429 with ``Retry-After`` and ``X-HubSpot-RateLimit-*``, companies search/create, default associations, contacts batch
 read (unknown ids are 207 errors) and deal → contact association reads (paged per deal; a deal without contacts is
-a 207 error). Deals' contacts live in ``state.extra["deal_contacts"]`` (deal id → contact ids)."""
+a 207 error). Deals' contacts live in ``state.extra["deal_contacts"]`` (deal id → contact ids); a callable in
+``state.extra["refuse_one"]`` answering true makes a batch upsert refuse its first input for now (207)."""
 
 from __future__ import annotations
 
@@ -105,10 +106,14 @@ def _upsert(h: _Handler, body: dict[str, Any]) -> None:
         h.reply(400, _error("VALIDATION_ERROR", f"Batch input size {len(inputs)} exceeds the limit of 100"))
         return
     results, errors = [], []
+    refuse_one = state.extra.get("refuse_one")  # flaky HubSpot: a 207 refusing one input for now
     with state.lock:
         state.batch_sizes.append(len(inputs))
-        for item in inputs:
+        for n, item in enumerate(inputs):
             email = str(item.get("id", ""))
+            if n == 0 and refuse_one is not None and refuse_one():
+                errors.append(_error("INTERNAL_ERROR", "Something went wrong, please retry", [email]))
+                continue
             if item.get("idProperty") != "email" or "@" not in email:
                 errors.append(_error("VALIDATION_ERROR", f"Invalid email {email!r}", [email]))
                 continue

@@ -46,6 +46,8 @@ class ServerState:
     rate_limit: tuple[int, float] | None = None
     throttled: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+    """The rate limit's time: a simulated clock lets a test run hours of throttling in seconds."""
 
     def next_fault(self) -> Fault | None:
         with self.lock:
@@ -56,7 +58,7 @@ class ServerState:
     def over_limit(self) -> bool:
         """Server-side sliding window, like the CRM's own; counts every request."""
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             self.requests.append(now)
             if self.rate_limit is None:
                 return False

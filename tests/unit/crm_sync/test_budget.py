@@ -111,3 +111,35 @@ def test_replay_gives_up_after_its_attempts_while_the_crm_still_fails(crm_engine
         replay(plain, "fake", letters, attempts=3, sleep=waits.append)
     assert waits == [1.0, 2.0]
     assert ledger(crm_engine)["p_a"][1] == "dlq"
+
+
+def test_by_default_only_time_spends_the_budget_not_attempts(crm_engine: Engine) -> None:
+    _, dlq, handler, clock = setup(crm_engine, RetryBudget())
+    assert RetryBudget().max_attempts is None and RetryBudget().max_elapsed_s == 6 * 3600
+    for _ in range(50):  # fifty failed attempts over five hours: still waiting, not dead-lettered
+        with pytest.raises(RetryableError):
+            handler.handle(batch(transition("p_a", 1)))
+        clock.now += timedelta(minutes=6)
+    assert dlq.records == []
+    clock.now += timedelta(hours=1)
+    handler.handle(batch(transition("p_a", 1)))
+    assert len(dlq.records) == 1
+
+
+def test_throttling_is_never_charged_to_the_budget(crm_engine: Engine) -> None:
+    fake, dlq, handler, clock = setup(crm_engine, RetryBudget(max_attempts=2, max_elapsed_s=60))
+    fake.throttled, fake.retry_after = True, 10.0
+    for _ in range(5):
+        with pytest.raises(RetryableError) as raised:
+            handler.handle(batch(transition("p_a", 1)))
+        assert raised.value.retry_after == 10.0  # Retry-After paces the sender
+        clock.now += timedelta(seconds=30)
+    assert dlq.records == []
+    with Session(crm_engine) as session:
+        assert session.exec(select(RetryState)).all() == []
+
+
+def test_the_wait_between_attempts_grows_up_to_the_cap() -> None:
+    budget = RetryBudget(backoff_initial_s=1.0, backoff_max_s=20.0)
+    assert [budget.backoff_s(n) for n in range(7)] == [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 20.0]
+    assert budget.backoff_s(10_000) == 20.0

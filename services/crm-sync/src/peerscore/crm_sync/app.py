@@ -21,6 +21,7 @@ from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
 from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
 from peerscore.crm_sync.adapters.hubspot_people import HubSpotPeople
+from peerscore.crm_sync.breaker import BreakerPolicy
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.crm_objects import lookup_person_keys
 from peerscore.crm_sync.merges import merge_loop
@@ -90,7 +91,7 @@ def _start_worker(
     topics = kafka.topics()
     publisher = make_publisher(kafka, "crm-sync-dlq")
     try:
-        budget = RetryBudget(crm.retry_max_attempts, crm.retry_max_elapsed_s)
+        budget = RetryBudget(crm.retry_max_attempts, crm.retry_max_elapsed_s, backoff_max_s=crm.retry_backoff_max_s)
         handler = SyncHandler(
             engine,
             factory,
@@ -98,6 +99,7 @@ def _start_worker(
             dead_letters=DeadLetterSink(publisher, topics.crm_dlq, budget),
             policy=crm.update_policy,
             flush_batch=crm.flush_batch,
+            breaker_policy=BreakerPolicy(open_max_s=crm.breaker_open_max_s),
         )
         loop: ConsumerLoop[LeadTransition] = ConsumerLoop(
             consumer=make_consumer(kafka, crm.group_id),

@@ -32,7 +32,7 @@ from peerscore.crm_sync import crm_objects
 from peerscore.crm_sync.adapters.base import CrmAdapter, PersonRecord
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
-from peerscore.crm_sync.models import RetryState, SyncLedger
+from peerscore.crm_sync.models import PendingAssociation, RetryState, SyncLedger
 from peerscore.db import upsert
 from peerscore.events import PersonMerged, utcnow
 from peerscore.kafka_io import Publisher, make_consumer
@@ -88,7 +88,7 @@ def apply_merge(session: Session, adapter: CrmAdapter, notice: PersonMerged, now
 
 def _forget(session: Session, crm: str, person_key: str) -> None:
     crm_objects.forget(session, person_key, crm)
-    for table in (SyncLedger, RetryState):
+    for table in (SyncLedger, RetryState, PendingAssociation):
         session.execute(delete(table).where(col(table.crm) == crm, col(table.person_key) == person_key))
 
 

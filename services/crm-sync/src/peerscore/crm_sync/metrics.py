@@ -8,8 +8,8 @@ LIMITER_WAIT_BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30
 
 
 class CrmMetrics:
-    """Upserts by CRM and result, skipped duplicates, retries, dead letters, CRM API usage, outcomes and the time
-    spent waiting on the client-side rate limiter."""
+    """Upserts by CRM and result, skipped duplicates, retries, dead letters, CRM API usage, outcomes, the time
+    spent waiting on the client-side rate limiter and the circuit breaker's pauses."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._upserts = Counter(
@@ -49,6 +49,18 @@ class CrmMetrics:
             registry=registry,
         )
 
+        self._circuit_open = Gauge(
+            "peerscore_crm_circuit_open",
+            "1 while the CRM circuit breaker is open (the CRM failed whole calls; the partition is paused)",
+            ["crm"],
+            registry=registry,
+        )
+        self._circuit_paused = Counter(
+            "peerscore_crm_circuit_paused_total",
+            "Attempts the worker skipped because the circuit breaker was open (no call sent)",
+            ["crm"],
+            registry=registry,
+        )
         self._limiter_wait = Histogram(
             "peerscore_crm_rate_limiter_wait_seconds",
             "Seconds each CRM request waited on the client-side rate limiter (_sum: total time throttled)",
@@ -56,6 +68,12 @@ class CrmMetrics:
             buckets=LIMITER_WAIT_BUCKETS,
             registry=registry,
         )
+
+    def circuit(self, crm: str, *, open_s: float) -> None:
+        """The breaker's state as the worker last checked it: operators see a paused partition, not silence."""
+        self._circuit_open.labels(crm=crm).set(1 if open_s > 0 else 0)
+        if open_s > 0:
+            self._circuit_paused.labels(crm=crm).inc()
 
     def limiter_waited(self, crm: str, seconds: float) -> None:
         self._limiter_wait.labels(crm=crm).observe(seconds)

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, Column, Text, text
 from sqlmodel import Field, SQLModel
 
 from peerscore import limits
+from peerscore.crm_sync.associations import PendingAssociation
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
 from peerscore.db import UtcDateTime
@@ -117,4 +118,5 @@ TABLES: tuple[type[SQLModel], ...] = (
     CrmErasureLog,
     CrmObject,
     CrmMergeLink,
+    PendingAssociation,
 )

@@ -34,7 +34,7 @@ from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
 from peerscore.crm_sync.merges import reached
-from peerscore.crm_sync.models import CrmLead, PendingSync, RetryState, SyncLedger
+from peerscore.crm_sync.models import CrmLead, PendingAssociation, PendingSync, RetryState, SyncLedger
 from peerscore.events import ErasureRequest, LeadTransition, utcnow
 from peerscore.failures import database_failure
 from peerscore.kafka_io import Publisher, make_consumer
@@ -156,6 +156,7 @@ def erase(session: Session, request: ErasureRequest, in_crm: list[dict[str, Any]
         "crm_merge_link": _delete(session, CrmMergeLink.source_key, keys)
         + _delete(session, CrmMergeLink.target_key, keys),
         "crm_pending": _delete(session, PendingSync.person_key, keys),
+        "crm_pending_association": _delete(session, PendingAssociation.person_key, keys),
     }
     session.add(
         CrmErasureLog(

@@ -13,6 +13,7 @@ import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from peerscore.crm_sync.budget import DEFAULT_MAX_ELAPSED_S
 from peerscore.crm_sync.domain.freshness import CrmLeadPolicy, UpdatePolicy
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, validate_field_mapping
 from peerscore.crm_sync.domain.matching import MatchRule
@@ -154,7 +155,9 @@ class OutcomeSettings(BaseSettings):
 
 class CrmSyncSettings(BaseSettings):
     """``CRM_ADAPTER``, ``CRM_GROUP_ID``, ``CRM_FIELD_MAPPING`` (JSON object: Peerscore field → CRM property),
-    ``CRM_RETRY_MAX_ATTEMPTS`` / ``CRM_RETRY_MAX_ELAPSED_S`` (the budget before the CRM dead-letter topic),
+    ``CRM_RETRY_MAX_ELAPSED_S`` (how long a lead version may keep failing before the CRM dead-letter topic; 6 h),
+    ``CRM_RETRY_MAX_ATTEMPTS`` (optional extra limit, unset by default), ``CRM_RETRY_BACKOFF_MAX_S`` (cap of the
+    exponential back-off between attempts), ``CRM_BREAKER_OPEN_MAX_S`` (cap of the pause after whole calls fail),
     ``CRM_NATIVE_FIELDS`` (write HubSpot lifecycle stage / lead status, Salesforce Lead Status / Rating), and
     how the CRM record follows a handed-off lead: ``CRM_LEADS`` (``mql``: only handed-off leads are created;
     ``known``: every lead scoring publishes, see ``SCORING_CRM_LEADS``), ``CRM_UPDATE_COALESCE_S`` (an update waits
@@ -170,8 +173,10 @@ class CrmSyncSettings(BaseSettings):
     adapter: AdapterName = "local"
     group_id: str = Field(default="peerscore-crm-sync", min_length=1)
     field_mapping: dict[str, str] | None = None
-    retry_max_attempts: int = Field(default=8, ge=1)
-    retry_max_elapsed_s: float = Field(default=600.0, gt=0)
+    retry_max_attempts: int | None = Field(default=None, ge=1)
+    retry_max_elapsed_s: float = Field(default=DEFAULT_MAX_ELAPSED_S, gt=0)
+    retry_backoff_max_s: float = Field(default=300.0, gt=0)
+    breaker_open_max_s: float = Field(default=300.0, gt=0)
     native_fields: bool = Field(
         default=True, description="Write the CRM's own lifecycle/status/rating fields (see domain.native)"
     )

@@ -14,8 +14,10 @@ takes a version older than the one it holds. Re-reading records is harmless.
 
 Leads the CRM takes or refuses for good are recorded at once; the ones it cannot take *now* (429, 5xx,
 timeouts) stay pending and make the call raise :class:`RetryableError`, so the shared loop waits (order per lead
-kept, already-recorded leads skipped on the retry). Each such version is charged to its retry budget; once it is
-spent the version goes to the CRM dead-letter topic and leaves the queue.
+kept, already-recorded leads skipped on the retry) for the capped exponential back-off of the budget, or longer when
+the CRM said so (``Retry-After``). Each failing version is charged to its time budget (throttling is not charged);
+once it is spent the version goes to the CRM dead-letter topic and leaves the queue. A call that fails as a whole
+opens the circuit breaker (:mod:`.breaker`): no call goes out until it lets a probe through.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from kafka.structs import TopicPartition
@@ -34,13 +36,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
-from peerscore.crm_sync import budget, crm_records, privacy
+from peerscore.crm_sync import associations, breaker, budget, crm_records, privacy
 from peerscore.crm_sync import pending as pending_store
-from peerscore.crm_sync.adapters.base import CrmAdapter, SyncResult
+from peerscore.crm_sync.adapters.base import CompanyAssociations, CrmAdapter, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
-from peerscore.crm_sync.domain.freshness import SentSnapshot, UpdatePolicy, collapse, plan_intake
+from peerscore.crm_sync.domain.freshness import UpdatePolicy, collapse, plan_intake
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, UnmappableLead, to_crm_record
+from peerscore.crm_sync.ledger import ledger_row, version_status
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
 from peerscore.db import upsert
@@ -124,6 +127,7 @@ class SyncHandler:
         policy: UpdatePolicy = UpdatePolicy(),
         flush_batch: int = 100,
         max_flush_chunks: int = 20,
+        breaker_policy: breaker.BreakerPolicy = breaker.BreakerPolicy(),
     ) -> None:
         self._engine = engine
         self._adapter_factory = adapter_factory
@@ -133,6 +137,10 @@ class SyncHandler:
         self._policy = policy
         self._flush_batch = flush_batch
         self._max_flush_chunks = max_flush_chunks
+        self._breaker_policy = breaker_policy
+        self._breaker = breaker.CLOSED
+        self._crm = "crm"  # learnt from the adapter at the first call; labels the breaker's metric
+        self._backoff_s = 0.0
 
     def decode(self, key: bytes | None, value: bytes | None) -> LeadTransition:
         if not value:
@@ -180,7 +188,7 @@ class SyncHandler:
             queued = []
             for t in newest:
                 snapshot = sent.get(t.person_key)
-                if not is_due(t.score.version, _version_status(snapshot), replay=False):
+                if not is_due(t.score.version, version_status(snapshot), replay=False):
                     continue
                 planned = plan_intake(t, snapshot, waiting.get(t.person_key), self._policy, now)
                 if planned is not None:
@@ -192,6 +200,7 @@ class SyncHandler:
     def flush(self) -> list[BatchOutcome]:
         """Send every due pending version (at most ``max_flush_chunks`` chunks per call, so polls keep coming);
         raises :class:`RetryableError` while the CRM should be retried (the versions stay pending)."""
+        self._retry_associations()
         outcomes = []
         for _ in range(self._max_flush_chunks):
             outcome, retry, taken = _database(self._flush_chunk)
@@ -208,6 +217,7 @@ class SyncHandler:
             due = pending_store.take_due(session, adapter.name, self._clock(), self._flush_batch)
             if not due:
                 return BatchOutcome(adapter.name, 0, 0, {}), None, 0
+            self._wait_for_breaker()  # only when something is due: an idle worker has nothing to pause
             sent = self._send(session, adapter, due, replay=False)
             pending_store.clear(session, adapter.name, {t.person_key: t.score.version for t in sent.settled})
         outcome, retry = self._charge_waiting(sent)
@@ -216,6 +226,7 @@ class SyncHandler:
     def sync(self, transitions: Sequence[LeadTransition], *, replay: bool = False) -> BatchOutcome:
         """Send now, past the pending queue (``peerscore crm replay``, benches); metrics and logs as for a flush;
         raises :class:`RetryableError` while the CRM should be retried."""
+        self._wait_for_breaker()
         outcome, retry = _database(lambda: self.apply(transitions, replay=replay))
         return self._report(outcome, retry)
 
@@ -229,8 +240,25 @@ class SyncHandler:
         if retry is not None:
             self._metrics.retried(crm, len(retry))
             hints = [r.retry_after for r in retry if r.retry_after is not None]
-            raise RetryableError(f"{crm}: {len(retry)} lead(s) to retry: {retry[0].message}", max(hints, default=None))
+            hints += [self._backoff_s, breaker.wait_s(self._breaker, self._clock())]
+            raise RetryableError(f"{crm}: {len(retry)} lead(s) to retry: {retry[0].message}", max(hints))
         return outcome
+
+    def _wait_for_breaker(self) -> None:
+        """While the breaker is open no call goes out: the loop waits (and rewinds), nothing is charged."""
+        wait = breaker.wait_s(self._breaker, self._clock())
+        self._metrics.circuit(self._crm, open_s=wait)
+        if wait > 0:
+            raise RetryableError(f"{self._crm}: circuit open after {self._breaker.outages} failed call(s)", wait)
+
+    def _retry_associations(self) -> None:
+        """Company associations that failed after their contact was written are retried on their own."""
+        if breaker.wait_s(self._breaker, self._clock()) > 0:
+            return
+        with Session(self._engine) as session, session.begin():
+            adapter = self._adapter_factory(session)
+            if isinstance(adapter, CompanyAssociations):
+                _database(lambda: associations.retry(session, adapter.name, adapter))
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {}
@@ -253,7 +281,7 @@ class SyncHandler:
         crm = adapter.name
         snapshots = pending_store.sent_snapshots(session, crm, [t.person_key for t in newest])
         fresh = [
-            t for t in newest if is_due(t.score.version, _version_status(snapshots.get(t.person_key)), replay=replay)
+            t for t in newest if is_due(t.score.version, version_status(snapshots.get(t.person_key)), replay=replay)
         ]
         failures: dict[str, str] = {}
         records = []
@@ -264,14 +292,17 @@ class SyncHandler:
             except UnmappableLead as exc:
                 failures[t.person_key] = exc.reason
         results = call_adapter(adapter, records)
+        self._crm = crm
+        self._breaker = breaker.after_call(self._breaker, results, self._breaker_policy, self._clock())
         crm_records.record_synced(session, adapter, results, records, self._clock())
+        associations.record(session, crm, results, self._clock())
         failures.update({r.person_key: r.message or "rejected" for r in results if r.outcome == "permanent"})
         retry = [r for r in results if r.outcome == "retryable"]
         waiting = {r.person_key for r in retry}
         settled = [t for t in fresh if t.person_key not in waiting]
         status = {r.person_key: r.status for r in records}
         now = self._clock()
-        rows = [_ledger_row(crm, t, failures, now, lead_status=status.get(t.person_key)) for t in settled]
+        rows = [ledger_row(crm, t, failures, now, lead_status=status.get(t.person_key)) for t in settled]
         upsert(session, SyncLedger, rows, keys=_LEDGER_KEYS)
         budget.settle(session, crm, [t.person_key for t in settled])
         fresh_keys = {t.person_key for t in fresh}
@@ -293,9 +324,15 @@ class SyncHandler:
         by_key = {t.person_key: t for t in waiting}
         with Session(self._engine) as session, session.begin():
             states = budget.charge(session, crm, retry, now)
+            policy = self._dead_letters.budget if self._dead_letters is not None else RetryBudget()
+            self._backoff_s = policy.backoff_s(max((s.attempts for s in states.values()), default=0))
             if self._dead_letters is None:
                 return 0, retry
-            spent = [r for r in retry if self._dead_letters.budget.exhausted(states[r.person_key], now)]
+            spent = [
+                r
+                for r in retry
+                if r.person_key in states and self._dead_letters.budget.exhausted(states[r.person_key], now)
+            ]
             if not spent:
                 return 0, retry
             letters = [
@@ -313,7 +350,7 @@ class SyncHandler:
                 [record(self._dead_letters.topic, d.transition.person_key, d) for d in letters], wait=True
             )
             errors = {r.person_key: r.message or "retryable" for r in spent}
-            rows = [_ledger_row(crm, by_key[k], errors, now, status="dlq") for k in errors]
+            rows = [ledger_row(crm, by_key[k], errors, now, status="dlq") for k in errors]
             upsert(session, SyncLedger, rows, keys=_LEDGER_KEYS)
             budget.settle(session, crm, list(errors))
             pending_store.clear(session, crm, {k: by_key[k].score.version for k in errors})
@@ -330,34 +367,6 @@ def call_adapter(adapter: CrmAdapter, records: list[CrmLeadRecord]) -> list[Sync
         return adapter.upsert(records)
     except (ConnectionError, TimeoutError) as exc:
         return [SyncResult.retryable(r, f"{adapter.name} unreachable: {exc}") for r in records]
-
-
-def _version_status(snapshot: SentSnapshot | None) -> tuple[int, str] | None:
-    return None if snapshot is None else (snapshot.version, snapshot.status)
-
-
-def _ledger_row(
-    crm: str,
-    t: LeadTransition,
-    failures: dict[str, str],
-    now: datetime,
-    status: str | None = None,
-    lead_status: str | None = None,
-) -> dict[str, Any]:
-    error = failures.get(t.person_key)
-    outcome = status or ("failed" if error is not None else "ok")
-    snapshot = SentSnapshot.of(t.score, outcome, lead_status or "", now)
-    return {
-        "crm": crm,
-        "person_key": t.person_key,
-        "last_version": t.score.version,
-        "last_kind": t.kind,
-        "status": outcome,
-        "error": error[:2000] if error is not None else None,
-        "updated_at": now,
-        **pending_store.snapshot_columns(snapshot),
-        "sent_status": lead_status,
-    }
 
 
 R = TypeVar("R")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 
@@ -45,6 +45,11 @@ class SyncResult:
     object: CrmObjectRef | None = None
     """Which CRM record holds the lead (``ok`` only): kept per person so outcomes, merges and erasures that name
     the CRM's own id find the person, and so the CRM keeps one record per buyer."""
+    association_pending: str | None = None
+    """``ok`` only: the contact is written but its association with the company of this domain failed for now."""
+    throttled: bool = False
+    """``retryable`` only: refused for the CRM's rate limit (429). That paces the sender; it is never charged to the
+    retry budget nor counted as an outage by the circuit breaker."""
 
     @classmethod
     def ok(cls, lead: CrmLeadRecord, obj: CrmObjectRef | None = None) -> SyncResult:
@@ -55,8 +60,10 @@ class SyncResult:
         return cls(lead.person_key, lead.version, "permanent", message)
 
     @classmethod
-    def retryable(cls, lead: CrmLeadRecord, message: str, retry_after: float | None = None) -> SyncResult:
-        return cls(lead.person_key, lead.version, "retryable", message, retry_after)
+    def retryable(
+        cls, lead: CrmLeadRecord, message: str, retry_after: float | None = None, *, throttled: bool = False
+    ) -> SyncResult:
+        return cls(lead.person_key, lead.version, "retryable", message, retry_after, throttled=throttled)
 
 
 RecordOutcome = Literal["done", "gone", "permanent", "retryable"]
@@ -112,6 +119,27 @@ class CrmAdapter(Protocol):
         Raise only for failures that concern the whole call and are worth retrying (connection refused…);
         everything that concerns a single lead is reported in its result.
         """
+        ...
+
+
+@dataclass(frozen=True)
+class AssociationRef:
+    """A written contact still to be associated with the company of ``domain`` (found or created by domain)."""
+
+    person_key: str
+    contact_id: str
+    domain: str
+
+
+@runtime_checkable
+class CompanyAssociations(Protocol):
+    """A CRM adapter that associates contacts with companies in a separate call (HubSpot): an association that
+    failed after its contact was written is kept pending (:mod:`peerscore.crm_sync.associations`) and retried on its
+    own, never by re-sending the contact."""
+
+    def associate(self, pending: Sequence[AssociationRef]) -> dict[str, str | None]:
+        """Person key → company id for each association made, ``None`` for each refused for good; the ones the CRM
+        cannot take now are absent (still pending)."""
         ...
 
 

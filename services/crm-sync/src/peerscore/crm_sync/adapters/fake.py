@@ -33,6 +33,8 @@ class FakeCrmAdapter:
     permanent_failures: dict[str, str] = field(default_factory=dict)
     retryable_failures: dict[str, str] = field(default_factory=dict)
     retry_after: float | None = None
+    throttled: bool = False
+    """The retryable failures are 429s (rate limit) rather than outages."""
     unavailable: bool = False
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[list[CrmLeadRecord]] = field(default_factory=list)
@@ -52,7 +54,7 @@ class FakeCrmAdapter:
                 results.append(SyncResult.permanent(lead, self.permanent_failures[lead.person_key]))
             elif lead.person_key in self.retryable_failures:
                 message = self.retryable_failures[lead.person_key]
-                results.append(SyncResult.retryable(lead, message, self.retry_after))
+                results.append(SyncResult.retryable(lead, message, self.retry_after, throttled=self.throttled))
             else:
                 self.contacts[lead.person_key] = crm_properties(lead, self.field_mapping)
                 results.append(SyncResult.ok(lead, CrmObjectRef(f"fake-{lead.person_key}", "contact")))

@@ -4,11 +4,14 @@ Why it is shaped this way:
 
 * One ``SlidingWindowLimiter`` gates *every* request (upserts, company search/create, associations) because
   HubSpot counts them all against the same private-app limit (default 190 per 10 s here).
-* 429 → every lead of the call is retryable with ``Retry-After`` (or HubSpot's window length) and the limiter
-  pauses, so the worker's partition waits instead of spinning. 5xx, timeouts and connection errors are
-  retryable too; 401/403 are retryable with a long wait (a rotated token must not turn leads into failures).
+* 429 → every lead of the call is retryable *and throttled* with ``Retry-After`` (or HubSpot's window length) and
+  the limiter pauses, so the worker's partition waits instead of spinning, without charging the retry budget.
+  5xx, timeouts and connection errors are retryable too; 401/403 are retryable with a long wait (a rotated token
+  must not turn leads into failures).
 * 400 refuses the *whole* batch for one bad input, so the batch is bisected until the bad lead is alone and
   gets HubSpot's message as its permanent failure. 207 reports errors per input; they are matched by email.
+* Company association is a second step after the contact is written: when it fails for now, the contact stays
+  synced, reported with ``association_pending``; the worker keeps it and retries it on its own (:meth:`associate`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from hubspot import HubSpot  # type: ignore[import-untyped]
 from hubspot.crm import companies, contacts  # type: ignore[import-untyped]
 from hubspot.crm.associations import v4 as associations_v4  # type: ignore[import-untyped]
 
-from peerscore.crm_sync.adapters.base import CrmObjectRef, PersonRecord, RecordResult, SyncResult, upsert_in_chunks
+from peerscore.crm_sync.adapters.base import (
+    AssociationRef,
+    CrmObjectRef,
+    PersonRecord,
+    RecordResult,
+    SyncResult,
+    upsert_in_chunks,
+)
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter, retry_after_seconds
 from peerscore.crm_sync.domain.accounts import AccountRollup, hubspot_company_properties
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
@@ -47,12 +57,19 @@ class _CallFailed(Exception):
     """A whole request failed; ``retryable`` says whether waiting can help."""
 
     def __init__(
-        self, message: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+        throttled: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        self.throttled = throttled
 
 
 def make_hubspot_client(token: str, host: str) -> HubSpot:
@@ -98,7 +115,9 @@ class HubSpotAdapter:
             body = self._call(self._post_contacts, leads)
         except _CallFailed as exc:
             if exc.retryable:
-                return [SyncResult.retryable(lead, str(exc), exc.retry_after) for lead in leads]
+                return [
+                    SyncResult.retryable(lead, str(exc), exc.retry_after, throttled=exc.throttled) for lead in leads
+                ]
             if len(leads) == 1:
                 return [SyncResult.permanent(leads[0], str(exc))]
             middle = len(leads) // 2  # isolate the input HubSpot refused
@@ -120,30 +139,41 @@ class HubSpotAdapter:
         return json.loads(response.data)
 
     def _associate(self, leads: list[CrmLeadRecord], results: list[SyncResult]) -> list[SyncResult]:
-        """Associate stored contacts with their company (found or created by domain); transient failures make
-        the lead retryable (the upsert is idempotent), permanent ones are logged and the contact stays synced."""
-        pairs: list[tuple[int, str, str]] = []
-        for i, (lead, result) in enumerate(zip(leads, results, strict=True)):
-            if result.outcome != "ok" or not lead.domain:
-                continue
+        """Associate written contacts with their company. The contact is synced whatever happens here: a failure
+        for now is reported as ``association_pending`` (the worker retries it alone), a permanent one is logged."""
+        wanted = [
+            (i, AssociationRef(lead.person_key, result.object.object_id if result.object else "", lead.domain.lower()))
+            for i, (lead, result) in enumerate(zip(leads, results, strict=True))
+            if result.outcome == "ok" and lead.domain
+        ]
+        answered = self.associate([a for _, a in wanted])
+        for i, ref in wanted:
+            company = answered.get(ref.person_key)
+            obj = CrmObjectRef(ref.contact_id, OBJECT_TYPE, company)
+            later = None if ref.person_key in answered else ref.domain
+            results[i] = SyncResult(leads[i].person_key, leads[i].version, "ok", object=obj, association_pending=later)
+        return results
+
+    def associate(self, pending: Sequence[AssociationRef]) -> dict[str, str | None]:
+        """See :class:`~peerscore.crm_sync.adapters.base.CompanyAssociations`: made, refused for good, or absent."""
+        answered: dict[str, str | None] = {}
+        companies: dict[str, str] = {}
+        for ref in pending:
             try:
-                company = self._company_id(lead.domain.lower())
+                companies[ref.person_key] = self._company_id(ref.domain)
             except _CallFailed as exc:
-                if exc.retryable:
-                    results[i] = SyncResult.retryable(lead, f"company: {exc}", exc.retry_after)
-                else:
-                    log.warning("hubspot_company_failed", person_key=lead.person_key, error=str(exc)[:300])
-                continue
-            contact = result.object.object_id if result.object is not None else ""
-            results[i] = SyncResult.ok(lead, CrmObjectRef(contact, OBJECT_TYPE, company))
-            pairs.append((i, contact, company))
+                if not exc.retryable:
+                    log.warning("hubspot_company_failed", person_key=ref.person_key, error=str(exc)[:300])
+                    answered[ref.person_key] = None
+        pairs = [ref for ref in pending if ref.person_key in companies]
         if not pairs:
-            return results
+            return answered
         inputs = [
             associations_v4.PublicDefaultAssociationMultiPost(
-                _from=associations_v4.PublicObjectId(id=contact), to=associations_v4.PublicObjectId(id=company)
+                _from=associations_v4.PublicObjectId(id=ref.contact_id),
+                to=associations_v4.PublicObjectId(id=companies[ref.person_key]),
             )
-            for _, contact, company in pairs
+            for ref in pairs
         ]
         try:
             self._call(
@@ -155,12 +185,11 @@ class HubSpotAdapter:
                 )
             )
         except _CallFailed as exc:
-            for i, _, _ in pairs:
-                if exc.retryable:
-                    results[i] = SyncResult.retryable(leads[i], f"association: {exc}", exc.retry_after)
             if not exc.retryable:
-                log.warning("hubspot_association_failed", error=str(exc)[:300])
-        return results
+                log.warning("hubspot_association_failed", associations=len(pairs), error=str(exc)[:300])
+                answered.update({ref.person_key: None for ref in pairs})
+            return answered
+        return answered | {ref.person_key: companies[ref.person_key] for ref in pairs}
 
     def _company_id(self, domain: str) -> str:
         if domain in self._company_ids:
@@ -264,7 +293,7 @@ class HubSpotAdapter:
         if status == 429:
             wait = retry_after_seconds(hdrs, default=1.0)
             self._limiter.pause(wait or 1.0)
-            return _CallFailed(message, retryable=True, retry_after=wait)
+            return _CallFailed(message, retryable=True, retry_after=wait, status=status, throttled=True)
         if status in (401, 403):
             return _CallFailed(message, retryable=True, retry_after=AUTH_RETRY_S)
         # Only answers about the request's content are the leads' fault; anything else (404 from a wrong

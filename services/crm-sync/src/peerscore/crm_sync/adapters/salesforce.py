@@ -85,7 +85,7 @@ class SalesforceAdapter:
         Peerscore's external id, so a Lead sales already has is updated instead of getting a twin."""
         if self._near_limit():
             message = f"Salesforce API usage {self.usage} above {self._backoff_ratio:.0%} of the allowance"
-            return [SyncResult.retryable(lead, message, LIMIT_BACKOFF_S) for lead in leads]
+            return [SyncResult.retryable(lead, message, LIMIT_BACKOFF_S, throttled=True) for lead in leads]
         try:
             existing = self._rest.find_by_email(
                 [lead.email for lead in leads], MATCH_OBJECTS[self.match_rule], self._sobject, self.external_id_field
@@ -199,7 +199,9 @@ class SalesforceAdapter:
     def _failure(self, lead: CrmLeadRecord, exc: SalesforceError) -> SyncResult:
         failed = self._record_failure(exc)
         if failed.outcome == "retryable":
-            return SyncResult.retryable(lead, failed.message or "", failed.retry_after)
+            # REQUEST_LIMIT_EXCEEDED is Salesforce's 429: pacing, not charged to the retry budget
+            throttled = failed.retry_after == LIMIT_BACKOFF_S
+            return SyncResult.retryable(lead, failed.message or "", failed.retry_after, throttled=throttled)
         return SyncResult.permanent(lead, failed.message or "")
 
     def _read_usage(self) -> None:

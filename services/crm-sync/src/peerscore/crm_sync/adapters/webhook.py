@@ -92,7 +92,7 @@ class WebhookAdapter:
         if 200 <= status < 300:
             return SyncResult.ok(lead)
         if _retryable(status):
-            return SyncResult.retryable(lead, message, retry_after)
+            return SyncResult.retryable(lead, message, retry_after, throttled=status == 429)
         return SyncResult.permanent(lead, message)
 
     def _deliver(self, body: bytes, idempotency_key: str) -> tuple[int, str, float | None]:
