@@ -73,35 +73,37 @@ class LeadSearch(BaseModel):
     limit: int = Field(default=50, ge=1, le=500)
 
 
+def lead_view(session: Session, row: PersonRow, ruleset: Ruleset) -> LeadView:
+    """A lead as it is now: rules re-read at this instant, the model's probability as of its last event."""
+    person, stored = store.load_people(session, [row.person_key])[row.person_key]
+    account = None
+    if person.account_key:
+        account = store.load_accounts(session, [person.account_key]).get(person.account_key)
+    score = read_score(person, account, ruleset, as_of=utcnow())  # withheld when opted out
+    probability, model_version = model_probability(stored, score)
+    return LeadView(
+        person_key=row.person_key,
+        email=row.email,
+        account_key=person.account_key,
+        fit=score.fit,
+        engagement=score.engagement,
+        intent=score.intent,
+        groups=score.groups,
+        total=score.total,
+        grade=score.grade,
+        level=score.level,
+        qualified=person.qualified,
+        reasons=score.reasons,
+        version=person.version,
+        ruleset_version=score.ruleset_version,
+        as_of=score.as_of,
+        conversion_probability=probability,
+        model_version=model_version,
+    )
+
+
 def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[..., None]) -> APIRouter:
     router = APIRouter(prefix="/v1/leads", tags=["leads"], dependencies=[Depends(auth)])
-
-    def view(session: Session, row: PersonRow) -> LeadView:
-        person, stored = store.load_people(session, [row.person_key])[row.person_key]
-        account = None
-        if person.account_key:
-            account = store.load_accounts(session, [person.account_key]).get(person.account_key)
-        score = read_score(person, account, ruleset(), as_of=utcnow())  # withheld when opted out
-        probability, model_version = model_probability(stored, score)
-        return LeadView(
-            person_key=row.person_key,
-            email=row.email,
-            account_key=person.account_key,
-            fit=score.fit,
-            engagement=score.engagement,
-            intent=score.intent,
-            groups=score.groups,
-            total=score.total,
-            grade=score.grade,
-            level=score.level,
-            qualified=person.qualified,
-            reasons=score.reasons,
-            version=person.version,
-            ruleset_version=score.ruleset_version,
-            as_of=score.as_of,
-            conversion_probability=probability,
-            model_version=model_version,
-        )
 
     def search(email: str | None, qualified: bool | None, limit: int) -> list[LeadView]:
         with Session(engine) as session:
@@ -111,7 +113,7 @@ def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[
             if qualified is not None:
                 query = query.where(PersonRow.qualified == qualified)
             rows = session.exec(query.order_by(col(PersonRow.total).desc()).limit(limit)).all()
-            return [view(session, r) for r in rows]
+            return [lead_view(session, r, ruleset()) for r in rows]
 
     @router.get("", response_model=list[LeadView])
     def list_leads(
@@ -137,7 +139,7 @@ def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[
             row = session.get(PersonRow, person_key)
             if row is None:
                 raise HTTPException(404, "no such lead")
-            return view(session, row)
+            return lead_view(session, row, ruleset())
 
     @router.get("/{person_key}/ledger", response_model=list[LedgerEntry])
     def get_ledger(person_key: str, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[LedgerEntry]:
