@@ -34,6 +34,7 @@ import structlog
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
+from pydantic import BaseModel, ValidationError
 
 from peerscore.events import DeadLetter, utcnow
 from peerscore.failures import DeterministicError, RetryableError, describe, is_transient
@@ -53,6 +54,25 @@ class InvalidMessage(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def decode_contract(contract: type[C], value: bytes | None) -> C:
+    """A record's value as ``contract``, or :class:`InvalidMessage` naming the first field at fault and why.
+
+    The reason never quotes the input: it is logged and kept in the dead-letter topic, and values hold emails.
+    """
+    if not value:
+        raise InvalidMessage("empty record value")
+    try:
+        return contract.model_validate_json(value)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "<root>"
+        article = "an" if contract.__name__[0] in "AEIOU" else "a"
+        raise InvalidMessage(f"not {article} {contract.__name__}: {where}: {first['msg']}") from None
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,11 @@ from datetime import datetime
 import structlog
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from peerscore.consumer import ConsumerLoop, InvalidMessage, Message, RetryableError
+from peerscore.consumer import ConsumerLoop, Message, RetryableError, decode_contract
 from peerscore.crm_sync import crm_objects
 from peerscore.crm_sync.adapters.base import CrmAdapter, PersonRecord
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
@@ -106,14 +105,7 @@ class MergeHandler:
         self._clock = clock
 
     def decode(self, key: bytes | None, value: bytes | None) -> PersonMerged:
-        if not value:
-            raise InvalidMessage("empty record value")
-        try:
-            return PersonMerged.model_validate_json(value)
-        except ValidationError as exc:
-            first = exc.errors(include_input=False)[0]
-            where = ".".join(str(p) for p in first["loc"]) or "<root>"
-            raise InvalidMessage(f"not a PersonMerged: {where}: {first['msg']}") from None
+        return decode_contract(PersonMerged, value)
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {}

@@ -21,13 +21,12 @@ from typing import Any
 import structlog
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 
-from peerscore.consumer import ConsumerLoop, InvalidMessage, Message, RetryableError
+from peerscore.consumer import ConsumerLoop, Message, RetryableError, decode_contract
 from peerscore.crm_sync import crm_objects
 from peerscore.crm_sync.adapters.base import CrmAdapter, PersonRecord
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
@@ -93,14 +92,7 @@ class ErasureHandler:
         self._adapter_factory = adapter_factory
 
     def decode(self, key: bytes | None, value: bytes | None) -> ErasureRequest:
-        if not value:
-            raise InvalidMessage("empty record value")
-        try:
-            return ErasureRequest.model_validate_json(value)
-        except ValidationError as exc:
-            first = exc.errors(include_input=False)[0]
-            where = ".".join(str(p) for p in first["loc"]) or "<root>"
-            raise InvalidMessage(f"not an ErasureRequest: {where}: {first['msg']}") from None
+        return decode_contract(ErasureRequest, value)
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {}
