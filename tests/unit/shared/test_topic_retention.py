@@ -7,7 +7,17 @@ import pytest
 from peerscore.settings import KafkaSettings
 from peerscore.topics import DAY_MS, Topics
 
-PERSONAL = ("events", "events_dlq", "qualified", "qualified_dlq", "outcomes", "crm_dlq", "erasure", "scores")
+PERSONAL = (
+    "events",
+    "events_dlq",
+    "qualified",
+    "qualified_dlq",
+    "outcomes",
+    "crm_dlq",
+    "erasure",
+    "scores",
+    "merges",  # person keys only, but a person's keys are personal data
+)
 
 
 def _configs(topics: Topics) -> dict[str, dict[str, str]]:
@@ -39,6 +49,7 @@ def test_retention_days_per_class_come_from_the_environment(monkeypatch: pytest.
         topics.events: 3 * DAY_MS,
         topics.qualified: 3 * DAY_MS,
         topics.outcomes: 3 * DAY_MS,
+        topics.merges: 3 * DAY_MS,
         topics.events_dlq: 10 * DAY_MS,
         topics.qualified_dlq: 10 * DAY_MS,
         topics.crm_dlq: 10 * DAY_MS,
