@@ -8,6 +8,7 @@ events).
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from peerscore.consumer import Message
+from peerscore.consumer import LoopStats, Message
 from peerscore.db import create_tables, make_engine
 from peerscore.events import EngagementEvent
 from peerscore.kafka_io import OutgoingRecord, make_publisher
@@ -25,8 +26,10 @@ from peerscore.scoring.domain.ruleset import load_default_ruleset
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
+from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
+from tests.conftest import unique
 from tests.integration.scoring.support import snapshot
 
 STREAM_PEOPLE = int(os.environ.get("FAULTS_PEOPLE", "2500"))
@@ -135,3 +138,37 @@ def scoring_env(settings: KafkaSettings, database_url: str, group: str, **extra:
 
 def scoring_tables(engine: Engine) -> None:
     create_tables(engine, SCORING_TABLES)
+
+
+def interleave(valid: Sequence[Any], poison: Sequence[Any], seed: int) -> list[Any]:
+    """Poison at random (seeded) positions; the valid records keep their order (per-key order is Kafka's promise)."""
+    slots = [True] * len(valid) + [False] * len(poison)
+    random.Random(seed).shuffle(slots)
+    good, bad = iter(valid), iter(poison)
+    return [next(good) if is_valid else next(bad) for is_valid in slots]
+
+
+def score_in_process(
+    settings: KafkaSettings, database_url: str, name: str, expect: int, timeout: float
+) -> tuple[LoopStats, dict[str, Any]]:
+    """Run the real scoring loop in-process over the events topic until ``expect`` records are settled: its stats
+    and the resulting state."""
+    engine = make_engine(database_url)
+    scoring_tables(engine)
+    publisher = make_publisher(settings, name)
+    ruleset = load_default_ruleset()
+    try:
+        loop = scoring_loop(
+            settings,
+            engine=engine,
+            ruleset=lambda: ruleset,
+            publisher=publisher,
+            group_id=unique(name),
+            registry=CollectorRegistry(),
+            poll_timeout_ms=200,
+        )
+        stats = loop.run(max_messages=expect, timeout=timeout)
+        return stats, snapshot(engine)
+    finally:
+        publisher.close()
+        engine.dispose()

@@ -11,22 +11,16 @@ left behind. SQLite accepts both values, so the scenario needs PostgreSQL.
 from __future__ import annotations
 
 import base64
-import random
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from peerscore.db import make_engine
 from peerscore.events import AccountHints, DeadLetter, EngagementEvent
-from peerscore.kafka_io import make_publisher
-from peerscore.scoring.domain.ruleset import load_default_ruleset
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
-from tests.conftest import POSTGRES_URL, unique
-from tests.faults.support import assert_same_state, reference_snapshot, scoring_tables
-from tests.integration.scoring.support import journey_events, snapshot
+from tests.conftest import POSTGRES_URL
+from tests.faults.support import assert_same_state, interleave, reference_snapshot, score_in_process
+from tests.integration.scoring.support import journey_events
 from tests.kafka_helpers import produce, read_topic
 
 pytestmark = [
@@ -62,31 +56,9 @@ def test_values_only_postgresql_refuses_are_dead_lettered_and_every_valid_event_
     poison = poison_events(events[0])
     for event in poison:  # they pass the contract the worker decodes with: only the database can refuse them
         assert EngagementEvent.model_validate_json(event.model_dump_json()) == event
-    slots = [True] * len(events) + [False] * len(poison)
-    random.Random(9).shuffle(slots)
-    good, bad = iter(events), iter(poison)
-    stream = [next(good) if is_valid else next(bad) for is_valid in slots]
+    stream = interleave(events, poison, seed=9)
     produce(kafka_settings, topics.events, [(e.person_key, e.model_dump_json().encode()) for e in stream])
-
-    engine = make_engine(one_database_url)
-    scoring_tables(engine)
-    publisher = make_publisher(kafka_settings, "poison-db")
-    ruleset = load_default_ruleset()
-    try:
-        loop = scoring_loop(
-            kafka_settings,
-            engine=engine,
-            ruleset=lambda: ruleset,
-            publisher=publisher,
-            group_id=unique("poison-db"),
-            registry=CollectorRegistry(),
-            poll_timeout_ms=200,
-        )
-        stats = loop.run(max_messages=len(stream), timeout=180)
-        got = snapshot(engine)
-    finally:
-        publisher.close()
-        engine.dispose()
+    stats, got = score_in_process(kafka_settings, one_database_url, "poison-db", expect=len(stream), timeout=180)
 
     assert (stats.handled, stats.dead_lettered, stats.isolated) == (len(events), POISON, POISON), stats
     assert stats.retries == 0, "a value the database refuses was retried as if it could pass"

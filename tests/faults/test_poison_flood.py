@@ -5,23 +5,16 @@ restarts or retries (a bad record is the decoder's to reject, not a reason to st
 from __future__ import annotations
 
 import base64
-import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from peerscore.db import make_engine
 from peerscore.events import DeadLetter
-from peerscore.kafka_io import make_publisher
-from peerscore.scoring.domain.ruleset import load_default_ruleset
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
-from tests.conftest import unique
-from tests.faults.support import assert_same_state, reference_snapshot, scoring_tables
-from tests.integration.scoring.support import journey_events, snapshot
+from tests.faults.support import assert_same_state, interleave, reference_snapshot, score_in_process
+from tests.integration.scoring.support import journey_events
 from tests.kafka_helpers import produce, read_topic
 
 pytestmark = [pytest.mark.faults]
@@ -46,32 +39,9 @@ def test_ten_thousand_invalid_records_all_dead_lettered_all_valid_scored_no_rest
     events = journey_events(people=300, seed=47)
     valid: list[tuple[str, bytes | None]] = [(e.person_key, e.model_dump_json().encode()) for e in events]
     invalid = [poison(i) for i in range(INVALID)]
-    # Random positions for the poison; the valid events keep their order (per-key order is Kafka's promise).
-    slots = [True] * len(valid) + [False] * INVALID
-    random.Random(5).shuffle(slots)
-    good, bad = iter(valid), iter(invalid)
-    stream = [next(good) if is_valid else next(bad) for is_valid in slots]
+    stream = interleave(valid, invalid, seed=5)
     produce(kafka_settings, topics.events, stream)
-
-    engine = make_engine(one_database_url)
-    scoring_tables(engine)
-    publisher = make_publisher(kafka_settings, "poison")
-    ruleset = load_default_ruleset()
-    try:
-        loop = scoring_loop(
-            kafka_settings,
-            engine=engine,
-            ruleset=lambda: ruleset,
-            publisher=publisher,
-            group_id=unique("poison"),
-            registry=CollectorRegistry(),
-            poll_timeout_ms=200,
-        )
-        stats = loop.run(max_messages=len(stream), timeout=240)
-        got = snapshot(engine)
-    finally:
-        publisher.close()
-        engine.dispose()
+    stats, got = score_in_process(kafka_settings, one_database_url, "poison", expect=len(stream), timeout=240)
 
     assert (stats.handled, stats.dead_lettered) == (len(events), INVALID)
     assert stats.retries == 0, "a poison record made the worker retry"
