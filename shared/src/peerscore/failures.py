@@ -18,6 +18,9 @@ that has nothing to do with the data (a missing file, a wrong setting) would dea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy.exc import (
@@ -29,6 +32,7 @@ from sqlalchemy.exc import (
     NotSupportedError,
     OperationalError,
     ProgrammingError,
+    SQLAlchemyError,
     StatementError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -86,6 +90,28 @@ def describe(exc: BaseException) -> str:
 
 def database_failure(exc: BaseException, what: str = "database") -> RetryableError | DeterministicError:
     """What a handler raises for a failed database step: the error classified by :func:`is_transient`."""
-    if is_transient(exc) is False:
+    if not retryable(exc):
         return DeterministicError(f"{what} refused the values: {describe(exc)}")
     return RetryableError(f"{what} unavailable: {describe(exc)}")
+
+
+def retryable(exc: BaseException) -> bool:
+    """The one rule every handler applies: retry the batch unless the failure is known to repeat.
+
+    Unknown failures count as retryable (see the module docstring): a bug unrelated to the data must stall
+    loudly, not dead-letter the stream.
+    """
+    return is_transient(exc) is not False
+
+
+@contextmanager
+def database_step(what: str = "database") -> Iterator[None]:
+    """Run one database step of a handler: a SQLAlchemy failure inside leaves as :class:`RetryableError` or
+    :class:`DeterministicError` (per :func:`retryable`), so the shared loop retries or isolates it.
+
+    ``with database_step("crm ledger"): session.commit()`` replaces the try/except each handler wrote its own way.
+    """
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise database_failure(exc, what) from exc
