@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from peerscore.scoring.rulesets.routes import RulesetVersionView
+from peerscore.scoring.rulesets.ruleset_routes import RulesetVersionView
 
 
 def _endpoint(router: APIRouter, name: str) -> Callable[..., Any]:

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .auth import COOKIE, Forbidden
-from .explore_routes import explore_routes
+from .explore_pages import explore_routes
 from .html import BASE, hidden, notice, page, url
-from .preview_routes import preview_routes
-from .rules_routes import rules_routes
+from .preview_pages import preview_routes
+from .rules_pages import rules_routes
 from .web import SECURITY_HEADERS, ConsoleDeps, Web
 
 STATIC_TYPES = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}

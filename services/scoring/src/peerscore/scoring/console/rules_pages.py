@@ -1,409 +1,269 @@
-"""Bodies of the rules pages: the live ruleset and its history, a version, the two editors, diffs, and the
-publish / roll back confirmations. Pure rendering: the routes fetch, these functions only format."""
+"""``/console/rules``: the live ruleset and its history, the form and YAML editors, diffs, publish, roll back."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from peerscore.scoring.domain.errors import RulesetProblem
-from peerscore.scoring.rulesets.models import RulesetPublicationRow, RulesetVersionRow
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session, col, select
 
-from .changes import Change
-from .html import esc, hidden, notice, post_form, signed, table, url, when
-from .rules_form import POLICY_FIELDS, PlacedProblems, RuleFields, RulesForm
+from peerscore.events import utcnow
+from peerscore.scoring.domain.errors import RulesetError, RulesetProblem
+from peerscore.scoring.domain.ruleset import parse_ruleset
+from peerscore.scoring.rulesets import ruleset_registry
+from peerscore.scoring.rulesets.models import RulesetPublicationRow, RulesetVersionRow
+from peerscore.scoring.rulesets.ruleset_routes import RulesetVersionView
+
+from . import rules_html as pages
+from .changes import ruleset_changes
+from .html import notice, url
+from .rules_form import form_from_post, form_from_yaml, place_problems, yaml_from_form
+from .web import ConsoleDeps, Web, flash_from
 
 
 @dataclass(frozen=True)
-class ExpectedChange:
-    """What a preview said about a version, to state the expected MQL volume change before it goes live."""
-
-    job_id: str
-    period: str
-    live_version: str
-    mqls_live: int
-    mqls_candidate: int
-    stale: bool
-    """The live ruleset changed since the preview ran: the comparison was against another version."""
-
-    def sentence(self) -> str:
-        delta = self.mqls_candidate - self.mqls_live
-        share = f" ({delta / self.mqls_live:+.0%})" if self.mqls_live else ""
-        text = (
-            f"Expected change in MQL volume: {self.mqls_live} → {self.mqls_candidate} MQLs "
-            f"({signed(delta)}{share}) over {self.period}, from the preview against live version {self.live_version}."
-        )
-        return text + (" The live version has changed since: run the preview again." if self.stale else "")
+class RegistryState:
+    live: RulesetVersionRow | None
+    versions: list[RulesetVersionRow]
+    publications: list[RulesetPublicationRow]
+    stack: list[str]
 
 
-def policy_sentence(summary: dict[str, object]) -> str:
-    """The qualification policy in words: "MQL at grade B and activity 50; recycled below 20 or under C"."""
-    policy = summary.get("qualification")
-    if not isinstance(policy, dict):
-        return ""
-    qualify, recycle = policy.get("qualify") or {}, policy.get("recycle") or {}
-    text = f"Qualifies (MQL) at activity {qualify.get('min_activity', '?'):g}"
-    if qualify.get("min_grade"):
-        text += f" and grade {qualify['min_grade']} or better"
-    text += f"; recycled below activity {recycle.get('below_activity', '?'):g}"
-    if recycle.get("below_grade"):
-        text += f" or under grade {recycle['below_grade']}"
-    return text + "."
+def rules_routes(deps: ConsoleDeps, web: Web) -> APIRouter:
+    router = APIRouter()
+    name = deps.ruleset_name
 
-
-def version_actions(version: str, live: str | None, csrf: str) -> str:
-    links = [
-        f'<a href="{url(f"/rules/v/{version}")}">view</a>',
-        f'<a href="{url("/rules/edit", base=version)}">edit a copy</a>',
-        f'<a href="{url("/preview", version=version)}">preview</a>',
-    ]
-    if live and live != version:
-        links.append(f'<a href="{url("/rules/diff", a=live, b=version)}">diff vs live</a>')
-        links.append(f'<a href="{url(f"/rules/v/{version}/publish")}">publish…</a>')
-    return " · ".join(links)
-
-
-def overview(
-    *,
-    name: str,
-    live: RulesetVersionRow | None,
-    serving: str,
-    summary: dict[str, object],
-    versions: Sequence[RulesetVersionRow],
-    publications: Sequence[RulesetPublicationRow],
-    can_roll_back: bool,
-    csrf: str,
-) -> str:
-    live_version = live.version if live else None
-    if live is None:
-        head = (
-            f"<p>Nothing has been published for ruleset <strong>{esc(name)}</strong> yet: workers score with the "
-            f"configured default, version <code>{esc(serving)}</code>.</p>"
-        )
-    else:
-        head = (
-            f"<p>Live: <strong>{esc(name)}</strong> version <code>{esc(live.version)}</code>, published "
-            f"{when(live.published_at)}. This worker is serving <code>{esc(serving)}</code>.</p>"
-        )
-    groups = summary.get("groups")
-    group_rows = []
-    if isinstance(groups, dict):
-        for group, spec in groups.items():
-            rules = spec.get("rules", []) if isinstance(spec, dict) else []
-            cap = spec.get("cap") if isinstance(spec, dict) else None
-            half = spec.get("half_life_days") if isinstance(spec, dict) else None
-            group_rows.append([esc(group), str(len(rules)), esc(cap if cap is not None else "none"), esc(half or "—")])
-    policy = f"<p>{esc(policy_sentence(summary))}</p>"
-    actions = (
-        f'<p class="actions"><a class="button" href="{url("/rules/edit")}">Edit rules (form)</a> '
-        f'<a class="button" href="{url("/rules/yaml")}">Edit YAML</a> '
-        f'<a class="button" href="{url("/rules/diff")}">Compare versions</a>'
-        + (f' <a class="button" href="{url("/rules/rollback")}">Roll back…</a>' if can_roll_back else "")
-        + "</p>"
-    )
-    version_rows = [
-        [
-            f"<code>{esc(v.version)}</code>",
-            esc(v.status) + (" (live)" if v.version == live_version else ""),
-            when(v.created_at),
-            when(v.published_at),
-            version_actions(v.version, live_version, csrf),
-        ]
-        for v in versions
-    ]
-    log_rows = [[when(p.at), esc(p.action), f"<code>{esc(p.version)}</code>"] for p in reversed(publications)]
-    return (
-        f'<section aria-labelledby="live-h"><h2 id="live-h">Live ruleset</h2>{head}{policy}'
-        + table(["group", "rules", "cap", "half-life (days)"], group_rows, caption="Groups of the live ruleset")
-        + actions
-        + '</section><section aria-labelledby="versions-h"><h2 id="versions-h">Versions</h2>'
-        + table(
-            ["version", "status", "created", "published", "actions"],
-            version_rows,
-            caption="Every stored version, newest first",
-            empty="No versions stored yet: save a draft from an editor.",
-        )
-        + '</section><section aria-labelledby="log-h"><h2 id="log-h">Publication history</h2>'
-        + table(["when", "action", "version"], log_rows, caption="Publishes and rollbacks, newest first")
-        + "</section>"
-    )
-
-
-def numbered_yaml(text: str, bad_lines: set[int] | None = None, *, context: int | None = None) -> str:
-    """The YAML with line numbers; lines with problems are marked (not by colour alone: a ⚠ and a label).
-    With ``context``, only the problem lines and that many lines around each are shown."""
-    bad = bad_lines or set()
-    lines = text.splitlines()
-    shown = set(range(1, len(lines) + 1))
-    if context is not None:
-        shown = {n for b in bad for n in range(b - context, b + context + 1) if 1 <= n <= len(lines)}
-    rows, previous = [], 0
-    for number, line in enumerate(lines, start=1):
-        if number not in shown:
-            continue
-        if previous and number != previous + 1:
-            rows.append('<li class="gap" aria-hidden="true">…</li>')
-        previous = number
-        flag = ' class="bad"' if number in bad else ""
-        marker = '<span class="sr-flag">⚠ problem on this line</span>' if number in bad else ""
-        rows.append(f'<li id="L{number}" value="{number}"{flag}><code>{esc(line) or " "}</code>{marker}</li>')
-    return f'<ol class="yaml">{"".join(rows)}</ol>'
-
-
-def version_page(row: RulesetVersionRow, live: str | None, problems: list[str], csrf: str) -> str:
-    status = esc(row.status) + (" — live" if row.version == live else "")
-    warn = "".join(notice(p, "error") for p in problems)
-    return (
-        f"<p>Ruleset <strong>{esc(row.name)}</strong>, status {status}, created {when(row.created_at)}.</p>"
-        f'<p class="actions">{version_actions(row.version, live, csrf)}</p>{warn}'
-        f"<h2>YAML</h2>{numbered_yaml(row.yaml)}"
-    )
-
-
-def problem_list(problems: Sequence[RulesetProblem | str], *, link_lines: bool = False) -> str:
-    if not problems:
-        return ""
-    items = []
-    for p in problems:
-        if isinstance(p, RulesetProblem):
-            where = f"line {p.line}" if p.line is not None else "ruleset"
-            if link_lines and p.line is not None:
-                where = f'<a href="#L{p.line}">line {p.line}</a>'
-            items.append(f"<li>{where}: <code>{esc(p.path or '(top level)')}</code>: {esc(p.message)}</li>")
-        else:
-            items.append(f"<li>{esc(p)}</li>")
-    count = len(problems)
-    return (
-        f'<div class="problems" role="alert" id="problems" tabindex="-1"><h2>{count} problem'
-        f"{'s' if count != 1 else ''} to fix</h2><ul>{''.join(items)}</ul></div>"
-    )
-
-
-def _field_errors(messages: list[str] | None, field_id: str) -> tuple[str, str]:
-    """The error text under a field and the attributes that tie it to the input."""
-    if not messages:
-        return "", ""
-    text = "; ".join(messages)
-    return (
-        f'<p class="field-error" id="{field_id}-err">⚠ {esc(text)}</p>',
-        f' aria-invalid="true" aria-describedby="{field_id}-err"',
-    )
-
-
-def _input(field_id: str, label: str, value: str, messages: list[str] | None, *, kind: str = "text") -> str:
-    err, attrs = _field_errors(messages, field_id)
-    extra = ' inputmode="decimal"' if kind == "number" else ""
-    return (
-        f'<div class="field"><label for="{field_id}">{esc(label)}</label>'
-        f'<input id="{field_id}" name="{field_id}" value="{esc(value)}"{extra}{attrs}>{err}</div>'
-    )
-
-
-def _rule_fieldset(prefix: str, rule: RuleFields, groups: Sequence[str], errors: dict[str, list[str]]) -> str:
-    group_err, group_attrs = _field_errors(errors.get("group"), f"{prefix}-group")
-    options = "".join(
-        f'<option value="{esc(g)}"{" selected" if g == rule.group else ""}>{esc(g)}</option>'
-        for g in dict.fromkeys([*groups, rule.group] if rule.group else groups)
-    )
-    when_err, when_attrs = _field_errors(errors.get("when"), f"{prefix}-when")
-    rep_err, rep_attrs = _field_errors(errors.get("repeatable"), f"{prefix}-repeatable")
-    checked = " checked" if rule.repeatable else ""
-    title = rule.id or "new rule"
-    summary = f"{title} · {rule.group or '?'} · {rule.points or '?'} points" + (" · ⚠ has problems" if errors else "")
-    delete = (
-        f'<div class="field check"><input type="checkbox" id="{prefix}-delete" name="{prefix}-delete"'
-        f'{" checked" if rule.delete else ""}><label for="{prefix}-delete">Delete this rule</label></div>'
-        if prefix != "rule-new"
-        else ""
-    )
-    return (
-        f'<details class="rule{" has-errors" if errors else ""}"{" open" if errors or prefix == "rule-new" else ""}>'
-        f"<summary>{esc(summary)}</summary><fieldset><legend>Rule {esc(title)}</legend>"
-        + _input(f"{prefix}-id", "Rule id", rule.id, errors.get("id"))
-        + f'<div class="field"><label for="{prefix}-group">Group</label>'
-        f'<select id="{prefix}-group" name="{prefix}-group"{group_attrs}>{options}</select>{group_err}</div>'
-        + _input(f"{prefix}-points", "Points (negative allowed)", rule.points, errors.get("points"), kind="number")
-        + _input(
-            f"{prefix}-cap",
-            "Cap (most points this rule can hold; empty: none)",
-            rule.cap,
-            errors.get("cap"),
-            kind="number",
-        )
-        + _input(f"{prefix}-reason", "Reason shown to sales", rule.reason, errors.get("reason"))
-        + _input(f"{prefix}-description", "Description (internal)", rule.description, errors.get("description"))
-        + f'<div class="field wide"><label for="{prefix}-when">Conditions (<code>when</code>, YAML)</label>'
-        f'<textarea id="{prefix}-when" name="{prefix}-when" rows="4" spellcheck="false"{when_attrs}>'
-        f"{esc(rule.when)}</textarea>{when_err}</div>"
-        f'<div class="field check"><input type="checkbox" id="{prefix}-repeatable" name="{prefix}-repeatable"'
-        f'{checked}{rep_attrs}><label for="{prefix}-repeatable">Repeatable (counts every matching event)</label>'
-        f"{rep_err}</div>{delete}</fieldset></details>"
-    )
-
-
-def form_editor(form: RulesForm, placed: PlacedProblems, groups: Sequence[str], csrf: str, *, base_label: str) -> str:
-    policy_fields = "".join(
-        _input(path, label, form.policy.get(path, ""), placed.by_policy.get(path)) for path, label in POLICY_FIELDS
-    )
-    rules = "".join(
-        _rule_fieldset(f"rule-{i}", rule, groups, placed.by_rule.get(i, {})) for i, rule in enumerate(form.rules)
-    )
-    new_rule = _rule_fieldset("rule-new", RuleFields(group=groups[-1] if groups else ""), groups, {})
-    located = [
-        f'<li><a href="#rule-{i}-{name}">Rule {esc(form.rules[i].id or i + 1)}, {esc(name)}</a>: '
-        f"{esc('; '.join(messages))}</li>"
-        for i, fields in sorted(placed.by_rule.items())
-        for name, messages in fields.items()
-    ] + [
-        f'<li><a href="#{esc(path)}">{esc(path)}</a>: {esc("; ".join(messages))}</li>'
-        for path, messages in placed.by_policy.items()
-    ]
-    problems = (f"<ul>{''.join(located)}</ul>" if located else "") + (
-        problem_list(placed.general) if placed.general else ""
-    )
-    count = (
-        f'<div class="problems" role="alert" id="problems" tabindex="-1"><h2>{placed.count} problem'
-        f"{'s' if placed.count != 1 else ''} to fix</h2><p>Fields with problems are marked ⚠ below "
-        f"(their rules are opened).</p>{problems}</div>"
-        if placed.count
-        else ""
-    )
-    return (
-        f"<p>Editing a copy of <strong>{esc(base_label)}</strong>. Saving stores a <em>draft</em>: nothing goes "
-        "live until you publish it. The form rewrites the YAML without its comments; "
-        f'<a href="{url("/rules/yaml", base=form.base)}">the YAML editor</a> keeps them.</p>{count}'
-        f'<form method="post" action="{url("/rules/edit")}" class="editor">{hidden("csrf", csrf)}'
-        f'{hidden("base", form.base)}<fieldset class="policy"><legend>Grades and qualification</legend>'
-        f"{policy_fields}</fieldset><h2>Rules ({len(form.rules)})</h2>{rules}<h2>Add a rule</h2>{new_rule}"
-        '<p class="actions"><button type="submit" name="action" value="validate">Check</button> '
-        '<button type="submit" name="action" value="save" class="primary">Save draft</button></p></form>'
-    )
-
-
-def yaml_editor(text: str, base: str, problems: list[RulesetProblem], csrf: str) -> str:
-    bad = {p.line for p in problems if p.line is not None}
-    preview = f'<h2 id="where">Where the problems are</h2>{numbered_yaml(text, bad, context=3)}' if bad else ""
-    return (
-        "<p>The ruleset as YAML, comments included. Saving stores a <em>draft</em>.</p>"
-        + problem_list(problems, link_lines=True)
-        + preview
-        + f'<form method="post" action="{url("/rules/yaml")}" class="editor">{hidden("csrf", csrf)}'
-        f'{hidden("base", base)}<div class="field wide"><label for="yaml">Ruleset YAML</label>'
-        f'<textarea id="yaml" name="yaml" rows="30" spellcheck="false"'
-        f"{' aria-invalid=true aria-describedby=problems' if problems else ''}>{esc(text)}</textarea></div>"
-        '<p class="actions"><button type="submit" name="action" value="validate">Check</button> '
-        '<button type="submit" name="action" value="save" class="primary">Save draft</button></p></form>'
-    )
-
-
-def saved_page(row: RulesetVersionRow, created: bool, diff_html: str, live: str | None) -> str:
-    state = "Saved as a new draft" if created else "This exact ruleset was already stored"
-    return (
-        f"<p>{esc(state)}: version <code>{esc(row.version)}</code> ({esc(row.status)}).</p>"
-        f'<p class="actions"><a class="button primary" href="{url("/preview", version=row.version)}">'
-        f"Preview it on history</a> "
-        + (
-            f'<a class="button" href="{url(f"/rules/v/{row.version}/publish")}">Publish…</a> '
-            if live != row.version
-            else ""
-        )
-        + f'<a class="button" href="{url("/rules/edit", base=row.version)}">Keep editing</a></p>'
-        f"<h2>Changes against the live version</h2>{diff_html}"
-    )
-
-
-def changes_html(changes: Sequence[Change]) -> str:
-    """The meaning of a change, rule by rule (see :mod:`.changes`)."""
-    if not changes:
-        return "<p>No change in scoring: the two versions score the same way.</p>"
-    items = "".join(
-        f'<li><strong>{esc(c.where)}</strong> <span class="tag">{esc(c.kind)}</span>'
-        + (f"<ul>{''.join(f'<li>{esc(d)}</li>' for d in c.details)}</ul>" if c.details else "")
-        + "</li>"
-        for c in changes
-    )
-    return f'<ul class="changes">{items}</ul>'
-
-
-def diff_html(diff_text: str) -> str:
-    """A unified diff with added/removed lines marked by sign and class (not colour alone)."""
-    if not diff_text.strip():
-        return "<p>No differences.</p>"
-    rows = []
-    for line in diff_text.splitlines():
-        cls = "ctx"
-        if line.startswith(("+++", "---")):
-            cls = "file"
-        elif line.startswith("@@"):
-            cls = "hunk"
-        elif line.startswith("+"):
-            cls = "add"
-        elif line.startswith("-"):
-            cls = "del"
-        rows.append(f'<span class="{cls}">{esc(line) or " "}</span>')
-    return f'<pre class="diff" aria-label="Unified diff">{chr(10).join(rows)}</pre>'
-
-
-def diff_page(versions: Sequence[RulesetVersionRow], a: str, b: str, body: str) -> str:
-    def select(name: str, label: str, chosen: str) -> str:
-        options = "".join(
-            f'<option value="{esc(v.version)}"{" selected" if v.version == chosen else ""}>'
-            f"{esc(v.version)} ({esc(v.status)})</option>"
-            for v in versions
-        )
-        return f'<label for="{name}">{label}</label><select id="{name}" name="{name}">{options}</select>'
-
-    return (
-        f'<form method="get" action="{url("/rules/diff")}" class="row">{select("a", "From", a)} '
-        f'{select("b", "To", b)} <button type="submit">Compare</button></form>{body}'
-    )
-
-
-def publish_confirm(
-    version: str, live: str | None, change: ExpectedChange | None, csrf: str, *, first: bool = False
-) -> str:
-    if change is None:
-        expected = notice(
-            "Expected change in MQL volume: unknown, no preview of this version has been run. "
-            "Run a preview first to see how many more or fewer leads would reach sales.",
-            "warn",
-        )
-    else:
-        expected = notice(change.sentence(), "warn" if change.stale else "info")
-    preview = f'<a href="{url("/preview", version=version)}">Run a preview</a>'
-    button = f'<button type="submit" class="primary">Publish {esc(version)} now</button>'
-    return (
-        f"<p>Publishing makes version <code>{esc(version)}</code> live in every scoring worker within seconds, "
-        f"replacing <code>{esc(live or 'the configured default')}</code>. New events are scored with it; "
-        "stored scores change as leads are read or act again.</p>"
-        + expected
-        + (
-            notice(
-                f"Nothing has been published yet: the configured default ({live}) is published first as the "
-                "baseline, so that you can roll back to it."
+    def state() -> RegistryState:
+        with Session(deps.engine) as session:
+            versions = ruleset_registry.list_versions(session, name=name)
+            pubs = list(
+                session.exec(
+                    select(RulesetPublicationRow)
+                    .where(RulesetPublicationRow.name == name)
+                    .order_by(col(RulesetPublicationRow.id))
+                ).all()
             )
-            if first
-            else ""
-        )
-        + f'<p class="actions">{post_form(url(f"/rules/v/{version}/publish"), csrf, button)} {preview} · '
-        f'<a href="{url("/rules")}">Cancel</a></p>'
-    )
+            stack = ruleset_registry.live_stack((p.action, p.version) for p in pubs)
+            live = next((v for v in versions if stack and v.version == stack[-1]), None)
+            return RegistryState(live, versions, pubs, stack)
 
+    def base_text(base: str) -> tuple[str, str]:
+        """The YAML an edit starts from and its label: a stored version, else the live one, else the default."""
+        with Session(deps.engine) as session:
+            if base:
+                try:
+                    row = ruleset_registry.get_version(session, base)
+                except ruleset_registry.RulesetNotFound:
+                    raise HTTPException(404, f"no ruleset version {base}") from None
+                return row.yaml, f"version {row.version}"
+            live = ruleset_registry.live_version(session, name)
+        if live is not None:
+            return live.yaml, f"the live version {live.version}"
+        return deps.default_text(), "the configured default ruleset"
 
-def rollback_confirm(current: str, target: str, change: ExpectedChange | None, csrf: str) -> str:
-    if change is None:
-        expected = notice(
-            f"Expected change in MQL volume: unknown, no preview of {target} has been run against the live version.",
-            "warn",
+    def live_text() -> tuple[str, str]:
+        text, _ = base_text("")
+        with Session(deps.engine) as session:
+            live = ruleset_registry.live_version(session, name)
+        return text, live.version if live else deps.live.current().version
+
+    def expected(version: str) -> pages.ExpectedChange | None:
+        found = deps.latest_done_preview(version)
+        if found is None:
+            return None
+        job_id, period, view = found
+        report = view.report
+        assert report is not None
+        serving = deps.live.current().version
+        return pages.ExpectedChange(
+            job_id, period, report.live_version, report.mqls_before, report.mqls_after, report.live_version != serving
         )
-        preview = f'<a href="{url("/preview", version=target)}">Preview {esc(target)} first</a> · '
-    else:
-        expected, preview = notice(change.sentence(), "warn" if change.stale else "info"), ""
-    button = f'<button type="submit" class="primary">Roll back to {esc(target)} now</button>'
-    return (
-        f"<p>Rolling back replaces the live version <code>{esc(current)}</code> with the one live before it, "
-        f"<code>{esc(target)}</code>, in every scoring worker.</p>"
-        + expected
-        + f'<p class="actions">{post_form(url("/rules/rollback"), csrf, button)} {preview}'
-        f'<a href="{url("/rules")}">Cancel</a></p>'
-    )
+
+    def groups_of(text: str) -> list[str]:
+        try:
+            return list(parse_ruleset(text).groups)
+        except RulesetError:
+            return ["fit", "engagement", "intent"]
+
+    def save(text: str) -> tuple[RulesetVersionRow, bool, str]:
+        with Session(deps.engine) as session, session.begin():
+            stored = ruleset_registry.store_draft(session, text=text, now=utcnow())
+            row = RulesetVersionRow.model_validate(stored.row, from_attributes=True)
+        old, live_version = live_text()
+        return row, stored.created, comparison(old, text, f"live {live_version}", row.version)
+
+    def comparison(old: str, new: str, old_label: str, new_label: str) -> str:
+        """Rule-by-rule changes first, the YAML text diff (comments and layout too) folded away under them."""
+        text = pages.diff_html(ruleset_registry.unified_diff(old, new, old_label=old_label, new_label=new_label))
+        try:
+            meaning = pages.changes_html(ruleset_changes(parse_ruleset(old), parse_ruleset(new)))
+        except RulesetError:  # a version stored under older validation rules: the text diff still helps
+            return text
+        return f"{meaning}<details><summary>Text diff of the YAML</summary>{text}</details>"
+
+    @router.get("/rules", response_class=HTMLResponse)
+    def overview(request: Request) -> Response:
+        sess = web.session(request)
+        st = state()
+        current = deps.live.current()
+        body = pages.overview(
+            name=name,
+            live=st.live,
+            serving=current.version,
+            summary=ruleset_registry.summary(current),
+            versions=st.versions,
+            publications=st.publications,
+            can_roll_back=len(st.stack) >= 2,
+            csrf=sess.csrf,
+        )
+        return web.page(sess, "Rules", body, active="rules", flash=flash_from(request))
+
+    @router.get("/rules/v/{version}", response_class=HTMLResponse)
+    def version_page(request: Request, version: str) -> Response:
+        sess = web.session(request)
+        with Session(deps.engine) as session:
+            try:
+                row = ruleset_registry.get_version(session, version)
+            except ruleset_registry.RulesetNotFound:
+                raise HTTPException(404, f"no ruleset version {version}") from None
+        try:
+            parse_ruleset(row.yaml)
+            problems: list[str] = []
+        except RulesetError as exc:
+            problems = [str(p) for p in exc.errors]
+        live = state().live
+        body = pages.version_page(row, live.version if live else None, problems, sess.csrf)
+        return web.page(sess, f"Version {version}", body, active="rules")
+
+    @router.get("/rules/edit", response_class=HTMLResponse)
+    def edit_form(request: Request, base: str = "") -> Response:
+        sess = web.session(request)
+        text, label = base_text(base)
+        form = form_from_yaml(text, base)
+        body = pages.form_editor(form, place_problems(form, []), groups_of(text), sess.csrf, base_label=label)
+        return web.page(sess, "Edit rules", body, active="rules")
+
+    @router.post("/rules/edit", response_class=HTMLResponse)
+    async def edit_submit(request: Request) -> Response:
+        sess, fields, checked = await web.form(request)
+        form = form_from_post(fields, checked)
+        text, label = await run_in_threadpool(base_text, form.base)
+        candidate, problems = yaml_from_form(form, text)
+        try:
+            parse_ruleset(candidate)
+        except RulesetError as exc:
+            problems = [*problems, *exc.errors]
+        placed = place_problems(form, problems)
+        if not problems and fields.get("action") == "save":
+            try:
+                row, created, diff = await run_in_threadpool(save, candidate)
+            except RulesetError as exc:
+                placed = place_problems(form, exc.errors)
+            except ruleset_registry.RegistryError as exc:
+                placed.general.append(str(exc))
+            else:
+                return web.page(sess, "Draft saved", pages.saved_page(row, created, diff, None), active="rules")
+        body = pages.form_editor(form, placed, groups_of(text), sess.csrf, base_label=label)
+        if not placed.count:
+            body = notice("No problems found. Save the draft to preview or publish it.") + body
+        return web.page(sess, "Edit rules", body, active="rules", status_code=422 if placed.count else 200)
+
+    @router.get("/rules/yaml", response_class=HTMLResponse)
+    def yaml_form(request: Request, base: str = "") -> Response:
+        sess = web.session(request)
+        text, _ = base_text(base)
+        return web.page(sess, "Edit YAML", pages.yaml_editor(text, base, [], sess.csrf), active="rules")
+
+    @router.post("/rules/yaml", response_class=HTMLResponse)
+    async def yaml_submit(request: Request) -> Response:
+        sess, fields, _ = await web.form(request)
+        text = fields.get("yaml", "").replace("\r\n", "\n")
+        problems: list[RulesetProblem] = []
+        try:
+            parse_ruleset(text)
+        except RulesetError as exc:
+            problems = list(exc.errors)
+        if not problems and fields.get("action") == "save":
+            try:
+                row, created, diff = await run_in_threadpool(save, text)
+            except RulesetError as exc:
+                problems = list(exc.errors)
+            except ruleset_registry.RegistryError as exc:
+                problems = [RulesetProblem(line=None, path="version", message=str(exc))]
+            else:
+                return web.page(sess, "Draft saved", pages.saved_page(row, created, diff, None), active="rules")
+        body = pages.yaml_editor(text, fields.get("base", ""), problems, sess.csrf)
+        if not problems:
+            body = notice("No problems found. Save the draft to preview or publish it.") + body
+        return web.page(sess, "Edit YAML", body, active="rules", status_code=422 if problems else 200)
+
+    @router.get("/rules/diff", response_class=HTMLResponse)
+    def diff(request: Request, a: str = "", b: str = "") -> Response:
+        sess = web.session(request)
+        st = state()
+        if not st.versions:
+            return web.page(sess, "Compare versions", notice("No stored versions yet."), active="rules")
+        a = a or (st.live.version if st.live else st.versions[-1].version)
+        b = b or next((v.version for v in st.versions if v.version != a), a)
+        rows = {v.version: v for v in st.versions}
+        if a not in rows or b not in rows:
+            raise HTTPException(404, "no such version")
+        body = pages.diff_page(st.versions, a, b, comparison(rows[a].yaml, rows[b].yaml, a, b))
+        return web.page(sess, "Compare versions", body, active="rules")
+
+    @router.get("/rules/v/{version}/publish", response_class=HTMLResponse)
+    def publish_confirm(request: Request, version: str) -> Response:
+        sess = web.session(request)
+        st = state()
+        if version not in {v.version for v in st.versions}:
+            raise HTTPException(404, f"no ruleset version {version}")
+        live = st.live.version if st.live else deps.live.current().version
+        body = pages.publish_confirm(version, live, expected(version), sess.csrf, first=not st.stack)
+        target = next(v for v in st.versions if v.version == version)
+        live_yaml, _ = base_text("")
+        body += f"<h2>What changes</h2>{comparison(live_yaml, target.yaml, f'live {live}', version)}"
+        return web.page(sess, f"Publish {version}?", body, active="rules")
+
+    def publish_with_baseline(version: str) -> RulesetVersionView:
+        """The first publish also publishes the configured default first, so there is a version to roll back to."""
+        if not state().stack:
+            with Session(deps.engine) as session, session.begin():
+                baseline = ruleset_registry.store_draft(session, text=deps.default_text(), now=utcnow()).row.version
+            if baseline != version:
+                deps.actions.publish(baseline)
+        return deps.actions.publish(version)
+
+    @router.post("/rules/v/{version}/publish", response_class=HTMLResponse)
+    async def publish(request: Request, version: str) -> Response:
+        sess, _, _ = await web.form(request)
+        try:
+            view = await run_in_threadpool(publish_with_baseline, version)
+        except HTTPException as exc:
+            body = notice(f"Not published: {exc.detail}", "error") + f'<p><a href="{url("/rules")}">Back</a></p>'
+            return web.page(sess, "Publish failed", body, active="rules", status_code=exc.status_code)
+        return web.redirect(sess, url("/rules", msg="published", v=view.version))
+
+    @router.get("/rules/rollback", response_class=HTMLResponse)
+    def rollback_confirm(request: Request) -> Response:
+        sess = web.session(request)
+        st = state()
+        if len(st.stack) < 2:
+            body = notice("There is no earlier published version to roll back to.", "warn")
+            return web.page(sess, "Roll back", body, active="rules", status_code=409)
+        current, target = st.stack[-1], st.stack[-2]
+        body = pages.rollback_confirm(current, target, expected(target), sess.csrf)
+        return web.page(sess, f"Roll back to {target}?", body, active="rules")
+
+    @router.post("/rules/rollback", response_class=HTMLResponse)
+    async def rollback(request: Request) -> Response:
+        sess, _, _ = await web.form(request)
+        try:
+            view = await run_in_threadpool(deps.actions.rollback)
+        except HTTPException as exc:
+            body = notice(f"Not rolled back: {exc.detail}", "error") + f'<p><a href="{url("/rules")}">Back</a></p>'
+            return web.page(sess, "Roll back failed", body, active="rules", status_code=exc.status_code)
+        return web.redirect(sess, url("/rules", msg="rolledback", v=view.version))
+
+    return router

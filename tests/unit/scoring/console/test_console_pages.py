@@ -29,7 +29,7 @@ from peerscore.scoring.console.web import ConsoleDeps
 from peerscore.scoring.domain import load_default_ruleset
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.predictive import registry
-from peerscore.scoring.rulesets.routes import rulesets_router
+from peerscore.scoring.rulesets.ruleset_routes import rulesets_router
 from peerscore.scoring.rulesets.watcher import LiveRuleset
 
 DEFAULT = files("peerscore.scoring.domain").joinpath("default_ruleset.yaml").read_text(encoding="utf-8")

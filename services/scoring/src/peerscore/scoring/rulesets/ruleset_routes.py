@@ -26,7 +26,7 @@ from peerscore.kafka_io import Publisher
 from peerscore.scoring.domain.errors import RulesetError, RulesetProblem
 from peerscore.scoring.domain.ruleset import parse_ruleset
 
-from . import registry
+from . import ruleset_registry
 from .messages import RulesetPublished, announcement
 from .models import RulesetVersionRow
 from .watcher import LiveRuleset
@@ -66,7 +66,7 @@ def _view(row: RulesetVersionRow) -> RulesetVersionView:
     return RulesetVersionView.model_validate(row, from_attributes=True)
 
 
-def _http(exc: registry.RegistryError) -> HTTPException:
+def _http(exc: ruleset_registry.RegistryError) -> HTTPException:
     return HTTPException(exc.status_code, str(exc))
 
 
@@ -132,7 +132,7 @@ def rulesets_router(
                     message = RulesetPublished(
                         name=row.name, version=row.version, yaml=row.yaml, published_at=row.published_at
                     )
-            except registry.RegistryError as exc:
+            except ruleset_registry.RegistryError as exc:
                 raise _http(exc) from None
             announce(message)
         return view
@@ -140,11 +140,11 @@ def rulesets_router(
     def store(text: str) -> tuple[RulesetVersionView, bool] | JSONResponse:
         try:
             with Session(engine) as session, session.begin():
-                stored = registry.store_draft(session, text=text, now=utcnow())
+                stored = ruleset_registry.store_draft(session, text=text, now=utcnow())
                 return _view(stored.row), stored.created
         except RulesetError as exc:
             return _problems(exc.errors)
-        except registry.RegistryError as exc:
+        except ruleset_registry.RegistryError as exc:
             raise _http(exc) from None
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=RulesetVersionView, dependencies=administer)
@@ -165,29 +165,29 @@ def rulesets_router(
     @router.get("", response_model=list[RulesetVersionView])
     def list_rulesets(name: str | None = None) -> list[RulesetVersionView]:
         with Session(engine) as session:
-            return [_view(r) for r in registry.list_versions(session, name=name)]
+            return [_view(r) for r in ruleset_registry.list_versions(session, name=name)]
 
     @router.get("/live", response_model=LiveView)
     def get_live() -> LiveView:
         with Session(engine) as session:
-            row = registry.live_version(session, name)
+            row = ruleset_registry.live_version(session, name)
             version, published_at = (row.version, row.published_at) if row else (None, None)
         return LiveView(name=name, version=version, published_at=published_at, serving=live.current().version)
 
     @router.post("/rollback", response_model=RulesetVersionView, dependencies=administer)
     def rollback(ruleset_name: Annotated[str | None, Query(alias="name", max_length=128)] = None) -> RulesetVersionView:
         """Return to the version that was live before the current one (of this worker's ruleset by default)."""
-        return make_live(lambda s: registry.rollback(s, name=ruleset_name or name, now=utcnow()))
+        return make_live(lambda s: ruleset_registry.rollback(s, name=ruleset_name or name, now=utcnow()))
 
     @router.get("/{version}", response_model=RulesetDetail)
     def get_ruleset(version: str) -> RulesetDetail:
         with Session(engine) as session:
             try:
-                row = registry.get_version(session, version)
-            except registry.RegistryError as exc:
+                row = ruleset_registry.get_version(session, version)
+            except ruleset_registry.RegistryError as exc:
                 raise _http(exc) from None
             try:
-                summary = registry.summary(parse_ruleset(row.yaml))
+                summary = ruleset_registry.summary(parse_ruleset(row.yaml))
             except RulesetError as exc:  # stored under older rules of validation: show why it no longer parses
                 summary = {"problems": [p.model_dump() for p in exc.errors]}
             return RulesetDetail(**_view(row).model_dump(), yaml=row.yaml, summary=summary)
@@ -197,15 +197,15 @@ def rulesets_router(
         """What changes going from ``version`` to ``other``, as a unified diff of the YAML texts."""
         with Session(engine) as session:
             try:
-                old, new = registry.get_version(session, version), registry.get_version(session, other)
-            except registry.RegistryError as exc:
+                old, new = ruleset_registry.get_version(session, version), ruleset_registry.get_version(session, other)
+            except ruleset_registry.RegistryError as exc:
                 raise _http(exc) from None
-            text = registry.unified_diff(old.yaml, new.yaml, old_label=version, new_label=other)
+            text = ruleset_registry.unified_diff(old.yaml, new.yaml, old_label=version, new_label=other)
         return RulesetDiff(from_version=version, to_version=other, diff=text)
 
     @router.post("/{version}/publish", response_model=RulesetVersionView, dependencies=administer)
     def publish(version: str) -> RulesetVersionView:
         """Make a stored version live in every worker (re-announces it if it already is)."""
-        return make_live(lambda s: registry.publish(s, version=version, now=utcnow())[0])
+        return make_live(lambda s: ruleset_registry.publish(s, version=version, now=utcnow())[0])
 
     return router

@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from peerscore.api import deprecate_email_in_url
 
-from . import lead_pages as pages
+from . import lead_html as pages
 from .auth import Session
 from .leads import SearchBy, account_detail, account_keys, lead_detail, search
-from .model_page import model_body
+from .model_html import model_body
 from .web import ConsoleDeps, Web
 
 
