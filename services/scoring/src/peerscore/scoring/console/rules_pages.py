@@ -14,7 +14,7 @@ from peerscore.scoring.domain.errors import RulesetError, RulesetProblem
 from peerscore.scoring.domain.ruleset import parse_ruleset
 from peerscore.scoring.rulesets import ruleset_registry
 from peerscore.scoring.rulesets.models import RulesetPublicationRow, RulesetVersionRow
-from peerscore.scoring.rulesets.ruleset_routes import RulesetVersionView
+from peerscore.scoring.rulesets.views import RulesetVersionView
 
 from . import rules_html as pages
 from .changes import ruleset_changes
@@ -161,7 +161,7 @@ def rules_routes(deps: ConsoleDeps, web: Web) -> APIRouter:
                 row, created, diff = await run_in_threadpool(save, candidate)
             except RulesetError as exc:
                 placed = place_problems(form, exc.errors)
-            except ruleset_registry.RegistryError as exc:
+            except ruleset_registry.RulesetRegistryError as exc:
                 placed.general.append(str(exc))
             else:
                 return web.page(sess, "Draft saved", pages.saved_page(row, created, diff, None), active="rules")
@@ -190,7 +190,7 @@ def rules_routes(deps: ConsoleDeps, web: Web) -> APIRouter:
                 row, created, diff = await run_in_threadpool(save, text)
             except RulesetError as exc:
                 problems = list(exc.errors)
-            except ruleset_registry.RegistryError as exc:
+            except ruleset_registry.RulesetRegistryError as exc:
                 problems = [RulesetProblem(line=None, path="version", message=str(exc))]
             else:
                 return web.page(sess, "Draft saved", pages.saved_page(row, created, diff, None), active="rules")

@@ -1,73 +1,48 @@
-"""HTTP API over the ruleset registry: store drafts, review them (summary, diff), publish and roll back.
+"""``/v1/rulesets``: store drafts, review them (summary, diff), publish and roll back.
 
-Publishing commits to the database first and then announces on the ``rules`` topic (acks=all, waited for). If
-the announcement fails the answer is 503 and the same publish can simply be retried: publishing the version
-that is already live only re-announces it. One lock per process keeps announcements in registry order.
+Every route is a named function; what it works on comes in through the ``Annotated`` aliases below, bound by
+:func:`rulesets_router` (the engine and the live ruleset of this worker, the publishing steps of
+:mod:`.publishing`). Reads need the read credential; storing, publishing and rolling back need the admin one.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from kafka.errors import KafkaError
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from peerscore.events import utcnow
+from peerscore.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from peerscore.kafka_io import Publisher
 from peerscore.scoring.domain.errors import RulesetError, RulesetProblem
 from peerscore.scoring.domain.ruleset import parse_ruleset
 
 from . import ruleset_registry
-from .messages import RulesetPublished, announcement
-from .models import RulesetVersionRow
+from .publishing import RulesetPublishing, api_error, current_publishing
+from .views import LiveView, RulesetDetail, RulesetDiff, RulesetVersionView, version_view
 from .watcher import LiveRuleset
 
+__all__ = ["RulesetVersionView", "RulesetsRouter", "rulesets_router"]
+
 MAX_BODY_BYTES = 1024 * 1024
+YAML_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "")
+
+Publishing = Annotated[RulesetPublishing, Depends(current_publishing)]
 
 
-class RulesetVersionView(BaseModel):
-    version: str
-    name: str
-    status: str
-    created_at: datetime
-    published_at: datetime | None
+class RulesetsRouter(APIRouter):
+    """The router, carrying the publishing object its routes use, so the console publishes through the same one."""
 
-
-class RulesetDetail(RulesetVersionView):
-    yaml: str
-    summary: dict[str, object]
-
-
-class RulesetDiff(BaseModel):
-    from_version: str
-    to_version: str
-    diff: str
-
-
-class LiveView(BaseModel):
-    name: str
-    version: str | None
-    """The version the registry says is live (``None``: never published, the configured default is used)."""
-    published_at: datetime | None
-    serving: str
-    """The version this worker scores with right now."""
-
-
-def _view(row: RulesetVersionRow) -> RulesetVersionView:
-    return RulesetVersionView.model_validate(row, from_attributes=True)
-
-
-def _http(exc: ruleset_registry.RegistryError) -> HTTPException:
-    return HTTPException(exc.status_code, str(exc))
+    def __init__(self, publishing: RulesetPublishing, *, auth: Callable[..., None]) -> None:
+        super().__init__(
+            prefix="/v1/rulesets", tags=["rulesets"], dependencies=[Depends(auth), Depends(publishing.bind)]
+        )
+        self.publishing = publishing
 
 
 def _problems(errors: list[RulesetProblem]) -> JSONResponse:
@@ -79,19 +54,87 @@ def _yaml_from_body(content_type: str, body: bytes) -> str:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not UTF-8") from None
+        raise InvalidInput("the body is not UTF-8") from None
     media = content_type.split(";")[0].strip().lower()
     if media == "application/json":
         try:
             data = json.loads(text)
         except ValueError:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not valid JSON") from None
+            raise InvalidInput("the body is not valid JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("yaml"), str):
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, 'JSON bodies are {"yaml": "<ruleset text>"}')
+            raise InvalidInput('JSON bodies are {"yaml": "<ruleset text>"}')
         return str(data["yaml"])
-    if media in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", ""):
+    if media in YAML_MEDIA:
         return text
-    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send application/yaml or application/json")
+    raise UnsupportedMediaType("send application/yaml or application/json")
+
+
+async def create_draft(
+    request: Request, response: Response, publishing: Publishing
+) -> RulesetVersionView | JSONResponse:
+    """Validate and store a draft: 201 with its version, 200 if that exact ruleset exists, 422 with problems."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge("a ruleset is at most 1 MiB")
+    text = _yaml_from_body(request.headers.get("content-type", ""), body)
+    try:
+        view, created = await run_in_threadpool(publishing.store, text)
+    except RulesetError as exc:
+        return _problems(exc.errors)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return view
+
+
+def list_rulesets(publishing: Publishing, name: str | None = None) -> list[RulesetVersionView]:
+    with Session(publishing.engine) as session:
+        return [version_view(r) for r in ruleset_registry.list_versions(session, name=name)]
+
+
+def get_live(publishing: Publishing) -> LiveView:
+    with Session(publishing.engine) as session:
+        row = ruleset_registry.live_version(session, publishing.name)
+        version, published_at = (row.version, row.published_at) if row else (None, None)
+    serving = publishing.live.current().version
+    return LiveView(name=publishing.name, version=version, published_at=published_at, serving=serving)
+
+
+def rollback(
+    publishing: Publishing,
+    ruleset_name: Annotated[str | None, Query(alias="name", max_length=128)] = None,
+) -> RulesetVersionView:
+    """Return to the version that was live before the current one (of this worker's ruleset by default)."""
+    return publishing.rollback(ruleset_name)
+
+
+def get_ruleset(version: str, publishing: Publishing) -> RulesetDetail:
+    with Session(publishing.engine) as session:
+        try:
+            row = ruleset_registry.get_version(session, version)
+        except ruleset_registry.RulesetRegistryError as exc:
+            raise api_error(exc) from None
+        try:
+            summary = ruleset_registry.summary(parse_ruleset(row.yaml))
+        except RulesetError as exc:  # stored under older rules of validation: show why it no longer parses
+            summary = {"problems": [p.model_dump() for p in exc.errors]}
+        return RulesetDetail(**version_view(row).model_dump(), yaml=row.yaml, summary=summary)
+
+
+def diff(version: str, other: str, publishing: Publishing) -> RulesetDiff:
+    """What changes going from ``version`` to ``other``, as a unified diff of the YAML texts."""
+    with Session(publishing.engine) as session:
+        try:
+            old = ruleset_registry.get_version(session, version)
+            new = ruleset_registry.get_version(session, other)
+        except ruleset_registry.RulesetRegistryError as exc:
+            raise api_error(exc) from None
+        text = ruleset_registry.unified_diff(old.yaml, new.yaml, old_label=version, new_label=other)
+    return RulesetDiff(from_version=version, to_version=other, diff=text)
+
+
+def publish(version: str, publishing: Publishing) -> RulesetVersionView:
+    """Make a stored version live in every worker (re-announces it if it already is)."""
+    return publishing.publish(version)
 
 
 def rulesets_router(
@@ -103,109 +146,20 @@ def rulesets_router(
     name: str,
     auth: Callable[..., None],
     admin: Callable[..., None] | None = None,
-) -> APIRouter:
+) -> RulesetsRouter:
     """``name`` is the ruleset this worker follows: the default for rollback and what ``/live`` reports.
     ``auth`` guards every route (reads); ``admin`` also guards storing, publishing and rolling back."""
-    router = APIRouter(prefix="/v1/rulesets", tags=["rulesets"], dependencies=[Depends(auth)])
+    publishing = RulesetPublishing(engine=engine, publisher=publisher, topic=topic, live=live, name=name)
+    router = RulesetsRouter(publishing, auth=auth)
     administer = [Depends(admin or auth)]
-    lock = threading.Lock()
-
-    def announce(message: RulesetPublished) -> None:
-        try:
-            publisher.publish([announcement(topic, message)], wait=True)
-        except KafkaError as exc:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"{message.version} is live in the registry but workers were not told ({type(exc).__name__}); "
-                f"retry POST /v1/rulesets/{message.version}/publish",
-            ) from exc
-        if message.name == name:
-            live.install(parse_ruleset(message.yaml), source="api")
-
-    def make_live(change: Callable[[Session], RulesetVersionRow]) -> RulesetVersionView:
-        with lock:
-            try:
-                with Session(engine) as session, session.begin():
-                    row = change(session)
-                    view = _view(row)
-                    assert row.published_at is not None
-                    message = RulesetPublished(
-                        name=row.name, version=row.version, yaml=row.yaml, published_at=row.published_at
-                    )
-            except ruleset_registry.RegistryError as exc:
-                raise _http(exc) from None
-            announce(message)
-        return view
-
-    def store(text: str) -> tuple[RulesetVersionView, bool] | JSONResponse:
-        try:
-            with Session(engine) as session, session.begin():
-                stored = ruleset_registry.store_draft(session, text=text, now=utcnow())
-                return _view(stored.row), stored.created
-        except RulesetError as exc:
-            return _problems(exc.errors)
-        except ruleset_registry.RegistryError as exc:
-            raise _http(exc) from None
-
-    @router.post("", status_code=status.HTTP_201_CREATED, response_model=RulesetVersionView, dependencies=administer)
-    async def create_draft(request: Request, response: Response) -> RulesetVersionView | JSONResponse:
-        """Validate and store a draft: 201 with its version, 200 if that exact ruleset exists, 422 with problems."""
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, "a ruleset is at most 1 MiB")
-        text = _yaml_from_body(request.headers.get("content-type", ""), body)
-        result = await run_in_threadpool(store, text)
-        if isinstance(result, JSONResponse):
-            return result
-        view, created = result
-        if not created:
-            response.status_code = status.HTTP_200_OK
-        return view
-
-    @router.get("", response_model=list[RulesetVersionView])
-    def list_rulesets(name: str | None = None) -> list[RulesetVersionView]:
-        with Session(engine) as session:
-            return [_view(r) for r in ruleset_registry.list_versions(session, name=name)]
-
-    @router.get("/live", response_model=LiveView)
-    def get_live() -> LiveView:
-        with Session(engine) as session:
-            row = ruleset_registry.live_version(session, name)
-            version, published_at = (row.version, row.published_at) if row else (None, None)
-        return LiveView(name=name, version=version, published_at=published_at, serving=live.current().version)
-
-    @router.post("/rollback", response_model=RulesetVersionView, dependencies=administer)
-    def rollback(ruleset_name: Annotated[str | None, Query(alias="name", max_length=128)] = None) -> RulesetVersionView:
-        """Return to the version that was live before the current one (of this worker's ruleset by default)."""
-        return make_live(lambda s: ruleset_registry.rollback(s, name=ruleset_name or name, now=utcnow()))
-
-    @router.get("/{version}", response_model=RulesetDetail)
-    def get_ruleset(version: str) -> RulesetDetail:
-        with Session(engine) as session:
-            try:
-                row = ruleset_registry.get_version(session, version)
-            except ruleset_registry.RegistryError as exc:
-                raise _http(exc) from None
-            try:
-                summary = ruleset_registry.summary(parse_ruleset(row.yaml))
-            except RulesetError as exc:  # stored under older rules of validation: show why it no longer parses
-                summary = {"problems": [p.model_dump() for p in exc.errors]}
-            return RulesetDetail(**_view(row).model_dump(), yaml=row.yaml, summary=summary)
-
-    @router.get("/{version}/diff/{other}", response_model=RulesetDiff)
-    def diff(version: str, other: str) -> RulesetDiff:
-        """What changes going from ``version`` to ``other``, as a unified diff of the YAML texts."""
-        with Session(engine) as session:
-            try:
-                old, new = ruleset_registry.get_version(session, version), ruleset_registry.get_version(session, other)
-            except ruleset_registry.RegistryError as exc:
-                raise _http(exc) from None
-            text = ruleset_registry.unified_diff(old.yaml, new.yaml, old_label=version, new_label=other)
-        return RulesetDiff(from_version=version, to_version=other, diff=text)
-
-    @router.post("/{version}/publish", response_model=RulesetVersionView, dependencies=administer)
-    def publish(version: str) -> RulesetVersionView:
-        """Make a stored version live in every worker (re-announces it if it already is)."""
-        return make_live(lambda s: ruleset_registry.publish(s, version=version, now=utcnow())[0])
-
+    view = RulesetVersionView
+    router.add_api_route(
+        "", create_draft, methods=["POST"], status_code=201, response_model=view, dependencies=administer
+    )
+    router.add_api_route("", list_rulesets, methods=["GET"], response_model=list[RulesetVersionView])
+    router.add_api_route("/live", get_live, methods=["GET"], response_model=LiveView)
+    router.add_api_route("/rollback", rollback, methods=["POST"], response_model=view, dependencies=administer)
+    router.add_api_route("/{version}", get_ruleset, methods=["GET"], response_model=RulesetDetail)
+    router.add_api_route("/{version}/diff/{other}", diff, methods=["GET"], response_model=RulesetDiff)
+    router.add_api_route("/{version}/publish", publish, methods=["POST"], response_model=view, dependencies=administer)
     return router
