@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
+from peerscore.errors import NotFound
 from peerscore.events import utcnow
 from peerscore.scoring.backtest.period import Period, parse_moment
 from peerscore.scoring.domain.errors import RulesetError
@@ -17,8 +18,9 @@ from peerscore.scoring.rulesets import ruleset_registry
 
 from . import preview_html as pages
 from .html import notice, url
-from .web import SECURITY_HEADERS, ConsoleDeps, Web
+from .web import SECURITY_HEADERS, Console, ConsoleDeps, Posted, SignedIn, WebDep
 
+router = APIRouter()
 PRESETS = dict(pages.PERIODS)
 
 
@@ -36,74 +38,70 @@ def period_from(fields: dict[str, str], now: datetime) -> tuple[Period, str]:
     return Period(since=parse_moment(preset, now)), PRESETS[preset].lower()
 
 
-def preview_routes(deps: ConsoleDeps, web: Web) -> APIRouter:
-    router = APIRouter()
+def _versions(deps: ConsoleDeps) -> list[ruleset_registry.RulesetVersionRow]:
+    with Session(deps.engine) as session:
+        return ruleset_registry.list_versions(session, name=deps.ruleset_name)
 
-    def versions() -> list[ruleset_registry.RulesetVersionRow]:
-        with Session(deps.engine) as session:
-            return ruleset_registry.list_versions(session, name=deps.ruleset_name)
 
-    @router.get("/preview", response_class=HTMLResponse)
-    def start_page(request: Request, version: str = "") -> Response:
-        sess = web.session(request)
-        stored = versions()
-        live = deps.live.current().version
-        chosen = version or next((v.version for v in stored if v.status == "draft"), live)
-        body = pages.start_form(stored, chosen, live, sess.csrf) + "<h2>Recent previews</h2>"
-        body += pages.jobs_list([(j, v, p, deps.backtests.get(j)) for j, v, p in deps.previews.recent()])
-        return web.page(sess, "Preview a ruleset on history", body, active="preview")
+def _stored_yaml(deps: ConsoleDeps, version: str) -> str:
+    with Session(deps.engine) as session:
+        return ruleset_registry.get_version(session, version).yaml
 
-    @router.post("/preview", response_class=HTMLResponse)
-    async def start(request: Request) -> Response:
-        sess, fields, _ = await web.form(request)
-        version = fields.get("version", "")
 
-        def load() -> str:
-            with Session(deps.engine) as session:
-                return ruleset_registry.get_version(session, version).yaml
+@router.get("/preview", response_class=HTMLResponse)
+def start_page(deps: Console, web: WebDep, sess: SignedIn, version: str = "") -> Response:
+    stored = _versions(deps)
+    live = deps.live.current().version
+    chosen = version or next((v.version for v in stored if v.status == "draft"), live)
+    body = pages.start_form(stored, chosen, live, sess.csrf) + "<h2>Recent previews</h2>"
+    body += pages.jobs_list([(j, v, p, deps.backtests.get(j)) for j, v, p in deps.previews.recent()])
+    return web.page(sess, "Preview a ruleset on history", body, active="preview")
 
-        try:
-            candidate = parse_ruleset(await run_in_threadpool(load))
-            period, label = period_from(fields, utcnow())
-        except ruleset_registry.RulesetNotFound:
-            raise HTTPException(404, f"no ruleset version {version}") from None
-        except (RulesetError, ValueError) as exc:
-            body = notice(f"Cannot preview: {exc}", "error") + pages.start_form(versions(), version, None, sess.csrf)
-            return web.page(sess, "Preview a ruleset on history", body, active="preview", status_code=422)
-        job = deps.backtests.start(candidate, period)
-        deps.previews.add(job.id, version, label)
-        return web.redirect(sess, url(f"/preview/{job.id}"))
 
-    @router.get("/preview/{job_id}", response_class=HTMLResponse)
-    def job_page(request: Request, job_id: str) -> Response:
-        sess = web.session(request)
-        view, meta = deps.backtests.get(job_id), deps.previews.get(job_id)
-        if view is None or meta is None:
-            raise HTTPException(404, "no such preview (previews are kept in memory and forgotten on restart)")
-        version, period = meta
-        if view.status == "running":
-            return web.page(
-                sess, f"Previewing {version}…", pages.running(view, version, period, sess.csrf), active="preview"
-            )
-        if view.status == "done" and view.report is not None:
-            body = pages.report_page(view, view.report, period, deps.live.current().version, sess.csrf)
-            return web.page(sess, f"Preview of {version}", body, active="preview")
-        return web.page(sess, f"Preview of {version}", pages.finished(view, version), active="preview")
+@router.post("/preview", response_class=HTMLResponse)
+async def start(deps: Console, web: WebDep, posted: Posted) -> Response:
+    sess, version = posted.session, posted.fields.get("version", "")
+    try:
+        candidate = parse_ruleset(await run_in_threadpool(_stored_yaml, deps, version))
+        period, label = period_from(posted.fields, utcnow())
+    except ruleset_registry.RulesetNotFound:
+        raise NotFound(f"no ruleset version {version}") from None
+    except (RulesetError, ValueError) as exc:
+        body = notice(f"Cannot preview: {exc}", "error") + pages.start_form(_versions(deps), version, None, sess.csrf)
+        return web.page(sess, "Preview a ruleset on history", body, active="preview", status_code=422)
+    job = deps.backtests.start(candidate, period)
+    deps.previews.add(job.id, version, label)
+    return web.redirect(sess, url(f"/preview/{job.id}"))
 
-    @router.get("/preview/{job_id}/progress")
-    def progress(request: Request, job_id: str) -> Response:
-        web.session(request)
-        view = deps.backtests.get(job_id)
-        if view is None:
-            raise HTTPException(404, "no such preview")
-        body = {"status": view.status, "done": view.events_done, "total": view.events_total}
-        return JSONResponse(body, headers=SECURITY_HEADERS)
 
-    @router.post("/preview/{job_id}/cancel")
-    async def cancel(request: Request, job_id: str) -> Response:
-        sess, _, _ = await web.form(request)
-        if deps.backtests.cancel(job_id) is None:
-            raise HTTPException(404, "no such preview")
-        return web.redirect(sess, url(f"/preview/{job_id}"))
+@router.get("/preview/{job_id}", response_class=HTMLResponse)
+def job_page(job_id: str, deps: Console, web: WebDep, sess: SignedIn) -> Response:
+    view, meta = deps.backtests.get(job_id), deps.previews.get(job_id)
+    if view is None or meta is None:
+        raise NotFound("no such preview (previews are kept in memory and forgotten on restart)")
+    version, period = meta
+    if view.status == "running":
+        return web.page(
+            sess, f"Previewing {version}…", pages.running(view, version, period, sess.csrf), active="preview"
+        )
+    if view.status == "done" and view.report is not None:
+        body = pages.report_page(view, view.report, period, deps.live.current().version, sess.csrf)
+        return web.page(sess, f"Preview of {version}", body, active="preview")
+    return web.page(sess, f"Preview of {version}", pages.finished(view, version), active="preview")
 
-    return router
+
+@router.get("/preview/{job_id}/progress")
+def progress(job_id: str, deps: Console, _: SignedIn) -> Response:
+    """What the page's script polls: JSON, still behind the sign-in."""
+    view = deps.backtests.get(job_id)
+    if view is None:
+        raise NotFound("no such preview")
+    body = {"status": view.status, "done": view.events_done, "total": view.events_total}
+    return JSONResponse(body, headers=SECURITY_HEADERS)
+
+
+@router.post("/preview/{job_id}/cancel")
+async def cancel(job_id: str, deps: Console, web: WebDep, posted: Posted) -> Response:
+    if deps.backtests.cancel(job_id) is None:
+        raise NotFound("no such preview")
+    return web.redirect(posted.session, url(f"/preview/{job_id}"))
