@@ -7,9 +7,11 @@ from typing import cast
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session as DbSession
 
 from peerscore.api import deprecate_email_in_url
 from peerscore.errors import NotFound
+from peerscore.scoring.predictive import registry as model_registry
 
 from . import lead_html as pages
 from .auth import Session
@@ -71,4 +73,6 @@ def account(account_key: str, deps: Console, web: WebDep, sess: SignedIn) -> Res
 
 @router.get("/model", response_class=HTMLResponse)
 def model(deps: Console, web: WebDep, sess: SignedIn) -> Response:
-    return web.page(sess, "Predictive model", model_body(deps.engine), active="model")
+    with DbSession(deps.engine) as session:
+        versions, roles = model_registry.versions(session), model_registry.current_roles(session)
+    return web.page(sess, "Predictive model", model_body(versions, roles), active="model")
