@@ -27,7 +27,7 @@ from .publishing import RulesetPublishing, api_error, current_publishing
 from .views import LiveView, RulesetDetail, RulesetDiff, RulesetVersionView, version_view
 from .watcher import LiveRuleset
 
-__all__ = ["RulesetVersionView", "RulesetsRouter", "rulesets_router"]
+__all__ = ["RulesetsRouter", "rulesets_router"]
 
 MAX_BODY_BYTES = 1024 * 1024
 YAML_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "")
