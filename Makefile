@@ -37,7 +37,7 @@ test-integration: setup browser ## Integration, end-to-end and browser tests (em
 lint: setup ## ruff + mypy
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy shared/src services/ingest/src services/scoring/src services/crm-sync/src
+	@$(UV) run --frozen mypy shared/src services/ingest/src services/scoring/src services/crm-sync/src tools/src testkit/src
 
 fmt: setup ## Format and autofix
 	@$(UV) run --frozen ruff format .
