@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 import structlog
-from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -47,7 +47,7 @@ from peerscore.consumer_contract import (
 )
 from peerscore.consumer_offsets import dead_letter, first_offsets, next_offsets
 from peerscore.failures import DeterministicError, RetryableError, describe, is_transient
-from peerscore.kafka_io import OutgoingRecord, Publisher
+from peerscore.kafka_io import LoopConsumer, OutgoingRecord, Publisher
 from peerscore.observability import ConsumerMetrics
 
 log = structlog.get_logger(__name__)
@@ -82,7 +82,7 @@ class ConsumerLoop(Generic[T]):
     def __init__(
         self,
         *,
-        consumer: KafkaConsumer,
+        consumer: LoopConsumer,
         topics: Sequence[str],
         handler: BatchHandler[T],
         dlq_topic: str,
