@@ -225,19 +225,27 @@ class ConfluentConsumer:
         self._consumer.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def _on_assign(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
-        """Let the listener choose starting offsets (its seeks are collected), then assign with them."""
-        self._assigning = {}
+        """Let the listener choose starting offsets (its seeks are collected), then assign with them.
+
+        A listener that raises is logged and the assignment goes on, as kafka-python does (an exception escaping
+        here would leave the group without this member)."""
+        starts: dict[TopicPartition, int] = {}
+        self._assigning = starts
         try:
             if self._listener is not None:
                 self._listener.on_partitions_assigned([_tp(c) for c in partitions])
-            starts = self._assigning
+        except Exception:  # noqa: BLE001 - kafka-python's behaviour: log, keep the assignment
+            log.exception("rebalance_listener_failed", callback="on_partitions_assigned")
         finally:
             self._assigning = None
         consumer.assign([ck.TopicPartition(c.topic, c.partition, starts.get(_tp(c), _UNSET)) for c in partitions])
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
-        if self._listener is not None:
-            self._listener.on_partitions_revoked([_tp(c) for c in partitions])
+        try:
+            if self._listener is not None:
+                self._listener.on_partitions_revoked([_tp(c) for c in partitions])
+        except Exception:  # noqa: BLE001 - as on assignment
+            log.exception("rebalance_listener_failed", callback="on_partitions_revoked")
         consumer.unassign()
 
     def assignment(self) -> set[TopicPartition]:
