@@ -304,7 +304,10 @@ class ConfluentConsumer:
 
     def highwater(self, partition: TopicPartition) -> int | None:
         """The high-water mark last seen in a fetch response (no request), or None before any."""
-        marks = self._consumer.get_watermark_offsets(_ck(partition), cached=True)
+        try:
+            marks = self._consumer.get_watermark_offsets(_ck(partition), cached=True)
+        except ck.KafkaException:  # a lag figure is not worth failing a batch for
+            return None
         return marks[1] if marks is not None and marks[1] >= 0 else None
 
     def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None:
