@@ -13,6 +13,7 @@ Contract with clients:
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -24,7 +25,7 @@ from peerscore.ingest.auth import header_key, require_key
 from peerscore.ingest.body import check_call_sizes, read_json_body
 from peerscore.ingest.deps import IngestDep, IngestState
 from peerscore.ingest.metrics import counted
-from peerscore.ingest.normalise import normalise_batch, normalise_call
+from peerscore.ingest.normalise import CALL_TYPES, normalise_batch, normalise_call
 from peerscore.ingest.openapi import operation
 
 log = structlog.get_logger(__name__)
@@ -47,9 +48,11 @@ def normalise(
     return [event]
 
 
-async def accept(request: Request, state: IngestState, endpoint: str, call_type: str | None) -> JSONResponse:
-    """Authenticate, read, normalise and publish one request; 200 only once every event is acknowledged."""
+async def accept(call_type: str | None, request: Request, state: IngestDep) -> JSONResponse:
+    """Authenticate, read, normalise and publish one request (``call_type=None``: a batch); 200 only once every
+    event is acknowledged."""
     received_at = utcnow()
+    endpoint = call_type or "batch"
     with counted(state.metrics, endpoint):
         matched = header_key(state.keys, request.headers)
         body = await read_json_body(request.headers, request.stream(), state.settings.max_batch_bytes)
@@ -66,36 +69,15 @@ async def accept(request: Request, state: IngestState, endpoint: str, call_type:
     return JSONResponse({"success": True})
 
 
-@router.post("/v1/batch", openapi_extra=operation(None))
-async def ingest_batch(request: Request, state: IngestDep) -> JSONResponse:
-    return await accept(request, state, "batch", None)
-
-
-@router.post("/v1/track", openapi_extra=operation("track"))
-async def ingest_track(request: Request, state: IngestDep) -> JSONResponse:
-    return await accept(request, state, "track", "track")
-
-
-@router.post("/v1/identify", openapi_extra=operation("identify"))
-async def ingest_identify(request: Request, state: IngestDep) -> JSONResponse:
-    return await accept(request, state, "identify", "identify")
-
-
-@router.post("/v1/page", openapi_extra=operation("page"))
-async def ingest_page(request: Request, state: IngestDep) -> JSONResponse:
-    return await accept(request, state, "page", "page")
-
-
-@router.post("/v1/screen", openapi_extra=operation("screen"))
-async def ingest_screen(request: Request, state: IngestDep) -> JSONResponse:
-    return await accept(request, state, "screen", "screen")
-
-
-@router.post("/v1/group", openapi_extra=operation("group"))
-async def ingest_group(request: Request, state: IngestDep) -> JSONResponse:
-    return await accept(request, state, "group", "group")
-
-
-@router.post("/v1/alias", openapi_extra=operation("alias"))
-async def ingest_alias(request: Request, state: IngestDep) -> JSONResponse:
-    return await accept(request, state, "alias", "alias")
+# One handler, one route per path: the OpenAPI document describes each call type's body on its own path.
+router.add_api_route(
+    "/v1/batch", partial(accept, None), methods=["POST"], name="ingest_batch", openapi_extra=operation(None)
+)
+for _call_type in CALL_TYPES:
+    router.add_api_route(
+        f"/v1/{_call_type}",
+        partial(accept, _call_type),
+        methods=["POST"],
+        name=f"ingest_{_call_type}",
+        openapi_extra=operation(_call_type),
+    )

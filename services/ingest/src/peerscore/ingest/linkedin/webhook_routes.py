@@ -9,6 +9,7 @@ exist only when the app is configured with a client secret (see :func:`peerscore
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from peerscore.events import EngagementEvent, utcnow
 from peerscore.ingest.body import parse_json, read_limited
-from peerscore.ingest.deps import IngestDep, IngestState, LinkedInDep, LinkedInState
+from peerscore.ingest.deps import IngestDep, LinkedInDep, LinkedInState
 from peerscore.ingest.errors import InvalidEvent
 from peerscore.ingest.linkedin.client import LinkedInUnavailable
 from peerscore.ingest.linkedin.leads import lead_event, parse_notification
@@ -43,7 +44,8 @@ MAX_REPORTED = 100
 router = APIRouter(prefix="/v1/linkedin", tags=["linkedin"])
 
 
-def answer_challenge(kind: str, request: Request, linkedin: LinkedInState) -> JSONResponse:
+def answer_challenge(kind: str, request: Request, linkedin: LinkedInDep) -> JSONResponse:
+    """LinkedIn's validation challenge: the code signed with the client secret, which proves we hold it."""
     code = request.query_params.get("challengeCode")
     if not code or not challenge_code_acceptable(code):
         # Only LinkedIn's UUID-shaped codes are answered: any other string could be a body to be signed.
@@ -99,7 +101,7 @@ async def notification_events(
     return events, [s.as_dict() for s in skipped_actions]
 
 
-async def receive(kind: str, request: Request, ingest: IngestState, linkedin: LinkedInState) -> JSONResponse:
+async def receive(kind: str, request: Request, ingest: IngestDep, linkedin: LinkedInDep) -> JSONResponse:
     """Verify, normalise and publish one notification; every refusal is counted by kind and outcome."""
     received_at = utcnow()
     try:
@@ -126,21 +128,23 @@ async def receive(kind: str, request: Request, ingest: IngestState, linkedin: Li
     return JSONResponse({"success": True, "published": len(events), "skipped": skipped[:MAX_REPORTED]})
 
 
-@router.get("/leads", summary="LinkedIn webhook validation challenge (Lead Sync)")
-def lead_challenge(request: Request, linkedin: LinkedInDep) -> JSONResponse:
-    return answer_challenge("lead", request, linkedin)
-
-
-@router.post("/leads", summary="LinkedIn Lead Sync notification (LEAD_ACTION), signed with X-LI-Signature")
-async def lead_notification(request: Request, ingest: IngestDep, linkedin: LinkedInDep) -> JSONResponse:
-    return await receive("lead", request, ingest, linkedin)
-
-
-@router.get("/social-actions", summary="LinkedIn webhook validation challenge (organisation social actions)")
-def social_challenge(request: Request, linkedin: LinkedInDep) -> JSONResponse:
-    return answer_challenge("social", request, linkedin)
-
-
-@router.post("/social-actions", summary="LinkedIn organisation social action notifications, signed")
-async def social_notification(request: Request, ingest: IngestDep, linkedin: LinkedInDep) -> JSONResponse:
-    return await receive("social", request, ingest, linkedin)
+# (path, challenge summary, notification summary) per kind; the handlers take the kind as first argument.
+KINDS = {
+    "lead": (
+        "/leads",
+        "LinkedIn webhook validation challenge (Lead Sync)",
+        "LinkedIn Lead Sync notification (LEAD_ACTION), signed with X-LI-Signature",
+    ),
+    "social": (
+        "/social-actions",
+        "LinkedIn webhook validation challenge (organisation social actions)",
+        "LinkedIn organisation social action notifications, signed",
+    ),
+}
+for _kind, (_path, _challenge, _notification) in KINDS.items():
+    router.add_api_route(
+        _path, partial(answer_challenge, _kind), methods=["GET"], name=f"{_kind}_challenge", summary=_challenge
+    )
+    router.add_api_route(
+        _path, partial(receive, _kind), methods=["POST"], name=f"{_kind}_notification", summary=_notification
+    )
