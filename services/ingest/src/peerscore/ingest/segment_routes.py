@@ -24,7 +24,7 @@ from peerscore.events import EngagementEvent, utcnow
 from peerscore.ingest.auth import header_key, require_key
 from peerscore.ingest.body import check_call_sizes, read_json_body
 from peerscore.ingest.deps import IngestDep, IngestState
-from peerscore.ingest.metrics import counted
+from peerscore.ingest.metrics import counted, timed
 from peerscore.ingest.normalise import CALL_TYPES, normalise_batch, normalise_call
 from peerscore.ingest.openapi import operation
 
@@ -53,7 +53,7 @@ async def accept(call_type: str | None, request: Request, state: IngestDep) -> J
     event is acknowledged."""
     received_at = utcnow()
     endpoint = call_type or "batch"
-    with counted(state.metrics, endpoint):
+    with timed(state.metrics, endpoint), counted(state.metrics, endpoint):
         matched = header_key(state.keys, request.headers)
         body = await read_json_body(request.headers, request.stream(), state.settings.max_batch_bytes)
         if matched is None:
