@@ -33,6 +33,7 @@ BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="peerscore"'}
 class RequestRejected(ApiError):
     """The request as a whole is unacceptable (credential, size, encoding, syntax, broker down).
 
+    ``detail`` (the field paths at fault, else the message) is what the shared handler would render too;
     ``extra`` adds top-level keys to the body (the CSV import's report of what was published).
     """
 
@@ -46,15 +47,15 @@ class RequestRejected(ApiError):
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message, headers=dict(headers) if headers is not None else None)
         self.message = message
-        self.fields = tuple(detail)
+        self.fields = [d.as_dict() for d in detail[:MAX_REPORTED_ERRORS]]
         self.extra = dict(extra or {})
+        super().__init__(self.fields or message, headers=dict(headers) if headers is not None else None)
 
-    def as_dict(self, max_detail: int = MAX_REPORTED_ERRORS) -> dict[str, object]:
+    def as_dict(self) -> dict[str, object]:
         body: dict[str, object] = {"error": self.code, "message": self.message}
         if self.fields:
-            body["detail"] = [d.as_dict() for d in self.fields[:max_detail]]
+            body["detail"] = self.fields
         return {**body, **self.extra}
 
 
