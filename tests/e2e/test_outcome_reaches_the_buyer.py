@@ -28,7 +28,7 @@ from segment.analytics import Client as SegmentClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-import tests.unit.ingest.test_linkedin_fetch as linkedin_fake
+import tests.unit.ingest.linkedin.test_client as linkedin_fake
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app as create_crm_app
 from peerscore.crm_sync.settings import HubSpotSettings

@@ -20,7 +20,7 @@ from peerscore.crm_sync.app import create_app as crm_app
 from peerscore.crm_sync.settings import HubSpotSettings, OutcomeSettings
 from peerscore.db import make_engine
 from peerscore.ingest.app import create_app as ingest_app
-from peerscore.ingest.settings import IngestSettings, LinkedInSettings
+from peerscore.ingest.settings import IngestConfig, IngestSettings, LinkedInSettings
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings
 from tests.integration.test_security_routes import (
     API_TOKEN,
@@ -44,12 +44,14 @@ def publisher() -> RecordingPublisher:
 @pytest.fixture
 def ingest(publisher: RecordingPublisher) -> Iterator[TestClient]:
     app = ingest_app(
-        IngestSettings(write_keys=[WRITE_KEY]),
-        IDENTITY,
-        PROD,
-        KafkaSettings(bootstrap_servers="127.0.0.1:9"),
-        publisher,
-        linkedin=LinkedInSettings(client_secret=SecretStr(LINKEDIN_SECRET)),
+        IngestConfig(
+            IngestSettings(write_keys=[WRITE_KEY]),
+            IDENTITY,
+            PROD,
+            KafkaSettings(bootstrap_servers="127.0.0.1:9"),
+            linkedin=LinkedInSettings(client_secret=SecretStr(LINKEDIN_SECRET)),
+        ),
+        publisher=publisher,
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from peerscore.crm_sync.app import create_app as crm_app
 from peerscore.db import make_engine
 from peerscore.ingest.app import create_app as ingest_app
-from peerscore.ingest.settings import IngestSettings, LinkedInSettings
+from peerscore.ingest.settings import IngestConfig, IngestSettings, LinkedInSettings
 from peerscore.kafka_io import OutgoingRecord
 from peerscore.scoring.app import ScoringConfig
 from peerscore.scoring.app import create_app as scoring_app
@@ -135,12 +135,14 @@ def build_apps(engine: Engine, publisher: RecordingPublisher, kafka: KafkaSettin
     )
     return {
         "ingest": ingest_app(
-            IngestSettings(write_keys=[WRITE_KEY]),
-            IDENTITY,
-            PROD,
-            kafka,
-            publisher,
-            linkedin=LinkedInSettings(client_secret=SecretStr(LINKEDIN_SECRET)),
+            IngestConfig(
+                IngestSettings(write_keys=[WRITE_KEY]),
+                IDENTITY,
+                PROD,
+                kafka,
+                linkedin=LinkedInSettings(client_secret=SecretStr(LINKEDIN_SECRET)),
+            ),
+            publisher=publisher,
         ),
         "scoring": scoring_app(config, engine=engine, publisher=publisher, start_consumer=False),
         "crm": crm_app(

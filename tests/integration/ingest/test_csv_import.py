@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from peerscore.cli import app as cli
 from peerscore.events import EngagementEvent
 from peerscore.ingest.app import create_app
-from peerscore.ingest.settings import IngestSettings
+from peerscore.ingest.settings import IngestConfig, IngestSettings
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 from peerscore.topics import Topics
 from tests.kafka_helpers import read_topic
@@ -62,10 +62,12 @@ def test_cli_refuses_bad_rows_then_imports_and_reimports_with_the_same_ids(
 
 def test_upload_endpoint_publishes_skipping_invalid_rows(kafka_settings: KafkaSettings, topics: Topics) -> None:
     app = create_app(
-        IngestSettings(write_keys=["wk-csv:backoffice"]),
-        IdentitySettings(person_key_secret=SecretStr("csv-integration-secret")),
-        RuntimeSettings(env="dev"),
-        kafka_settings,
+        IngestConfig(
+            IngestSettings(write_keys=["wk-csv:backoffice"]),
+            IdentitySettings(person_key_secret=SecretStr("csv-integration-secret")),
+            RuntimeSettings(env="dev"),
+            kafka_settings,
+        ),
     )
     text = ROWS + ",,,,,Demo Requested,,\n"
     with TestClient(app) as client:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from peerscore.events import EngagementEvent
 from peerscore.ingest.app import create_app
-from peerscore.ingest.settings import IngestSettings
+from peerscore.ingest.settings import IngestConfig, IngestSettings
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 from peerscore.topics import Topics
 from tests.kafka_helpers import read_topic
@@ -27,10 +27,12 @@ WRITE_KEY = "wk-integration"
 def app_client(kafka_settings: KafkaSettings) -> TestClient:
     """No publisher injected: the app's lifespan builds (and closes) a real KafkaPublisher."""
     app = create_app(
-        IngestSettings(write_keys=[SecretStr(WRITE_KEY)]),
-        IdentitySettings(person_key_secret=SecretStr("integration-person-secret")),
-        RuntimeSettings(env="dev"),
-        kafka_settings,
+        IngestConfig(
+            IngestSettings(write_keys=[SecretStr(WRITE_KEY)]),
+            IdentitySettings(person_key_secret=SecretStr("integration-person-secret")),
+            RuntimeSettings(env="dev"),
+            kafka_settings,
+        ),
     )
     return TestClient(app)
 
@@ -113,10 +115,12 @@ def test_broker_down_answers_503_with_retry_after() -> None:
         )
         ensure_topics(own)
         app = create_app(
-            IngestSettings(write_keys=[SecretStr(WRITE_KEY)], publish_timeout_s=3.0),
-            IdentitySettings(person_key_secret=SecretStr("integration-person-secret")),
-            RuntimeSettings(env="dev"),
-            own,
+            IngestConfig(
+                IngestSettings(write_keys=[SecretStr(WRITE_KEY)], publish_timeout_s=3.0),
+                IdentitySettings(person_key_secret=SecretStr("integration-person-secret")),
+                RuntimeSettings(env="dev"),
+                own,
+            ),
         )
         with TestClient(app) as client:
             assert (

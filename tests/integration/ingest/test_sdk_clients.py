@@ -26,7 +26,7 @@ from peerscore.db import create_tables
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import person_key
 from peerscore.ingest.app import create_app
-from peerscore.ingest.settings import IngestSettings, LinkedInSettings
+from peerscore.ingest.settings import IngestConfig, IngestSettings, LinkedInSettings
 from peerscore.kafka_io import KafkaPublisher, OutgoingRecord, Publisher, make_publisher
 from peerscore.scoring.domain.ruleset import load_default_ruleset
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
@@ -54,12 +54,14 @@ def serve(
 ) -> Iterator[str]:
     """Ingest on a real uvicorn in a thread; with ``publisher=None`` the app's lifespan owns a Kafka producer."""
     app = create_app(
-        IngestSettings(write_keys=[f"{SEGMENT_KEY}:website", f"{RUDDER_KEY}:backend"], retry_after_s=1),
-        IdentitySettings(person_key_secret=SecretStr(SECRET)),
-        RuntimeSettings(env="dev"),
-        kafka,
+        IngestConfig(
+            IngestSettings(write_keys=[f"{SEGMENT_KEY}:website", f"{RUDDER_KEY}:backend"], retry_after_s=1),
+            IdentitySettings(person_key_secret=SecretStr(SECRET)),
+            RuntimeSettings(env="dev"),
+            kafka,
+            linkedin=linkedin,
+        ),
         publisher=publisher,
-        linkedin=linkedin,
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))

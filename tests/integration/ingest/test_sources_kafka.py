@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from peerscore.events import DeadLetter, EngagementEvent
 from peerscore.ingest.app import create_app
-from peerscore.ingest.settings import IngestSettings, LinkedInSettings, SourceTopicSettings
+from peerscore.ingest.settings import IngestConfig, IngestSettings, LinkedInSettings, SourceTopicSettings
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 from peerscore.topics import Topics
 from tests.kafka_helpers import produce, read_topic
@@ -87,11 +87,13 @@ def test_source_topics_feed_the_events_topic_and_the_dlq(kafka_settings: KafkaSe
     produce(kafka_settings, sources.linkedin_social_topic, [("org", json.dumps(SOCIAL).encode())])
     produce(kafka_settings, sources.content_topic, [(None, json.dumps(CONTENT).encode()), ("k", bad_content)])
     app = create_app(
-        IngestSettings(write_keys=["wk-sources"]),
-        IdentitySettings(person_key_secret=SecretStr("sources-integration-secret")),
-        RuntimeSettings(env="dev"),
-        kafka_settings,
-        sources=sources,
+        IngestConfig(
+            IngestSettings(write_keys=["wk-sources"]),
+            IdentitySettings(person_key_secret=SecretStr("sources-integration-secret")),
+            RuntimeSettings(env="dev"),
+            kafka_settings,
+            sources=sources,
+        ),
     )
     with TestClient(app) as client:
         events_raw = read_topic(kafka_settings, topics.events, expect=5, timeout=40)
@@ -128,11 +130,13 @@ def test_signed_linkedin_webhook_lands_on_the_events_topic(kafka_settings: Kafka
     """The webhook edge with the app's own acks=all publisher: 200 only after the broker acknowledged."""
     client_secret = b"integration-li-secret"
     app = create_app(
-        IngestSettings(write_keys=["wk-sources"]),
-        IdentitySettings(person_key_secret=SecretStr("sources-integration-secret")),
-        RuntimeSettings(env="dev"),
-        kafka_settings,
-        linkedin=LinkedInSettings(client_secret=SecretStr(client_secret.decode())),
+        IngestConfig(
+            IngestSettings(write_keys=["wk-sources"]),
+            IdentitySettings(person_key_secret=SecretStr("sources-integration-secret")),
+            RuntimeSettings(env="dev"),
+            kafka_settings,
+            linkedin=LinkedInSettings(client_secret=SecretStr(client_secret.decode())),
+        ),
     )
     raw = json.dumps(SOCIAL).encode()
     signature = hmac.new(client_secret, b"hmacsha256=" + raw, hashlib.sha256).hexdigest()

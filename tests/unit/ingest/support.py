@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from peerscore.ingest.app import create_app
-from peerscore.ingest.settings import IngestSettings
+from peerscore.ingest.settings import IngestConfig, IngestSettings
 from peerscore.kafka_io import OutgoingRecord
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 
@@ -57,10 +57,12 @@ def make_settings(**overrides: object) -> IngestSettings:
 
 def make_client(publisher: RecordingPublisher, **overrides: object) -> TestClient:
     app = create_app(
-        make_settings(**overrides),
-        IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="dev"),
-        KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+        IngestConfig(
+            make_settings(**overrides),
+            IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
+            RuntimeSettings(env="dev"),
+            KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+        ),
         publisher=publisher,
     )
     return TestClient(app)

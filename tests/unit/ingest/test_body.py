@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from peerscore.ingest.body import check_depth, decode, gunzip_limited, parse_json, read_limited
-from peerscore.ingest.errors import RequestRejected
+from peerscore.ingest.rejections import RequestRejected
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:

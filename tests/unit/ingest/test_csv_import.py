@@ -8,10 +8,10 @@ import pytest
 
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import person_key
-from peerscore.ingest.csv_api import safe_upload_name
 from peerscore.ingest.csv_import import CsvImport, ImportInterrupted, run_import
+from peerscore.ingest.csv_routes import safe_upload_name
 from peerscore.ingest.csv_rows import CsvFormatError, RowError, normalise_rows
-from peerscore.ingest.errors import RequestRejected
+from peerscore.ingest.rejections import RequestRejected
 from tests.unit.ingest.support import (
     SECOND_KEY,
     SECOND_SOURCE,

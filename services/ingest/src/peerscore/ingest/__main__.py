@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
 from peerscore.ingest.app import create_app
-from peerscore.ingest.settings import IngestSettings, LinkedInSettings, SourceTopicSettings
+from peerscore.ingest.settings import IngestConfig, IngestSettings, LinkedInSettings, SourceTopicSettings
 from peerscore.observability import configure_logging
 from peerscore.runtime import tune_gc_for_throughput
 from peerscore.settings import HttpSettings, IdentitySettings, KafkaSettings, RuntimeSettings
@@ -19,10 +19,15 @@ def build_app() -> FastAPI:
     """The app from the environment; also the factory each worker process calls when ``INGEST_WORKERS`` > 1."""
     runtime = RuntimeSettings()
     configure_logging("ingest", runtime.log_level)
-    identity = IdentitySettings().check(runtime)
-    settings = IngestSettings().check(runtime)
-    linkedin = LinkedInSettings().check(runtime)
-    app = create_app(settings, identity, runtime, KafkaSettings(), linkedin=linkedin, sources=SourceTopicSettings())
+    config = IngestConfig(
+        ingest=IngestSettings(),
+        identity=IdentitySettings(),
+        runtime=runtime,
+        kafka=KafkaSettings(),
+        linkedin=LinkedInSettings(),
+        sources=SourceTopicSettings(),
+    )
+    app = create_app(config)  # checks the secrets before anything is served
     tune_gc_for_throughput()
     return app
 

@@ -3,14 +3,17 @@
 SDKs put the write key in HTTP Basic as the user name with an empty password; some HTTP sources use an
 ``X-Write-Key`` header or ``writeKey`` in the JSON body. The first credential presented decides: a wrong Basic
 key is not rescued by a right body key, so a misconfigured client fails loudly instead of half-working.
+The Segment routes also read ``writeKey`` from the body, the CSV import only headers; both go through
+:func:`header_key` and :func:`require_key`, and answer a failure with the same 401.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from peerscore.ingest.rejections import Unauthenticated
 from peerscore.ingest.settings import WriteKeyBinding
 from peerscore.secrets_compare import secrets_equal
 
@@ -60,3 +63,22 @@ class WriteKeys:
 
     def accepts(self, given: object) -> bool:
         return self.match(given) is not None
+
+
+def header_key(keys: WriteKeys, headers: Mapping[str, str]) -> KeyMatch | None:
+    """The key presented in headers, checked: None when there is none, 401 when it is wrong.
+
+    Checked before the body is read, so a wrong key costs no decompression or parsing.
+    """
+    presented = header_write_key(headers.get("authorization"), headers.get("x-write-key"))
+    if presented is None:
+        return None
+    return require_key(keys, presented)
+
+
+def require_key(keys: WriteKeys, given: object) -> KeyMatch:
+    """The binding of an accepted key, or 401 (one answer for missing and wrong keys)."""
+    matched = keys.match(given)
+    if matched is None:
+        raise Unauthenticated()
+    return matched

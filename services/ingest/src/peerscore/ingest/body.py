@@ -1,38 +1,85 @@
 """Reading a request body safely: bounded size, gzip without bombs, JSON without pathological nesting.
 
 Every limit is enforced on the bytes as they arrive or decompress, never after materialising an unbounded
-buffer, so one hostile request cannot exhaust the process's memory.
+buffer, so one hostile request cannot exhaust the process's memory. Every size check of the ingest API lives
+here: the declared ``Content-Length``, the bytes read, the decompressed bytes, the calls per batch and the
+bytes per call.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from peerscore.api import BodyTooLarge, read_within
-from peerscore.ingest.errors import FieldError, RequestRejected
+from peerscore.api import BodyTooLarge as BodyOverLimit
+from peerscore.api import read_within
+from peerscore.ingest.errors import FieldError
+from peerscore.ingest.rejections import BodyTooLarge, InvalidBody, UnsupportedEncoding
+from peerscore.secrets_compare import ascii_digits
 
 MAX_JSON_DEPTH = 32
 
 
-def too_large(message: str, path: str = "$", detail: Sequence[FieldError] = ()) -> RequestRejected:
+def too_large(message: str, path: str = "$", detail: Sequence[FieldError] = ()) -> BodyTooLarge:
     """413 naming where: ``$`` is the whole body, ``batch`` the list, ``batch[3]`` one call."""
-    return RequestRejected(413, "too_large", "payload_too_large", message, detail or [FieldError(path, message)])
+    return BodyTooLarge(message, detail or [FieldError(path, message)])
 
 
-def bad_request(message: str, path: str = "$") -> RequestRejected:
-    return RequestRejected(400, "invalid", "invalid_body", message, [FieldError(path, message)])
+def bad_request(message: str, path: str = "$") -> InvalidBody:
+    return InvalidBody(message, [FieldError(path, message)])
+
+
+def check_declared_length(headers: Mapping[str, str], limit: int, what: str = "request body", path: str = "$") -> None:
+    """413 before reading anything when ``Content-Length`` already says the body is over ``limit``."""
+    length = headers.get("content-length", "")
+    if ascii_digits(length) and int(length) > limit:
+        raise too_large(f"{what} is larger than {limit} bytes", path=path)
 
 
 async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     """The whole body, or 413 as soon as more than ``limit`` bytes have arrived."""
     try:
         return await read_within(chunks, limit)
-    except BodyTooLarge as exc:
+    except BodyOverLimit as exc:
         raise too_large(str(exc)) from None
+
+
+async def limited_stream(
+    chunks: AsyncGenerator[bytes, None], limit: int, what: str, path: str
+) -> AsyncGenerator[bytes, None]:
+    """``chunks`` passed on as they arrive, and 413 as soon as more than ``limit`` bytes have (for parsers that
+    read a stream themselves, like the multipart parser)."""
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise too_large(f"{what} is larger than {limit} bytes", path=path)
+        yield chunk
+
+
+async def read_json_body(headers: Mapping[str, str], chunks: AsyncIterator[bytes], limit: int) -> dict[str, Any]:
+    """A JSON object of at most ``limit`` bytes, compressed or not (the Segment SDKs gzip their batches)."""
+    check_declared_length(headers, limit)
+    raw = await read_limited(chunks, limit)
+    return parse_json(decode(raw, headers.get("content-encoding"), limit))
+
+
+def check_call_sizes(calls: Sequence[Any], prefix: str, *, max_calls: int, max_call_bytes: int) -> None:
+    """413 naming every call over the per-call limit (``batch[7]``; ``$`` for a single-call body)."""
+    if len(calls) > max_calls:
+        raise too_large(f"batch holds more than {max_calls} calls", path=prefix)
+    message = f"is larger than {max_call_bytes} bytes"
+    oversized = [
+        FieldError(f"{prefix}[{index}]" if prefix else "$", message)
+        for index, call in enumerate(calls)
+        if serialised_size(call) > max_call_bytes
+    ]
+    if oversized:
+        more = f" (and {len(oversized) - 1} more, see detail)" if len(oversized) > 1 else ""
+        raise too_large(f"{oversized[0].path} {message}{more}", detail=oversized)
 
 
 def gunzip_limited(data: bytes, limit: int) -> bytes:
@@ -59,7 +106,7 @@ def decode(data: bytes, content_encoding: str | None, limit: int) -> bytes:
         return gunzip_limited(data, limit)
     if encoding == "identity":
         return data
-    raise RequestRejected(415, "invalid", "unsupported_encoding", "Content-Encoding must be gzip or identity")
+    raise UnsupportedEncoding("Content-Encoding must be gzip or identity")
 
 
 def check_depth(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:

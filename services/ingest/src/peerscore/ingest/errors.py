@@ -1,7 +1,8 @@
 """Domain errors of the ingest edge, free of any web framework so normalisation stays pure.
 
 Messages name the JSON field path and what was expected, never the offending value: values may be personal
-data and these messages are both logged and returned to the caller.
+data and these messages are both logged and returned to the caller. The HTTP answers built from them live in
+:mod:`peerscore.ingest.rejections`.
 """
 
 from __future__ import annotations
@@ -59,25 +60,3 @@ def contract_error(error: Mapping[str, Any]) -> str:
 def breaks_contract(exc: ValidationError, path: str) -> InvalidEvent:
     """An event that does not fit :mod:`peerscore.events` (lengths and shapes of :mod:`peerscore.limits`)."""
     return InvalidEvent([FieldError(path or "$", contract_error(e)) for e in exc.errors()])
-
-
-class RequestRejected(Exception):
-    """The request as a whole is unacceptable (size, encoding, syntax); ``reason`` labels the metric.
-
-    ``detail`` names the offending parts by field path (``batch[3]`` is over 32 KB, ``batch`` holds too many
-    calls) so a client can find what to split or fix.
-    """
-
-    def __init__(self, status: int, reason: str, error: str, message: str, detail: Sequence[FieldError] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.error = error
-        self.message = message
-        self.detail = tuple(detail)
-
-    def as_dict(self, max_detail: int = 100) -> dict[str, object]:
-        body: dict[str, object] = {"error": self.error, "message": self.message}
-        if self.detail:
-            body["detail"] = [d.as_dict() for d in self.detail[:max_detail]]
-        return body

@@ -14,6 +14,7 @@ from typing import Any
 from peerscore import limits
 from peerscore.ingest.errors import InvalidEvent, join_path
 from peerscore.ingest.timestamps import parse_timestamp
+from peerscore.ingest.traits import is_mapping
 
 MAX_ID_CHARS = 200
 MAX_EPOCH_MS = 253_402_300_799_999
@@ -26,7 +27,7 @@ def mapping(parent: Mapping[str, Any], field: str, path: str, *, required: bool 
         if required:
             raise InvalidEvent.at(join_path(path, field), "is required")
         return {}
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         raise InvalidEvent.at(join_path(path, field), "must be an object")
     return value
 
@@ -44,8 +45,21 @@ def object_list(parent: Mapping[str, Any], field: str, path: str) -> list[Mappin
     return value
 
 
-def identifier(parent: Mapping[str, Any], field: str, path: str, *, required: bool = False) -> str | None:
-    """An id or URN: a non-empty string (or an integer, as LinkedIn's numeric ids) of bounded length."""
+def identifier(
+    parent: Mapping[str, Any],
+    field: str,
+    path: str,
+    *,
+    required: bool = False,
+    max_chars: int = MAX_ID_CHARS,
+    strip: bool = True,
+) -> str | None:
+    """An id or URN: a non-empty string (or an integer, as LinkedIn's numeric ids and some SDKs send) of bounded
+    length; anything else is a client bug worth a 400.
+
+    Ids are keys (of people, events, accounts): one that does not fit its column is refused, never cut, since two
+    cut ids could collide. ``strip=False`` keeps an id exactly as sent (Segment ids: the person key hashes them).
+    """
     value = parent.get(field)
     where = join_path(path, field)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -54,9 +68,9 @@ def identifier(parent: Mapping[str, Any], field: str, path: str, *, required: bo
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidEvent.at(where, "must be a string")
-    result = str(value).strip()
-    if len(result) > MAX_ID_CHARS:
-        raise InvalidEvent.at(where, f"must be at most {MAX_ID_CHARS} characters")
+    result = str(value).strip() if strip else str(value)
+    if len(result) > max_chars:
+        raise InvalidEvent.at(where, f"must be at most {max_chars} characters")
     if "\x00" in result:  # ids become keys and columns; PostgreSQL text cannot hold NUL
         raise InvalidEvent.at(where, "must not contain NUL characters")
     return result

@@ -27,7 +27,7 @@ from peerscore.consent import consent_from_traits
 from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import normalise_email, person_key
 from peerscore.ingest.errors import FieldError, InvalidEvent, breaks_contract, join_path
-from peerscore.ingest.fields import bounded_email
+from peerscore.ingest.fields import bounded_email, identifier, mapping
 from peerscore.ingest.timestamps import occurred_at, parse_timestamp
 from peerscore.ingest.traits import group_account_fields, is_mapping, person_account_fields, person_trait_fields, text
 
@@ -66,33 +66,6 @@ def random_event_id() -> str:
     return f"api-{uuid.uuid4()}"
 
 
-def _mapping(parent: Mapping[str, Any], field: str, path: str) -> Mapping[str, Any]:
-    value = parent.get(field)
-    if value is None:
-        return {}
-    if not is_mapping(value):
-        raise InvalidEvent.at(join_path(path, field), "must be an object")
-    return value
-
-
-def _identifier(call: Mapping[str, Any], field: str, path: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:
-    """Segment ids are strings, some SDKs send numbers; anything else is a client bug worth a 400.
-
-    Ids are keys (of people, events, accounts): one that does not fit its column is refused, never cut, since two
-    cut ids could collide."""
-    value = call.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidEvent.at(join_path(path, field), "must be a string")
-    result = str(value)
-    if len(result) > max_chars:
-        raise InvalidEvent.at(join_path(path, field), f"must be at most {max_chars} characters")
-    if "\x00" in result:
-        raise InvalidEvent.at(join_path(path, field), "must not contain NUL characters")
-    return result
-
-
 def _email(path: str, *candidates: tuple[str, Any]) -> str | None:
     """The first candidate that looks like an email, normalised; refused (at its path) when it cannot be one."""
     for where, candidate in candidates:
@@ -104,8 +77,8 @@ def _email(path: str, *candidates: tuple[str, Any]) -> str | None:
 
 def _consent(context: Mapping[str, Any], path: str) -> dict[str, bool]:
     consent_path = join_path(path, "context.consent")
-    consent = _mapping(context, "consent", join_path(path, "context"))
-    preferences = _mapping(consent, "categoryPreferences", consent_path)
+    consent = mapping(context, "consent", join_path(path, "context"))
+    preferences = mapping(consent, "categoryPreferences", consent_path)
     result: dict[str, bool] = {}
     for category, allowed in preferences.items():
         if not isinstance(allowed, bool):
@@ -145,7 +118,7 @@ def _what(
     call: Mapping[str, Any], kind: str, path: str, context: Mapping[str, Any]
 ) -> tuple[str, str | None, dict[str, Any]]:
     """The dotted type, original name and properties of one call."""
-    properties = dict(_mapping(call, "properties", path))
+    properties = dict(mapping(call, "properties", path))
     if kind == "track":
         name = _bounded_text(call, "event", path)
         if name is None:
@@ -158,7 +131,7 @@ def _what(
         return dotted, name, properties
     if kind in ("page", "screen"):
         name = _bounded_text(call, "name", path)
-        page = _mapping(context, "page", join_path(path, "context")) if kind == "page" else {}
+        page = mapping(context, "page", join_path(path, "context")) if kind == "page" else {}
         for field in _PAGE_FIELDS:
             if field not in properties and page.get(field) is not None:
                 properties[field] = page[field]
@@ -167,12 +140,12 @@ def _what(
                 properties.setdefault(field, value)
         return _FIXED_TYPES[kind], name, properties
     if kind == "group":
-        group_id = _identifier(call, "groupId", path, limits.GROUP_ID)  # the account key is group:<groupId>
+        group_id = identifier(call, "groupId", path, max_chars=limits.GROUP_ID, strip=False)  # key: group:<groupId>
         if group_id is None:
             raise InvalidEvent.at(join_path(path, "groupId"), "is required for group calls")
         return "group", None, {"group_id": group_id}
     if kind == "alias":
-        previous_id = _identifier(call, "previousId", path)
+        previous_id = identifier(call, "previousId", path, max_chars=MAX_TEXT_CHARS, strip=False)
         if previous_id is None:
             raise InvalidEvent.at(join_path(path, "previousId"), "is required for alias calls")
         return "alias", None, {"previous_id": previous_id}
@@ -219,13 +192,13 @@ def normalise_call(
     if not is_mapping(call):
         raise InvalidEvent.at(path or "$", "must be an object")
     kind = _call_type(call, path, expected_type)
-    context = {**(batch_context or {}), **_mapping(call, "context", path)}
-    context_traits = _mapping(context, "traits", join_path(path, "context"))
-    call_traits = _mapping(call, "traits", path)
-    properties_in = _mapping(call, "properties", path)
+    context = {**(batch_context or {}), **mapping(call, "context", path)}
+    context_traits = mapping(context, "traits", join_path(path, "context"))
+    call_traits = mapping(call, "traits", path)
+    properties_in = mapping(call, "properties", path)
 
-    user_id = _identifier(call, "userId", path)
-    anonymous_id = _identifier(call, "anonymousId", path)
+    user_id = identifier(call, "userId", path, max_chars=MAX_TEXT_CHARS, strip=False)
+    anonymous_id = identifier(call, "anonymousId", path, max_chars=MAX_TEXT_CHARS, strip=False)
     own_traits = call_traits if kind == "identify" else {}
     email = _email(
         path,
@@ -237,7 +210,7 @@ def normalise_call(
         raise InvalidEvent.at(path or "$", "needs userId or anonymousId" + (" or an email" if email_identifies else ""))
     key = _person_key(user_id, email, anonymous_id, secret, key_cache)
 
-    message_id = _identifier(call, "messageId", path)
+    message_id = identifier(call, "messageId", path, max_chars=MAX_TEXT_CHARS, strip=False)
     stamp = parse_timestamp(call.get("timestamp"), join_path(path, "timestamp"))
     original = parse_timestamp(call.get("originalTimestamp"), join_path(path, "originalTimestamp"))
     sent_at = parse_timestamp(call.get("sentAt"), join_path(path, "sentAt")) or batch_sent_at
@@ -281,7 +254,7 @@ def normalise_batch(
     if not isinstance(calls, list):
         raise InvalidEvent.at("batch", "must be a list of calls")
     batch_sent_at = parse_timestamp(body.get("sentAt"), "sentAt")
-    batch_context = _mapping(body, "context", "")
+    batch_context = mapping(body, "context", "")
     events: list[EngagementEvent] = []
     errors: list[FieldError] = []
     key_cache: dict[tuple[str | None, ...], str] = {}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from peerscore.settings import RuntimeSettings, refuse_placeholder
+from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings, refuse_placeholder
 
 DEV_WRITE_KEY = "peerscore-dev-write-key"
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -164,3 +165,30 @@ class SourceTopicSettings(BaseSettings):
     content_topic: str = "peerscore.source.content_engagement.v1"
     group_id: str = Field(default="peerscore-ingest-sources", min_length=1)
     poll_timeout_ms: int = Field(default=500, ge=10)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Everything the ingest app is configured with, built once (from the environment only in ``__main__``).
+
+    ``linkedin`` adds the LinkedIn webhooks, ``sources`` the Kafka source-topic consumers (both off when None).
+    """
+
+    ingest: IngestSettings
+    identity: IdentitySettings
+    runtime: RuntimeSettings
+    kafka: KafkaSettings
+    linkedin: LinkedInSettings | None = None
+    sources: SourceTopicSettings | None = None
+
+    def check(self) -> Self:
+        """Refuse development or placeholder secrets outside dev, before anything is served."""
+        self.ingest.check(self.runtime)
+        self.identity.check(self.runtime)
+        if self.linkedin is not None:
+            self.linkedin.check(self.runtime)
+        return self
+
+    @property
+    def person_key_secret(self) -> bytes:
+        return self.identity.person_key_secret.get_secret_value().encode()

@@ -19,7 +19,8 @@ from kafka.structs import TopicPartition
 from peerscore.consumer import InvalidMessage, Message, RetryableError
 from peerscore.events import EngagementEvent, utcnow
 from peerscore.ingest.body import check_depth
-from peerscore.ingest.errors import InvalidEvent, RequestRejected
+from peerscore.ingest.errors import InvalidEvent
+from peerscore.ingest.rejections import RequestRejected
 from peerscore.kafka_io import Publisher, record
 
 Normaliser = Callable[[Any, datetime], list[EngagementEvent]]

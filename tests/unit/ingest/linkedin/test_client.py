@@ -19,7 +19,7 @@ from peerscore.events import EngagementEvent, PersonIdentifiers
 from peerscore.identity import person_key
 from peerscore.ingest.app import create_app
 from peerscore.ingest.linkedin.leads import lead_response_key
-from peerscore.ingest.settings import LinkedInSettings
+from peerscore.ingest.settings import IngestConfig, LinkedInSettings
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 from tests.unit.ingest.support import SECRET, RecordingPublisher, TestClient, make_settings
 
@@ -165,12 +165,14 @@ def li(fake: FakeLinkedIn, publisher: RecordingPublisher) -> Iterator[TestClient
         api_version=VERSION,
     )
     app = create_app(
-        make_settings(),
-        IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="dev"),
-        KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+        IngestConfig(
+            make_settings(),
+            IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
+            RuntimeSettings(env="dev"),
+            KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+            linkedin=linkedin,
+        ),
         publisher=publisher,
-        linkedin=linkedin,
     )
     with TestClient(app) as client:
         yield client
@@ -274,12 +276,14 @@ def test_wrong_token_is_an_upstream_failure_not_a_client_error(
         api_version=VERSION,
     )
     app = create_app(
-        make_settings(),
-        IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="dev"),
-        KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+        IngestConfig(
+            make_settings(),
+            IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
+            RuntimeSettings(env="dev"),
+            KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+            linkedin=linkedin,
+        ),
         publisher=publisher,
-        linkedin=linkedin,
     )
     with TestClient(app) as client:
         assert notify(client, "r-1").status_code == 503
@@ -294,12 +298,14 @@ def test_unreachable_api_is_a_503(publisher: RecordingPublisher) -> None:
         fetch_timeout_s=1.0,
     )
     app = create_app(
-        make_settings(),
-        IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="dev"),
-        KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+        IngestConfig(
+            make_settings(),
+            IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
+            RuntimeSettings(env="dev"),
+            KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+            linkedin=linkedin,
+        ),
         publisher=publisher,
-        linkedin=linkedin,
     )
     with TestClient(app) as client:
         assert notify(client, "r-1").status_code == 503

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from peerscore.events import EngagementEvent
 from peerscore.ingest.app import create_app
-from peerscore.ingest.settings import LinkedInSettings
+from peerscore.ingest.settings import IngestConfig, LinkedInSettings
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 from tests.unit.ingest.support import SECRET, RecordingPublisher, TestClient, make_settings
 
@@ -29,12 +29,14 @@ def li_signature(body: bytes, secret: bytes = CLIENT_SECRET) -> str:
 def li_client(publisher: RecordingPublisher, **linkedin: object) -> TestClient:
     settings = LinkedInSettings(client_secret=SecretStr(CLIENT_SECRET.decode())).model_copy(update=linkedin)
     app = create_app(
-        make_settings(),
-        IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="dev"),
-        KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+        IngestConfig(
+            make_settings(),
+            IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
+            RuntimeSettings(env="dev"),
+            KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="unit"),
+            linkedin=settings,
+        ),
         publisher=publisher,
-        linkedin=settings,
     )
     return TestClient(app)
 

@@ -1,47 +1,21 @@
-"""What the ingest app adds for the LinkedIn webhooks and the Kafka source topics, kept out of ``app.py``.
+"""The Kafka source-topic consumers as the ingest app runs them, kept out of ``app.py``.
 
-Both are optional: the LinkedIn routes exist only with ``LINKEDIN_CLIENT_SECRET`` set (otherwise 404), the source
-consumers run only with ``INGEST_SOURCES_ENABLED=true``. The consumers share the app's acks=all publisher and run
-on background threads owned by the app's lifespan, like the scoring worker's loop.
+They are optional: the source consumers run only with ``INGEST_SOURCES_ENABLED=true``. They share the app's
+acks=all publisher and run on background threads owned by the app's lifespan, like the scoring worker's loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
-from peerscore.ingest.linkedin.routes import Publish, linkedin_router
-from peerscore.ingest.settings import IngestSettings, LinkedInSettings, SourceTopicSettings
+from peerscore.ingest.settings import SourceTopicSettings
 from peerscore.ingest.sources.consumers import SourceConsumers, source_loops
 from peerscore.kafka_io import Publisher
 from peerscore.observability import ConsumerMetrics, ReadinessCheck
 from peerscore.settings import KafkaSettings
-
-
-def add_linkedin_routes(
-    app: FastAPI,
-    linkedin: LinkedInSettings | None,
-    *,
-    settings: IngestSettings,
-    person_key_secret: bytes,
-    publish: Publish,
-    registry: CollectorRegistry,
-) -> None:
-    if linkedin is None or not linkedin.enabled:
-        return
-    app.include_router(
-        linkedin_router(
-            linkedin,
-            person_key_secret=person_key_secret,
-            publish=publish,
-            registry=registry,
-            max_body_bytes=settings.max_batch_bytes,
-            retry_after_s=settings.retry_after_s,
-        )
-    )
 
 
 class SourceRunner:

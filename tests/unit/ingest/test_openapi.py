@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from peerscore.ingest.app import create_app
+from peerscore.ingest.settings import IngestConfig
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 from tests.unit.ingest.support import SECRET, WRITE_KEY, RecordingPublisher, basic, make_settings
 
@@ -25,10 +26,12 @@ from tests.unit.ingest.support import SECRET, WRITE_KEY, RecordingPublisher, bas
 @pytest.fixture(scope="module")
 def ingest_app() -> Iterator[FastAPI]:
     yield create_app(
-        make_settings(max_import_bytes=64 * 1024),
-        IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        RuntimeSettings(env="dev"),
-        KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="contract"),
+        IngestConfig(
+            make_settings(max_import_bytes=64 * 1024),
+            IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
+            RuntimeSettings(env="dev"),
+            KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="contract"),
+        ),
         publisher=RecordingPublisher(),
     )
 
