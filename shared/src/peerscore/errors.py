@@ -47,6 +47,10 @@ class ApiError(HTTPException):
     def __init__(self, detail: Any = None, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(self.status, detail if detail is not None else self.code.replace("_", " "), headers)
 
+    def body(self) -> dict[str, Any]:
+        """The JSON answer; a service's own errors may add keys (ingest adds ``message`` and report fields)."""
+        return {"error": self.code, "detail": self.detail}
+
 
 class InvalidInput(ApiError):
     """The request is malformed: a field is missing, of the wrong type or out of range (400)."""
@@ -147,7 +151,7 @@ def error_code(exc: StarletteHTTPException) -> str:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Every HTTP error, raised by a route, a dependency or the framework (404 on an unknown path), in one shape."""
     assert isinstance(exc, StarletteHTTPException)
-    body = {"error": error_code(exc), "detail": exc.detail}
+    body = exc.body() if isinstance(exc, ApiError) else {"error": error_code(exc), "detail": exc.detail}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -17,13 +17,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from peerscore.errors import install_error_handlers
 from peerscore.ingest import csv_routes, segment_routes
 from peerscore.ingest.auth import WriteKeys
 from peerscore.ingest.deps import IngestState, LinkedInState
 from peerscore.ingest.linkedin import webhook_routes
 from peerscore.ingest.linkedin.client import LinkedInLeadClient
 from peerscore.ingest.metrics import IngestMetrics, LinkedInMetrics
-from peerscore.ingest.rejections import install_rejection_handler
 from peerscore.ingest.settings import IngestConfig, LinkedInSettings
 from peerscore.ingest.sink import EventSink
 from peerscore.ingest.sources.runner import SourceRunner
@@ -73,7 +73,7 @@ def create_app(
         metrics=IngestMetrics(registry),
         sink=sink,
     )
-    install_rejection_handler(app)
+    install_error_handlers(app)
     app.include_router(
         health_router(registry, {"broker": broker_check(config.kafka.bootstrap_servers), **sources.checks()})
     )

@@ -3,17 +3,14 @@
 Each class carries its HTTP status and stable ``error`` code (from the shared vocabulary) plus ``reason``, the
 label of the ``peerscore_ingest_rejected_requests_total`` metric. SDKs and tests read two things from these
 bodies: ``message`` (one sentence) and ``detail``, the list of field paths at fault (``batch[3]`` is over 32 KB),
-so a client can find what to split or fix. :func:`install_rejection_handler` renders that body; errors without a
-message (:class:`InvalidEvents`, :class:`InvalidChallenge`) use the shared handler's ``{"error", "detail"}``.
+so a client can find what to split or fix. :meth:`RequestRejected.body` adds them to the shared handler's
+``{"error", "detail"}``; errors without a message (:class:`InvalidEvents`, :class:`InvalidChallenge`) keep it as is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from typing import Any, ClassVar
 
 from peerscore.errors import (
     ApiError,
@@ -22,7 +19,6 @@ from peerscore.errors import (
     Unauthorized,
     Unavailable,
     UnsupportedMediaType,
-    install_error_handlers,
 )
 from peerscore.ingest.errors import FieldError, InvalidEvent
 
@@ -52,8 +48,8 @@ class RequestRejected(ApiError):
         self.extra = dict(extra or {})
         super().__init__(self.fields or message, headers=dict(headers) if headers is not None else None)
 
-    def as_dict(self) -> dict[str, object]:
-        body: dict[str, object] = {"error": self.code, "message": self.message}
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
         if self.fields:
             body["detail"] = self.fields
         return {**body, **self.extra}
@@ -138,14 +134,3 @@ class InvalidChallenge(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__([{"path": "challengeCode", "message": "is required and must be a UUID as LinkedIn sends it"}])
-
-
-async def _rejected(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestRejected)
-    return JSONResponse(exc.as_dict(), exc.status_code, headers=exc.headers)
-
-
-def install_rejection_handler(app: FastAPI) -> None:
-    """The shared error body for every error, plus ``message`` for the ingest rejections that carry one."""
-    install_error_handlers(app)
-    app.add_exception_handler(RequestRejected, _rejected)
