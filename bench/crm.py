@@ -35,9 +35,9 @@ from peerscore.consumer import Message, RetryableError  # noqa: E402
 from peerscore.crm_sync.adapters.hubspot import HubSpotAdapter, make_hubspot_client  # noqa: E402
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter  # noqa: E402
 from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING  # noqa: E402
+from peerscore.crm_sync.handler import SyncHandler  # noqa: E402
 from peerscore.crm_sync.metrics import CrmMetrics  # noqa: E402
 from peerscore.crm_sync.models import TABLES  # noqa: E402
-from peerscore.crm_sync.worker import SyncHandler  # noqa: E402
 from peerscore.db import create_tables, make_engine  # noqa: E402
 from peerscore.events import LeadContact, LeadScore, LeadTransition  # noqa: E402
 

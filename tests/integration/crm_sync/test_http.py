@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.app import create_app
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
 from peerscore.crm_sync.settings import CrmSyncSettings
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables
 from peerscore.events import LeadTransition
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings

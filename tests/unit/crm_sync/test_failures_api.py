@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from peerscore.crm_sync.adapters.fake import FakeCrmAdapter
 from peerscore.crm_sync.app import create_app
 from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.handler import DeadLetterSink, SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
-from peerscore.crm_sync.worker import DeadLetterSink, SyncHandler
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
 from tests.unit.crm_sync.factories import batch, transition
 from tests.unit.crm_sync.recording import RecordingPublisher

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 
 import structlog
@@ -17,56 +16,31 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from peerscore.api import RefuseNulInUrl, api_access
-from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
 from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
 from peerscore.crm_sync.adapters.hubspot_people import HubSpotPeople
-from peerscore.crm_sync.breaker import BreakerPolicy
-from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.consumers import Consumers, start_consumers
 from peerscore.crm_sync.crm_objects import lookup_person_keys
-from peerscore.crm_sync.merges import merge_loop
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
 from peerscore.crm_sync.outcome_routes import OutcomeSink, outcomes_router
 from peerscore.crm_sync.page import crm_page_router
-from peerscore.crm_sync.privacy import erasure_loop
 from peerscore.crm_sync.routes import leads_router
 from peerscore.crm_sync.settings import CrmSyncSettings, OutcomeSettings
-from peerscore.crm_sync.worker import AdapterFactory, DeadLetterSink, SyncHandler
 from peerscore.db import database_check, make_engine, prepare_schema
-from peerscore.events import LeadTransition
-from peerscore.kafka_io import KafkaPublisher, Publisher, make_consumer, make_publisher
+from peerscore.kafka_io import Publisher
 from peerscore.observability import ConsumerMetrics, health_router
-from peerscore.runtime import BackgroundLoop, broker_check
+from peerscore.runtime import broker_check
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class _Worker:
-    """The running consumer and the clients it owns, stopped in reverse order of creation."""
-
-    background: BackgroundLoop
-    publisher: KafkaPublisher
-    erasures: BackgroundLoop | None = None
-    merges: BackgroundLoop | None = None
-
-    def stop(self) -> None:
-        self.background.stop()  # drains the current batch, commits and closes the consumer
-        if self.background.alive:
-            log.error("consumer_loop_did_not_stop")
-        for loop in (self.erasures, self.merges):
-            if loop is not None:
-                loop.stop()
-        self.publisher.close()
 
 
 class _Running:
     """What the lifespan started; readiness checks look here so they work before and after start-up."""
 
     engine: Engine | None = None
-    worker: _Worker | None = None
+    worker: Consumers | None = None
     publisher: Publisher | None = None
 
     def check_database(self) -> None:
@@ -77,58 +51,7 @@ class _Running:
     def check_consumer(self) -> None:
         if self.worker is None:
             raise RuntimeError("consumer not started")
-        self.worker.background.check()
-
-
-def _start_worker(
-    engine: Engine,
-    kafka: KafkaSettings,
-    crm: CrmSyncSettings,
-    factory: AdapterFactory,
-    consumer_metrics: ConsumerMetrics,
-    crm_metrics: CrmMetrics,
-) -> _Worker:
-    topics = kafka.topics()
-    publisher = make_publisher(kafka, "crm-sync-dlq")
-    try:
-        budget = RetryBudget(crm.retry_max_attempts, crm.retry_max_elapsed_s, backoff_max_s=crm.retry_backoff_max_s)
-        handler = SyncHandler(
-            engine,
-            factory,
-            crm_metrics,
-            dead_letters=DeadLetterSink(publisher, topics.crm_dlq, budget),
-            policy=crm.update_policy,
-            flush_batch=crm.flush_batch,
-            breaker_policy=BreakerPolicy(open_max_s=crm.breaker_open_max_s),
-        )
-        loop: ConsumerLoop[LeadTransition] = ConsumerLoop(
-            consumer=make_consumer(kafka, crm.group_id),
-            topics=[topics.qualified],
-            handler=handler,
-            dlq_topic=topics.qualified_dlq,
-            publisher=publisher,
-            metrics=consumer_metrics,
-        )
-    except BaseException:
-        publisher.close()
-        raise
-    background = BackgroundLoop(loop, name="crm-sync-consumer")
-    background.start()
-    erasures = BackgroundLoop(
-        erasure_loop(
-            kafka=kafka, group_id=f"{crm.group_id}-erasure", engine=engine, publisher=publisher, adapter_factory=factory
-        ),
-        name="crm-sync-erasure",
-    )
-    erasures.start()
-    merges = BackgroundLoop(
-        merge_loop(
-            kafka=kafka, group_id=f"{crm.group_id}-merges", engine=engine, publisher=publisher, adapter_factory=factory
-        ),
-        name="crm-sync-merges",
-    )
-    merges.start()
-    return _Worker(background, publisher, erasures, merges)
+        self.worker.check()
 
 
 def create_app(
@@ -178,7 +101,7 @@ def create_app(
             prepare_schema(eng, TABLES)  # Alembic migrations (a no-op once the Helm Job has run)
             app.state.engine = running.engine = eng
             if start_consumer:
-                running.worker = _start_worker(eng, kafka, settings, factory, consumer_metrics, crm_metrics)
+                running.worker = start_consumers(eng, kafka, settings, factory, consumer_metrics, crm_metrics)
                 if running.publisher is None:
                     running.publisher = running.worker.publisher
             log.info("crm_sync_started", adapter=settings.adapter, group=settings.group_id, consumer=start_consumer)

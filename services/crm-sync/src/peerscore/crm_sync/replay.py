@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from peerscore.consumer import RetryableError
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
-from peerscore.crm_sync.worker import SyncHandler
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.kafka_connect import connect_options
 from peerscore.settings import KafkaSettings
 

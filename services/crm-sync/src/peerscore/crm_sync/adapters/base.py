@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from sqlmodel import Session
+
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 
 SyncOutcome = Literal["ok", "permanent", "retryable"]
@@ -120,6 +122,11 @@ class CrmAdapter(Protocol):
         everything that concerns a single lead is reported in its result.
         """
         ...
+
+
+AdapterFactory = Callable[[Session], CrmAdapter]
+"""Builds the adapter for one batch; the local CRM uses the session, remote CRMs ignore it. It lives beside the
+Protocol so that the handlers and the factory that builds it both depend on the adapters, never on each other."""
 
 
 @dataclass(frozen=True)

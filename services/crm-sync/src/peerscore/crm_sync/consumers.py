@@ -1,0 +1,178 @@
+"""The consumer loops crm-sync runs, wired to their handlers: lead transitions, erasures and merges.
+
+The handlers (:mod:`.handler`, :mod:`.privacy`, :mod:`.merges`) know nothing of Kafka clients or threads; this
+module is the one place that builds the shared :class:`~peerscore.consumer.ConsumerLoop` around each of them, and
+the app's lifespan starts and stops them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from peerscore.consumer import ConsumerLoop
+from peerscore.crm_sync.adapters.base import AdapterFactory
+from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.breaker import BreakerPolicy
+from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.handler import DeadLetterSink, SyncHandler
+from peerscore.crm_sync.merges import MergeHandler
+from peerscore.crm_sync.metrics import CrmMetrics
+from peerscore.crm_sync.privacy import ErasureHandler
+from peerscore.crm_sync.settings import CrmSyncSettings
+from peerscore.events import ErasureRequest, LeadTransition, PersonMerged
+from peerscore.kafka_io import KafkaPublisher, Publisher, make_consumer, make_publisher
+from peerscore.observability import ConsumerMetrics
+from peerscore.runtime import BackgroundLoop
+from peerscore.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Consumers:
+    """The running loops and the producer they share, stopped in reverse order of creation."""
+
+    transitions: BackgroundLoop
+    publisher: KafkaPublisher
+    erasures: BackgroundLoop | None = None
+    merges: BackgroundLoop | None = None
+
+    def check(self) -> None:
+        """Readiness: the transitions loop is alive and polling."""
+        self.transitions.check()
+
+    def stop(self) -> None:
+        self.transitions.stop()  # drains the current batch, commits and closes the consumer
+        if self.transitions.alive:
+            log.error("consumer_loop_did_not_stop")
+        for loop in (self.erasures, self.merges):
+            if loop is not None:
+                loop.stop()
+        self.publisher.close()
+
+
+def transition_loop(
+    *,
+    kafka: KafkaSettings,
+    crm: CrmSyncSettings,
+    engine: Engine,
+    publisher: Publisher,
+    adapter_factory: AdapterFactory,
+    consumer_metrics: ConsumerMetrics,
+    crm_metrics: CrmMetrics,
+) -> ConsumerLoop[LeadTransition]:
+    """The consumer of qualified lead transitions, with the CRM retry budget and circuit breaker configured."""
+    topics = kafka.topics()
+    budget = RetryBudget(crm.retry_max_attempts, crm.retry_max_elapsed_s, backoff_max_s=crm.retry_backoff_max_s)
+    handler = SyncHandler(
+        engine,
+        adapter_factory,
+        crm_metrics,
+        dead_letters=DeadLetterSink(publisher, topics.crm_dlq, budget),
+        policy=crm.update_policy,
+        flush_batch=crm.flush_batch,
+        breaker_policy=BreakerPolicy(open_max_s=crm.breaker_open_max_s),
+    )
+    return ConsumerLoop(
+        consumer=make_consumer(kafka, crm.group_id),
+        topics=[topics.qualified],
+        handler=handler,
+        dlq_topic=topics.qualified_dlq,
+        publisher=publisher,
+        metrics=consumer_metrics,
+    )
+
+
+def erasure_loop(
+    *,
+    kafka: KafkaSettings,
+    group_id: str,
+    engine: Engine,
+    publisher: Publisher,
+    adapter_factory: AdapterFactory = LocalCrmAdapter,
+) -> ConsumerLoop[ErasureRequest]:
+    """The consumer of the erasure topic; its metrics go to a registry of their own (fixed metric names)."""
+    topics = kafka.topics()
+    return ConsumerLoop(
+        consumer=make_consumer(kafka, group_id),
+        topics=[topics.erasure],
+        handler=ErasureHandler(engine, adapter_factory),
+        dlq_topic=topics.qualified_dlq,
+        publisher=publisher,
+        metrics=ConsumerMetrics(CollectorRegistry(), group_id),
+    )
+
+
+def merge_loop(
+    *,
+    kafka: KafkaSettings,
+    group_id: str,
+    engine: Engine,
+    publisher: Publisher,
+    adapter_factory: AdapterFactory,
+) -> ConsumerLoop[PersonMerged]:
+    """The consumer of the merges topic; its metrics go to a registry of their own (fixed metric names)."""
+    topics = kafka.topics()
+    return ConsumerLoop(
+        consumer=make_consumer(kafka, group_id),
+        topics=[topics.merges],
+        handler=MergeHandler(engine, adapter_factory),
+        dlq_topic=topics.qualified_dlq,
+        publisher=publisher,
+        metrics=ConsumerMetrics(CollectorRegistry(), group_id),
+    )
+
+
+def start_consumers(
+    engine: Engine,
+    kafka: KafkaSettings,
+    crm: CrmSyncSettings,
+    adapter_factory: AdapterFactory,
+    consumer_metrics: ConsumerMetrics,
+    crm_metrics: CrmMetrics,
+) -> Consumers:
+    """Open the shared producer and start the three loops on background threads; the producer is closed again if
+    the first loop cannot be built."""
+    publisher = make_publisher(kafka, "crm-sync-dlq")
+    try:
+        loop = transition_loop(
+            kafka=kafka,
+            crm=crm,
+            engine=engine,
+            publisher=publisher,
+            adapter_factory=adapter_factory,
+            consumer_metrics=consumer_metrics,
+            crm_metrics=crm_metrics,
+        )
+    except BaseException:
+        publisher.close()
+        raise
+    transitions = BackgroundLoop(loop, name="crm-sync-consumer")
+    transitions.start()
+    erasures = BackgroundLoop(
+        erasure_loop(
+            kafka=kafka,
+            group_id=f"{crm.group_id}-erasure",
+            engine=engine,
+            publisher=publisher,
+            adapter_factory=adapter_factory,
+        ),
+        name="crm-sync-erasure",
+    )
+    erasures.start()
+    merges = BackgroundLoop(
+        merge_loop(
+            kafka=kafka,
+            group_id=f"{crm.group_id}-merges",
+            engine=engine,
+            publisher=publisher,
+            adapter_factory=adapter_factory,
+        ),
+        name="crm-sync-merges",
+    )
+    merges.start()
+    return Consumers(transitions, publisher, erasures, merges)
