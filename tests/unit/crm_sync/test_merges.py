@@ -25,7 +25,7 @@ from tests.unit.crm_sync.factories import BASE_TIME, transition
 from tests.unit.crm_sync.fake_salesforce import add_record, records_of
 from tests.unit.crm_sync.fake_servers import Fault
 from tests.unit.crm_sync.harness import Harness, harness
-from tests.unit.crm_sync.test_consent_erasure import rows_about
+from tests.unit.crm_sync.test_privacy import rows_about
 
 MERGED_AT = BASE_TIME + timedelta(hours=2)
 ADAPTERS = ["local", "hubspot", "salesforce", "webhook"]

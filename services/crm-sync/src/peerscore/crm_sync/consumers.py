@@ -7,13 +7,15 @@ the app's lifespan starts and stops them together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import structlog
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from peerscore.consumer import ConsumerLoop
+from peerscore.consumer import BatchHandler, ConsumerLoop
 from peerscore.crm_sync.adapters.base import AdapterFactory
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.breaker import BreakerPolicy
@@ -30,6 +32,8 @@ from peerscore.runtime import BackgroundLoop
 from peerscore.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -95,16 +99,9 @@ def erasure_loop(
     publisher: Publisher,
     adapter_factory: AdapterFactory = LocalCrmAdapter,
 ) -> ConsumerLoop[ErasureRequest]:
-    """The consumer of the erasure topic; its metrics go to a registry of their own (fixed metric names)."""
-    topics = kafka.topics()
-    return ConsumerLoop(
-        consumer=make_consumer(kafka, group_id),
-        topics=[topics.erasure],
-        handler=ErasureHandler(engine, adapter_factory),
-        dlq_topic=topics.qualified_dlq,
-        publisher=publisher,
-        metrics=ConsumerMetrics(CollectorRegistry(), group_id),
-    )
+    """The consumer of the erasure topic."""
+    handler = ErasureHandler(engine, adapter_factory)
+    return _side_loop(kafka, group_id, kafka.topics().erasure, handler, publisher)
 
 
 def merge_loop(
@@ -115,13 +112,20 @@ def merge_loop(
     publisher: Publisher,
     adapter_factory: AdapterFactory,
 ) -> ConsumerLoop[PersonMerged]:
-    """The consumer of the merges topic; its metrics go to a registry of their own (fixed metric names)."""
-    topics = kafka.topics()
+    """The consumer of the merges topic."""
+    return _side_loop(kafka, group_id, kafka.topics().merges, MergeHandler(engine, adapter_factory), publisher)
+
+
+def _side_loop(
+    kafka: KafkaSettings, group_id: str, topic: str, handler: BatchHandler[T], publisher: Publisher
+) -> ConsumerLoop[T]:
+    """A loop beside the transitions' one: its own group, records it cannot read go to the shared dead-letter
+    topic, and its metrics to a registry of their own (the metric names are fixed, so they cannot share the app's)."""
     return ConsumerLoop(
         consumer=make_consumer(kafka, group_id),
-        topics=[topics.merges],
-        handler=MergeHandler(engine, adapter_factory),
-        dlq_topic=topics.qualified_dlq,
+        topics=[topic],
+        handler=handler,
+        dlq_topic=kafka.topics().qualified_dlq,
         publisher=publisher,
         metrics=ConsumerMetrics(CollectorRegistry(), group_id),
     )
@@ -151,28 +155,25 @@ def start_consumers(
     except BaseException:
         publisher.close()
         raise
-    transitions = BackgroundLoop(loop, name="crm-sync-consumer")
-    transitions.start()
-    erasures = BackgroundLoop(
-        erasure_loop(
-            kafka=kafka,
-            group_id=f"{crm.group_id}-erasure",
-            engine=engine,
-            publisher=publisher,
-            adapter_factory=adapter_factory,
-        ),
-        name="crm-sync-erasure",
+    transitions = _started(loop, "crm-sync-consumer")
+    side: tuple[tuple[Callable[..., ConsumerLoop[Any]], str], ...] = ((erasure_loop, "erasure"), (merge_loop, "merges"))
+    erasures, merges = (
+        _started(
+            build(
+                kafka=kafka,
+                group_id=f"{crm.group_id}-{suffix}",
+                engine=engine,
+                publisher=publisher,
+                adapter_factory=adapter_factory,
+            ),
+            f"crm-sync-{suffix}",
+        )
+        for build, suffix in side
     )
-    erasures.start()
-    merges = BackgroundLoop(
-        merge_loop(
-            kafka=kafka,
-            group_id=f"{crm.group_id}-merges",
-            engine=engine,
-            publisher=publisher,
-            adapter_factory=adapter_factory,
-        ),
-        name="crm-sync-merges",
-    )
-    merges.start()
     return Consumers(transitions, publisher, erasures, merges)
+
+
+def _started(loop: ConsumerLoop[Any], name: str) -> BackgroundLoop:
+    background = BackgroundLoop(loop, name=name)
+    background.start()
+    return background

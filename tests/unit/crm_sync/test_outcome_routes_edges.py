@@ -25,7 +25,7 @@ from peerscore.crm_sync.outcome_routes import hubspot_signature_ok
 from peerscore.crm_sync.settings import HubSpotSettings, OutcomeSettings, SalesforceSettings
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 from tests.unit.crm_sync.recording import RecordingPublisher
-from tests.unit.crm_sync.test_outcomes import CLIENT_SECRET, KEY_SECRET, ORG, OUTCOME_SECRET, salesforce_message
+from tests.unit.crm_sync.test_outcome_routes import CLIENT_SECRET, KEY_SECRET, ORG, OUTCOME_SECRET, salesforce_message
 
 SF_TOKEN = "sf-outbound-token-9c1e4b7a2d5f8e03"
 PUBLIC_BASE = "https://crm-sync.example.com"
