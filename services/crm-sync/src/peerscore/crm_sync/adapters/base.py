@@ -1,7 +1,7 @@
 """The one interface every CRM adapter implements, and the per-lead outcome it reports.
 
 Results are per item because CRM batch APIs (HubSpot batch upsert, Salesforce sObject Collections) accept
-some records and reject others in one call: the worker records each outcome in the sync ledger instead of
+some records and reject others in one call: the sync handler records each outcome in the sync ledger instead of
 failing or retrying a whole batch for one bad lead.
 """
 
@@ -116,7 +116,7 @@ class CrmAdapter(Protocol):
     def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
         """Create or update each lead (matched by the CRM's key); one result per lead, in the same order.
 
-        Callers pass at most one lead per person (the worker keeps the newest version of each).
+        Callers pass at most one lead per person (the sync handler keeps the newest version of each).
 
         Raise only for failures that concern the whole call and are worth retrying (connection refused…);
         everything that concerns a single lead is reported in its result.
