@@ -28,9 +28,9 @@ from peerscore.consumer import Message, RetryableError
 from peerscore.crm_sync.adapters.hubspot import HubSpotAdapter, make_hubspot_client
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables, make_engine
 from peerscore.events import LeadContact, LeadScore, LeadTransition
 from peerscore_testkit.fake_hubspot import hubspot_server

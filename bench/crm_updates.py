@@ -27,9 +27,9 @@ from peerscore.crm_sync.adapters.base import upsert_in_chunks
 from peerscore.crm_sync.adapters.fake import FakeCrmAdapter
 from peerscore.crm_sync.domain.freshness import UpdatePolicy
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables, make_engine
 from peerscore.events import LeadContact, LeadScore, LeadTransition
 

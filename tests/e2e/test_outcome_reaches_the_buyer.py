@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 import tests.unit.ingest.linkedin.test_client as linkedin_fake
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app as create_crm_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.settings import HubSpotSettings
 from peerscore.db import create_tables
 from peerscore.events import PersonIdentifiers
@@ -103,20 +104,21 @@ def crm_sync(kafka_settings: KafkaSettings, publisher: KafkaPublisher, tmp_path:
         hubspot.state.records[EMAIL] = {"_id": CONTACT, "email": EMAIL}
         hubspot.state.extra["deal_contacts"] = {DEAL: [CONTACT]}
         app = create_crm_app(
-            runtime=RuntimeSettings(env="dev"),
-            kafka=kafka_settings,
-            # A file: the endpoint reads crm-sync's id table from the thread pool (an in-memory database is per thread).
-            database=DatabaseSettings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"),
-            auth=ApiAuthSettings(),
-            clients=CrmClients(
-                hubspot=HubSpotSettings(
-                    access_token=SecretStr(HUBSPOT_TOKEN),
-                    host=hubspot.url,
-                    client_secret=SecretStr(HUBSPOT_CLIENT_SECRET.decode()),
-                )
+            CrmSyncConfig(
+                runtime=RuntimeSettings(env="dev"),
+                kafka=kafka_settings,
+                database=DatabaseSettings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"),
+                auth=ApiAuthSettings(),
+                clients=CrmClients(
+                    hubspot=HubSpotSettings(
+                        access_token=SecretStr(HUBSPOT_TOKEN),
+                        host=hubspot.url,
+                        client_secret=SecretStr(HUBSPOT_CLIENT_SECRET.decode()),
+                    )
+                ),
+                identity=IdentitySettings(person_key_secret=SecretStr(SECRET)),
             ),
-            identity=IdentitySettings(person_key_secret=SecretStr(SECRET)),
-            start_consumer=False,
+            start_consumers=False,
             publisher=publisher,
         )
         with TestClient(app) as client:

@@ -23,9 +23,9 @@ from sqlmodel import Session
 
 from peerscore import limits
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES as CRM_TABLES
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables
 from peerscore.events import EngagementEvent, LeadTransition
 from peerscore.ingest.errors import InvalidEvent

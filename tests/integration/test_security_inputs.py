@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app as crm_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.settings import HubSpotSettings, OutcomeSettings
 from peerscore.db import make_engine
 from peerscore.ingest.app import create_app as ingest_app
@@ -191,15 +192,17 @@ def test_forged_crm_outcome_webhooks_are_401_and_publish_nothing(tmp_path: Path)
     publisher = RecordingPublisher()
     engine = make_engine(f"sqlite:///{tmp_path / 'crm.db'}")
     app = crm_app(
-        runtime=PROD,
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"),
-        database=DatabaseSettings(),
-        auth=ApiAuthSettings(api_token=SecretStr(API_TOKEN)),
-        identity=IDENTITY,
-        clients=CrmClients(hubspot=HubSpotSettings(client_secret=SecretStr("hubspot-app-secret-71"))),
-        outcomes=OutcomeSettings(webhook_secret=SecretStr("outcome-webhook-secret-3b")),
+        CrmSyncConfig(
+            runtime=PROD,
+            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"),
+            database=DatabaseSettings(),
+            auth=ApiAuthSettings(api_token=SecretStr(API_TOKEN)),
+            clients=CrmClients(hubspot=HubSpotSettings(client_secret=SecretStr("hubspot-app-secret-71"))),
+            identity=IDENTITY,
+            outcomes=OutcomeSettings(webhook_secret=SecretStr("outcome-webhook-secret-3b")),
+        ),
         engine=engine,
-        start_consumer=False,
+        start_consumers=False,
         publisher=publisher,
     )
     body = json.dumps([{"subscriptionType": "contact.propertyChange", "objectId": 1}]).encode()

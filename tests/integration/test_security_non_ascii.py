@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app as crm_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.settings import HubSpotSettings, OutcomeSettings, SalesforceSettings
 from peerscore.db import make_engine
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings
@@ -48,18 +49,20 @@ def publisher() -> RecordingPublisher:
 def apps(engine: Engine, publisher: RecordingPublisher) -> dict[str, FastAPI]:
     built = build_apps(engine, publisher)
     built["crm"] = crm_app(
-        runtime=PROD,
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"),
-        database=DatabaseSettings(),
-        auth=ApiAuthSettings(api_token=SecretStr(API_TOKEN)),
-        identity=IDENTITY,
-        clients=CrmClients(
-            hubspot=HubSpotSettings(client_secret=SecretStr("hubspot-app-secret-71")),
-            salesforce=SalesforceSettings(organization_id=SF_ORG, outbound_token=SecretStr(SF_TOKEN)),
+        CrmSyncConfig(
+            runtime=PROD,
+            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"),
+            database=DatabaseSettings(),
+            auth=ApiAuthSettings(api_token=SecretStr(API_TOKEN)),
+            clients=CrmClients(
+                hubspot=HubSpotSettings(client_secret=SecretStr("hubspot-app-secret-71")),
+                salesforce=SalesforceSettings(organization_id=SF_ORG, outbound_token=SecretStr(SF_TOKEN)),
+            ),
+            identity=IDENTITY,
+            outcomes=OutcomeSettings(webhook_secret=SecretStr("outcome-webhook-secret-3b")),
         ),
-        outcomes=OutcomeSettings(webhook_secret=SecretStr("outcome-webhook-secret-3b")),
         engine=engine,
-        start_consumer=False,
+        start_consumers=False,
         publisher=publisher,
     )
     return built

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from peerscore.crm_sync.app import create_app as crm_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.db import make_engine
 from peerscore.ingest.app import create_app as ingest_app
 from peerscore.ingest.settings import IngestConfig, IngestSettings, LinkedInSettings
@@ -146,13 +147,9 @@ def build_apps(engine: Engine, publisher: RecordingPublisher, kafka: KafkaSettin
         ),
         "scoring": scoring_app(config, engine=engine, publisher=publisher, start_consumer=False),
         "crm": crm_app(
-            runtime=PROD,
-            kafka=kafka,
-            database=DatabaseSettings(),
-            auth=auth,
-            identity=IDENTITY,
+            CrmSyncConfig(runtime=PROD, kafka=kafka, database=DatabaseSettings(), auth=auth, identity=IDENTITY),
             engine=engine,
-            start_consumer=False,
+            start_consumers=False,
             publisher=publisher,
         ),
     }
@@ -288,13 +285,15 @@ def test_outside_dev_a_missing_api_token_refuses_to_start(sqlite_engine: Engine)
         scoring_app(config, engine=sqlite_engine, publisher=RecordingPublisher(), start_consumer=False)
     with pytest.raises(ValueError, match="PEERSCORE_API_TOKEN"):
         crm_app(
-            runtime=PROD,
-            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"),
-            database=DatabaseSettings(),
-            auth=ApiAuthSettings(),
-            identity=IDENTITY,
+            CrmSyncConfig(
+                runtime=PROD,
+                kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"),
+                database=DatabaseSettings(),
+                auth=ApiAuthSettings(),
+                identity=IDENTITY,
+            ),
             engine=sqlite_engine,
-            start_consumer=False,
+            start_consumers=False,
         )
 
 
@@ -302,12 +301,14 @@ def test_dev_mode_says_loudly_that_the_apis_are_open(sqlite_engine: Engine) -> N
     dev = RuntimeSettings(env="dev")
     with structlog.testing.capture_logs() as logs:
         app = crm_app(
-            runtime=dev,
-            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"),
-            database=DatabaseSettings(),
-            auth=ApiAuthSettings(),
+            CrmSyncConfig(
+                runtime=dev,
+                kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"),
+                database=DatabaseSettings(),
+                auth=ApiAuthSettings(),
+            ),
             engine=sqlite_engine,
-            start_consumer=False,
+            start_consumers=False,
         )
     warnings = [e for e in logs if e["event"] == "api_open_without_token"]
     assert warnings and warnings[0]["log_level"] == "warning"

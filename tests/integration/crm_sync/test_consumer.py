@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 
 from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES, CrmLead, SyncLedger
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables
 from peerscore.events import DeadLetter, LeadTransition
 from peerscore.kafka_io import KafkaPublisher, OutgoingRecord, make_consumer, record

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from peerscore.cli import app as cli
 from peerscore.consumer import Backoff, ConsumerLoop
 from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.handler import DeadLetterSink, SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES, SyncLedger
-from peerscore.crm_sync.worker import DeadLetterSink, SyncHandler
 from peerscore.db import create_tables
 from peerscore.events import LeadTransition
 from peerscore.kafka_io import KafkaPublisher, make_consumer, record

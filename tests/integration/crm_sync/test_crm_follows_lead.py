@@ -20,9 +20,9 @@ from peerscore.crm_sync.adapters.base import CrmAdapter, SyncResult
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.domain.freshness import UpdatePolicy
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES, CrmLead
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables
 from peerscore.kafka_io import KafkaPublisher, make_consumer, record
 from peerscore.observability import ConsumerMetrics

@@ -13,10 +13,11 @@ from sqlalchemy import Engine
 
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.app import create_app
+from peerscore.crm_sync.config import CrmSyncConfig
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
 from peerscore.crm_sync.settings import CrmSyncSettings
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables
 from peerscore.events import LeadTransition
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
@@ -36,13 +37,15 @@ def sync(engine: Engine, *transitions: LeadTransition, at: datetime) -> None:
 
 def app_client(engine: Engine, runtime: RuntimeSettings, auth: ApiAuthSettings) -> TestClient:
     app = create_app(
-        runtime=runtime,
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
-        database=DatabaseSettings(database_url="sqlite://"),
-        auth=auth,
-        crm=CrmSyncSettings(),
+        CrmSyncConfig(
+            runtime=runtime,
+            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
+            database=DatabaseSettings(database_url="sqlite://"),
+            auth=auth,
+            crm=CrmSyncSettings(),
+        ),
         engine=engine,
-        start_consumer=False,
+        start_consumers=False,
     )
     return TestClient(app)
 

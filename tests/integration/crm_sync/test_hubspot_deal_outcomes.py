@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.settings import HubSpotSettings
 from peerscore.events import Outcome, PersonIdentifiers
 from peerscore.identity import person_key
@@ -59,14 +60,15 @@ def client(
         webhook_lookup_timeout_s=0.5,
     )
     app = create_app(
-        runtime=RuntimeSettings(env="dev"),
-        kafka=kafka_settings,
-        # A file: the endpoint reads crm-sync's id table from the thread pool (an in-memory database is per thread).
-        database=DatabaseSettings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"),
-        auth=ApiAuthSettings(),
-        clients=CrmClients(hubspot=settings),
-        identity=IdentitySettings(person_key_secret=SecretStr(KEY_SECRET.decode())),
-        start_consumer=False,
+        CrmSyncConfig(
+            runtime=RuntimeSettings(env="dev"),
+            kafka=kafka_settings,
+            database=DatabaseSettings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"),
+            auth=ApiAuthSettings(),
+            clients=CrmClients(hubspot=settings),
+            identity=IdentitySettings(person_key_secret=SecretStr(KEY_SECRET.decode())),
+        ),
+        start_consumers=False,
         publisher=publisher,
     )
     with TestClient(app) as c:

@@ -14,9 +14,9 @@ from sqlmodel import Session
 from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.domain.freshness import UpdatePolicy
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES, CrmLead
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables
 from peerscore.events import LeadScore
 from peerscore.kafka_io import KafkaPublisher, make_consumer, make_publisher

@@ -19,12 +19,12 @@ from sqlmodel import Session, SQLModel, func, select
 
 from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.consumers import erasure_loop
 from peerscore.crm_sync.erasure_models import CrmErasureLog
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES as CRM_TABLES
 from peerscore.crm_sync.models import CrmLead, SyncLedger
-from peerscore.crm_sync.privacy import erasure_loop
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables
 from peerscore.events import LEAD_FORM_DELETED, EngagementEvent, PersonIdentifiers, utcnow
 from peerscore.identity import identifier_keys

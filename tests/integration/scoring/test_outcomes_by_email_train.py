@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from peerscore.consumer import Message
 from peerscore.crm_sync.app import create_app as create_crm_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, peerscore_signature
 from peerscore.crm_sync.settings import OutcomeSettings
 from peerscore.db import create_tables
@@ -58,13 +59,15 @@ def crm_sync() -> Iterator[tuple[TestClient, RecordingPublisher]]:
     """crm-sync's app with the generic outcome webhook on; what it publishes is recorded (no broker needed)."""
     publisher = RecordingPublisher()
     app = create_crm_app(
-        runtime=RuntimeSettings(env="dev"),
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="acceptance"),
-        database=DatabaseSettings(database_url="sqlite://"),
-        auth=ApiAuthSettings(),
-        identity=IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
-        outcomes=OutcomeSettings(webhook_secret=SecretStr(WEBHOOK_SECRET)),
-        start_consumer=False,
+        CrmSyncConfig(
+            runtime=RuntimeSettings(env="dev"),
+            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="acceptance"),
+            database=DatabaseSettings(database_url="sqlite://"),
+            auth=ApiAuthSettings(),
+            identity=IdentitySettings(person_key_secret=SecretStr(SECRET.decode())),
+            outcomes=OutcomeSettings(webhook_secret=SecretStr(WEBHOOK_SECRET)),
+        ),
+        start_consumers=False,
         publisher=publisher,
     )
     with TestClient(app) as client:

@@ -14,10 +14,10 @@ from peerscore.consumer import RetryableError
 from peerscore.crm_sync.adapters.fake import FakeCrmAdapter
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
+from peerscore.crm_sync.handler import DeadLetterSink, SyncHandler, is_due
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import RetryState, SyncLedger
 from peerscore.crm_sync.replay import replay
-from peerscore.crm_sync.worker import DeadLetterSink, SyncHandler, is_due
 from tests.unit.crm_sync.factories import batch, transition
 from tests.unit.crm_sync.recording import RecordingPublisher
 

@@ -12,19 +12,20 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
+from peerscore.crm_sync.adapters.base import AdapterFactory
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.merges import MergeHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.privacy import ErasureHandler
-from peerscore.crm_sync.worker import AdapterFactory, SyncHandler
 from peerscore.events import ErasureRequest, LeadTransition, PersonMerged
 from peerscore_testkit.fake_salesforce import add_record, records_of
 from peerscore_testkit.fake_servers import Fault
 from tests.unit.crm_sync.factories import BASE_TIME, transition
 from tests.unit.crm_sync.harness import Harness, harness
-from tests.unit.crm_sync.test_consent_erasure import rows_about
+from tests.unit.crm_sync.test_privacy import rows_about
 
 MERGED_AT = BASE_TIME + timedelta(hours=2)
 ADAPTERS = ["local", "hubspot", "salesforce", "webhook"]

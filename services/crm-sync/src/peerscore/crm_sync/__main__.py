@@ -1,6 +1,7 @@
 """``python -m peerscore.crm_sync``: read settings once, configure logging, serve the app with uvicorn.
 
-uvicorn turns SIGTERM/SIGINT into lifespan shutdown, which drains the consumer loop and commits before exit.
+This is the one place crm-sync's settings are read from the environment (:func:`load_config`). uvicorn turns
+SIGTERM/SIGINT into lifespan shutdown, which drains the consumer loops and commits before exit.
 """
 
 from __future__ import annotations
@@ -9,16 +10,15 @@ import uvicorn
 
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings, OutcomeSettings
 from peerscore.observability import configure_logging
 from peerscore.runtime import tune_gc_for_throughput
 from peerscore.settings import ApiAuthSettings, IdentitySettings, KafkaSettings, RuntimeSettings, refuse_placeholder
 
 
-def main() -> None:
-    runtime = RuntimeSettings()
-    configure_logging("crm-sync", runtime.log_level)
-    http = CrmHttpSettings()
+def load_config(runtime: RuntimeSettings) -> CrmSyncConfig:
+    """Every settings group from the environment, checked for placeholders outside dev."""
     clients = CrmClients()
     outcomes = OutcomeSettings()
     # Outcome endpoints are off until their secret is set; a set secret must be a real one outside dev.
@@ -26,7 +26,7 @@ def main() -> None:
         refuse_placeholder(runtime, "OUTCOMES_WEBHOOK_SECRET", outcomes.webhook_secret)
     if clients.hubspot.client_secret.get_secret_value():
         refuse_placeholder(runtime, "HUBSPOT_CLIENT_SECRET", clients.hubspot.client_secret)
-    app = create_app(
+    return CrmSyncConfig(
         runtime=runtime,
         kafka=KafkaSettings(),
         database=CrmDatabaseSettings(),
@@ -38,6 +38,13 @@ def main() -> None:
         identity=IdentitySettings().check(runtime),
         outcomes=outcomes,
     )
+
+
+def main() -> None:
+    runtime = RuntimeSettings()
+    configure_logging("crm-sync", runtime.log_level)
+    http = CrmHttpSettings()
+    app = create_app(load_config(runtime))
     tune_gc_for_throughput()
     uvicorn.run(app, host=http.host, port=http.port, log_config=None)
 

@@ -1,73 +1,66 @@
-"""The crm-sync app factory: the consumer loop runs on a background thread owned by the FastAPI lifespan.
+"""The crm-sync app factory: the consumer loops run on background threads owned by the FastAPI lifespan.
 
-Everything (engine, Kafka clients, metrics registry) is built per app instance, never at import time, so tests
-can create as many isolated apps as they like and uvicorn's SIGTERM → lifespan shutdown drains the loop.
+``create_app(config, *, engine=None, publisher=None, start_consumers=True)`` is the shape every service shares.
+Nothing is opened at create time: the engine, the CRM clients, the Kafka clients and the outcome sink are built in
+the lifespan (unless the caller injected them, and then they stay the caller's), so tests can create as many
+isolated apps as they like and uvicorn's SIGTERM → lifespan shutdown drains the loops.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from peerscore.api import RefuseNulInUrl, api_access
-from peerscore.consumer import ConsumerLoop
-from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
+from peerscore.crm_sync import consumers, lead_pages, lead_routes, outcome_routes
+from peerscore.crm_sync.adapters.factory import build_adapter_factory
 from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
 from peerscore.crm_sync.adapters.hubspot_people import HubSpotPeople
-from peerscore.crm_sync.breaker import BreakerPolicy
-from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.crm_objects import lookup_person_keys
-from peerscore.crm_sync.merges import merge_loop
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
-from peerscore.crm_sync.outcome_routes import OutcomeSink, outcomes_router
-from peerscore.crm_sync.page import crm_page_router
-from peerscore.crm_sync.privacy import erasure_loop
-from peerscore.crm_sync.routes import leads_router
-from peerscore.crm_sync.settings import CrmSyncSettings, OutcomeSettings
-from peerscore.crm_sync.worker import AdapterFactory, DeadLetterSink, SyncHandler
+from peerscore.crm_sync.outcome_routes import OutcomeSink
 from peerscore.db import database_check, make_engine, prepare_schema
-from peerscore.events import LeadTransition
-from peerscore.kafka_io import KafkaPublisher, Publisher, make_consumer, make_publisher
+from peerscore.errors import install_error_handlers
+from peerscore.kafka_io import Publisher
 from peerscore.observability import ConsumerMetrics, health_router
-from peerscore.runtime import BackgroundLoop, broker_check
-from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
+from peerscore.runtime import broker_check
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass
-class _Worker:
-    """The running consumer and the clients it owns, stopped in reverse order of creation."""
+class _Service:
+    """What one app runs: the metrics built with it, and what its lifespan opened. Readiness checks and the
+    outcome sink look here, so they work before start-up, while running and after shutdown."""
 
-    background: BackgroundLoop
-    publisher: KafkaPublisher
-    erasures: BackgroundLoop | None = None
-    merges: BackgroundLoop | None = None
+    def __init__(
+        self, config: CrmSyncConfig, *, engine: Engine | None, publisher: Publisher | None, start_consumers: bool
+    ) -> None:
+        self.config = config
+        self.registry = CollectorRegistry()
+        self.consumer_metrics = ConsumerMetrics(self.registry, config.crm.group_id)
+        self.crm_metrics = CrmMetrics(self.registry)
+        self.engine: Engine | None = None
+        self.consumers: consumers.Consumers | None = None
+        self._given_engine = engine
+        self._given_publisher = publisher
+        self._start_consumers = start_consumers
 
-    def stop(self) -> None:
-        self.background.stop()  # drains the current batch, commits and closes the consumer
-        if self.background.alive:
-            log.error("consumer_loop_did_not_stop")
-        for loop in (self.erasures, self.merges):
-            if loop is not None:
-                loop.stop()
-        self.publisher.close()
+    def publisher(self) -> Publisher | None:
+        """The injected publisher, else the consumers' producer while they run (outcomes need one or answer 503)."""
+        if self._given_publisher is not None:
+            return self._given_publisher
+        return self.consumers.publisher if self.consumers is not None else None
 
-
-class _Running:
-    """What the lifespan started; readiness checks look here so they work before and after start-up."""
-
-    engine: Engine | None = None
-    worker: _Worker | None = None
-    publisher: Publisher | None = None
+    def person_keys(self, crm: str, object_ids: Sequence[str]) -> dict[str, str]:
+        return lookup_person_keys(self.engine, crm, object_ids)
 
     def check_database(self) -> None:
         if self.engine is None:
@@ -75,160 +68,93 @@ class _Running:
         database_check(self.engine)()
 
     def check_consumer(self) -> None:
-        if self.worker is None:
+        if self.consumers is None:
             raise RuntimeError("consumer not started")
-        self.worker.background.check()
+        self.consumers.check()
 
-
-def _start_worker(
-    engine: Engine,
-    kafka: KafkaSettings,
-    crm: CrmSyncSettings,
-    factory: AdapterFactory,
-    consumer_metrics: ConsumerMetrics,
-    crm_metrics: CrmMetrics,
-) -> _Worker:
-    topics = kafka.topics()
-    publisher = make_publisher(kafka, "crm-sync-dlq")
-    try:
-        budget = RetryBudget(crm.retry_max_attempts, crm.retry_max_elapsed_s, backoff_max_s=crm.retry_backoff_max_s)
-        handler = SyncHandler(
-            engine,
-            factory,
-            crm_metrics,
-            dead_letters=DeadLetterSink(publisher, topics.crm_dlq, budget),
-            policy=crm.update_policy,
-            flush_batch=crm.flush_batch,
-            breaker_policy=BreakerPolicy(open_max_s=crm.breaker_open_max_s),
-        )
-        loop: ConsumerLoop[LeadTransition] = ConsumerLoop(
-            consumer=make_consumer(kafka, crm.group_id),
-            topics=[topics.qualified],
-            handler=handler,
-            dlq_topic=topics.qualified_dlq,
-            publisher=publisher,
-            metrics=consumer_metrics,
-        )
-    except BaseException:
-        publisher.close()
-        raise
-    background = BackgroundLoop(loop, name="crm-sync-consumer")
-    background.start()
-    erasures = BackgroundLoop(
-        erasure_loop(
-            kafka=kafka, group_id=f"{crm.group_id}-erasure", engine=engine, publisher=publisher, adapter_factory=factory
-        ),
-        name="crm-sync-erasure",
-    )
-    erasures.start()
-    merges = BackgroundLoop(
-        merge_loop(
-            kafka=kafka, group_id=f"{crm.group_id}-merges", engine=engine, publisher=publisher, adapter_factory=factory
-        ),
-        name="crm-sync-merges",
-    )
-    merges.start()
-    return _Worker(background, publisher, erasures, merges)
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        config = self.config
+        owned = self._given_engine is None
+        engine = self._given_engine or make_engine(config.database.database_url, echo=config.database.database_echo)
+        try:
+            prepare_schema(engine, TABLES)  # Alembic migrations (a no-op once the Helm Job has run)
+            app.state.engine = self.engine = engine
+            if self._start_consumers:
+                factory = build_adapter_factory(config.crm, config.clients, self.crm_metrics)
+                self.consumers = consumers.start_consumers(
+                    engine, config.kafka, config.crm, factory, self.consumer_metrics, self.crm_metrics
+                )
+            app.state.outcome_sink = build_outcome_sink(config, self.crm_metrics, self.publisher, self.person_keys)
+            log.info(
+                "crm_sync_started",
+                adapter=config.crm.adapter,
+                group=config.crm.group_id,
+                consumer=self._start_consumers,
+            )
+            yield
+        finally:
+            if self.consumers is not None:
+                self.consumers.stop()
+                self.consumers = None
+            self.engine = None
+            if owned:
+                engine.dispose()
 
 
 def create_app(
+    config: CrmSyncConfig,
     *,
-    runtime: RuntimeSettings,
-    kafka: KafkaSettings,
-    database: DatabaseSettings,
-    auth: ApiAuthSettings,
-    crm: CrmSyncSettings | None = None,
-    clients: CrmClients | None = None,
-    identity: IdentitySettings | None = None,
-    outcomes: OutcomeSettings | None = None,
     engine: Engine | None = None,
-    start_consumer: bool = True,
     publisher: Publisher | None = None,
+    start_consumers: bool = True,
 ) -> FastAPI:
-    """Build the app. A given ``engine`` stays the caller's (it is not disposed); ``start_consumer=False``
+    """Build the app. A given ``engine`` stays the caller's (it is not disposed); ``start_consumers=False``
     serves only the read API, page and outcome webhooks, for tests and for looking at a CRM database without a
-    broker. Outcomes are published with ``publisher`` if given, else with the worker's producer."""
-    settings = crm if crm is not None else CrmSyncSettings()
-    crm_clients = clients or CrmClients()
-    require_auth = api_access(auth, runtime, serves_admin=False).read  # crm-sync serves reads only
-    registry = CollectorRegistry()
-    consumer_metrics = ConsumerMetrics(registry, settings.group_id)
-    crm_metrics = CrmMetrics(registry)
+    broker. Outcomes are published with ``publisher`` if given, else with the consumers' producer."""
+    require_read = api_access(config.auth, config.runtime, serves_admin=False).read  # crm-sync serves reads only
+    config.clients.salesforce.check_outcomes(config.runtime)
+    service = _Service(config, engine=engine, publisher=publisher, start_consumers=start_consumers)
     # Every HubSpot call (adapter and webhook lookups) waits on this one limiter; operators see the waits.
-    crm_clients.hubspot_limiter().observe(partial(crm_metrics.limiter_waited, "hubspot"))
-    running = _Running()
-    running.publisher = publisher
-    factory = build_adapter_factory(settings, crm_clients, crm_metrics)
-    crm_clients.salesforce.check_outcomes(runtime)
-    sink = _outcome_sink(
-        settings,
-        crm_clients,
-        identity or IdentitySettings(),
-        outcomes or OutcomeSettings(),
-        kafka,
-        crm_metrics,
-        running,
-    )
+    config.clients.hubspot_limiter().observe(partial(service.crm_metrics.limiter_waited, "hubspot"))
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = engine is None
-        eng = engine or make_engine(database.database_url, echo=database.database_echo)
-        try:
-            prepare_schema(eng, TABLES)  # Alembic migrations (a no-op once the Helm Job has run)
-            app.state.engine = running.engine = eng
-            if start_consumer:
-                running.worker = _start_worker(eng, kafka, settings, factory, consumer_metrics, crm_metrics)
-                if running.publisher is None:
-                    running.publisher = running.worker.publisher
-            log.info("crm_sync_started", adapter=settings.adapter, group=settings.group_id, consumer=start_consumer)
-            yield
-        finally:
-            if running.worker is not None:
-                running.worker.stop()
-                running.worker = None
-            running.engine = None
-            if owned:
-                eng.dispose()
-
-    app = FastAPI(title="Peerscore crm-sync", lifespan=lifespan)
+    app = FastAPI(title="Peerscore crm-sync", lifespan=service.lifespan)
+    install_error_handlers(app)
     app.add_middleware(RefuseNulInUrl)  # PostgreSQL cannot take a NUL: 400, not a DataError
-    checks = {"database": running.check_database}
-    if start_consumer:
-        checks |= {"broker": broker_check(kafka.bootstrap_servers), "consumer": running.check_consumer}
-    app.include_router(health_router(registry, checks))
-    app.include_router(leads_router(require_auth))
-    app.include_router(crm_page_router(require_auth))
-    app.include_router(outcomes_router(sink))
+    checks = {"database": service.check_database}
+    if start_consumers:
+        checks |= {"broker": broker_check(config.kafka.bootstrap_servers), "consumer": service.check_consumer}
+    app.include_router(health_router(service.registry, checks))
+    app.include_router(lead_routes.router, dependencies=[Depends(require_read)])
+    app.include_router(lead_pages.router, dependencies=[Depends(require_read)])
+    app.include_router(outcome_routes.router)  # each CRM authenticates the way it documents (see the module)
     return app
 
 
-def _outcome_sink(
-    settings: CrmSyncSettings,
-    clients: CrmClients,
-    identity: IdentitySettings,
-    outcomes: OutcomeSettings,
-    kafka: KafkaSettings,
+def build_outcome_sink(
+    config: CrmSyncConfig,
     metrics: CrmMetrics,
-    running: _Running,
+    publisher: outcome_routes.PublisherSource,
+    person_keys: outcome_routes.PersonKeyLookup,
 ) -> OutcomeSink:
-    hubspot = clients.hubspot
+    """The outcome endpoints' secrets and clients; a HubSpot client only when webhook lookups are possible."""
+    hubspot, salesforce = config.clients.hubspot, config.clients.salesforce
     people = None
     if hubspot.client_secret.get_secret_value() and hubspot.access_token.get_secret_value():
         client = make_hubspot_client(hubspot.access_token.get_secret_value(), hubspot.host)
-        people = HubSpotPeople(client, clients.hubspot_limiter(), hubspot.webhook_lookup_timeout_s)
+        people = HubSpotPeople(client, config.clients.hubspot_limiter(), hubspot.webhook_lookup_timeout_s)
     return OutcomeSink(
-        publisher=lambda: running.publisher,
-        topic=kafka.topics().outcomes,
-        person_key_secret=identity.person_key_secret.get_secret_value().encode(),
+        publisher=publisher,
+        topic=config.kafka.topics().outcomes,
+        person_key_secret=config.identity.person_key_secret.get_secret_value().encode(),
         metrics=metrics,
         hubspot_client_secret=hubspot.client_secret.get_secret_value().encode(),
         hubspot_people=people,
         deal_stages=hubspot.deal_stages,
-        salesforce_org_id=clients.salesforce.organization_id,
-        webhook_secret=outcomes.webhook_secret.get_secret_value().encode(),
-        person_keys=lambda crm, ids: lookup_person_keys(running.engine, crm, ids),
-        salesforce_token=clients.salesforce.outbound_token.get_secret_value().encode(),
-        max_body_bytes=outcomes.max_body_bytes,
-        public_base_url=outcomes.public_base_url,
+        salesforce_org_id=salesforce.organization_id,
+        webhook_secret=config.outcomes.webhook_secret.get_secret_value().encode(),
+        person_keys=person_keys,
+        salesforce_token=salesforce.outbound_token.get_secret_value().encode(),
+        max_body_bytes=config.outcomes.max_body_bytes,
+        public_base_url=config.outcomes.public_base_url,
     )

@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Column, Engine, Index, delete
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 from peerscore.db import UtcDateTime, upsert
+from peerscore.failures import RetryableError, database_step
 
 _KEYS = ("crm", "person_key")
 
@@ -115,14 +114,16 @@ def person_keys_of(session: Session, crm: str, object_ids: Sequence[str]) -> dic
 
 
 def lookup_person_keys(engine: Engine | None, crm: str, object_ids: Sequence[str]) -> dict[str, str]:
-    """:func:`person_keys_of` in its own read-only session (the outcome endpoints' entry point)."""
+    """:func:`person_keys_of` in its own read-only session (the outcome endpoints' entry point); a database that
+    cannot answer now (the shared :func:`~peerscore.failures.retryable` rule) raises ``LookupError`` (503, the CRM
+    retries), a failure that would repeat is left to surface as the bug it is."""
     if engine is None or not object_ids:
         return {}
     try:
-        with Session(engine) as session:
+        with database_step(), Session(engine) as session:
             return person_keys_of(session, crm, object_ids)
-    except (OperationalError, PoolTimeoutError) as exc:
-        raise LookupError(f"database unavailable: {type(exc).__name__}") from exc
+    except RetryableError as exc:
+        raise LookupError(str(exc)) from exc
 
 
 def forget(session: Session, person_key: str, crm: str | None = None) -> int:

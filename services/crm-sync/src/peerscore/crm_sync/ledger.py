@@ -1,6 +1,6 @@
-"""The sync ledger row of a settled lead version: what the worker writes after each CRM call (ok, failed, dlq).
+"""The sync ledger row of a settled lead version: what the sync handler writes after each CRM call (ok, failed, dlq).
 
-Kept apart from the worker so the row's shape (the snapshot columns the freshness rule compares with) is in one
+Kept apart from the handler so the row's shape (the snapshot columns the freshness rule compares with) is in one
 place.
 """
 

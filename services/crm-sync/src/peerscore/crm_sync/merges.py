@@ -21,22 +21,18 @@ from datetime import datetime
 
 import structlog
 from kafka.structs import TopicPartition
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, delete, update
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from peerscore.consumer import ConsumerLoop, Message, RetryableError, decode_contract
+from peerscore.consumer import Message, RetryableError, decode_contract
 from peerscore.crm_sync import crm_objects
-from peerscore.crm_sync.adapters.base import CrmAdapter, PersonRecord
+from peerscore.crm_sync.adapters.base import AdapterFactory, CrmAdapter, PersonRecord
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.models import PendingAssociation, RetryState, SyncLedger
 from peerscore.db import upsert
 from peerscore.events import PersonMerged, utcnow
-from peerscore.kafka_io import Publisher, make_consumer
-from peerscore.observability import ConsumerMetrics
-from peerscore.settings import KafkaSettings
+from peerscore.failures import database_step
 
 log = structlog.get_logger(__name__)
 
@@ -97,7 +93,7 @@ class MergeHandler:
     def __init__(
         self,
         engine: Engine,
-        adapter_factory: Callable[[Session], CrmAdapter] = LocalCrmAdapter,
+        adapter_factory: AdapterFactory = LocalCrmAdapter,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._engine = engine
@@ -111,33 +107,8 @@ class MergeHandler:
         return {}
 
     def handle(self, batch: Sequence[Message[PersonMerged]]) -> None:
-        try:
-            with Session(self._engine) as session, session.begin():
-                adapter = self._adapter_factory(session)
-                for m in batch:
-                    done = apply_merge(session, adapter, m.value, self._clock())
-                    log.info(
-                        "crm_people_merged", source_key=m.value.source_key, target_key=m.value.target_key, done=done
-                    )
-        except DBAPIError as exc:
-            raise RetryableError(f"database: {type(exc).__name__}") from exc
-
-
-def merge_loop(
-    *,
-    kafka: KafkaSettings,
-    group_id: str,
-    engine: Engine,
-    publisher: Publisher,
-    adapter_factory: Callable[[Session], CrmAdapter],
-) -> ConsumerLoop[PersonMerged]:
-    """The consumer of the merges topic; its metrics go to a registry of their own (fixed metric names)."""
-    topics = kafka.topics()
-    return ConsumerLoop(
-        consumer=make_consumer(kafka, group_id),
-        topics=[topics.merges],
-        handler=MergeHandler(engine, adapter_factory),
-        dlq_topic=topics.qualified_dlq,
-        publisher=publisher,
-        metrics=ConsumerMetrics(CollectorRegistry(), group_id),
-    )
+        with database_step(), Session(self._engine) as session, session.begin():
+            adapter = self._adapter_factory(session)
+            for m in batch:
+                done = apply_merge(session, adapter, m.value, self._clock())
+                log.info("crm_people_merged", source_key=m.value.source_key, target_key=m.value.target_key, done=done)

@@ -32,10 +32,10 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import structlog
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response
 from kafka.errors import KafkaError
 from starlette.concurrency import run_in_threadpool
 
@@ -55,6 +55,7 @@ from peerscore.crm_sync.domain.outcomes import (
 from peerscore.crm_sync.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_peerscore_signature
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.outcome_hubspot import HubSpotLookup, resolve_hubspot
+from peerscore.errors import InvalidInput, NotFound, Unauthorized, Unavailable
 from peerscore.events import utcnow
 from peerscore.kafka_io import Publisher, record
 from peerscore.secrets_compare import ascii_digits, secrets_equal
@@ -73,11 +74,17 @@ SF_ACK = (
 )
 
 
+PublisherSource = Callable[[], Publisher | None]
+"""The publisher to use now: ``None`` while none runs (the endpoints answer 503)."""
+PersonKeyLookup = Callable[[str, Sequence[str]], dict[str, str]]
+"""Person key by CRM object id (crm-sync's id table); raises ``LookupError`` when it cannot be read."""
+
+
 @dataclass
 class OutcomeSink:
     """Everything the endpoints need; a missing secret disables (404) that endpoint rather than accepting anyone."""
 
-    publisher: Callable[[], Publisher | None]
+    publisher: PublisherSource
     topic: str
     person_key_secret: bytes
     metrics: CrmMetrics
@@ -90,8 +97,7 @@ class OutcomeSink:
     max_body_bytes: int = 1_048_576
     public_base_url: str = ""
     clock: Callable[[], float] = time.time
-    person_keys: Callable[[str, Sequence[str]], dict[str, str]] = lambda _crm, _ids: {}
-    """Person key by CRM object id (crm-sync's id table); raises ``LookupError`` when it cannot be read."""
+    person_keys: PersonKeyLookup = lambda _crm, _ids: {}
 
     def signed_url(self, request: Request) -> str:
         """The URL the CRM called: the configured public base (scheme and host behind the proxy) + our path."""
@@ -115,91 +121,101 @@ def hubspot_signature_ok(
     return secrets_equal(sig.strip(), expected)
 
 
-def outcomes_router(sink: OutcomeSink) -> APIRouter:
-    router = APIRouter(prefix="/v1/crm/outcomes", tags=["outcomes"])
+def outcome_sink(request: Request) -> OutcomeSink:
+    """The sink the app's lifespan built (its clients and secrets), never a module-level one."""
+    sink: OutcomeSink = request.app.state.outcome_sink
+    return sink
 
-    @router.post("/hubspot")
-    async def hubspot(request: Request) -> dict[str, int]:
-        if not sink.hubspot_client_secret:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "HubSpot outcomes are not configured")
-        body = await read_body_or_413(request, sink.max_body_bytes)
-        ok = hubspot_signature_ok(
-            sink.hubspot_client_secret,
-            request.method,
-            sink.signed_url(request),
-            body,
-            request.headers.get("X-HubSpot-Request-Timestamp"),
-            request.headers.get("X-HubSpot-Signature-v3"),
-            sink.clock(),
-        )
-        if not ok:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or expired HubSpot signature")
-        events = _parse(lambda: json.loads(body))
-        contact_events = _parse(lambda: hubspot_outcomes(events))
-        deal_events = _parse(lambda: hubspot_deal_outcomes(events, sink.deal_stages))
-        if not contact_events and not deal_events:
-            return {"published": 0}
-        if sink.hubspot_people is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "HubSpot lookups need HUBSPOT_ACCESS_TOKEN")
-        try:
-            raw = await run_in_threadpool(resolve_hubspot, contact_events, deal_events, sink.hubspot_people)
-        except LookupUnavailable as exc:
-            log.warning("hubspot_lookup_unavailable", error=str(exc)[:300])
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "HubSpot lookup failed; retry later") from exc
-        return {"published": await run_in_threadpool(_publish, sink, "hubspot", raw)}
 
-    async def salesforce(request: Request, token: str | None) -> Response:
-        if not sink.salesforce_org_id:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "Salesforce outcomes are not configured")
-        if sink.salesforce_token and not secrets_equal(token, sink.salesforce_token):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong or missing Salesforce endpoint token")
-        body = await read_body_or_413(request, sink.max_body_bytes)
-        org, raw = _parse(lambda: salesforce_outcomes(body))
-        if not secrets_equal(org[:15], sink.salesforce_org_id[:15]):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "outbound message from another organisation")
-        await run_in_threadpool(_publish, sink, "salesforce", raw)
-        return Response(SF_ACK, media_type="text/xml")
+SinkDep = Annotated[OutcomeSink, Depends(outcome_sink)]
 
-    @router.post("/salesforce/{token}")
-    async def salesforce_with_token(request: Request, token: str) -> Response:
-        return await salesforce(request, token)
+router = APIRouter(prefix="/v1/crm/outcomes", tags=["outcomes"])
 
-    @router.post("/salesforce", deprecated=True)
-    async def salesforce_without_token(request: Request) -> Response:
-        """Only while no ``SALESFORCE_OUTBOUND_TOKEN`` is set (dev, or a deployment not yet moved): 401 after."""
-        return await salesforce(request, None)
 
-    @router.post("/webhook")
-    async def generic(request: Request) -> dict[str, int]:
-        if not sink.webhook_secret:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "webhook outcomes are not configured")
-        body = await read_body_or_413(request, sink.max_body_bytes)
-        headers = request.headers
-        if not verify_peerscore_signature(
-            sink.webhook_secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, sink.clock()
-        ):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or expired signature")
-        raw = _parse(lambda: generic_outcomes(json.loads(body), utcnow()))
-        return {"published": await run_in_threadpool(_publish, sink, "webhook", raw)}
+@router.post("/hubspot")
+async def hubspot(request: Request, sink: SinkDep) -> dict[str, int]:
+    if not sink.hubspot_client_secret:
+        raise NotFound("HubSpot outcomes are not configured")
+    body = await read_body_or_413(request, sink.max_body_bytes)
+    ok = hubspot_signature_ok(
+        sink.hubspot_client_secret,
+        request.method,
+        sink.signed_url(request),
+        body,
+        request.headers.get("X-HubSpot-Request-Timestamp"),
+        request.headers.get("X-HubSpot-Signature-v3"),
+        sink.clock(),
+    )
+    if not ok:
+        raise Unauthorized("bad or expired HubSpot signature")
+    events = _parse(lambda: json.loads(body))
+    contact_events = _parse(lambda: hubspot_outcomes(events))
+    deal_events = _parse(lambda: hubspot_deal_outcomes(events, sink.deal_stages))
+    if not contact_events and not deal_events:
+        return {"published": 0}
+    if sink.hubspot_people is None:
+        raise Unavailable("HubSpot lookups need HUBSPOT_ACCESS_TOKEN")
+    try:
+        raw = await run_in_threadpool(resolve_hubspot, contact_events, deal_events, sink.hubspot_people)
+    except LookupUnavailable as exc:
+        log.warning("hubspot_lookup_unavailable", error=str(exc)[:300])
+        raise Unavailable("HubSpot lookup failed; retry later") from exc
+    return {"published": await run_in_threadpool(_publish, sink, "hubspot", raw)}
 
-    return router
+
+@router.post("/salesforce/{token}")
+async def salesforce_with_token(request: Request, sink: SinkDep, token: str) -> Response:
+    return await _salesforce(request, sink, token)
+
+
+@router.post("/salesforce", deprecated=True)
+async def salesforce_without_token(request: Request, sink: SinkDep) -> Response:
+    """Only while no ``SALESFORCE_OUTBOUND_TOKEN`` is set (dev, or a deployment not yet moved): 401 after."""
+    return await _salesforce(request, sink, None)
+
+
+async def _salesforce(request: Request, sink: OutcomeSink, token: str | None) -> Response:
+    if not sink.salesforce_org_id:
+        raise NotFound("Salesforce outcomes are not configured")
+    if sink.salesforce_token and not secrets_equal(token, sink.salesforce_token):
+        raise Unauthorized("wrong or missing Salesforce endpoint token")
+    body = await read_body_or_413(request, sink.max_body_bytes)
+    org, raw = _parse(lambda: salesforce_outcomes(body))
+    if not secrets_equal(org[:15], sink.salesforce_org_id[:15]):
+        raise Unauthorized("outbound message from another organisation")
+    await run_in_threadpool(_publish, sink, "salesforce", raw)
+    return Response(SF_ACK, media_type="text/xml")
+
+
+@router.post("/webhook")
+async def generic(request: Request, sink: SinkDep) -> dict[str, int]:
+    if not sink.webhook_secret:
+        raise NotFound("webhook outcomes are not configured")
+    body = await read_body_or_413(request, sink.max_body_bytes)
+    headers = request.headers
+    if not verify_peerscore_signature(
+        sink.webhook_secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, sink.clock()
+    ):
+        raise Unauthorized("bad or expired signature")
+    raw = _parse(lambda: generic_outcomes(json.loads(body), utcnow()))
+    return {"published": await run_in_threadpool(_publish, sink, "webhook", raw)}
 
 
 def _parse(parse: Callable[[], _T]) -> _T:
     try:
         return parse()
     except (BadOutcomePayload, ValueError) as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)[:500]) from exc
+        raise InvalidInput(str(exc)[:500]) from exc
 
 
 def _publish(sink: OutcomeSink, source: str, raw: list[RawOutcome]) -> int:
     publisher = sink.publisher()
     if publisher is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "outcomes publisher not running")
+        raise Unavailable("outcomes publisher not running")
     try:
         known = sink.person_keys(source, [o for o in map(person_object, raw) if o])
     except LookupError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "person lookup failed; retry later") from exc
+        raise Unavailable("person lookup failed; retry later") from exc
     outcomes, unkeyed = keyed_outcomes(source, raw, sink.person_key_secret, utcnow(), known)
     for r in unkeyed:
         log.warning("outcome_without_person", source=source, crm_object_id=r.crm_object_id, kind=r.kind)
@@ -208,7 +224,7 @@ def _publish(sink: OutcomeSink, source: str, raw: list[RawOutcome]) -> int:
             publisher.publish([record(sink.topic, o.person_key, o) for o in outcomes], wait=True)
         except (KafkaError, TimeoutError) as exc:
             log.error("outcomes_not_acknowledged", source=source, count=len(outcomes), error=type(exc).__name__)
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "outcomes not acknowledged; retry") from exc
+            raise Unavailable("outcomes not acknowledged; retry") from exc
     for o in outcomes:
         sink.metrics.outcomes.labels(source=source, kind=o.kind).inc()
     return len(outcomes)

@@ -14,31 +14,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from kafka.structs import TopicPartition
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, delete, func
-from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session, col, select
 
-from peerscore.consumer import ConsumerLoop, Message, RetryableError, decode_contract
+from peerscore.consumer import Message, RetryableError, decode_contract
 from peerscore.crm_sync import crm_objects
-from peerscore.crm_sync.adapters.base import CrmAdapter, PersonRecord
+from peerscore.crm_sync.adapters.base import AdapterFactory, CrmAdapter, PersonRecord
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
 from peerscore.crm_sync.merges import reached
 from peerscore.crm_sync.models import CrmLead, PendingAssociation, PendingSync, RetryState, SyncLedger
 from peerscore.events import ErasureRequest, LeadTransition, utcnow
-from peerscore.failures import database_failure
-from peerscore.kafka_io import Publisher, make_consumer
-from peerscore.observability import ConsumerMetrics
-from peerscore.settings import KafkaSettings
+from peerscore.failures import database_step
 
 log = structlog.get_logger(__name__)
 
@@ -50,19 +44,16 @@ def admit(engine: Engine, batch: Sequence[Message[LeadTransition]]) -> list[Mess
         return []
     keys = sorted({m.value.person_key for m in batch})
     withheld = sorted({m.value.person_key for m in batch if m.value.score.withheld is not None})
-    try:
-        with Session(engine) as session:
-            handed_off = reached(session, None, withheld)
-            merged = crm_objects.merged_away(session, keys)
-            erased = dict(
-                session.exec(
-                    select(CrmErasureLog.person_key, func.max(CrmErasureLog.erased_at))
-                    .where(col(CrmErasureLog.person_key).in_(keys))
-                    .group_by(col(CrmErasureLog.person_key))
-                ).all()
-            )
-    except (DBAPIError, StatementError, PoolTimeoutError) as exc:
-        raise database_failure(exc) from exc
+    with database_step(), Session(engine) as session:
+        handed_off = reached(session, None, withheld)
+        merged = crm_objects.merged_away(session, keys)
+        erased = dict(
+            session.exec(
+                select(CrmErasureLog.person_key, func.max(CrmErasureLog.erased_at))
+                .where(col(CrmErasureLog.person_key).in_(keys))
+                .group_by(col(CrmErasureLog.person_key))
+            ).all()
+        )
     wanted = [
         m
         for m in batch
@@ -87,7 +78,7 @@ def _published_before(m: Message[LeadTransition], erased_at: datetime | None) ->
 class ErasureHandler:
     """Implements :class:`peerscore.consumer.BatchHandler` for :class:`ErasureRequest` records."""
 
-    def __init__(self, engine: Engine, adapter_factory: Callable[[Session], CrmAdapter] = LocalCrmAdapter) -> None:
+    def __init__(self, engine: Engine, adapter_factory: AdapterFactory = LocalCrmAdapter) -> None:
         self._engine = engine
         self._adapter_factory = adapter_factory
 
@@ -100,14 +91,11 @@ class ErasureHandler:
     def handle(self, batch: Sequence[Message[ErasureRequest]]) -> None:
         """Erase in the CRM, then locally and log, in one transaction; a CRM that cannot answer now rolls it all
         back and the loop retries the batch (records already deleted in the CRM then answer "gone")."""
-        try:
-            with Session(self._engine) as session, session.begin():
-                adapter = self._adapter_factory(session)
-                for m in batch:
-                    keys = [m.value.person_key, *crm_objects.merged_into(session, m.value.person_key)]
-                    erase(session, m.value, [entry for key in keys for entry in erase_in_crm(session, adapter, key)])
-        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
-            raise database_failure(exc) from exc
+        with database_step(), Session(self._engine) as session, session.begin():
+            adapter = self._adapter_factory(session)
+            for m in batch:
+                keys = [m.value.person_key, *crm_objects.merged_into(session, m.value.person_key)]
+                erase(session, m.value, [entry for key in keys for entry in erase_in_crm(session, adapter, key)])
 
 
 def erase_in_crm(session: Session, adapter: CrmAdapter, person_key: str) -> list[dict[str, Any]]:
@@ -167,23 +155,3 @@ def erase(session: Session, request: ErasureRequest, in_crm: list[dict[str, Any]
 def _delete(session: Session, column: Any, keys: list[str]) -> int:
     result = session.execute(delete(column.class_).where(col(column).in_(keys)))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def erasure_loop(
-    *,
-    kafka: KafkaSettings,
-    group_id: str,
-    engine: Engine,
-    publisher: Publisher,
-    adapter_factory: Callable[[Session], CrmAdapter] = LocalCrmAdapter,
-) -> ConsumerLoop[ErasureRequest]:
-    """The consumer of the erasure topic; its metrics go to a registry of their own (fixed metric names)."""
-    topics = kafka.topics()
-    return ConsumerLoop(
-        consumer=make_consumer(kafka, group_id),
-        topics=[topics.erasure],
-        handler=ErasureHandler(engine, adapter_factory),
-        dlq_topic=topics.qualified_dlq,
-        publisher=publisher,
-        metrics=ConsumerMetrics(CollectorRegistry(), group_id),
-    )

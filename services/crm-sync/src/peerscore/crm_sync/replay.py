@@ -2,7 +2,7 @@
 
 Reading is a plain assignment of every partition from the beginning (no consumer group: a replay never moves
 anyone's offsets) until the topic has been quiet for ``idle_s`` — Tansu's end offsets are wrong (kafka-notes.md),
-so "caught up" is measured, not asked. Sending goes through the same handler as the worker with ``replay=True``:
+so "caught up" is measured, not asked. Sending goes through the same handler as the consumer loop with ``replay=True``:
 the ledger re-sends a dead-lettered version only if nothing newer was synced since, so replaying twice is harmless.
 """
 
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from peerscore.consumer import RetryableError
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
-from peerscore.crm_sync.worker import SyncHandler
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.kafka_io import make_reader
 from peerscore.settings import KafkaSettings
 

@@ -11,11 +11,11 @@ from prometheus_client import CollectorRegistry
 from sqlmodel import Session
 
 from peerscore.crm_sync.adapters.factory import CrmClients, build_adapter_factory
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES
 from peerscore.crm_sync.replay import ReplayReport, read_dead_letters, replay
 from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmSyncSettings
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore.db import create_tables, make_engine
 from peerscore.settings import KafkaSettings, RuntimeSettings
 

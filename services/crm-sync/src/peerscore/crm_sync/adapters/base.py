@@ -1,7 +1,7 @@
 """The one interface every CRM adapter implements, and the per-lead outcome it reports.
 
 Results are per item because CRM batch APIs (HubSpot batch upsert, Salesforce sObject Collections) accept
-some records and reject others in one call: the worker records each outcome in the sync ledger instead of
+some records and reject others in one call: the sync handler records each outcome in the sync ledger instead of
 failing or retrying a whole batch for one bad lead.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
+
+from sqlmodel import Session
 
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
 
@@ -114,12 +116,17 @@ class CrmAdapter(Protocol):
     def upsert(self, leads: Sequence[CrmLeadRecord]) -> list[SyncResult]:
         """Create or update each lead (matched by the CRM's key); one result per lead, in the same order.
 
-        Callers pass at most one lead per person (the worker keeps the newest version of each).
+        Callers pass at most one lead per person (the sync handler keeps the newest version of each).
 
         Raise only for failures that concern the whole call and are worth retrying (connection refused…);
         everything that concerns a single lead is reported in its result.
         """
         ...
+
+
+AdapterFactory = Callable[[Session], CrmAdapter]
+"""Builds the adapter for one batch; the local CRM uses the session, remote CRMs ignore it. It lives beside the
+Protocol so that the handlers and the factory that builds it both depend on the adapters, never on each other."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import httpx
 import requests
 from sqlmodel import Session
 
-from peerscore.crm_sync.adapters.base import CrmAdapter
+from peerscore.crm_sync.adapters.base import AdapterFactory, CrmAdapter
 from peerscore.crm_sync.adapters.hubspot import HubSpotAdapter, make_hubspot_client
 from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
@@ -20,7 +20,6 @@ from peerscore.crm_sync.adapters.webhook import WebhookAdapter
 from peerscore.crm_sync.domain.native import NativeFields
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.settings import CrmSyncSettings, HubSpotSettings, SalesforceSettings, WebhookSettings
-from peerscore.crm_sync.worker import AdapterFactory
 
 
 @dataclass

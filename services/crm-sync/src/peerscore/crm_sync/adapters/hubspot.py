@@ -11,7 +11,7 @@ Why it is shaped this way:
 * 400 refuses the *whole* batch for one bad input, so the batch is bisected until the bad lead is alone and
   gets HubSpot's message as its permanent failure. 207 reports errors per input; they are matched by email.
 * Company association is a second step after the contact is written: when it fails for now, the contact stays
-  synced, reported with ``association_pending``; the worker keeps it and retries it on its own (:meth:`associate`).
+  synced, reported with ``association_pending``; the handler keeps it and retries it on its own (:meth:`associate`).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class HubSpotAdapter:
 
     def _associate(self, leads: list[CrmLeadRecord], results: list[SyncResult]) -> list[SyncResult]:
         """Associate written contacts with their company. The contact is synced whatever happens here: a failure
-        for now is reported as ``association_pending`` (the worker retries it alone), a permanent one is logged."""
+        for now is reported as ``association_pending`` (the handler retries it alone), a permanent one is logged."""
         wanted = [
             (i, AssociationRef(lead.person_key, result.object.object_id if result.object else "", lead.domain.lower()))
             for i, (lead, result) in enumerate(zip(leads, results, strict=True))

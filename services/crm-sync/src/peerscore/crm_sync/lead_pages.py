@@ -6,17 +6,17 @@ because names, titles and reasons come from untrusted event data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from peerscore.crm_sync.domain.mapping import LeadStatus
+from peerscore.crm_sync.lead_routes import SessionDep, display_name
 from peerscore.crm_sync.models import CrmLead
 from peerscore.crm_sync.queries import list_leads
-from peerscore.crm_sync.routes import SessionDep, display_name
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -80,17 +80,15 @@ def _row(lead: CrmLead) -> str:
     return "<tr>" + "".join(cells) + "</tr>"
 
 
-def crm_page_router(require_auth: Callable[..., Any]) -> APIRouter:
-    """The page shows personal data too, so it takes the same bearer dependency as the JSON API."""
-    router = APIRouter(tags=["crm"], dependencies=[Depends(require_auth)])
+router = APIRouter(tags=["crm"])
+"""The page shows personal data too: the app includes it behind the same bearer dependency as the JSON API."""
 
-    @router.get("/crm", response_class=HTMLResponse)
-    def crm_page(
-        session: SessionDep,
-        lead_status: Annotated[LeadStatus | None, Query(alias="status")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    ) -> HTMLResponse:
-        leads = list_leads(session, status=lead_status, limit=limit)
-        return HTMLResponse(render_page(leads, status=lead_status))
 
-    return router
+@router.get("/crm", response_class=HTMLResponse)
+def crm_page(
+    session: SessionDep,
+    lead_status: Annotated[LeadStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> HTMLResponse:
+    leads = list_leads(session, status=lead_status, limit=limit)
+    return HTMLResponse(render_page(leads, status=lead_status))

@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 from peerscore.crm_sync.adapters.fake import FakeCrmAdapter
 from peerscore.crm_sync.app import create_app
 from peerscore.crm_sync.budget import RetryBudget
+from peerscore.crm_sync.config import CrmSyncConfig
+from peerscore.crm_sync.handler import DeadLetterSink, SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
-from peerscore.crm_sync.worker import DeadLetterSink, SyncHandler
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
 from tests.unit.crm_sync.factories import batch, transition
 from tests.unit.crm_sync.recording import RecordingPublisher
@@ -31,12 +32,14 @@ def test_refused_and_dead_lettered_leads_are_listed_with_the_crms_message(crm_en
         )
     )
     app = create_app(
-        runtime=RuntimeSettings(env="dev"),
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
-        database=DatabaseSettings(database_url="sqlite://"),
-        auth=ApiAuthSettings(),
+        CrmSyncConfig(
+            runtime=RuntimeSettings(env="dev"),
+            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
+            database=DatabaseSettings(database_url="sqlite://"),
+            auth=ApiAuthSettings(),
+        ),
         engine=crm_engine,
-        start_consumer=False,
+        start_consumers=False,
     )
     with TestClient(app) as client:
         failures = client.get("/v1/crm/failures").json()

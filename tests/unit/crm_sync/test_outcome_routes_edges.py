@@ -19,12 +19,13 @@ from sqlalchemy import Engine
 
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.domain.outcomes import BadOutcomePayload, salesforce_outcomes
 from peerscore.crm_sync.outcome_routes import hubspot_signature_ok
 from peerscore.crm_sync.settings import HubSpotSettings, OutcomeSettings, SalesforceSettings
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 from tests.unit.crm_sync.recording import RecordingPublisher
-from tests.unit.crm_sync.test_outcomes import CLIENT_SECRET, KEY_SECRET, ORG, OUTCOME_SECRET, salesforce_message
+from tests.unit.crm_sync.test_outcome_routes import CLIENT_SECRET, KEY_SECRET, ORG, OUTCOME_SECRET, salesforce_message
 
 SF_TOKEN = "sf-outbound-token-9c1e4b7a2d5f8e03"
 PUBLIC_BASE = "https://crm-sync.example.com"
@@ -35,20 +36,22 @@ PROD = RuntimeSettings(env="prod")
 def build(engine: Engine, published: RecordingPublisher, **salesforce: object) -> TestClient:
     sf = {"organization_id": ORG, "outbound_token": SecretStr(SF_TOKEN), **salesforce}
     app = create_app(
-        runtime=PROD,
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="t"),
-        database=DatabaseSettings(database_url="sqlite://"),
-        auth=ApiAuthSettings(api_token=SecretStr("api-token-for-edges-7d1")),
-        clients=CrmClients(
-            hubspot=HubSpotSettings(client_secret=SecretStr(CLIENT_SECRET.decode())),
-            salesforce=SalesforceSettings(**sf),  # type: ignore[arg-type]
-        ),
-        identity=IdentitySettings(person_key_secret=SecretStr(KEY_SECRET.decode())),
-        outcomes=OutcomeSettings(
-            webhook_secret=SecretStr(OUTCOME_SECRET.decode()), max_body_bytes=LIMIT, public_base_url=PUBLIC_BASE
+        CrmSyncConfig(
+            runtime=PROD,
+            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="t"),
+            database=DatabaseSettings(database_url="sqlite://"),
+            auth=ApiAuthSettings(api_token=SecretStr("api-token-for-edges-7d1")),
+            clients=CrmClients(
+                hubspot=HubSpotSettings(client_secret=SecretStr(CLIENT_SECRET.decode())),
+                salesforce=SalesforceSettings(**sf),  # type: ignore[arg-type]
+            ),
+            identity=IdentitySettings(person_key_secret=SecretStr(KEY_SECRET.decode())),
+            outcomes=OutcomeSettings(
+                webhook_secret=SecretStr(OUTCOME_SECRET.decode()), max_body_bytes=LIMIT, public_base_url=PUBLIC_BASE
+            ),
         ),
         engine=engine,
-        start_consumer=False,
+        start_consumers=False,
         publisher=published,
     )
     return TestClient(app, raise_server_exceptions=False)

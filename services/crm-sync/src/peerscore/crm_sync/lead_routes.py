@@ -1,19 +1,20 @@
-"""``/v1/crm/leads``: the local CRM as JSON. Leads hold personal data, so every route sits behind the bearer
-dependency (open only in dev without a token)."""
+"""``/v1/crm/leads``: the local CRM as JSON. Leads hold personal data, so the app includes :data:`router` behind
+the bearer dependency (open only in dev without a token)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from peerscore.crm_sync.domain.mapping import LeadStatus
 from peerscore.crm_sync.models import CrmLead, SyncLedger
 from peerscore.crm_sync.queries import get_lead, list_failures, list_leads, sync_entries
+from peerscore.errors import NotFound
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -77,36 +78,37 @@ def display_name(lead: CrmLead) -> str | None:
     return " ".join(part for part in (lead.first_name, lead.last_name) if part) or None
 
 
-def leads_router(require_auth: Callable[..., Any]) -> APIRouter:
-    router = APIRouter(prefix="/v1/crm", tags=["crm"], dependencies=[Depends(require_auth)])
+router = APIRouter(prefix="/v1/crm", tags=["crm"])
 
-    @router.get("/leads")
-    def leads(
-        session: SessionDep,
-        lead_status: Annotated[LeadStatus | None, Query(alias="status")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> list[CrmLeadPublic]:
-        return [CrmLeadPublic.from_row(lead) for lead in list_leads(session, status=lead_status, limit=limit)]
 
-    @router.get("/leads/{person_key}")
-    def lead(person_key: str, session: SessionDep) -> CrmLeadPublic:
-        row = get_lead(session, person_key)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead in the local CRM")
-        return CrmLeadPublic.from_row(row)
+@router.get("/leads")
+def leads(
+    session: SessionDep,
+    lead_status: Annotated[LeadStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CrmLeadPublic]:
+    return [CrmLeadPublic.from_row(lead) for lead in list_leads(session, status=lead_status, limit=limit)]
 
-    @router.get("/leads/{person_key}/sync")
-    def lead_sync(person_key: str, session: SessionDep) -> list[SyncEntryPublic]:
-        """Every CRM's ledger entry for the lead, whichever CRM is configured (remote CRMs have no local row)."""
-        return [SyncEntryPublic.from_row(row) for row in sync_entries(session, person_key)]
 
-    @router.get("/failures")
-    def failures(
-        session: SessionDep,
-        crm: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> list[SyncEntryPublic]:
-        """Leads a CRM refused for good or that were dead-lettered, newest first."""
-        return [SyncEntryPublic.from_row(row) for row in list_failures(session, crm=crm, limit=limit)]
+@router.get("/leads/{person_key}")
+def lead(person_key: str, session: SessionDep) -> CrmLeadPublic:
+    row = get_lead(session, person_key)
+    if row is None:
+        raise NotFound("no such lead in the local CRM")
+    return CrmLeadPublic.from_row(row)
 
-    return router
+
+@router.get("/leads/{person_key}/sync")
+def lead_sync(person_key: str, session: SessionDep) -> list[SyncEntryPublic]:
+    """Every CRM's ledger entry for the lead, whichever CRM is configured (remote CRMs have no local row)."""
+    return [SyncEntryPublic.from_row(row) for row in sync_entries(session, person_key)]
+
+
+@router.get("/failures")
+def failures(
+    session: SessionDep,
+    crm: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[SyncEntryPublic]:
+    """Leads a CRM refused for good or that were dead-lettered, newest first."""
+    return [SyncEntryPublic.from_row(row) for row in list_failures(session, crm=crm, limit=limit)]

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from peerscore.crm_sync.adapters.base import PersonRecord, SyncResult
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, to_crm_record
-from peerscore.crm_sync.worker import call_adapter
+from peerscore.crm_sync.handler import call_adapter
 from peerscore_testkit.fake_servers import Fault
 from tests.unit.crm_sync.factories import transition
 from tests.unit.crm_sync.harness import ADAPTERS, TIMEOUT_S, Harness, harness

@@ -14,9 +14,9 @@ from peerscore.consumer import InvalidMessage, RetryableError
 from peerscore.crm_sync.adapters.base import CrmAdapter
 from peerscore.crm_sync.adapters.fake import FakeCrmAdapter
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.handler import SyncHandler, newest_per_person
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import CrmLead, SyncLedger
-from peerscore.crm_sync.worker import SyncHandler, newest_per_person
 from tests.unit.crm_sync.factories import batch, transition
 
 NOW = datetime(2025, 3, 2, 12, 0, tzinfo=UTC)

@@ -25,20 +25,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 import structlog
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
 from peerscore.crm_sync import associations, breaker, budget, crm_records, privacy
 from peerscore.crm_sync import pending as pending_store
-from peerscore.crm_sync.adapters.base import CompanyAssociations, CrmAdapter, SyncResult
+from peerscore.crm_sync.adapters.base import AdapterFactory, CompanyAssociations, CrmAdapter, SyncResult
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
 from peerscore.crm_sync.domain.freshness import UpdatePolicy, collapse, plan_intake
@@ -48,15 +45,12 @@ from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
 from peerscore.db import upsert
 from peerscore.events import LeadTransition, utcnow
-from peerscore.failures import database_failure
+from peerscore.failures import database_step
 from peerscore.kafka_io import Publisher, record
 
 log = structlog.get_logger(__name__)
 
 _LEDGER_KEYS = ("crm", "person_key")
-
-AdapterFactory = Callable[[Session], CrmAdapter]
-"""Builds the adapter for one batch; the local CRM uses the session, remote CRMs ignore it."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +152,8 @@ class SyncHandler:
         withheld = [m.value for m in batch if m.value.score.withheld is not None]
         updates = [t for t in leads if t.kind == "updated" and t.score.withheld is None]
         superseded = len(admitted) - len(leads)  # older versions of a lead in the same poll: moot
-        _database(lambda: self.intake(updates, withheld=withheld, superseded=superseded))
+        with database_step():
+            self.intake(updates, withheld=withheld, superseded=superseded)
         handoffs = [t for t in leads if t.kind != "updated" or t.score.withheld is not None]
         if handoffs:  # never held back: sent now, like before updates existed (a retry rewinds the batch)
             self.sync(handoffs)
@@ -203,7 +198,8 @@ class SyncHandler:
         self._retry_associations()
         outcomes = []
         for _ in range(self._max_flush_chunks):
-            outcome, retry, taken = _database(self._flush_chunk)
+            with database_step():
+                outcome, retry, taken = self._flush_chunk()
             if taken == 0:
                 break
             outcomes.append(self._report(outcome, retry))
@@ -227,7 +223,8 @@ class SyncHandler:
         """Send now, past the pending queue (``peerscore crm replay``, benches); metrics and logs as for a flush;
         raises :class:`RetryableError` while the CRM should be retried."""
         self._wait_for_breaker()
-        outcome, retry = _database(lambda: self.apply(transitions, replay=replay))
+        with database_step():
+            outcome, retry = self.apply(transitions, replay=replay)
         return self._report(outcome, retry)
 
     def _report(self, outcome: BatchOutcome, retry: list[SyncResult] | None) -> BatchOutcome:
@@ -255,10 +252,10 @@ class SyncHandler:
         """Company associations that failed after their contact was written are retried on their own."""
         if breaker.wait_s(self._breaker, self._clock()) > 0:
             return
-        with Session(self._engine) as session, session.begin():
+        with database_step(), Session(self._engine) as session, session.begin():
             adapter = self._adapter_factory(session)
             if isinstance(adapter, CompanyAssociations):
-                _database(lambda: associations.retry(session, adapter.name, adapter))
+                associations.retry(session, adapter.name, adapter)
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {}
@@ -367,18 +364,6 @@ def call_adapter(adapter: CrmAdapter, records: list[CrmLeadRecord]) -> list[Sync
         return adapter.upsert(records)
     except (ConnectionError, TimeoutError) as exc:
         return [SyncResult.retryable(r, f"{adapter.name} unreachable: {exc}") for r in records]
-
-
-R = TypeVar("R")
-
-
-def _database(step: Callable[[], R]) -> R:
-    """Run a database step under the shared failure rule: retried when transient, the poison lead isolated by the
-    loop when deterministic."""
-    try:
-        return step()
-    except (DBAPIError, StatementError, PoolTimeoutError) as exc:
-        raise database_failure(exc) from exc
 
 
 def _describe(exc: ValidationError) -> str:

@@ -13,9 +13,9 @@ from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.associations import PendingAssociation
 from peerscore.crm_sync.crm_objects import CrmObject
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, to_crm_record
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore_testkit.fake_hubspot import hubspot_server
 from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, Fault
 from tests.unit.crm_sync.factories import batch, transition

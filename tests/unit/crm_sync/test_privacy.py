@@ -12,13 +12,14 @@ from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
 
 from peerscore.consumer import InvalidMessage, Message, RetryableError
+from peerscore.crm_sync.adapters.base import AdapterFactory
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.crm_objects import CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import TABLES, CrmLead, SyncLedger
 from peerscore.crm_sync.privacy import ErasureHandler
-from peerscore.crm_sync.worker import AdapterFactory, SyncHandler
 from peerscore.events import ErasureRequest, LeadTransition
 from peerscore_testkit.fake_servers import Fault
 from tests.unit.crm_sync.factories import BASE_TIME, transition

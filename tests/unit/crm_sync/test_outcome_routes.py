@@ -20,6 +20,7 @@ from peerscore.crm_sync import crm_objects
 from peerscore.crm_sync.adapters.base import CrmObjectRef, SyncResult
 from peerscore.crm_sync.adapters.factory import CrmClients
 from peerscore.crm_sync.app import create_app
+from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.settings import HubSpotSettings, OutcomeSettings, SalesforceSettings
 from peerscore.events import Outcome, PersonIdentifiers, utcnow
 from peerscore.identity import person_key
@@ -56,15 +57,17 @@ def client(sqlite_engine: Engine, server: FakeServer, published: RecordingPublis
         salesforce=SalesforceSettings(organization_id=ORG),
     )
     app = create_app(
-        runtime=RuntimeSettings(env="dev"),
-        kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="t"),
-        database=DatabaseSettings(database_url="sqlite://"),
-        auth=ApiAuthSettings(),
-        clients=clients,
-        identity=IdentitySettings(person_key_secret=SecretStr(KEY_SECRET.decode())),
-        outcomes=OutcomeSettings(webhook_secret=SecretStr(OUTCOME_SECRET.decode())),
+        CrmSyncConfig(
+            runtime=RuntimeSettings(env="dev"),
+            kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="t"),
+            database=DatabaseSettings(database_url="sqlite://"),
+            auth=ApiAuthSettings(),
+            clients=clients,
+            identity=IdentitySettings(person_key_secret=SecretStr(KEY_SECRET.decode())),
+            outcomes=OutcomeSettings(webhook_secret=SecretStr(OUTCOME_SECRET.decode())),
+        ),
         engine=sqlite_engine,
-        start_consumer=False,
+        start_consumers=False,
         publisher=published,
     )
     with TestClient(app) as c:

@@ -17,10 +17,10 @@ from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
 from peerscore.crm_sync.domain.freshness import UpdatePolicy
+from peerscore.crm_sync.handler import DeadLetterSink, SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import CrmLead, PendingSync, SyncLedger
 from peerscore.crm_sync.privacy import erase
-from peerscore.crm_sync.worker import DeadLetterSink, SyncHandler
 from peerscore.events import ErasureRequest
 from peerscore.kafka_io import OutgoingRecord
 from tests.unit.crm_sync.factories import batch, transition

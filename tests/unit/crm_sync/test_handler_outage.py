@@ -24,9 +24,9 @@ from peerscore.crm_sync.associations import PendingAssociation
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.crm_objects import CrmObject
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
+from peerscore.crm_sync.handler import DeadLetterSink, SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import RetryState
-from peerscore.crm_sync.worker import DeadLetterSink, SyncHandler
 from peerscore.events import LeadTransition
 from peerscore_testkit.fake_hubspot import hubspot_server
 from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, Fault, ServerState

@@ -18,8 +18,8 @@ from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.crm_objects import CrmObject
 from peerscore.crm_sync.domain.mapping import to_crm_record
 from peerscore.crm_sync.domain.matching import ExistingRecord, MergePlan, choose_match, plan_merge
+from peerscore.crm_sync.handler import SyncHandler
 from peerscore.crm_sync.metrics import CrmMetrics
-from peerscore.crm_sync.worker import SyncHandler
 from peerscore_testkit.fake_hubspot import hubspot_server
 from peerscore_testkit.fake_salesforce import add_record, records_of, salesforce_server
 from peerscore_testkit.fake_servers import FakeServer
