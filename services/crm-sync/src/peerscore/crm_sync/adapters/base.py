@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord
+
+if TYPE_CHECKING:  # a type only: the domain reads this module's records, never the database
+    from sqlmodel import Session
 
 SyncOutcome = Literal["ok", "permanent", "retryable"]
 
@@ -124,7 +125,7 @@ class CrmAdapter(Protocol):
         ...
 
 
-AdapterFactory = Callable[[Session], CrmAdapter]
+AdapterFactory = Callable[["Session"], CrmAdapter]
 """Builds the adapter for one batch; the local CRM uses the session, remote CRMs ignore it. It lives beside the
 Protocol so that the handlers and the factory that builds it both depend on the adapters, never on each other."""
 
