@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -24,7 +23,7 @@ from pydantic import ValidationError
 
 from peerscore import limits
 from peerscore.consent import consent_from_traits
-from peerscore.events import EngagementEvent, PersonIdentifiers
+from peerscore.events import EngagementEvent, PersonIdentifiers, event_type_for
 from peerscore.identity import normalise_email, person_key
 from peerscore.ingest.errors import FieldError, InvalidEvent, breaks_contract, join_path
 from peerscore.ingest.fields import bounded_email, identifier, mapping
@@ -33,21 +32,14 @@ from peerscore.ingest.traits import group_account_fields, is_mapping, person_acc
 
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 _FIXED_TYPES = {"page": "page.viewed", "screen": "screen.viewed", "identify": "identify", "group": "group"}
-_WORD = re.compile(r"[A-Za-z0-9]+")
 _NOT_HASHED = frozenset({"sentAt", "writeKey"})
 _PAGE_FIELDS = ("path", "url", "title", "referrer", "search")
 MAX_TYPE_CHARS = limits.EVENT_TYPE
 MAX_TEXT_CHARS = limits.IDENTIFIER
 
 
-def event_type(event_name: str) -> str | None:
-    """``"Case Study Viewed"`` → ``"case_study.viewed"``; one word ``"Foo"`` → ``"track.foo"``."""
-    words = [w.lower() for w in _WORD.findall(event_name)]
-    if not words:
-        return None
-    if len(words) == 1:
-        return "track." + words[0]
-    return "_".join(words[:-1]) + "." + words[-1]
+event_type = event_type_for
+"""``"Case Study Viewed"`` → ``"case_study.viewed"``: the shared rule, so rulesets' aliases spell types alike."""
 
 
 def generated_event_id(call: Mapping[str, Any], namespace: str = "") -> str:
