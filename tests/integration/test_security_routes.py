@@ -142,7 +142,7 @@ def build_apps(engine: Engine, publisher: RecordingPublisher, kafka: KafkaSettin
             publisher,
             linkedin=LinkedInSettings(client_secret=SecretStr(LINKEDIN_SECRET)),
         ),
-        "scoring": scoring_app(config, engine=engine, publisher=publisher, start_consumer=False),
+        "scoring": scoring_app(config, engine=engine, publisher=publisher, start_consumers=False),
         "crm": crm_app(
             runtime=PROD,
             kafka=kafka,
@@ -283,7 +283,7 @@ def test_outside_dev_a_missing_api_token_refuses_to_start(sqlite_engine: Engine)
         identity=IDENTITY,
     )
     with pytest.raises(ValueError, match="PEERSCORE_API_TOKEN"):
-        scoring_app(config, engine=sqlite_engine, publisher=RecordingPublisher(), start_consumer=False)
+        scoring_app(config, engine=sqlite_engine, publisher=RecordingPublisher(), start_consumers=False)
     with pytest.raises(ValueError, match="PEERSCORE_API_TOKEN"):
         crm_app(
             runtime=PROD,

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from peerscore.scoring.predictive import registry
-from peerscore.scoring.predictive.registry import ModelVersionRow
+from peerscore.scoring.predictive import model_registry
+from peerscore.scoring.predictive.model_registry import ModelVersionRow
 
 from .charts import Series, grouped_bars, lines
 from .html import esc, notice, table, when
@@ -96,10 +96,10 @@ def model_card(row: ModelVersionRow, role: str) -> str:
 
 def model_body(engine: Engine) -> str:
     with Session(engine) as session:
-        roles = registry.current_roles(session)
-        versions = registry.versions(session)
-        champion = registry.get_version(session, roles.champion) if roles.champion is not None else None
-        challenger = registry.get_version(session, roles.challenger) if roles.challenger is not None else None
+        roles = model_registry.current_roles(session)
+        versions = model_registry.versions(session)
+        champion = model_registry.get_version(session, roles.champion) if roles.champion is not None else None
+        challenger = model_registry.get_version(session, roles.challenger) if roles.challenger is not None else None
     if not versions:
         return notice("No model is registered: leads are scored by the rules alone.") + (
             "<p>Train one with <code>peerscore train</code>; registered versions, the champion and the "
