@@ -205,8 +205,8 @@ def test_every_route_needs_the_bearer_token_unless_allow_listed(sqlite_engine: E
     assert publisher.records == [], "a refused request published something"
 
     # The same token does get through (so the refusals above are the auth, not a broken route).
-    client = TestClient(apps["scoring"], raise_server_exceptions=False)
-    assert client.get("/v1/leads", headers={"Authorization": f"Bearer {READ_TOKEN}"}).status_code == 200
+    with TestClient(apps["scoring"], raise_server_exceptions=False) as client:  # its lifespan prepares the schema
+        assert client.get("/v1/leads", headers={"Authorization": f"Bearer {READ_TOKEN}"}).status_code == 200
     with TestClient(apps["crm"]) as crm:  # its lifespan opens the database (no consumer here)
         assert crm.get("/v1/crm/leads", headers={"Authorization": f"Bearer {READ_TOKEN}"}).status_code == 200
 

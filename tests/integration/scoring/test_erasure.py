@@ -34,13 +34,13 @@ from peerscore.kafka_io import KafkaPublisher, make_consumer, make_publisher
 from peerscore.observability import ConsumerMetrics
 from peerscore.scoring.deps import ApiContext, bind
 from peerscore.scoring.domain import PersonState, load_default_ruleset
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity import erasure_routes
 from peerscore.scoring.identity.batch import PrivacyConfig
 from peerscore.scoring.identity.models import ErasureLogRow
 from peerscore.scoring.models import SCORING_TABLES, LedgerRow, PersonRow
 from peerscore.scoring.predictive.model_registry import ModelPredictionRow
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique

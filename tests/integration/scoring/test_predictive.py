@@ -17,10 +17,10 @@ from peerscore.db import create_tables
 from peerscore.events import LeadScore
 from peerscore.kafka_io import KafkaPublisher
 from peerscore.runtime import BackgroundLoop
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
 from peerscore.scoring.predictive import model_registry
 from peerscore.scoring.predictive.online import BatchPredictor
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique

@@ -17,11 +17,11 @@ from peerscore.kafka_io import KafkaPublisher, Publisher, make_publisher
 from peerscore.runtime import BackgroundLoop
 from peerscore.scoring.config import ScoringConfig
 from peerscore.scoring.domain.ruleset import Ruleset
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.identity.batch import PrivacyConfig
 from peerscore.scoring.outcomes.consumer import outcome_loop
 from peerscore.scoring.predictive.wiring import predictor_for
 from peerscore.scoring.sweeper import DecaySweeper
-from peerscore.scoring.worker import scoring_loop
 
 
 @dataclass

@@ -87,15 +87,9 @@ def drift(
         row = model_registry.get_version(session, champion) if champion is not None else None
     if row is None:
         raise NotFound("no champion model: scoring is rules-only")
+    since = default_since(utcnow(), days)
     try:
-        return drift_report(
-            engine,
-            row,
-            ruleset,
-            since=default_since(utcnow(), days),
-            warn=context.drift_warn,
-            alert=context.drift_alert,
-        )
+        return drift_report(engine, row, ruleset, since=since, warn=context.drift_warn, alert=context.drift_alert)
     except ValueError as exc:
         raise Conflict(str(exc)) from None
 
