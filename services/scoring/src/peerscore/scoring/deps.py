@@ -82,7 +82,7 @@ RulesetDep = Annotated[Ruleset, Depends(live_ruleset)]
 
 
 def publisher(context: Context) -> Publisher:
-    assert context.publisher is not None, "this app publishes nothing"
+    assert context.publisher is not None and context.events_topic, "this app publishes no erasure orders"
     return context.publisher
 
 
