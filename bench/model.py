@@ -37,7 +37,7 @@ from peerscore.scoring.domain import load_default_ruleset
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
-from peerscore.scoring.predictive import registry
+from peerscore.scoring.predictive import model_registry
 from peerscore.scoring.predictive.online import BatchPredictor
 from peerscore.scoring.predictive.pipeline import fit
 from peerscore.scoring.predictive.sources import group_by_person
@@ -74,7 +74,7 @@ def online_cost(
         engine = make_engine(f"sqlite:///{tmp}/scoring.db")
         create_tables(engine, SCORING_TABLES)
         with Session(engine) as session, session.begin():
-            row = registry.register(
+            row = model_registry.register(
                 session,
                 model_text=model_text,
                 calibrator=calibrator,
@@ -84,7 +84,7 @@ def online_cost(
                 training_until=None,
             )
             assert row.version is not None
-            registry.promote(session, row.version)
+            model_registry.promote(session, row.version)
         ruleset = load_default_ruleset()
         predictor = BatchPredictor(check_interval_s=2.0)
         topics = Topics(prefix="bench")

@@ -41,9 +41,9 @@ from peerscore.kafka_io import Publisher, make_consumer, make_publisher, record
 from peerscore.observability import ConsumerMetrics
 from peerscore.runtime import tune_gc_for_throughput
 from peerscore.scoring.domain.ruleset import load_default_ruleset
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.history import HISTORY_TABLES, append_history
 from peerscore.scoring.models import SCORING_TABLES
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import ensure_topics
 

@@ -41,6 +41,7 @@ from peerscore.kafka_io import KafkaPublisher, make_publisher
 from peerscore.runtime import BackgroundLoop
 from peerscore.scoring.backtest import Period, run_backtest
 from peerscore.scoring.domain import load_default_ruleset
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity.batch import PrivacyConfig
 from peerscore.scoring.identity.canonical import canonical_keys, load_links
@@ -49,7 +50,6 @@ from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.outcomes.consumer import outcome_loop
 from peerscore.scoring.outcomes.models import OutcomeRow
 from peerscore.scoring.outcomes.store import load_outcomes
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 from peerscore_testkit.fake_hubspot import hubspot_server
 from peerscore_testkit.fake_servers import HUBSPOT_TOKEN

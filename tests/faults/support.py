@@ -23,10 +23,10 @@ from peerscore.db import create_tables, make_engine
 from peerscore.events import EngagementEvent
 from peerscore.kafka_io import OutgoingRecord, make_publisher
 from peerscore.scoring.domain.ruleset import load_default_ruleset
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique

@@ -145,7 +145,7 @@ def build_apps(engine: Engine, publisher: RecordingPublisher, kafka: KafkaSettin
             ),
             publisher=publisher,
         ),
-        "scoring": scoring_app(config, engine=engine, publisher=publisher, start_consumer=False),
+        "scoring": scoring_app(config, engine=engine, publisher=publisher, start_consumers=False),
         "crm": crm_app(
             CrmSyncConfig(runtime=PROD, kafka=kafka, database=DatabaseSettings(), auth=auth, identity=IDENTITY),
             engine=engine,
@@ -204,8 +204,8 @@ def test_every_route_needs_the_bearer_token_unless_allow_listed(sqlite_engine: E
     assert publisher.records == [], "a refused request published something"
 
     # The same token does get through (so the refusals above are the auth, not a broken route).
-    client = TestClient(apps["scoring"], raise_server_exceptions=False)
-    assert client.get("/v1/leads", headers={"Authorization": f"Bearer {READ_TOKEN}"}).status_code == 200
+    with TestClient(apps["scoring"], raise_server_exceptions=False) as client:  # its lifespan prepares the schema
+        assert client.get("/v1/leads", headers={"Authorization": f"Bearer {READ_TOKEN}"}).status_code == 200
     with TestClient(apps["crm"]) as crm:  # its lifespan opens the database (no consumer here)
         assert crm.get("/v1/crm/leads", headers={"Authorization": f"Bearer {READ_TOKEN}"}).status_code == 200
 
@@ -282,7 +282,7 @@ def test_outside_dev_a_missing_api_token_refuses_to_start(sqlite_engine: Engine)
         identity=IDENTITY,
     )
     with pytest.raises(ValueError, match="PEERSCORE_API_TOKEN"):
-        scoring_app(config, engine=sqlite_engine, publisher=RecordingPublisher(), start_consumer=False)
+        scoring_app(config, engine=sqlite_engine, publisher=RecordingPublisher(), start_consumers=False)
     with pytest.raises(ValueError, match="PEERSCORE_API_TOKEN"):
         crm_app(
             CrmSyncConfig(

@@ -23,8 +23,8 @@ from peerscore.kafka_io import KafkaPublisher, make_consumer, make_publisher
 from peerscore.observability import ConsumerMetrics
 from peerscore.runtime import BackgroundLoop
 from peerscore.scoring import store
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.models import SCORING_TABLES
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique

@@ -29,8 +29,8 @@ from peerscore.ingest.app import create_app
 from peerscore.ingest.settings import IngestConfig, IngestSettings, LinkedInSettings
 from peerscore.kafka_io import KafkaPublisher, OutgoingRecord, Publisher, make_publisher
 from peerscore.scoring.domain.ruleset import load_default_ruleset
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import IdentitySettings, KafkaSettings, RuntimeSettings
 from peerscore.topics import Topics
 from tests.kafka_helpers import read_topic

@@ -28,7 +28,7 @@ def client(kafka_settings: KafkaSettings, engine: Engine, env: str = "prod") -> 
         scoring=ScoringSettings(),
         auth=ApiAuthSettings(api_token=SecretStr(TOKEN)),
     )
-    return TestClient(create_app(config, engine=engine, start_consumer=False))
+    return TestClient(create_app(config, engine=engine, start_consumers=False))
 
 
 def test_leads_ledger_and_accounts_explain_the_scores(

@@ -21,7 +21,7 @@ from peerscore.topics import Topics
 from tests.conftest import unique
 from tests.integration.scoring.support import journey_events
 from tests.integration.scoring.test_scoring_worker import produce_events, run_scoring
-from tests.unit.backtest.support import default_yaml, stricter
+from tests.unit.scoring.backtest.support import default_yaml, stricter
 
 pytestmark = pytest.mark.integration
 TOKEN = "backtest-token"
@@ -82,7 +82,7 @@ def test_backtest_api_runs_in_the_background_and_can_be_cancelled(
     )
     auth = {"Authorization": f"Bearer {TOKEN}"}
     body = {"ruleset": default_yaml().replace("min_activity: 50", "min_activity: 150"), "since": "3650d"}
-    with TestClient(create_app(config, engine=engine, start_consumer=False)) as api:
+    with TestClient(create_app(config, engine=engine, start_consumers=False)) as api:
         assert api.post("/v1/backtests", json=body).status_code == 401
         bad = api.post("/v1/backtests", json={"ruleset": "name: x\ngroups: {}\n"}, headers=auth)
         assert bad.status_code == 422 and bad.json()["detail"]["ruleset"]

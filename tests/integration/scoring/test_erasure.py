@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, func, select
 
+from peerscore.api import ApiAccess
 from peerscore.consumer import ConsumerLoop
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.consumers import erasure_loop
@@ -31,14 +32,15 @@ from peerscore.identity import identifier_keys
 from peerscore.ingest.normalise import normalise_batch
 from peerscore.kafka_io import KafkaPublisher, make_consumer, make_publisher
 from peerscore.observability import ConsumerMetrics
+from peerscore.scoring.deps import ApiContext, bind
 from peerscore.scoring.domain import PersonState, load_default_ruleset
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.history import EventHistoryRow
-from peerscore.scoring.identity.api import people_router
+from peerscore.scoring.identity import erasure_routes
 from peerscore.scoring.identity.batch import PrivacyConfig
 from peerscore.scoring.identity.models import ErasureLogRow
 from peerscore.scoring.models import SCORING_TABLES, LedgerRow, PersonRow
-from peerscore.scoring.predictive.registry import ModelPredictionRow
-from peerscore.scoring.worker import scoring_loop
+from peerscore.scoring.predictive.model_registry import ModelPredictionRow
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique
@@ -159,7 +161,10 @@ def test_a_person_is_erased_across_scoring_and_crm_sync(
     assert _last_per_key(read_scores(kafka_settings, topics))[ada[3]] is not None, "Ada's score is on the topic"
 
     app = FastAPI()
-    app.include_router(people_router(engine, publisher, topics.events, SECRET, lambda: None))
+    open_access = ApiAccess(read=lambda _: None, admin=lambda _: None)
+    context = ApiContext(load_default_ruleset, open_access, publisher, topics.events, SECRET)
+    bind(app, engine, context)
+    app.include_router(erasure_routes.router)
     with TestClient(app) as client:
         assert client.post("/v1/people/erase", json={"email": "not-an-email"}).status_code == 422
         assert client.delete("/v1/people/not-an-email").status_code == 422

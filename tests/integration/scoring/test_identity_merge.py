@@ -21,10 +21,10 @@ from peerscore.identity import identifier_keys
 from peerscore.ingest.normalise import normalise_batch
 from peerscore.kafka_io import make_publisher
 from peerscore.scoring.domain import PersonState, load_default_ruleset, score_person
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.identity.batch import PrivacyConfig
 from peerscore.scoring.identity.models import IdentityLinkRow, SeenEventRow
 from peerscore.scoring.models import SCORING_TABLES, LedgerRow, PersonRow
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique

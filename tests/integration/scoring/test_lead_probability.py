@@ -9,14 +9,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from peerscore.api import ApiAccess
 from peerscore.db import create_tables
 from peerscore.events import LeadScore
 from peerscore.scoring import store
-from peerscore.scoring.api import leads_router
 from peerscore.scoring.console.crm import CrmStatus
 from peerscore.scoring.console.lead_html import lead_page
 from peerscore.scoring.console.leads import lead_detail
+from peerscore.scoring.deps import ApiContext, bind
 from peerscore.scoring.domain import PersonState, apply_event, new_person
+from peerscore.scoring.lead_routes import router as leads_router
 from peerscore.scoring.models import SCORING_TABLES
 from tests.unit.scoring.builders import T0, event, small_ruleset
 
@@ -52,7 +54,8 @@ def test_the_lead_api_and_console_page_show_the_probability(engine: Engine) -> N
         store.save_people(session, people, T0)
 
     app = FastAPI()
-    app.include_router(leads_router(engine, lambda: RULES, lambda: None))
+    bind(app, engine, ApiContext(lambda: RULES, ApiAccess(read=lambda _: None, admin=lambda _: None)))
+    app.include_router(leads_router)
     with TestClient(app) as api:
         hot = api.get("/v1/leads/p_hot").json()
         assert (hot["conversion_probability"], hot["model_version"]) == (0.4271, 3)

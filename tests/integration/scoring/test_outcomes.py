@@ -59,7 +59,7 @@ def test_posted_outcomes_are_keyed_and_stored_once(kafka_settings: KafkaSettings
         ]
     }
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    with TestClient(create_app(config, engine=engine, start_consumer=False)) as api:
+    with TestClient(create_app(config, engine=engine, start_consumers=False)) as api:
         assert api.post("/v1/outcomes", json=batch).status_code == 401
         assert api.post("/v1/outcomes", json=batch, headers=auth).status_code == 202
         assert api.post("/v1/outcomes", json=batch, headers=auth).status_code == 202  # a client retry

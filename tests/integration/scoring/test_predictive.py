@@ -17,15 +17,15 @@ from peerscore.db import create_tables
 from peerscore.events import LeadScore
 from peerscore.kafka_io import KafkaPublisher
 from peerscore.runtime import BackgroundLoop
+from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
-from peerscore.scoring.predictive import registry
+from peerscore.scoring.predictive import model_registry
 from peerscore.scoring.predictive.online import BatchPredictor
-from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
 from tests.conftest import unique
 from tests.kafka_helpers import produce
-from tests.unit.predictive.support import generated, register_result, ruleset, trained
+from tests.unit.scoring.predictive.support import generated, register_result, ruleset, trained
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_promotion_and_rollback_reach_the_running_worker(
     create_tables(engine, SCORING_TABLES)
     v1, v2 = _register(engine, 7, 15), _register(engine, 8, 4)
     with Session(engine) as session, session.begin():
-        registry.promote(session, v1)
+        model_registry.promote(session, v1)
     events = sorted(generated()[0], key=lambda e: e.occurred_at)[-360:]
     rules = ruleset()
     predictor = BatchPredictor(check_interval_s=0.0)
@@ -101,13 +101,13 @@ def test_promotion_and_rollback_reach_the_running_worker(
         assert all(x.conversion_probability is not None for x in first)
 
         with Session(engine) as session, session.begin():
-            registry.promote(session, v2)  # while the worker runs: picked up on its next batch
+            model_registry.promote(session, v2)  # while the worker runs: picked up on its next batch
         send(1)
         reader.wait_for(scored(1))
         assert versions(1) == {v2}
 
         with Session(engine) as session, session.begin():
-            registry.rollback(session)
+            model_registry.rollback(session)
         send(2)
         reader.wait_for(scored(2))
         assert versions(2) == {v1}

@@ -1,6 +1,6 @@
 """Publishing rulesets on the real broker: every worker switches within seconds, under traffic, and back.
 
-The scoring app runs with its consumer loop and ruleset watcher (``start_consumer=True``); a second
+The scoring app runs with its consumer loop and ruleset watcher (``start_consumers=True``); a second
 ``LiveRuleset`` stands in for another worker process reading the same rules topic.
 """
 

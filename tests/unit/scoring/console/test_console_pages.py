@@ -28,7 +28,7 @@ from peerscore.scoring.console.web import ConsoleDeps
 from peerscore.scoring.console.wiring import console_router
 from peerscore.scoring.domain import load_default_ruleset
 from peerscore.scoring.models import SCORING_TABLES
-from peerscore.scoring.predictive import registry
+from peerscore.scoring.predictive import model_registry
 from peerscore.scoring.rulesets.ruleset_routes import rulesets_router
 from peerscore.scoring.rulesets.watcher import LiveRuleset
 
@@ -138,7 +138,7 @@ def test_the_model_page_shows_the_champion_card_or_says_rules_only(console: Cons
         "feature_importance": [{"feature": "engagement_<7d>", "gain": 12.5}],
     }
     with Session(console.engine) as session, session.begin():
-        row = registry.register(
+        row = model_registry.register(
             session,
             model_text="tree",
             calibrator={"kind": "platt"},
@@ -148,7 +148,7 @@ def test_the_model_page_shows_the_champion_card_or_says_rules_only(console: Cons
             training_until=None,
         )
         assert row.version is not None
-        registry.promote(session, row.version, "champion")
+        model_registry.promote(session, row.version, "champion")
     page = console.client.get("/console/model").text
     assert "Champion: model 1" in page and "0.810" in page and "engagement_&lt;7d&gt;" in page
     assert page.count('role="img"') == 2, "lift and calibration are drawn"

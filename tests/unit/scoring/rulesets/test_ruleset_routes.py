@@ -39,7 +39,7 @@ def client(tmp_path: Path, publisher: RecordingPublisher) -> Iterator[TestClient
         scoring=ScoringSettings(ruleset_name="test"),
         auth=ApiAuthSettings(api_token=SecretStr(TOKEN)),
     )
-    app = create_app(config, engine=engine, publisher=publisher, start_consumer=False)
+    app = create_app(config, engine=engine, publisher=publisher, start_consumers=False)
     with TestClient(app) as c:
         yield c
     engine.dispose()

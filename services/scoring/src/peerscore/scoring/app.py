@@ -1,11 +1,18 @@
-"""Scoring service: the consumer loop on a background thread plus the lead API, one process per worker."""
+"""Scoring service: the consumer loops on background threads plus the lead API, one process per worker.
+
+``create_app(config, *, engine=None, publisher=None, start_consumers=True)`` is the shape all three services
+share. Building the app does no I/O: the engine (unless injected) is only configured here — SQLAlchemy connects
+on first use — and the lifespan prepares the schema, starts the ruleset watcher and the consumers, and closes
+all of it again (an injected engine stays the caller's). Routes are module-level functions that read what they
+need through :mod:`peerscore.scoring.deps`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
+from functools import partial
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -14,40 +21,119 @@ from sqlalchemy import Engine
 
 from peerscore.api import RefuseNulInUrl, api_access
 from peerscore.db import database_check, make_engine, prepare_schema
-from peerscore.kafka_io import KafkaPublisher, Publisher, make_publisher
+from peerscore.errors import install_error_handlers
+from peerscore.kafka_io import Publisher, make_publisher
 from peerscore.observability import ReadinessCheck, health_router
-from peerscore.runtime import BackgroundLoop, broker_check
-from peerscore.scoring.accounts_api import accounts_router
-from peerscore.scoring.api import leads_router
-from peerscore.scoring.backtest.api import backtests_router
+from peerscore.runtime import broker_check
+from peerscore.scoring import account_routes, lead_routes
+from peerscore.scoring.background import Background, start_background
+from peerscore.scoring.backtest import backtest_routes
 from peerscore.scoring.backtest.jobs import BacktestJobs
-from peerscore.scoring.console import ConsoleSettings
+from peerscore.scoring.config import ScoringConfig
 from peerscore.scoring.console.wiring import mount_console
-from peerscore.scoring.domain.ruleset import Ruleset
-from peerscore.scoring.identity.api import people_router
-from peerscore.scoring.identity.batch import PrivacyConfig
+from peerscore.scoring.deps import ApiContext, bind
+from peerscore.scoring.identity import erasure_routes
 from peerscore.scoring.models import SCORING_TABLES
-from peerscore.scoring.outcomes.api import outcomes_router
-from peerscore.scoring.outcomes.consumer import outcome_loop
-from peerscore.scoring.predictive.wiring import PredictiveSettings, models_router, predictor_for
+from peerscore.scoring.outcomes import outcome_routes
+from peerscore.scoring.predictive import model_routes
 from peerscore.scoring.rulesets.ruleset_routes import rulesets_router
+from peerscore.scoring.rulesets.watcher import LiveRuleset
 from peerscore.scoring.rulesets.wiring import LazyPublisher, build_live_ruleset, start_watching
-from peerscore.scoring.settings import ScoringSettings
-from peerscore.scoring.sweeper import DecaySweeper
-from peerscore.scoring.worker import scoring_loop
-from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
+
+__all__ = ["ScoringConfig", "create_app"]
+
+JSON_ROUTERS = (
+    lead_routes.router,  # read token: leads, accounts, models, backtests (what-if runs change nothing)
+    account_routes.router,
+    backtest_routes.router,
+    model_routes.router,  # admin token: promotion, rollback, clearing the challenger
+    outcome_routes.router,  # admin token: outcomes are the model's labels
+    erasure_routes.router,  # admin token
+)
 
 
-@dataclass(frozen=True)
-class ScoringConfig:
-    runtime: RuntimeSettings
-    kafka: KafkaSettings
-    database: DatabaseSettings
-    scoring: ScoringSettings
-    auth: ApiAuthSettings
-    identity: IdentitySettings = field(default_factory=IdentitySettings)
-    predictive: PredictiveSettings = field(default_factory=PredictiveSettings)
-    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+@dataclass
+class _Parts:
+    """What one app instance is made of; the lifespan starts ``background`` and closes the rest."""
+
+    config: ScoringConfig
+    engine: Engine
+    owns_engine: bool
+    injected_publisher: Publisher | None
+    rules_publisher: LazyPublisher
+    """Opened on first use: rulesets and erasures are published rarely, and not at all in most tests."""
+    live: LiveRuleset
+    backtests: BacktestJobs
+    registry: CollectorRegistry
+    background: Background | None = None
+
+    @classmethod
+    def build(cls, config: ScoringConfig, engine: Engine | None, publisher: Publisher | None) -> _Parts:
+        eng = engine or make_engine(config.database.database_url, echo=config.database.database_echo)
+        # The ruleset is hot-reloaded: everything that scores asks live.current (rules topic, else registry,
+        # else the configured default).
+        live = build_live_ruleset(
+            engine=eng, kafka=config.kafka, scoring=config.scoring, default=config.scoring.load_ruleset()
+        )
+        rules_publisher = LazyPublisher(lambda: make_publisher(config.kafka, "scoring-rules"))
+        return cls(
+            config=config,
+            engine=eng,
+            owns_engine=engine is None,
+            injected_publisher=publisher,
+            rules_publisher=rules_publisher,
+            live=live,
+            backtests=BacktestJobs(eng, live.current, workers=config.scoring.backtest_workers),
+            registry=CollectorRegistry(),
+        )
+
+    @property
+    def publisher(self) -> Publisher:
+        """What the API publishes with (rulesets, erasure orders): the injected publisher, else the lazy one."""
+        return self.injected_publisher or self.rules_publisher
+
+    def check_consumer(self) -> None:
+        if self.background is not None:
+            self.background.check()
+
+    def checks(self) -> dict[str, ReadinessCheck]:
+        return {
+            "database": database_check(self.engine),
+            "broker": broker_check(self.config.kafka.bootstrap_servers),
+            "consumer": self.check_consumer,
+            "ruleset": self.live.check,
+        }
+
+    async def start(self, start_consumers: bool) -> None:
+        prepare_schema(self.engine, SCORING_TABLES)  # Alembic migrations (a no-op once the Helm Job has run)
+        if start_consumers:
+            await start_watching(self.live, self.config.scoring.ruleset_startup_timeout_s)
+            self.background = start_background(
+                self.config,
+                engine=self.engine,
+                ruleset=self.live.current,
+                publisher=self.injected_publisher,
+                registry=self.registry,
+            )
+
+    def close(self) -> None:
+        if self.background is not None:
+            self.background.stop()
+            self.background = None
+        self.backtests.cancel_all()
+        self.live.stop()
+        self.rules_publisher.close()
+        if self.owns_engine:
+            self.engine.dispose()
+
+
+@asynccontextmanager
+async def _lifespan(parts: _Parts, start_consumers: bool, _: FastAPI) -> AsyncIterator[None]:
+    try:
+        await parts.start(start_consumers)
+        yield
+    finally:
+        parts.close()
 
 
 def create_app(
@@ -55,105 +141,37 @@ def create_app(
     *,
     engine: Engine | None = None,
     publisher: Publisher | None = None,
-    start_consumer: bool = True,
+    start_consumers: bool = True,
 ) -> FastAPI:
-    """Build the app; clients are created in the lifespan (never at import) unless injected."""
-    registry = CollectorRegistry()
-    default_ruleset: Ruleset = config.scoring.load_ruleset()
-    eng = engine or make_engine(config.database.database_url, echo=config.database.database_echo)
-    prepare_schema(eng, SCORING_TABLES)  # Alembic migrations (a no-op once the Helm Job has run)
-    # The ruleset is hot-reloaded: everything that scores asks live.current (rules topic, else registry, else default).
-    live = build_live_ruleset(engine=eng, kafka=config.kafka, scoring=config.scoring, default=default_ruleset)
-    rules_publisher = LazyPublisher(lambda: make_publisher(config.kafka, "scoring-rules"))
-    checks: dict[str, ReadinessCheck] = {
-        "database": database_check(eng),
-        "broker": broker_check(config.kafka.bootstrap_servers),
-    }
-    state: dict[str, BackgroundLoop] = {}
-    backtests = BacktestJobs(eng, live.current, workers=config.scoring.backtest_workers)
-
-    def consumer_running() -> None:
-        if "loop" in state:
-            state["loop"].check()
-
-    checks["consumer"] = consumer_running
-    checks["ruleset"] = live.check
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        own_publisher: KafkaPublisher | None = None
-        sweeper: DecaySweeper | None = None
-        if start_consumer:
-            await start_watching(live, config.scoring.ruleset_startup_timeout_s)
-            pub = publisher
-            if pub is None:
-                own_publisher = make_publisher(config.kafka, "scoring")
-                pub = own_publisher
-            loop = scoring_loop(
-                config.kafka,
-                engine=eng,
-                ruleset=live.current,
-                publisher=pub,
-                group_id=config.scoring.group_id,
-                registry=registry,
-                keep_history=config.scoring.keep_history,
-                crm_leads=config.scoring.crm_leads,
-                predictor=predictor_for(config.predictive, registry),
-                privacy=PrivacyConfig(
-                    secret=config.identity.person_key_secret.get_secret_value().encode(),
-                    dedup_window=timedelta(days=config.scoring.dedup_window_days),
-                ),
-            )
-            state["loop"] = BackgroundLoop(loop, "scoring-consumer")
-            state["loop"].start()
-            outcomes = outcome_loop(
-                kafka=config.kafka, group_id=f"{config.scoring.group_id}-outcomes", engine=eng, publisher=pub
-            )
-            state["outcomes"] = BackgroundLoop(outcomes, "scoring-outcomes")
-            state["outcomes"].start()
-            if config.scoring.decay_sweep_interval_s > 0:
-                sweeper = DecaySweeper(
-                    engine=eng,
-                    ruleset=live.current,
-                    publisher=pub,
-                    events_topic=config.kafka.topics().events,
-                    interval_s=config.scoring.decay_sweep_interval_s,
-                )
-                sweeper.start()
-        try:
-            yield
-        finally:
-            if sweeper is not None:
-                sweeper.stop()
-            if "loop" in state:
-                state["loop"].stop()
-            if "outcomes" in state:
-                state["outcomes"].stop()
-            backtests.cancel_all()
-            live.stop()
-            rules_publisher.close()
-            if own_publisher is not None:
-                own_publisher.close()
-            if engine is None:
-                eng.dispose()
-
-    app = FastAPI(title="Peerscore scoring", lifespan=lifespan)
+    """Build the app. A given ``engine`` or ``publisher`` stays the caller's; ``start_consumers=False`` serves
+    the APIs and the console without a broker (tests, looking at a database)."""
+    parts = _Parts.build(config, engine, publisher)
+    app = FastAPI(title="Peerscore scoring", lifespan=partial(_lifespan, parts, start_consumers))
     app.add_middleware(RefuseNulInUrl)  # PostgreSQL cannot take a NUL: 400, not a DataError
-    app.include_router(health_router(registry, checks))
-    access = api_access(config.auth, config.runtime)  # read: leads, accounts, models, backtests; admin: changes
-    app.include_router(leads_router(eng, live.current, access.read))
-    app.include_router(accounts_router(eng, live.current, access.read))
-    secret = config.identity.person_key_secret.get_secret_value().encode()
-    app.include_router(outcomes_router(eng, secret, access.admin))  # outcomes are the model's labels
-    events_topic = config.kafka.topics().events
-    app.include_router(people_router(eng, publisher or rules_publisher, events_topic, secret, access.admin))
-    app.include_router(backtests_router(backtests, access.read))  # what-if runs change nothing
-    app.include_router(models_router(eng, live.current, access.read, admin=access.admin, settings=config.predictive))
+    install_error_handlers(app)
+    app.include_router(health_router(parts.registry, parts.checks()))
+    access = api_access(config.auth, config.runtime)
+    bind(
+        app,
+        parts.engine,
+        ApiContext(
+            ruleset=parts.live.current,
+            access=access,
+            publisher=parts.publisher,
+            events_topic=config.kafka.topics().events,
+            person_key_secret=config.person_key_secret(),
+            backtests=parts.backtests,
+            drift_warn=config.predictive.drift_warn_psi,
+            drift_alert=config.predictive.drift_alert_psi,
+        ),
+    )
+    for router in JSON_ROUTERS:
+        app.include_router(router)
     rules_api = rulesets_router(
-        engine=eng,
-        publisher=publisher or rules_publisher,
+        engine=parts.engine,
+        publisher=parts.publisher,
         topic=config.kafka.topics().rules,
-        live=live,
+        live=parts.live,
         name=config.scoring.ruleset_name,
         auth=access.read,
         admin=access.admin,
@@ -164,9 +182,9 @@ def create_app(
         settings=config.console,
         runtime=config.runtime,
         scoring=config.scoring,
-        engine=eng,
-        live=live,
-        backtests=backtests,
+        engine=parts.engine,
+        live=parts.live,
+        backtests=parts.backtests,
         rulesets_router=rules_api,
         api_token=SecretStr(config.auth.reader()),  # the console reads crm-sync's sync status
     )

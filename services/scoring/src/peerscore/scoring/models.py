@@ -13,7 +13,7 @@ from peerscore import limits
 from peerscore.db import StoredOffset, UtcDateTime
 from peerscore.scoring.history import HISTORY_TABLES
 from peerscore.scoring.identity.models import IDENTITY_TABLES
-from peerscore.scoring.predictive.registry import MODEL_TABLES
+from peerscore.scoring.predictive.model_registry import MODEL_TABLES
 from peerscore.scoring.rulesets.models import RULESET_TABLES
 
 

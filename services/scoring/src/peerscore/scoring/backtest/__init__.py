@@ -3,8 +3,8 @@ compare with the live ruleset (MQLs per week, precision/recall against outcomes,
 
 from __future__ import annotations
 
-from .folding import BacktestCancelled, FoldResult
 from .period import Period, parse_moment
+from .range_fold import BacktestCancelled, FoldResult
 from .report import BacktestReport
 from .runner import fold_history, run_backtest
 

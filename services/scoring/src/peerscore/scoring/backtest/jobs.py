@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from peerscore.events import utcnow
-from peerscore.scoring.backtest.folding import BacktestCancelled
 from peerscore.scoring.backtest.period import Period
+from peerscore.scoring.backtest.range_fold import BacktestCancelled
 from peerscore.scoring.backtest.report import BacktestReport
 from peerscore.scoring.backtest.runner import run_backtest
 from peerscore.scoring.domain import Ruleset

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from peerscore.db import make_engine
-from peerscore.scoring.backtest.folding import BacktestCancelled, CancelFlag, FoldResult, fold_range
 from peerscore.scoring.backtest.period import Period
+from peerscore.scoring.backtest.range_fold import BacktestCancelled, CancelFlag, FoldResult, fold_range
 from peerscore.scoring.backtest.source import KeyRange
 from peerscore.scoring.domain import Ruleset
 

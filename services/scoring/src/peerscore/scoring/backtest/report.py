@@ -17,7 +17,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from peerscore.scoring.backtest.fold import PersonResult, Side, listing_order
+from peerscore.scoring.backtest.person_replay import PersonResult, Side, listing_order
 
 POSITIVE = frozenset({"opportunity_created", "won"})
 BIN_WIDTH = 10.0

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from peerscore.scoring.backtest.fold import listing_order
-from peerscore.scoring.backtest.folding import BacktestCancelled, CancelFlag, FoldResult, fold_range
 from peerscore.scoring.backtest.parallel import fold_in_processes
 from peerscore.scoring.backtest.period import Period
+from peerscore.scoring.backtest.person_replay import listing_order
+from peerscore.scoring.backtest.range_fold import BacktestCancelled, CancelFlag, FoldResult, fold_range
 from peerscore.scoring.backtest.report import BacktestReport, summarise
 from peerscore.scoring.backtest.source import key_ranges
 from peerscore.scoring.domain import Ruleset, score_person
@@ -47,7 +47,7 @@ def fold_history(
     cancel: CancelFlag | None = None,
     listable: int = 500,
 ) -> FoldResult:
-    """Every person of the period folded under both rulesets (see :mod:`peerscore.scoring.backtest.fold`)."""
+    """Every person of the period folded under both rulesets (see :mod:`peerscore.scoring.backtest.person_replay`)."""
     url = _shareable_url(engine)
     parallel = workers > 1 and url is not None
     ranges = key_ranges(engine, period, workers * RANGES_PER_WORKER if parallel else 1)

@@ -11,7 +11,7 @@ from sqlmodel import Session as DbSession
 
 from peerscore.api import deprecate_email_in_url
 from peerscore.errors import NotFound
-from peerscore.scoring.predictive import registry as model_registry
+from peerscore.scoring.predictive import model_registry
 
 from . import lead_html as pages
 from .auth import Session

@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 from peerscore.events import EngagementEvent, LeadScore, PersonTraits, parse_event, utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
-from peerscore.scoring.api import model_probability
 from peerscore.scoring.domain import PersonState, Ruleset, apply_event, new_person, score_person
 from peerscore.scoring.domain.accounts import AccountMember, AccountScore, roll_up
 from peerscore.scoring.history import EventHistoryRow
+from peerscore.scoring.lead_routes import model_probability
 from peerscore.scoring.models import LedgerRow, PersonRow
 
 SearchBy = Literal["email", "domain", "account"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from peerscore.scoring.predictive.registry import ModelVersionRow, Roles
+from peerscore.scoring.predictive.model_registry import ModelVersionRow, Roles
 
 from .charts import Series, grouped_bars, lines
 from .html import esc, notice, table, when

@@ -23,7 +23,7 @@ from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity.models import ErasureLogRow, IdentityLinkRow, SeenEventRow
 from peerscore.scoring.models import AccountActivityRow, LedgerRow, OutboxRow, PersonRow
 from peerscore.scoring.outcomes.models import OutcomeRow
-from peerscore.scoring.predictive.registry import ModelPredictionRow
+from peerscore.scoring.predictive.model_registry import ModelPredictionRow
 
 MAX_MERGED_DEPTH = 32
 """How many generations of merged keys are followed (merge chains are short; this only bounds a bad loop)."""

@@ -12,13 +12,11 @@ from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
 from peerscore.consumer import ConsumerLoop, InvalidMessage, Message
 from peerscore.events import Outcome
-from peerscore.failures import database_failure
+from peerscore.failures import database_step
 from peerscore.kafka_io import Publisher, make_consumer
 from peerscore.observability import ConsumerMetrics
 from peerscore.scoring.outcomes.store import store_outcomes
@@ -38,11 +36,8 @@ class OutcomeHandler:
             raise InvalidMessage(f"not an Outcome: {exc.errors()[0]['msg']}") from None
 
     def handle(self, batch: Sequence[Message[Outcome]]) -> None:
-        try:
-            with Session(self._engine) as session, session.begin():
-                store_outcomes(session, [m.value for m in batch])
-        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
-            raise database_failure(exc) from exc
+        with database_step(), Session(self._engine) as session, session.begin():
+            store_outcomes(session, [m.value for m in batch])
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {}

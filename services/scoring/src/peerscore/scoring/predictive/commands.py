@@ -16,7 +16,7 @@ from sqlmodel import Session
 from peerscore.events import utcnow
 from peerscore.scoring.domain.ruleset import Ruleset
 
-from . import registry
+from . import model_registry
 from .dataset import DatasetConfig
 from .drift import default_since, drift_report
 from .pipeline import register_run, train_from_database
@@ -31,7 +31,7 @@ def run_train(
     console: Console,
     *,
     out: Path,
-    promote: registry.Role | None,
+    promote: model_registry.Role | None,
     iterations: int,
 ) -> int:
     """Train, write the card, register (and promote). Exit code: 0 trained, 2 rules fallback, 1 no history."""
@@ -92,8 +92,8 @@ def _print_card(console: Console, card: dict[str, Any]) -> None:
 
 def run_drift(engine: Engine, ruleset: Ruleset, settings: PredictiveSettings, console: Console, days: float) -> int:
     with Session(engine) as session:
-        champion = registry.current_roles(session).champion
-        model = registry.get_version(session, champion) if champion is not None else None
+        champion = model_registry.current_roles(session).champion
+        model = model_registry.get_version(session, champion) if champion is not None else None
     if model is None:
         console.print("No champion model: scoring is rules-only, nothing to compare.")
         return 1

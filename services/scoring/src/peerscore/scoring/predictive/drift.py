@@ -20,7 +20,7 @@ from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import PersonState
 
 from .features import align, feature_matrix, feature_spec
-from .registry import ModelVersionRow
+from .model_registry import ModelVersionRow
 
 BINS = 10
 EPS = 1e-4

@@ -35,7 +35,7 @@ from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import AccountState, PersonState, lead_contact
 from peerscore.topics import Topics
 
-from . import registry
+from . import model_registry
 from .calibration import calibrate
 from .explain import model_reason
 from .features import FeatureSpec, align, feature_matrix, feature_spec, score_values
@@ -57,7 +57,7 @@ class LoadedModel:
     features: tuple[str, ...]
 
     @classmethod
-    def from_row(cls, row: registry.ModelVersionRow) -> LoadedModel:
+    def from_row(cls, row: model_registry.ModelVersionRow) -> LoadedModel:
         assert row.version is not None
         booster = lgb.Booster(model_str=row.model_text)
         return cls(row.version, booster, dict(row.calibrator), tuple(row.features))
@@ -139,10 +139,10 @@ class BatchPredictor:
         if not force and self._checked_at is not None and now - self._checked_at < self._interval:
             return
         self._checked_at = now
-        marker = registry.latest_promotion_id(session)
+        marker = model_registry.latest_promotion_id(session)
         if marker == self._marker:
             return
-        roles = registry.current_roles(session)
+        roles = model_registry.current_roles(session)
         with self._lock:
             self.champion = self._load(session, roles.champion, self.champion)
             self.challenger = self._load(session, roles.challenger, self.challenger)
@@ -157,7 +157,7 @@ class BatchPredictor:
             return None
         if current is not None and current.version == version:
             return current
-        row = registry.get_version(session, version)
+        row = model_registry.get_version(session, version)
         return LoadedModel.from_row(row) if row is not None else None
 
     # -- the per-batch hook -------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ class BatchPredictor:
     ) -> None:
         now = utcnow()  # when the worker scored (the drift report's "recent"); the lead version says which state
         session.execute(
-            insert(registry.ModelPredictionRow.__table__),  # type: ignore[attr-defined]
+            insert(model_registry.ModelPredictionRow.__table__),  # type: ignore[attr-defined]
             [
                 {
                     "person_key": key,

@@ -16,7 +16,7 @@ from peerscore.scoring.backtest.period import Period
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.identity.replay import PersonHistory
 
-from . import registry
+from . import model_registry
 from .calibration import calibrate
 from .card import write_card
 from .dataset import DatasetConfig, TrainingSet, build_training_set
@@ -73,13 +73,13 @@ def fit(
     return TrainRun(result=result, data=data, card_path=card_path)
 
 
-def register_run(engine: Engine, run: TrainRun, promote: registry.Role | None = None) -> int:
+def register_run(engine: Engine, run: TrainRun, promote: model_registry.Role | None = None) -> int:
     """Store a trained run in the registry (and promote it); returns the version."""
     result = run.result
     assert result.model_text is not None, "rules fallback: nothing to register"
     window = result.card.get("training_window", {})
     with Session(engine) as session, session.begin():
-        row = registry.register(
+        row = model_registry.register(
             session,
             model_text=result.model_text,
             calibrator=result.calibrator,
@@ -92,7 +92,7 @@ def register_run(engine: Engine, run: TrainRun, promote: registry.Role | None = 
         version = row.version
         row.card = {**result.card, "version": version, "sha256": row.sha256}
         if promote is not None:
-            registry.promote(session, version, promote, note="peerscore train")
+            model_registry.promote(session, version, promote, note="peerscore train")
     run.version = version
     return version
 

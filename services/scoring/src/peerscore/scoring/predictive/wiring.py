@@ -1,20 +1,17 @@
-"""How the scoring app assembles the predictive pieces, kept here so ``app.py`` only gains a few lines."""
+"""How the scoring app assembles the predictive pieces, kept here so ``app.py`` only gains a few lines.
+
+The ``/v1/models`` routes live in :mod:`.model_routes`; their drift thresholds reach them through the app's
+:class:`~peerscore.scoring.deps.ApiContext`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine
 
-from peerscore.scoring.domain.ruleset import Ruleset
-
-from .api import models_router as _models_router
 from .online import BatchPredictor
 from .settings import PredictiveSettings
 
-__all__ = ["PredictiveSettings", "models_router", "predictor_for"]
+__all__ = ["PredictiveSettings", "predictor_for"]
 
 
 def predictor_for(settings: PredictiveSettings, registry: CollectorRegistry | None = None) -> BatchPredictor | None:
@@ -26,17 +23,4 @@ def predictor_for(settings: PredictiveSettings, registry: CollectorRegistry | No
         reason_threshold=settings.reason_threshold,
         record_predictions=settings.record_predictions,
         registry_=registry,
-    )
-
-
-def models_router(
-    engine: Engine,
-    ruleset: Callable[[], Ruleset],
-    auth: Callable[..., None],
-    *,
-    admin: Callable[..., None] | None = None,
-    settings: PredictiveSettings,
-) -> APIRouter:
-    return _models_router(
-        engine, ruleset, auth, admin=admin, drift_warn=settings.drift_warn_psi, drift_alert=settings.drift_alert_psi
     )

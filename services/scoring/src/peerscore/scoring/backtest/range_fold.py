@@ -8,8 +8,8 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from peerscore.scoring.backtest.fold import AccountJoin, PersonResult, fold_person, keep_listable
 from peerscore.scoring.backtest.period import Period
+from peerscore.scoring.backtest.person_replay import AccountJoin, PersonResult, fold_person, keep_listable
 from peerscore.scoring.backtest.source import KeyRange, people_histories
 from peerscore.scoring.domain import AccountState, Ruleset
 

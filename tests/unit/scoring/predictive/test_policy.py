@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from peerscore.scoring.domain import RulesetError, load_default_ruleset, parse_ruleset
-from tests.unit.backtest.support import default_yaml
+from tests.unit.scoring.backtest.support import default_yaml
 
 RULE = "qualify: {min_grade: B, min_activity: 50}"
 

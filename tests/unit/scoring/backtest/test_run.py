@@ -15,7 +15,7 @@ from peerscore.events import EngagementEvent
 from peerscore.scoring.backtest import BacktestCancelled, Period, fold_history, run_backtest
 from peerscore.scoring.backtest.period import parse_moment
 from peerscore.scoring.domain import load_default_ruleset
-from tests.unit.backtest.support import END, journey_events, stricter, write_history
+from tests.unit.scoring.backtest.support import END, journey_events, stricter, write_history
 
 LIVE = load_default_ruleset()
 

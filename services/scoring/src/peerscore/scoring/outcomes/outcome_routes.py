@@ -7,18 +7,17 @@ the email was merged into (events are often keyed by a user id), even when that 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from peerscore import limits
 from peerscore.events import AwareDatetime, Outcome, OutcomeKind, utcnow
 from peerscore.identity import outcome_person_key
 from peerscore.limits import StoredText
+from peerscore.scoring.deps import AdminAccess, Context, EngineDep
 from peerscore.scoring.outcomes.store import store_outcomes
 
 
@@ -48,30 +47,28 @@ class OutcomesAccepted(BaseModel):
     received: int
 
 
-def outcomes_router(engine: Engine, person_key_secret: bytes, auth: Callable[..., None]) -> APIRouter:
-    router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"], dependencies=[Depends(auth)])
+router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"], dependencies=[AdminAccess])  # the model's labels
 
-    @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=OutcomesAccepted)
-    def post_outcomes(body: OutcomeBatch) -> OutcomesAccepted:
-        """Store the batch; ids already stored are ignored, so a client may safely retry."""
-        received = utcnow()
-        with Session(engine) as session, session.begin():
-            outcomes = [
-                Outcome(
-                    event_id=o.id,
-                    person_key=o.person_key or _email_key(o.email, person_key_secret),
-                    kind=o.kind,
-                    reason=o.reason,
-                    source="webhook",
-                    occurred_at=o.occurred_at,
-                    received_at=received,
-                )
-                for o in body.outcomes
-            ]
-            store_outcomes(session, outcomes)
-        return OutcomesAccepted(received=len(outcomes))
 
-    return router
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=OutcomesAccepted)
+def post_outcomes(body: OutcomeBatch, engine: EngineDep, context: Context) -> OutcomesAccepted:
+    """Store the batch; ids already stored are ignored, so a client may safely retry."""
+    received = utcnow()
+    outcomes = [
+        Outcome(
+            event_id=o.id,
+            person_key=o.person_key or _email_key(o.email, context.person_key_secret),
+            kind=o.kind,
+            reason=o.reason,
+            source="webhook",
+            occurred_at=o.occurred_at,
+            received_at=received,
+        )
+        for o in body.outcomes
+    ]
+    with Session(engine) as session, session.begin():
+        store_outcomes(session, outcomes)
+    return OutcomesAccepted(received=len(outcomes))
 
 
 def _email_key(email: str | None, secret: bytes) -> str:

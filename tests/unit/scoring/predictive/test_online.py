@@ -19,10 +19,10 @@ from peerscore.scoring.domain import Ruleset, parse_ruleset
 from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
-from peerscore.scoring.predictive import registry
+from peerscore.scoring.predictive import model_registry
 from peerscore.scoring.predictive.online import BatchPredictor
 from peerscore.topics import Topics
-from tests.unit.backtest.support import default_yaml
+from tests.unit.scoring.backtest.support import default_yaml
 
 from .support import generated, register_result, ruleset, trained
 
@@ -53,13 +53,13 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
-def _roles(engine: Engine, action: str, version: int | None = None, role: registry.Role = "champion") -> None:
+def _roles(engine: Engine, action: str, version: int | None = None, role: model_registry.Role = "champion") -> None:
     with Session(engine) as session, session.begin():
         if action == "promote":
             assert version is not None
-            registry.promote(session, version, role)
+            model_registry.promote(session, version, role)
         else:
-            registry.rollback(session)
+            model_registry.rollback(session)
 
 
 class Worker:
@@ -88,9 +88,9 @@ class Worker:
         return [LeadScore.model_validate_json(v) for v in self.publisher.take(TOPICS.scores)]
 
 
-def _predictions(engine: Engine) -> list[registry.ModelPredictionRow]:
+def _predictions(engine: Engine) -> list[model_registry.ModelPredictionRow]:
     with Session(engine) as session:
-        return list(session.exec(select(registry.ModelPredictionRow)).all())
+        return list(session.exec(select(model_registry.ModelPredictionRow)).all())
 
 
 def test_promote_hot_load_shadow_and_rollback(engine: Engine) -> None:

@@ -70,8 +70,12 @@ class ModelPredictionRow(SQLModel, table=True):
 MODEL_TABLES: tuple[type[SQLModel], ...] = (ModelVersionRow, ModelPromotionRow, ModelPredictionRow)
 
 
-class RegistryError(ValueError):
-    """A promotion or rollback that cannot happen (unknown version, nothing to roll back to)."""
+class UnknownModelVersion(LookupError):
+    """A promotion names a version that was never registered."""
+
+
+class NothingToRollBack(ValueError):
+    """A rollback with no earlier champion to return to."""
 
 
 def artifact_hash(model_text: str, calibrator: dict[str, Any]) -> str:
@@ -149,7 +153,7 @@ def current_roles(session: Session) -> Roles:
 
 def promote(session: Session, version: int, role: Role = "champion", note: str | None = None) -> Roles:
     if get_version(session, version) is None:
-        raise RegistryError(f"model version {version} does not exist")
+        raise UnknownModelVersion(f"model version {version} does not exist")
     session.add(ModelPromotionRow(role=role, version=version, promoted_at=utcnow(), note=note))
     session.flush()
     return current_roles(session)
@@ -176,7 +180,7 @@ def rollback(session: Session) -> Roles:
     # Walk back past rollbacks: the previous champion is the last one different from the current one.
     previous = next((v for v in reversed(champions[:-1]) if v != current), None)
     if current is None or previous is None:
-        raise RegistryError("there is no previous champion to roll back to")
+        raise NothingToRollBack("there is no previous champion to roll back to")
     session.add(
         ModelPromotionRow(role="champion", version=previous, promoted_at=utcnow(), note=f"rollback from {current}")
     )

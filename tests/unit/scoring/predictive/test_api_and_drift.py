@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from peerscore.api import bearer_auth
+from peerscore.api import api_access
+from peerscore.scoring.deps import ApiContext, bind
 from peerscore.scoring.predictive import drift
-from peerscore.scoring.predictive.api import models_router
+from peerscore.scoring.predictive.model_routes import router as models_router
 from peerscore.scoring.predictive.online import BatchPredictor
 from peerscore.settings import ApiAuthSettings, RuntimeSettings
 
@@ -27,8 +28,9 @@ AUTH = {"Authorization": "Bearer s3cret-token"}
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:  # noqa: F811
     app = FastAPI()
-    auth = bearer_auth(ApiAuthSettings(api_token=SecretStr("s3cret-token")), RuntimeSettings(env="dev"))
-    app.include_router(models_router(engine, ruleset, auth))
+    access = api_access(ApiAuthSettings(api_token=SecretStr("s3cret-token")), RuntimeSettings(env="dev"))
+    bind(app, engine, ApiContext(ruleset, access))
+    app.include_router(models_router)
     with TestClient(app) as c:
         yield c
 
@@ -97,7 +99,7 @@ def test_explained_words() -> None:
 
 
 def test_artifact_hash_covers_model_and_calibrator(tmp_path: Path) -> None:
-    from peerscore.scoring.predictive.registry import artifact_hash
+    from peerscore.scoring.predictive.model_registry import artifact_hash
 
     assert artifact_hash("m", {"kind": "identity"}) != artifact_hash("m", {"kind": "platt", "a": 1, "b": 0})
     assert artifact_hash("m", {"a": 1, "b": 2}) == artifact_hash("m", {"b": 2, "a": 1})

@@ -1,4 +1,4 @@
-"""The scoring worker as one object: its handler inside the shared consumer loop on the events topic.
+"""The events loop: scoring's handler inside the shared consumer loop on the events topic, as one object.
 
 Built the same way by the service (app.py), the benchmark and the tests, so what is measured and tested is
 what runs.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from peerscore.scoring.backtest.fold import PersonResult, Side
+from peerscore.scoring.backtest.person_replay import PersonResult, Side
 from peerscore.scoring.backtest.report import changes, classify, histogram, iso_week, labels, summarise, weekly_mqls
 
 MON = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # ISO 2026-W10

@@ -6,19 +6,19 @@ lands in proxy and access logs. ``GET /v1/leads?email=`` still answers for one r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from peerscore.api import deprecate_email_in_url
+from peerscore.errors import NotFound
 from peerscore.events import LeadScore, utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
+from peerscore.scoring.deps import ReadAccess, RulesetDep, SessionDep
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.identity.consent import read_score
 from peerscore.scoring.models import LedgerRow, PersonRow
@@ -102,57 +102,62 @@ def lead_view(session: Session, row: PersonRow, ruleset: Ruleset) -> LeadView:
     )
 
 
-def leads_router(engine: Engine, ruleset: Callable[[], Ruleset], auth: Callable[..., None]) -> APIRouter:
-    router = APIRouter(prefix="/v1/leads", tags=["leads"], dependencies=[Depends(auth)])
+def _search(
+    session: Session, ruleset: Ruleset, email: str | None, qualified: bool | None, limit: int
+) -> list[LeadView]:
+    query = select(PersonRow)
+    if email is not None:
+        query = query.where(PersonRow.email == normalise_email(email))
+    if qualified is not None:
+        query = query.where(PersonRow.qualified == qualified)
+    rows = session.exec(query.order_by(col(PersonRow.total).desc()).limit(limit)).all()
+    return [lead_view(session, r, ruleset) for r in rows]
 
-    def search(email: str | None, qualified: bool | None, limit: int) -> list[LeadView]:
-        with Session(engine) as session:
-            query = select(PersonRow)
-            if email is not None:
-                query = query.where(PersonRow.email == normalise_email(email))
-            if qualified is not None:
-                query = query.where(PersonRow.qualified == qualified)
-            rows = session.exec(query.order_by(col(PersonRow.total).desc()).limit(limit)).all()
-            return [lead_view(session, r, ruleset()) for r in rows]
 
-    @router.get("", response_model=list[LeadView])
-    def list_leads(
-        response: Response,
-        email: Annotated[str | None, Query(max_length=320, deprecated=True)] = None,
-        qualified: bool | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> list[LeadView]:
-        """The highest-scoring leads (by their last stored total). ``email`` here is deprecated: use
-        ``POST /v1/leads/search``."""
-        if email is not None:
-            deprecate_email_in_url(response, endpoint="GET /v1/leads?email=", successor="/v1/leads/search")
-        return search(email, qualified, limit)
+router = APIRouter(prefix="/v1/leads", tags=["leads"], dependencies=[ReadAccess])
 
-    @router.post("/search", response_model=list[LeadView])
-    def search_leads(body: LeadSearch) -> list[LeadView]:
-        """Leads by email (in the body, so it stays out of URLs and logs), or the highest-scoring ones."""
-        return search(body.email, body.qualified, body.limit)
 
-    @router.get("/{person_key}", response_model=LeadView)
-    def get_lead(person_key: str) -> LeadView:
-        with Session(engine) as session:
-            row = session.get(PersonRow, person_key)
-            if row is None:
-                raise HTTPException(404, "no such lead")
-            return lead_view(session, row, ruleset())
+@router.get("", response_model=list[LeadView])
+def list_leads(
+    session: SessionDep,
+    ruleset: RulesetDep,
+    response: Response,
+    email: Annotated[str | None, Query(max_length=320, deprecated=True)] = None,
+    qualified: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[LeadView]:
+    """The highest-scoring leads (by their last stored total). ``email`` here is deprecated: use
+    ``POST /v1/leads/search``."""
+    if email is not None:
+        deprecate_email_in_url(response, endpoint="GET /v1/leads?email=", successor="/v1/leads/search")
+    return _search(session, ruleset, email, qualified, limit)
 
-    @router.get("/{person_key}/ledger", response_model=list[LedgerEntry])
-    def get_ledger(person_key: str, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[LedgerEntry]:
-        """Every point awarded to the lead, newest first: the audit trail behind the score."""
-        with Session(engine) as session:
-            if session.get(PersonRow, person_key) is None:
-                raise HTTPException(404, "no such lead")
-            rows = session.exec(
-                select(LedgerRow)
-                .where(LedgerRow.person_key == person_key)
-                .order_by(col(LedgerRow.occurred_at).desc(), col(LedgerRow.id).desc())
-                .limit(limit)
-            ).all()
-            return [LedgerEntry.model_validate(r, from_attributes=True) for r in rows]
 
-    return router
+@router.post("/search", response_model=list[LeadView])
+def search_leads(body: LeadSearch, session: SessionDep, ruleset: RulesetDep) -> list[LeadView]:
+    """Leads by email (in the body, so it stays out of URLs and logs), or the highest-scoring ones."""
+    return _search(session, ruleset, body.email, body.qualified, body.limit)
+
+
+@router.get("/{person_key}", response_model=LeadView)
+def get_lead(person_key: str, session: SessionDep, ruleset: RulesetDep) -> LeadView:
+    row = session.get(PersonRow, person_key)
+    if row is None:
+        raise NotFound("no such lead")
+    return lead_view(session, row, ruleset)
+
+
+@router.get("/{person_key}/ledger", response_model=list[LedgerEntry])
+def get_ledger(
+    person_key: str, session: SessionDep, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+) -> list[LedgerEntry]:
+    """Every point awarded to the lead, newest first: the audit trail behind the score."""
+    if session.get(PersonRow, person_key) is None:
+        raise NotFound("no such lead")
+    rows = session.exec(
+        select(LedgerRow)
+        .where(LedgerRow.person_key == person_key)
+        .order_by(col(LedgerRow.occurred_at).desc(), col(LedgerRow.id).desc())
+        .limit(limit)
+    ).all()
+    return [LedgerEntry.model_validate(r, from_attributes=True) for r in rows]

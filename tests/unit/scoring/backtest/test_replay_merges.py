@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from peerscore.events import EngagementEvent, PersonTraits
-from peerscore.scoring.backtest.fold import AccountJoin, fold_person
+from peerscore.scoring.backtest.person_replay import AccountJoin, fold_person
 from peerscore.scoring.domain import PersonState, Ruleset, load_default_ruleset, new_person, parse_ruleset
 from peerscore.scoring.domain.scorecard import compute_scorecard
 from peerscore.scoring.identity.canonical import canonical_keys
 from peerscore.scoring.identity.merge import Transfer, merge_id, merge_marker, transfer_event
 from peerscore.scoring.identity.replay import PersonHistory, complete_markers, replay
 from peerscore.scoring.identity.step import apply_step
-from tests.unit.backtest.support import default_yaml
+from tests.unit.scoring.backtest.support import default_yaml
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 LIVE = load_default_ruleset()

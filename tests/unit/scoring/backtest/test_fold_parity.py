@@ -15,7 +15,7 @@ from datetime import datetime
 import pytest
 
 from peerscore.events import EngagementEvent
-from peerscore.scoring.backtest.fold import AccountJoin, fold_person
+from peerscore.scoring.backtest.person_replay import AccountJoin, fold_person
 from peerscore.scoring.domain import (
     AccountState,
     PersonState,
@@ -27,7 +27,7 @@ from peerscore.scoring.domain import (
     parse_ruleset,
 )
 from peerscore.scoring.identity.replay import PersonHistory
-from tests.unit.backtest.support import default_yaml, journey_events, stricter
+from tests.unit.scoring.backtest.support import default_yaml, journey_events, stricter
 
 LIVE = load_default_ruleset()
 

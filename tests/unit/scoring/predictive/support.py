@@ -11,7 +11,7 @@ from sqlmodel import Session
 from peerscore.dev.generated import generated_world
 from peerscore.events import EngagementEvent
 from peerscore.scoring.domain import Ruleset, load_default_ruleset
-from peerscore.scoring.predictive import registry
+from peerscore.scoring.predictive import model_registry
 from peerscore.scoring.predictive.dataset import DatasetConfig, TrainingSet, build_training_set
 from peerscore.scoring.predictive.sources import group_by_person
 from peerscore.scoring.predictive.training import TrainConfig, TrainResult, train_model
@@ -53,7 +53,7 @@ def register_result(engine: Engine, result: TrainResult) -> int:
     """Store a trained model in the registry (no training window); returns its version."""
     assert result.model_text is not None
     with Session(engine) as session, session.begin():
-        row = registry.register(
+        row = model_registry.register(
             session,
             model_text=result.model_text,
             calibrator=result.calibrator,

@@ -14,7 +14,7 @@ from peerscore.scoring.backtest import Period
 from peerscore.scoring.backtest.jobs import BacktestJobs, BacktestView
 from peerscore.scoring.domain import load_default_ruleset
 from peerscore.scoring.identity.models import ErasureLogRow
-from tests.unit.backtest.support import journey_events, stricter, write_history
+from tests.unit.scoring.backtest.support import journey_events, stricter, write_history
 
 LIVE = load_default_ruleset()
 
