@@ -36,6 +36,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from pydantic import BaseModel, ValidationError
 
+from peerscore.assignment import AssignmentState
 from peerscore.events import DeadLetter, utcnow
 from peerscore.failures import DeterministicError, RetryableError, describe, is_transient
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
@@ -141,9 +142,14 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         log.info("partitions_revoked", partitions=len(revoked))
+        self._loop.assignment.revoked(revoked)
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self._loop.seek_to_stored(assigned)
+        self._loop.assignment.assigned(assigned)  # after the seek: the share is held once reading can start
+
+    def on_partitions_lost(self, lost: Sequence[TopicPartition]) -> None:
+        self._loop.assignment.lost(lost)
 
 
 class ConsumerLoop(Generic[T]):
@@ -159,6 +165,7 @@ class ConsumerLoop(Generic[T]):
         poll_timeout_ms: int = 500,
         backoff: Backoff | None = None,
         sleep: Callable[[float], bool] | None = None,
+        assignment: AssignmentState | None = None,
     ) -> None:
         self._consumer = consumer
         self._topics = list(topics)
@@ -173,6 +180,8 @@ class ConsumerLoop(Generic[T]):
         self._sleep = sleep or self._interruptible_sleep
         self.stats = LoopStats()
         self.ready = threading.Event()
+        self.assignment = assignment or AssignmentState(",".join(self._topics))
+        """Fed by the rebalance listener; readiness (:class:`peerscore.runtime.BackgroundLoop`) checks it."""
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
