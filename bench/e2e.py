@@ -28,6 +28,7 @@ from typing import Any
 from e2e_probes import (  # noqa: E402 - bench/ is on sys.path when run as a script
     PROBE_EVENTS,
     Load,
+    consumer_batches,
     crm_rows,
     distribution,
     hop_report,
@@ -69,8 +70,9 @@ def stack_env(prefix: str) -> dict[str, str]:
     }
 
 
-def send(load: Load, total_s: float) -> tuple[float, float]:
-    """Run the background and probe senders for ``total_s``; returns when the load started (monotonic, wall)."""
+def send(load: Load, total_s: float, scoring_db: Engine) -> tuple[tuple[float, float], list[int]]:
+    """Run the background and probe senders for ``total_s``; returns when the load started (monotonic, wall) and
+    the scoring backlog (events accepted but not applied yet) sampled every second meanwhile."""
     background_rate = RATE - PROBES_PER_S * PROBE_EVENTS
     started = time.monotonic(), time.time()
     threads = [
@@ -79,9 +81,11 @@ def send(load: Load, total_s: float) -> tuple[float, float]:
     ]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(total_s * 4 + 60)
-    return started
+    backlog: list[int] = []
+    while any(t.is_alive() for t in threads) and time.monotonic() - started[0] < total_s * 4 + 60:
+        time.sleep(1.0)
+        backlog.append(max(0, load.accepted_events - applied(scoring_db)))
+    return started, backlog
 
 
 def applied(scoring_db: Engine) -> int:
@@ -105,12 +109,13 @@ def wait_drained(scoring_db: Engine, accepted: int, deadline: float, quiet_s: fl
     return count, changed
 
 
-def measure(load: Load, work: Path, kafka: KafkaSettings, started: tuple[float, float]) -> dict[str, Any]:
-    """Read every probe's hops back (waiting for the backlog and the CRM rows), and summarise. Probes
-    acknowledged in the first ``WARMUP_S`` after ``started`` (monotonic, wall) are left out."""
+def load_and_measure(load: Load, work: Path, kafka: KafkaSettings) -> tuple[dict[str, Any], float]:
+    """Send the load, then read every probe's hops back (waiting for the backlog and the CRM rows) and summarise.
+    Probes acknowledged in the first ``WARMUP_S`` of the load are left out. Also returns how long sending took."""
     scoring_db = make_engine(f"sqlite:///{work / 'scoring.db'}")
     crm_db = make_engine(f"sqlite:///{work / 'crm.db'}")
     try:
+        started, backlog = send(load, WARMUP_S + SECONDS, scoring_db)
         sent_done = time.monotonic()
         deadline = sent_done + 300
         scored_events, drained = wait_drained(scoring_db, load.accepted_events, deadline)
@@ -121,7 +126,7 @@ def measure(load: Load, work: Path, kafka: KafkaSettings, started: tuple[float, 
         publishes = published(kafka.bootstrap_servers, kafka.topics().qualified, {k for k, _ in scored.values()})
         hops = probe_hops(measured, scored, publishes, synced)
         latencies = [h["end_to_end"] for h in hops.values()]
-        return {
+        summary = {
             "probe_leads_sent": len(load.probes),
             "probe_leads_after_warmup": len(measured),
             "probe_leads_in_crm": len(latencies),
@@ -133,9 +138,12 @@ def measure(load: Load, work: Path, kafka: KafkaSettings, started: tuple[float, 
             "hops": hop_report(hops),
             "scored_events": scored_events,
             "scored_events_per_s": round(scored_events / (drained - started[0]), 1),
+            "scoring_backlog_max_events": max(backlog, default=0),
+            "scoring_backlog_at_load_end_events": backlog[-1] if backlog else 0,
             "scoring_backlog_drained_s_after_load": round(drained - sent_done, 1),
             "stored_state": state_size(scoring_db, work / "scoring.db"),
         }
+        return summary, sent_done - started[0]
     finally:
         scoring_db.dispose()
         crm_db.dispose()
@@ -156,10 +164,9 @@ def run(work: Path, broker: EmbeddedBroker) -> dict[str, Any]:
         stack.wait_ready(timeout=120)  # every /readyz 200: consumers hold their partitions
         ready_s = time.monotonic() - boot
         load = Load(stack.url("ingest"), WRITE_KEY, background)
-        started = send(load, total_s)
-        send_s = time.monotonic() - started[0]
-        result = measure(load, work, kafka, started)
+        result, send_s = load_and_measure(load, work, kafka)
         memory = {name: peak_rss_mib(proc.pid) for name, proc in stack.processes.items()}
+        batches = {name: consumer_batches(stack.url(name)) for name in ("scoring", "crm-sync")}
     finally:
         stack.stop()
     return {
@@ -172,6 +179,7 @@ def run(work: Path, broker: EmbeddedBroker) -> dict[str, Any]:
         "failed_requests": load.failed_requests,
         **result,
         **{f"peak_rss_mib_{name}": mib for name, mib in memory.items()},
+        **{f"consumer_batches_{name}": b for name, b in batches.items()},
     }
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
@@ -224,6 +225,30 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+def consumer_batches(base_url: str) -> dict[str, Any]:
+    """The service's main consumer loop as its metrics tell it: batches, records per batch, time per batch (the
+    loop of the group named like the service; erasure/merge/outcome loops have their own group labels)."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in {
+                "peerscore_consumer_batch_seconds_sum",
+                "peerscore_consumer_batch_seconds_count",
+                "peerscore_consumer_messages_total",
+            }:
+                group = sample.labels.get("group", "")
+                if not group.endswith(("-erasure", "-merges", "-outcomes")):
+                    sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+    count = sums.get("peerscore_consumer_batch_seconds_count", 0.0)
+    handled = sums.get("peerscore_consumer_messages_total", 0.0)
+    return {
+        "batches": int(count),
+        "records_per_batch": round(handled / count, 1) if count else None,
+        "mean_batch_s": round(sums.get("peerscore_consumer_batch_seconds_sum", 0.0) / count, 4) if count else None,
+    }
 
 
 def state_size(scoring_db: Engine, database_file: Path) -> dict[str, Any]:
