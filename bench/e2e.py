@@ -32,6 +32,7 @@ from e2e_probes import (  # noqa: E402 - bench/ is on sys.path when run as a scr
     crm_rows,
     distribution,
     hop_report,
+    ingest_published,
     peak_rss_mib,
     percentile,
     probe_hops,
@@ -72,7 +73,7 @@ def stack_env(prefix: str) -> dict[str, str]:
 
 def send(load: Load, total_s: float, scoring_db: Engine) -> tuple[tuple[float, float], list[int]]:
     """Run the background and probe senders for ``total_s``; returns when the load started (monotonic, wall) and
-    the scoring backlog (events accepted but not applied yet) sampled every second meanwhile."""
+    the scoring backlog (records ingest published that scoring has not applied yet) sampled every second."""
     background_rate = RATE - PROBES_PER_S * PROBE_EVENTS
     started = time.monotonic(), time.time()
     threads = [
@@ -84,7 +85,7 @@ def send(load: Load, total_s: float, scoring_db: Engine) -> tuple[tuple[float, f
     backlog: list[int] = []
     while any(t.is_alive() for t in threads) and time.monotonic() - started[0] < total_s * 4 + 60:
         time.sleep(1.0)
-        backlog.append(max(0, load.accepted_events - applied(scoring_db)))
+        backlog.append(max(0, ingest_published(load.url) - applied(scoring_db)))
     return started, backlog
 
 
@@ -94,19 +95,13 @@ def applied(scoring_db: Engine) -> int:
         return int(s.exec(select(func.coalesce(func.sum(StoredOffset.next_offset), 0))).one())
 
 
-def wait_drained(scoring_db: Engine, accepted: int, deadline: float, quiet_s: float = 2.0) -> tuple[int, float]:
-    """Wait until scoring applied at least every accepted event and nothing more arrives for ``quiet_s`` (ingest
-    writes more records than calls: the count to reach is not known exactly). Returns the records applied and
-    when the last of them was (monotonic)."""
-    count, changed = applied(scoring_db), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = applied(scoring_db)
-        if now != count:
-            count, changed = now, time.monotonic()
-        elif count >= accepted and time.monotonic() - changed >= quiet_s:
-            break
-    return count, changed
+def wait_drained(scoring_db: Engine, published: int, deadline: float) -> tuple[int, float]:
+    """Wait until scoring applied every record ingest published; returns the count and when (monotonic)."""
+    count = applied(scoring_db)
+    while count < published and time.monotonic() < deadline:
+        time.sleep(0.1)
+        count = applied(scoring_db)
+    return count, time.monotonic()
 
 
 def load_and_measure(load: Load, work: Path, kafka: KafkaSettings) -> tuple[dict[str, Any], float]:
@@ -118,7 +113,7 @@ def load_and_measure(load: Load, work: Path, kafka: KafkaSettings) -> tuple[dict
         started, backlog = send(load, WARMUP_S + SECONDS, scoring_db)
         sent_done = time.monotonic()
         deadline = sent_done + 300
-        scored_events, drained = wait_drained(scoring_db, load.accepted_events, deadline)
+        scored_events, drained = wait_drained(scoring_db, ingest_published(load.url), deadline)
         measured = {e: p for e, p in load.probes.items() if p.acked >= started[1] + WARMUP_S}
         emails = list(measured)
         synced = crm_rows(crm_db, emails, deadline)

@@ -2,9 +2,12 @@
 time at every hop (ingest ack → scoring commit → outbox publish → CRM row), read from where each hop leaves it.
 
 Every timestamp is wall-clock time on this one machine: the bench's own clock for the HTTP send and acknowledgement,
-``person_state.updated_at`` (stamped in the transaction that commits the batch) for scoring, the Kafka record
-timestamp of the ``qualified`` transition (set by the scoring producer when the outbox row is sent) for the publish,
-and ``synced_at`` of the local CRM row for crm-sync.
+``person_state.updated_at`` for scoring, the Kafka record timestamp of the ``qualified`` transition (set by the
+scoring producer when the outbox row is sent) for the publish, and ``synced_at`` of the local CRM row for crm-sync.
+
+``updated_at`` is stamped once per batch when the handler starts writing the batch's rows, inside the transaction
+that commits them: "ack → scoring commit" is the wait on Kafka and behind earlier batches plus the batch's fold,
+and "scoring commit → publish" also holds the batch's writes and its commit before the outbox is sent.
 """
 
 from __future__ import annotations
@@ -225,6 +228,19 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+def ingest_published(base_url: str) -> int:
+    """Records ingest published to the events topic and had acknowledged (more than the calls it accepted)."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "peerscore_ingest_events_total"
+        )
+    )
 
 
 def consumer_batches(base_url: str) -> dict[str, Any]:
