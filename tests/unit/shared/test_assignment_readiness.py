@@ -170,7 +170,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 def test_readyz_goes_from_503_to_200_when_the_group_join_assigns_the_share(share: list[TopicPartition]) -> None:
     consumer = JoiningConsumer(share)
     loop = ConsumerLoop(
-        consumer=consumer,  # type: ignore[arg-type]
+        consumer=consumer,
         topics=["events"],
         handler=StoredOffsetsHandler(),
         dlq_topic="events.dlq",
