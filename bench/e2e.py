@@ -71,9 +71,12 @@ def stack_env(prefix: str) -> dict[str, str]:
     }
 
 
-def send(load: Load, total_s: float, scoring_db: Engine) -> tuple[tuple[float, float], list[int]]:
+def send(
+    load: Load, total_s: float, scoring_db: Engine, crm_db: Engine, synced: dict[str, float]
+) -> tuple[tuple[float, float], list[int]]:
     """Run the background and probe senders for ``total_s``; returns when the load started (monotonic, wall) and
-    the scoring backlog (records ingest published that scoring has not applied yet) sampled every second."""
+    the scoring backlog (records ingest published that scoring has not applied yet) sampled every second.
+    Meanwhile probes' CRM rows are looked for every half second (into ``synced``)."""
     background_rate = RATE - PROBES_PER_S * PROBE_EVENTS
     started = time.monotonic(), time.time()
     threads = [
@@ -84,7 +87,9 @@ def send(load: Load, total_s: float, scoring_db: Engine) -> tuple[tuple[float, f
         t.start()
     backlog: list[int] = []
     while any(t.is_alive() for t in threads) and time.monotonic() - started[0] < total_s * 4 + 60:
-        time.sleep(1.0)
+        for _ in range(2):
+            time.sleep(0.5)
+            crm_rows(crm_db, list(load.probes), synced)
         backlog.append(max(0, ingest_published(load.url) - applied(scoring_db)))
     return started, backlog
 
@@ -110,13 +115,16 @@ def load_and_measure(load: Load, work: Path, kafka: KafkaSettings) -> tuple[dict
     scoring_db = make_engine(f"sqlite:///{work / 'scoring.db'}")
     crm_db = make_engine(f"sqlite:///{work / 'crm.db'}")
     try:
-        started, backlog = send(load, WARMUP_S + SECONDS, scoring_db)
+        synced: dict[str, float] = {}
+        started, backlog = send(load, WARMUP_S + SECONDS, scoring_db, crm_db, synced)
         sent_done = time.monotonic()
         deadline = sent_done + 300
         scored_events, drained = wait_drained(scoring_db, ingest_published(load.url), deadline)
         measured = {e: p for e, p in load.probes.items() if p.acked >= started[1] + WARMUP_S}
         emails = list(measured)
-        synced = crm_rows(crm_db, emails, deadline)
+        while not set(emails) <= synced.keys() and time.monotonic() < deadline:
+            crm_rows(crm_db, emails, synced)
+            time.sleep(0.3)
         scored = scoring_rows(scoring_db, emails)
         publishes = published(kafka.bootstrap_servers, kafka.topics().qualified, {k for k, _ in scored.values()})
         hops = probe_hops(measured, scored, publishes, synced)

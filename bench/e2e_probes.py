@@ -125,15 +125,18 @@ class Load:
                     time.sleep(delay)
 
 
-def crm_rows(crm_db: Engine, emails: list[str], deadline: float) -> dict[str, float]:
-    """``synced_at`` of each probe's local CRM row, waiting until all arrived or ``deadline`` (monotonic)."""
-    synced: dict[str, float] = {}
-    while len(synced) < len(emails) and time.monotonic() < deadline:
-        with Session(crm_db) as s:
-            rows = s.exec(select(CrmLead.email, CrmLead.synced_at).where(col(CrmLead.email).in_(emails))).all()
-        synced = {email: at.timestamp() for email, at in rows}
-        time.sleep(0.3)
-    return synced
+def crm_rows(crm_db: Engine, emails: list[str], seen: dict[str, float]) -> None:
+    """Add to ``seen`` the ``synced_at`` of probes whose local CRM row appeared since the last look.
+
+    A row holds its newest synced version: a probe's lead is updated later (its account's score moves when another
+    probe of the same company arrives), so only the first look at a row tells when it was first synced. Polled
+    every half second while the load runs."""
+    missing = [e for e in emails if e not in seen]
+    if not missing:
+        return
+    with Session(crm_db) as s:
+        rows = s.exec(select(CrmLead.email, CrmLead.synced_at).where(col(CrmLead.email).in_(missing))).all()
+    seen.update({email: at.timestamp() for email, at in rows})
 
 
 def scoring_rows(scoring_db: Engine, emails: list[str]) -> dict[str, tuple[str, float]]:
