@@ -179,15 +179,16 @@ def probe_hops(
     publishes: dict[str, float],
     synced: dict[str, float],
 ) -> dict[str, dict[str, float]]:
-    """Per probe that reached the CRM: end to end (ack → CRM row) and each hop in seconds (None-free: a probe
-    missing an intermediate timestamp keeps only its end-to-end figure)."""
+    """Per probe that reached the CRM: end to end (ack → CRM row) and each hop in seconds. A probe whose
+    intermediate stamps are missing or out of order (its person row was written again after it qualified) keeps
+    only its end-to-end figure."""
     out: dict[str, dict[str, float]] = {}
     for email, sent in probes.items():
         if email not in synced:
             continue
         row = {"end_to_end": synced[email] - sent.acked, "ingest_http": sent.acked - sent.sent}
-        if email in scored and scored[email][0] in publishes:
-            commit, publish = scored[email][1], publishes[scored[email][0]]
+        commit, publish = (scored[email][1], publishes.get(scored[email][0])) if email in scored else (0.0, None)
+        if publish is not None and sent.acked <= commit <= publish <= synced[email]:  # else re-stamped later
             row |= {
                 "ack_to_scoring_commit": commit - sent.acked,
                 "scoring_commit_to_publish": publish - commit,
@@ -216,6 +217,7 @@ def hop_report(hops: dict[str, dict[str, float]]) -> dict[str, Any]:
     """p50/p99/max of each hop, and for the slowest tenth of probes (by end to end) the mean of each hop: the
     hop that dominates the tail."""
     report: dict[str, Any] = {h: distribution([r[h] for r in hops.values() if h in r]) for h in HOPS}
+    report["probes_with_every_hop"] = sum(all(h in r for h in HOPS) for r in hops.values())
     slow = sorted(hops.values(), key=lambda r: r["end_to_end"])[-max(1, len(hops) // 10) :] if hops else []
     complete = [r for r in slow if all(h in r for h in HOPS)]
     if complete:
