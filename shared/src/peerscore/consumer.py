@@ -19,121 +19,53 @@ Error kinds (the arroyo/quix-streams split), told apart by one rule (:func:`peer
 Offsets are committed to Kafka only after ``handle`` returned. Handlers that keep their own offsets next to their
 state (the scoring worker) expose ``stored_offsets`` and the loop seeks to them when partitions are assigned.
 ``stop()`` (wired to SIGTERM by the entry points) lets the current batch finish, commits, and closes.
+
+The handler contract (messages, :class:`InvalidMessage`, :class:`BatchHandler`) lives in
+:mod:`peerscore.consumer_contract` and the per-partition offset rules in :mod:`peerscore.consumer_offsets`; both
+are re-exported here.
 """
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
-from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
-from pydantic import BaseModel, ValidationError
 
 from peerscore.assignment import AssignmentState
-from peerscore.events import DeadLetter, utcnow
+from peerscore.consumer_contract import (
+    Backoff,
+    BatchHandler,
+    InvalidMessage,
+    LoopStats,
+    Message,
+    decode_contract,
+)
+from peerscore.consumer_offsets import dead_letter, first_offsets, next_offsets
 from peerscore.failures import DeterministicError, RetryableError, describe, is_transient
-from peerscore.kafka_io import OutgoingRecord, Publisher, record
+from peerscore.kafka_io import LoopConsumer, OutgoingRecord, Publisher
 from peerscore.observability import ConsumerMetrics
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-__all__ = ["ConsumerLoop", "DeterministicError", "InvalidMessage", "Message", "RetryableError"]
-
-
-class InvalidMessage(Exception):
-    """The record is malformed or breaks the contract; retrying cannot help."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-C = TypeVar("C", bound=BaseModel)
-
-
-def decode_contract(contract: type[C], value: bytes | None) -> C:
-    """A record's value as ``contract``, or :class:`InvalidMessage` naming the first field at fault and why.
-
-    The reason never quotes the input: it is logged and kept in the dead-letter topic, and values hold emails.
-    """
-    if not value:
-        raise InvalidMessage("empty record value")
-    try:
-        return contract.model_validate_json(value)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<root>"
-        article = "an" if contract.__name__[0] in "AEIOU" else "a"
-        raise InvalidMessage(f"not {article} {contract.__name__}: {where}: {first['msg']}") from None
-
-
-@dataclass(frozen=True)
-class Message(Generic[T]):
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    value: T
-    timestamp_ms: int
-
-    @property
-    def topic_partition(self) -> TopicPartition:
-        return TopicPartition(self.topic, self.partition)
-
-
-class BatchHandler(Protocol[T]):
-    """What a service plugs into the loop."""
-
-    def decode(self, key: bytes | None, value: bytes | None) -> T:
-        """Parse one record; raise :class:`InvalidMessage` for records that must go to the dead-letter topic."""
-        ...
-
-    def handle(self, batch: Sequence[Message[T]]) -> None:
-        """Apply a batch (in partition order). Effects must be durable when this returns."""
-        ...
-
-    def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        """Next offsets to read, as kept by the handler itself; empty to use the group's committed offsets."""
-        ...
-
-    # Optional: ``on_idle()`` is called after a poll that returned nothing (time-based work, e.g. crm-sync's
-    # coalesced updates); it may raise like ``handle``, and the loop then waits before polling again.
-
-
-@dataclass
-class LoopStats:
-    polled: int = 0
-    handled: int = 0
-    dead_lettered: int = 0
-    batches: int = 0
-    retries: int = 0
-    commit_failures: int = 0
-    poll_errors: int = 0
-    isolated: int = 0
-    """Records dead-lettered because their effects failed deterministically (found by bisecting a batch)."""
-
-
-@dataclass
-class Backoff:
-    initial_s: float = 0.2
-    maximum_s: float = 30.0
-    _current: float = field(default=0.0, init=False)
-
-    def next_delay(self, hint: float | None) -> float:
-        self._current = self.initial_s if self._current == 0 else min(self._current * 2, self.maximum_s)
-        return min(max(hint or 0.0, self._current), self.maximum_s)
-
-    def reset(self) -> None:
-        self._current = 0.0
+__all__ = [
+    "Backoff",
+    "BatchHandler",
+    "ConsumerLoop",
+    "DeterministicError",
+    "InvalidMessage",
+    "LoopStats",
+    "Message",
+    "RetryableError",
+    "decode_contract",
+]
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):
@@ -156,7 +88,7 @@ class ConsumerLoop(Generic[T]):
     def __init__(
         self,
         *,
-        consumer: KafkaConsumer,
+        consumer: LoopConsumer,
         topics: Sequence[str],
         handler: BatchHandler[T],
         dlq_topic: str,
@@ -331,17 +263,7 @@ class ConsumerLoop(Generic[T]):
         self.stats.isolated += 1
 
     def _dead_letter(self, r: Any, reason: str) -> OutgoingRecord:
-        letter = DeadLetter(
-            reason=reason[:2000],
-            source=r.topic,
-            partition=r.partition,
-            offset=r.offset,
-            key=r.key.decode(errors="replace") if r.key is not None else None,
-            value_b64=base64.b64encode(r.value or b"").decode(),
-            failed_at=utcnow(),
-        )
-        log.warning("record_dead_lettered", topic=r.topic, partition=r.partition, offset=r.offset, reason=reason)
-        return record(self._dlq_topic, letter.key or letter.source, letter)
+        return dead_letter(self._dlq_topic, r, reason)
 
     def _retry_batch(self, records: Sequence[Any], exc: Exception) -> None:
         """Rewind every partition of the batch to its first record and wait before polling again."""
@@ -358,11 +280,7 @@ class ConsumerLoop(Generic[T]):
 
     @staticmethod
     def _first_offsets(records: Iterable[Any]) -> dict[TopicPartition, int]:
-        first: dict[TopicPartition, int] = {}
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            first[tp] = min(first.get(tp, r.offset), r.offset)
-        return first
+        return first_offsets(records)
 
     def _rewind(self, first: dict[TopicPartition, int], exc: Exception) -> None:
         assigned = self._consumer.assignment()
@@ -384,13 +302,8 @@ class ConsumerLoop(Generic[T]):
         self._commit_offsets(self._next_offsets(records))
 
     @staticmethod
-    def _next_offsets(records: Sequence[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            if tp not in offsets or offsets[tp].offset <= r.offset:
-                offsets[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
-        return offsets
+    def _next_offsets(records: Iterable[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
+        return next_offsets(records)
 
     def _commit_offsets(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         if not offsets:

@@ -1,17 +1,21 @@
 """Thin Kafka edges: a producer that can wait for acknowledgement, and client factories.
 
 Only entry points call these factories; handlers receive the wrapper (or any object with the same methods).
+``KAFKA_CLIENT`` chooses the client library: kafka-python (the default) or confluent-kafka
+(:mod:`peerscore.kafka_confluent`, the ``confluent`` extra), behind the same interfaces (:class:`Publisher`,
+:class:`LoopConsumer`, :class:`Reader`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaTimeoutError
+from kafka.structs import OffsetAndMetadata, TopicPartition
 from pydantic import BaseModel
 
 from peerscore.kafka_connect import connect_options
@@ -40,6 +44,46 @@ class Publisher(Protocol):
     def publish(self, records: Sequence[OutgoingRecord], *, wait: bool = True) -> None: ...
 
     def flush(self, timeout: float | None = None) -> None: ...
+
+
+class LoopConsumer(Protocol):
+    """What :class:`peerscore.consumer.ConsumerLoop` needs from a group consumer (kafka-python's names and shapes:
+    ``poll`` returns records with ``topic``, ``partition``, ``offset``, ``key``, ``value`` and ``timestamp``,
+    grouped by partition; ``subscribe`` takes a rebalance listener; errors are ``kafka.errors.KafkaError``)."""
+
+    def subscribe(self, topics: Sequence[str], listener: Any = None) -> None: ...
+
+    def poll(self, timeout_ms: int = 0) -> Mapping[TopicPartition, Sequence[Any]]: ...
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None: ...
+
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+
+    def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None: ...
+
+    def close(self, autocommit: bool = False) -> None: ...
+
+
+class Reader(Protocol):
+    """A group-less consumer: the caller assigns partitions and reads from the beginning; nothing is committed."""
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
+
+    def assign(self, partitions: Sequence[TopicPartition]) -> None: ...
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None: ...
+
+    def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None: ...
+
+    def poll(self, timeout_ms: int = 0) -> Mapping[TopicPartition, Sequence[Any]]: ...
+
+    def close(self, autocommit: bool = False) -> None: ...
 
 
 class KafkaPublisher:
@@ -104,12 +148,22 @@ def make_producer(settings: KafkaSettings, client_suffix: str = "producer") -> K
 
 
 def make_publisher(settings: KafkaSettings, client_suffix: str = "producer") -> KafkaPublisher:
+    """The publisher of the configured client (``KAFKA_CLIENT``); confluent's is a :class:`KafkaPublisher` too, so
+    callers that own and close one keep their type."""
+    if settings.client == "confluent":
+        from peerscore.kafka_confluent import make_confluent_publisher
+
+        return make_confluent_publisher(settings, client_suffix)
     return KafkaPublisher(make_producer(settings, client_suffix))
 
 
-def make_consumer(settings: KafkaSettings, group_id: str) -> KafkaConsumer:
+def make_consumer(settings: KafkaSettings, group_id: str) -> LoopConsumer:
     """A manual-commit consumer; subscription is left to the consumer loop so it can attach its listener."""
-    return KafkaConsumer(
+    if settings.client == "confluent":
+        from peerscore.kafka_confluent import make_confluent_consumer
+
+        return make_confluent_consumer(settings, group_id)
+    consumer: LoopConsumer = KafkaConsumer(
         **connect_options(settings),
         client_id=f"{settings.client_id}-{group_id}",
         group_id=group_id,
@@ -120,3 +174,21 @@ def make_consumer(settings: KafkaSettings, group_id: str) -> KafkaConsumer:
         max_poll_records=settings.max_poll_records,
         max_poll_interval_ms=settings.max_poll_interval_ms,
     )
+    return consumer
+
+
+def make_reader(settings: KafkaSettings, client_suffix: str) -> Reader:
+    """A group-less consumer (the rules watcher, the DLQ replay): no group join, nothing ever committed."""
+    if settings.client == "confluent":
+        from peerscore.kafka_confluent import make_confluent_reader
+
+        return make_confluent_reader(settings, client_suffix)
+    reader: Reader = KafkaConsumer(
+        **connect_options(settings),
+        client_id=f"{settings.client_id}-{client_suffix}",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    return reader

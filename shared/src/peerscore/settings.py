@@ -50,6 +50,9 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    # The client library (``KAFKA_CLIENT``): kafka-python, or confluent-kafka (librdkafka, several times faster per
+    # record; needs the ``confluent`` extra). Same settings, security and commit rules either way.
+    client: Literal["kafka-python", "confluent"] = "kafka-python"
     topic_prefix: str = "peerscore"
     event_partitions: int = Field(default=12, ge=1)
     replication_factor: int = Field(default=1, ge=1)

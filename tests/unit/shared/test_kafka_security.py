@@ -163,9 +163,7 @@ def test_every_client_the_code_builds_uses_the_mapping(
     recorder = _Recorder()
     for module, name in [
         (kafka_io, "KafkaProducer"),
-        (kafka_io, "KafkaConsumer"),
-        (watcher, "KafkaConsumer"),
-        (crm_replay, "KafkaConsumer"),
+        (kafka_io, "KafkaConsumer"),  # the group consumer, the rules watcher and the DLQ replay (make_reader)
         (topics_module, "KafkaAdminClient"),
     ]:
         monkeypatch.setattr(module, name, recorder)

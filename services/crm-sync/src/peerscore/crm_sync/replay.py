@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from pydantic import ValidationError
 
 from peerscore.consumer import RetryableError
 from peerscore.crm_sync.dead_letters import CrmDeadLetter
 from peerscore.crm_sync.worker import SyncHandler
-from peerscore.kafka_connect import connect_options
+from peerscore.kafka_io import make_reader
 from peerscore.settings import KafkaSettings
 
 
@@ -37,9 +37,7 @@ def read_dead_letters(
 ) -> tuple[list[CrmDeadLetter], int]:
     """Every CRM dead letter on the topic, in partition order, and how many records could not be read."""
     topic = kafka.topics().crm_dlq
-    consumer = KafkaConsumer(
-        **connect_options(kafka), client_id=f"{kafka.client_id}-crm-replay", enable_auto_commit=False, group_id=None
-    )
+    consumer = make_reader(kafka, "crm-replay")
     letters: list[CrmDeadLetter] = []
     unreadable = 0
     try:

@@ -19,7 +19,7 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 
-from peerscore.kafka_connect import connect_options
+from peerscore.kafka_io import Reader, make_reader
 from peerscore.scoring.domain.errors import RulesetError
 from peerscore.scoring.domain.ruleset import Ruleset, parse_ruleset
 from peerscore.settings import KafkaSettings
@@ -71,16 +71,9 @@ def latest_valid(records: Sequence[RawRecord], name: str) -> tuple[Accepted | No
     return None, rejected
 
 
-def make_rules_consumer(settings: KafkaSettings) -> KafkaConsumer:
+def make_rules_consumer(settings: KafkaSettings) -> Reader:
     """A group-less consumer: partitions are assigned by the watcher, nothing is ever committed."""
-    return KafkaConsumer(
-        **connect_options(settings),
-        client_id=f"{settings.client_id}-rules-watcher",
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        request_timeout_ms=settings.request_timeout_ms,
-    )
+    return make_reader(settings, "rules-watcher")
 
 
 def _records(polled: Mapping[TopicPartition, Sequence[Any]]) -> list[RawRecord]:
