@@ -235,19 +235,6 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def ingest_published(base_url: str) -> int:
-    """Records ingest published to the events topic and had acknowledged (more than the calls it accepted)."""
-    text = httpx.get(f"{base_url}/metrics", timeout=10).text
-    return int(
-        sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "peerscore_ingest_events_total"
-        )
-    )
-
-
 def consumer_batches(base_url: str) -> dict[str, Any]:
     """The service's main consumer loop as its metrics tell it: batches, records per batch, time per batch (the
     loop of the group named like the service; erasure/merge/outcome loops have their own group labels)."""
