@@ -34,10 +34,11 @@ test-unit: setup ## Unit tests only (no broker, no database server)
 test-integration: setup browser ## Integration, end-to-end and browser tests (embedded broker, databases)
 	@$(UV) run --frozen pytest tests/integration tests/e2e tests/browser $(PYTEST_ARGS)
 
-lint: setup ## ruff + mypy
+lint: setup ## ruff + mypy + the import contracts (ARCHITECTURE.md)
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy shared/src services/ingest/src services/scoring/src services/crm-sync/src
+	@$(UV) run --frozen mypy shared/src services/ingest/src services/scoring/src services/crm-sync/src tools/src testkit/src
+	@$(UV) run --frozen lint-imports
 
 fmt: setup ## Format and autofix
 	@$(UV) run --frozen ruff format .
@@ -76,4 +77,4 @@ migration: setup ## Autogenerate an Alembic migration from the models: make migr
 	@$(UV) run --frozen ruff check --fix --quiet shared/src/peerscore/migrations/versions
 
 clean: ## Remove local state (SQLite files, logs, bench results)
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -15,31 +15,26 @@ from __future__ import annotations
 import multiprocessing
 import os
 import platform
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
-from pathlib import Path
 
+from crm_updates import measure_continuous_updates  # bench/ is on sys.path when run as a script
 from prometheus_client import CollectorRegistry
+from report import publish_result
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the strict fake servers live with the tests
-
-from crm_updates import measure_continuous_updates  # noqa: E402 - bench/ is on sys.path when run as a script
-from report import publish_result  # noqa: E402
-from tests.unit.crm_sync.fake_hubspot import hubspot_server  # noqa: E402
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN  # noqa: E402
-
-from peerscore.consumer import Message, RetryableError  # noqa: E402
-from peerscore.crm_sync.adapters.hubspot import HubSpotAdapter, make_hubspot_client  # noqa: E402
-from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter  # noqa: E402
-from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING  # noqa: E402
-from peerscore.crm_sync.metrics import CrmMetrics  # noqa: E402
-from peerscore.crm_sync.models import TABLES  # noqa: E402
-from peerscore.crm_sync.worker import SyncHandler  # noqa: E402
-from peerscore.db import create_tables, make_engine  # noqa: E402
-from peerscore.events import LeadContact, LeadScore, LeadTransition  # noqa: E402
+from peerscore.consumer import Message, RetryableError
+from peerscore.crm_sync.adapters.hubspot import HubSpotAdapter, make_hubspot_client
+from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
+from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING
+from peerscore.crm_sync.metrics import CrmMetrics
+from peerscore.crm_sync.models import TABLES
+from peerscore.crm_sync.worker import SyncHandler
+from peerscore.db import create_tables, make_engine
+from peerscore.events import LeadContact, LeadScore, LeadTransition
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 

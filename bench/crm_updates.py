@@ -83,6 +83,24 @@ def _template(i: int) -> LeadTransition:
     )
 
 
+def _random_updates(rng: random.Random, current: dict[str, LeadTransition], now: datetime) -> list[LeadTransition]:
+    """One poll's worth of ``updated`` transitions for random leads, each moving its score by 10–30 points;
+    ``current`` keeps each lead's newest transition."""
+    batch = []
+    for key in (f"p_{rng.randrange(len(current)):06d}" for _ in range(POLL)):
+        before = current[key]
+        score = before.score.model_copy(
+            update={
+                "version": before.score.version + 1,
+                "total": before.score.total + rng.choice((-1, 1)) * rng.uniform(10, 30),
+                "as_of": now,
+            }
+        )
+        current[key] = before.model_copy(update={"kind": "updated", "score": score, "transitioned_at": now})
+        batch.append(current[key])
+    return batch
+
+
 def measure_continuous_updates() -> dict[str, Any]:
     leads = int(os.environ.get("BENCH_CRM_UPDATE_LEADS", "5000"))
     sim_s = int(os.environ.get("BENCH_CRM_UPDATE_SIM_S", "900"))
@@ -122,22 +140,7 @@ def measure_continuous_updates() -> dict[str, Any]:
                 at_warmup = (sum(crm.upserts.values()), crm.requests)
             for half in range(EVENTS_PER_S // POLL):
                 clock["now"] = START + timedelta(seconds=second + half * POLL / EVENTS_PER_S)
-                batch = []
-                for key in (f"p_{rng.randrange(leads):06d}" for _ in range(POLL)):
-                    before = current[key]
-                    score = before.score.model_copy(
-                        update={
-                            "version": before.score.version + 1,
-                            "total": before.score.total + rng.choice((-1, 1)) * rng.uniform(10, 30),
-                            "as_of": clock["now"],
-                        }
-                    )
-                    update = before.model_copy(
-                        update={"kind": "updated", "score": score, "transitioned_at": clock["now"]}
-                    )
-                    current[key] = update
-                    batch.append(update)
-                poll(batch)
+                poll(_random_updates(rng, current, clock["now"]))
         steady = (sum(crm.upserts.values()) - at_warmup[0], crm.requests - at_warmup[1])
         clock["now"] = START + timedelta(seconds=sim_s + coalesce_s)
         while handler.flush():  # the stream stopped: what is still pending goes out on the next idle polls

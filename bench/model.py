@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from peerscore.consumer import Message
 from peerscore.db import create_tables, make_engine
+from peerscore.dev.generated import generated_world
 from peerscore.events import EngagementEvent
 from peerscore.kafka_io import OutgoingRecord
 from peerscore.scoring.domain import load_default_ruleset
@@ -37,7 +38,6 @@ from peerscore.scoring.handler import ScoringHandler
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.predictive import registry
-from peerscore.scoring.predictive.generated import generated_world
 from peerscore.scoring.predictive.online import BatchPredictor
 from peerscore.scoring.predictive.pipeline import fit
 from peerscore.scoring.predictive.sources import group_by_person

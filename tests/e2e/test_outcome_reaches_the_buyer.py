@@ -50,14 +50,14 @@ from peerscore.scoring.outcomes.models import OutcomeRow
 from peerscore.scoring.outcomes.store import load_outcomes
 from peerscore.scoring.worker import scoring_loop
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN
 from tests.conftest import unique
 from tests.integration.crm_sync.test_hubspot_deal_outcomes import CLIENT_SECRET as HUBSPOT_CLIENT_SECRET
 from tests.integration.crm_sync.test_hubspot_deal_outcomes import deal_event
 from tests.integration.crm_sync.test_hubspot_deal_outcomes import post as post_to_hubspot_webhook
 from tests.integration.ingest.test_sdk_clients import SECRET, SEGMENT_KEY, sdk, serve
 from tests.processes import wait_until
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

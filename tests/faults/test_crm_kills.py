@@ -18,11 +18,11 @@ from peerscore.dev.broker import free_port
 from peerscore.kafka_io import make_publisher, record
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
+from peerscore_testkit.fake_hubspot import _route
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, FakeServer, _Handler
 from tests.conftest import unique
 from tests.processes import start_service, stop, wait_until
 from tests.unit.crm_sync.factories import transition
-from tests.unit.crm_sync.fake_hubspot import _route
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, FakeServer, _Handler
 
 pytestmark = [pytest.mark.faults]
 

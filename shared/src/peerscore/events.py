@@ -8,6 +8,7 @@ Values may hold personal data (an email is needed to reach the CRM); Kafka *keys
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -53,6 +54,23 @@ INTERNAL_SOURCE = "peerscore"
 
 def is_system_event(event_type: str) -> bool:
     return event_type.startswith(SYSTEM_EVENT_PREFIX)
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def event_type_for(wording: str) -> str | None:
+    """The one event type every wording of a name maps to: ``"Case Study Viewed"``, ``"case_study_viewed"`` and
+    ``"case_study.viewed"`` → ``"case_study.viewed"``; one word ``"Foo"`` → ``"track.foo"``; no word → None.
+
+    Ingest types track calls with it and scoring reads rulesets' aliases with it, so both agree on spelling.
+    """
+    words = [w.lower() for w in _WORD.findall(wording)]
+    if not words:
+        return None
+    if len(words) == 1:
+        return "track." + words[0]
+    return "_".join(words[:-1]) + "." + words[-1]
 
 
 class Contract(BaseModel):

@@ -1,9 +1,9 @@
 """Thin Kafka edges: a producer that can wait for acknowledgement, and client factories.
 
 Only entry points call these factories; handlers receive the wrapper (or any object with the same methods).
-``KAFKA_CLIENT`` chooses the client library: kafka-python (the default) or confluent-kafka
-(:mod:`peerscore.kafka_confluent`, the ``confluent`` extra), behind the same interfaces (:class:`Publisher`,
-:class:`LoopConsumer`, :class:`Reader`).
+``KAFKA_CLIENT`` chooses the client library: kafka-python (the default) or confluent-kafka (the ``confluent`` extra:
+:mod:`peerscore.kafka_confluent`, :mod:`peerscore.kafka_confluent_consumer`), behind the same interfaces
+(:class:`Publisher`, :class:`LoopConsumer`, :class:`Reader`).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def make_publisher(settings: KafkaSettings, client_suffix: str = "producer") -> 
 def make_consumer(settings: KafkaSettings, group_id: str) -> LoopConsumer:
     """A manual-commit consumer; subscription is left to the consumer loop so it can attach its listener."""
     if settings.client == "confluent":
-        from peerscore.kafka_confluent import make_confluent_consumer
+        from peerscore.kafka_confluent_consumer import make_confluent_consumer
 
         return make_confluent_consumer(settings, group_id)
     consumer: LoopConsumer = KafkaConsumer(
@@ -180,7 +180,7 @@ def make_consumer(settings: KafkaSettings, group_id: str) -> LoopConsumer:
 def make_reader(settings: KafkaSettings, client_suffix: str) -> Reader:
     """A group-less consumer (the rules watcher, the DLQ replay): no group join, nothing ever committed."""
     if settings.client == "confluent":
-        from peerscore.kafka_confluent import make_confluent_reader
+        from peerscore.kafka_confluent_consumer import make_confluent_reader
 
         return make_confluent_reader(settings, client_suffix)
     reader: Reader = KafkaConsumer(

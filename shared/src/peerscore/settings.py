@@ -6,6 +6,7 @@ Entry points build them once and pass them down; nothing reads the environment a
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -95,6 +96,8 @@ class KafkaSettings(BaseSettings):
     def _security_is_coherent(self) -> Self:
         """Refuse at start-up what kafka-python would otherwise ignore silently (credentials sent nowhere, a
         certificate never presented) or only report as a connection failure much later (a missing file)."""
+        if self.client == "confluent" and importlib.util.find_spec("confluent_kafka") is None:
+            raise ValueError("KAFKA_CLIENT=confluent needs confluent-kafka: install peerscore-shared[confluent]")
         sasl = self.security_protocol.startswith("SASL_")
         tls = self.security_protocol.endswith("SSL")
         has_credentials = bool(self.sasl_username or self.sasl_password.get_secret_value())

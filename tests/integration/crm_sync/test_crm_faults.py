@@ -28,12 +28,12 @@ from peerscore.kafka_io import KafkaPublisher, make_consumer, record
 from peerscore.observability import ConsumerMetrics
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, FakeServer, Fault
 from tests.conftest import unique
 from tests.kafka_helpers import read_topic
 from tests.processes import wait_until
 from tests.unit.crm_sync.factories import transition
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, FakeServer, Fault
 from tests.unit.crm_sync.harness import hubspot_adapter
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

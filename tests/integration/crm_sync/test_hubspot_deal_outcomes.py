@@ -25,9 +25,9 @@ from peerscore.identity import person_key
 from peerscore.kafka_io import KafkaPublisher
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 from peerscore.topics import Topics
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, FakeServer, Fault
 from tests.kafka_helpers import read_topic
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, FakeServer, Fault
 
 pytestmark = pytest.mark.integration
 

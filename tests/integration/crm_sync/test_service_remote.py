@@ -22,12 +22,12 @@ from peerscore.identity import person_key
 from peerscore.kafka_io import make_publisher, record
 from peerscore.settings import KafkaSettings
 from peerscore.topics import Topics
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN
 from tests.conftest import unique
 from tests.kafka_helpers import read_topic
 from tests.processes import start_service, stop, wait_ready, wait_until
 from tests.unit.crm_sync.factories import transition
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from peerscore.consumer import Message
 from peerscore.db import create_tables, make_engine
+from peerscore.dev.generated import identity_links
 from peerscore.events import EngagementEvent, PersonIdentifiers, utcnow
 from peerscore.identity import identifier_keys
 from peerscore.kafka_io import OutgoingRecord
@@ -31,7 +32,6 @@ from peerscore.scoring.identity.erasure import ErasureOrder, erasure_event
 from peerscore.scoring.identity.models import ErasureLogRow, IdentityLinkRow
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES, LedgerRow, PersonRow
-from peerscore.scoring.predictive.generated import identity_links
 from peerscore.topics import Topics
 
 pytestmark = pytest.mark.integration

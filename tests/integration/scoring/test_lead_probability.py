@@ -14,7 +14,7 @@ from peerscore.events import LeadScore
 from peerscore.scoring import store
 from peerscore.scoring.api import leads_router
 from peerscore.scoring.console.crm import CrmStatus
-from peerscore.scoring.console.lead_pages import lead_page
+from peerscore.scoring.console.lead_html import lead_page
 from peerscore.scoring.console.leads import lead_detail
 from peerscore.scoring.domain import PersonState, apply_event, new_person
 from peerscore.scoring.models import SCORING_TABLES

@@ -26,6 +26,7 @@ from peerscore.crm_sync.app import create_app as create_crm_app
 from peerscore.crm_sync.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, peerscore_signature
 from peerscore.crm_sync.settings import OutcomeSettings
 from peerscore.db import create_tables
+from peerscore.dev.generated import crm_webhook_body, generated_world, store_world
 from peerscore.dev.journeys import IntentHistoryGenerator
 from peerscore.events import PersonIdentifiers
 from peerscore.identity import email_person_key, identifier_keys
@@ -35,7 +36,6 @@ from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.outcomes.consumer import OutcomeHandler
 from peerscore.scoring.outcomes.models import OutcomeRow
 from peerscore.scoring.predictive.dataset import DatasetConfig
-from peerscore.scoring.predictive.generated import crm_webhook_body, generated_world, store_world
 from peerscore.scoring.predictive.pipeline import fit, train_from_database
 from peerscore.scoring.predictive.sources import history_span, stored_histories, stored_outcomes
 from peerscore.scoring.predictive.training import TrainConfig

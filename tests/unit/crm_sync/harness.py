@@ -28,16 +28,16 @@ from peerscore.crm_sync.adapters.webhook import WebhookAdapter
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
 from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, salesforce_default_mapping
 from peerscore.crm_sync.models import CrmLead
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_salesforce import salesforce_server
-from tests.unit.crm_sync.fake_servers import (
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_salesforce import salesforce_server
+from peerscore_testkit.fake_servers import (
     HUBSPOT_TOKEN,
     SALESFORCE_SESSION,
     WEBHOOK_SECRET,
     FakeServer,
     Fault,
 )
-from tests.unit.crm_sync.fake_webhook import webhook_server
+from peerscore_testkit.fake_webhook import webhook_server
 
 ADAPTERS = ["local", "fake", "hubspot", "salesforce", "salesforce_contact", "webhook"]
 CONTACT_EXTERNAL_ID = "Peerscore_Key__c"

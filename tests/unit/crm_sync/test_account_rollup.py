@@ -8,8 +8,8 @@ from sqlalchemy import Engine
 from peerscore.crm_sync.domain.accounts import AccountRollup, hubspot_company_properties, roll_up
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.worker import SyncHandler
+from peerscore_testkit.fake_hubspot import hubspot_server
 from tests.unit.crm_sync.factories import batch, transition
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
 from tests.unit.crm_sync.harness import hubspot_adapter
 
 

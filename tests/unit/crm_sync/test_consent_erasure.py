@@ -20,8 +20,8 @@ from peerscore.crm_sync.models import TABLES, CrmLead, SyncLedger
 from peerscore.crm_sync.privacy import ErasureHandler
 from peerscore.crm_sync.worker import AdapterFactory, SyncHandler
 from peerscore.events import ErasureRequest, LeadTransition
+from peerscore_testkit.fake_servers import Fault
 from tests.unit.crm_sync.factories import BASE_TIME, transition
-from tests.unit.crm_sync.fake_servers import Fault
 from tests.unit.crm_sync.harness import Harness, harness
 
 ERASED_AT = BASE_TIME + timedelta(hours=1)

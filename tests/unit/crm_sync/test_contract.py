@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from peerscore.crm_sync.adapters.base import PersonRecord, SyncResult
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, to_crm_record
 from peerscore.crm_sync.worker import call_adapter
+from peerscore_testkit.fake_servers import Fault
 from tests.unit.crm_sync.factories import transition
-from tests.unit.crm_sync.fake_servers import Fault
 from tests.unit.crm_sync.harness import ADAPTERS, TIMEOUT_S, Harness, harness
 
 REMOTE = ["fake", "hubspot", "salesforce", "salesforce_contact", "webhook"]

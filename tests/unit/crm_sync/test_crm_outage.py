@@ -28,9 +28,9 @@ from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import RetryState
 from peerscore.crm_sync.worker import DeadLetterSink, SyncHandler
 from peerscore.events import LeadTransition
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, Fault, ServerState
 from tests.unit.crm_sync.factories import BASE_TIME, batch, transition
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, Fault, ServerState
 from tests.unit.crm_sync.recording import RecordingPublisher
 
 OUTAGE_S = 600.0

@@ -16,9 +16,9 @@ from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, to_crm_reco
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.models import SyncLedger
 from peerscore.crm_sync.worker import SyncHandler
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, Fault
 from tests.unit.crm_sync.factories import batch, transition
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, Fault
 
 THROTTLED = Fault(429, {"Retry-After": "1"}, {"message": "You have reached your secondly limit."})
 

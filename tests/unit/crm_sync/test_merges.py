@@ -20,9 +20,9 @@ from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.privacy import ErasureHandler
 from peerscore.crm_sync.worker import AdapterFactory, SyncHandler
 from peerscore.events import ErasureRequest, LeadTransition, PersonMerged
+from peerscore_testkit.fake_salesforce import add_record, records_of
+from peerscore_testkit.fake_servers import Fault
 from tests.unit.crm_sync.factories import BASE_TIME, transition
-from tests.unit.crm_sync.fake_salesforce import add_record, records_of
-from tests.unit.crm_sync.fake_servers import Fault
 from tests.unit.crm_sync.harness import Harness, harness
 from tests.unit.crm_sync.test_consent_erasure import rows_about
 

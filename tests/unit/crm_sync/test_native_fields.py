@@ -17,9 +17,9 @@ from peerscore.crm_sync.domain.payloads import (
     hubspot_upsert_input,
     salesforce_record,
 )
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_salesforce import add_record, salesforce_server
 from tests.unit.crm_sync.factories import transition
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_salesforce import add_record, salesforce_server
 from tests.unit.crm_sync.harness import hubspot_adapter, salesforce_adapter
 
 

@@ -20,10 +20,10 @@ from peerscore.crm_sync.domain.mapping import to_crm_record
 from peerscore.crm_sync.domain.matching import ExistingRecord, MergePlan, choose_match, plan_merge
 from peerscore.crm_sync.metrics import CrmMetrics
 from peerscore.crm_sync.worker import SyncHandler
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_salesforce import add_record, records_of, salesforce_server
+from peerscore_testkit.fake_servers import FakeServer
 from tests.unit.crm_sync.factories import batch, transition
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_salesforce import add_record, records_of, salesforce_server
-from tests.unit.crm_sync.fake_servers import FakeServer
 from tests.unit.crm_sync.harness import hubspot_adapter, salesforce_adapter
 
 

@@ -24,8 +24,8 @@ from peerscore.crm_sync.settings import HubSpotSettings, OutcomeSettings, Salesf
 from peerscore.events import Outcome, PersonIdentifiers, utcnow
 from peerscore.identity import person_key
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, FakeServer
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, FakeServer
 from tests.unit.crm_sync.recording import RecordingPublisher
 
 CLIENT_SECRET = b"hubspot-client-secret-91"

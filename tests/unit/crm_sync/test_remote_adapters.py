@@ -15,11 +15,11 @@ from peerscore.crm_sync.adapters.salesforce import LIMIT_BACKOFF_S
 from peerscore.crm_sync.adapters.webhook import WebhookAdapter
 from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING, CrmLeadRecord, to_crm_record
 from peerscore.crm_sync.metrics import CrmMetrics
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_salesforce import salesforce_server
+from peerscore_testkit.fake_servers import WEBHOOK_SECRET, FakeServer, Fault
+from peerscore_testkit.fake_webhook import webhook_server
 from tests.unit.crm_sync.factories import transition
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_salesforce import salesforce_server
-from tests.unit.crm_sync.fake_servers import WEBHOOK_SECRET, FakeServer, Fault
-from tests.unit.crm_sync.fake_webhook import webhook_server
 from tests.unit.crm_sync.harness import hubspot_adapter, salesforce_adapter
 
 

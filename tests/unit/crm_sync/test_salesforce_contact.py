@@ -14,9 +14,9 @@ from peerscore.crm_sync.domain.mapping import FieldMappingError, to_crm_record
 from peerscore.crm_sync.domain.payloads import SALESFORCE_FIELD_MAPPING
 from peerscore.crm_sync.settings import CrmSyncSettings, SalesforceSettings
 from peerscore.settings import RuntimeSettings
+from peerscore_testkit.fake_salesforce import salesforce_server
+from peerscore_testkit.fake_servers import FakeServer
 from tests.unit.crm_sync.factories import transition
-from tests.unit.crm_sync.fake_salesforce import salesforce_server
-from tests.unit.crm_sync.fake_servers import FakeServer
 from tests.unit.crm_sync.harness import CONTACT_EXTERNAL_ID, salesforce_adapter
 
 

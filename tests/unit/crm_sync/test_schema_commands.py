@@ -17,9 +17,9 @@ from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
 from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, SALESFORCE_FIELD_MAPPING
 from peerscore.crm_sync.domain.schema import hubspot_fields, missing, salesforce_fields, salesforce_package
 from peerscore.crm_sync.schema_command import check, setup
-from tests.unit.crm_sync.fake_hubspot import hubspot_server
-from tests.unit.crm_sync.fake_salesforce import salesforce_server
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, SALESFORCE_SESSION, FakeServer
+from peerscore_testkit.fake_hubspot import hubspot_server
+from peerscore_testkit.fake_salesforce import salesforce_server
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, SALESFORCE_SESSION, FakeServer
 from tests.unit.crm_sync.harness import TIMEOUT_S, salesforce_adapter
 
 runner = CliRunner()

@@ -8,11 +8,11 @@ from functools import cache
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from peerscore.dev.generated import generated_world
 from peerscore.events import EngagementEvent
 from peerscore.scoring.domain import Ruleset, load_default_ruleset
 from peerscore.scoring.predictive import registry
 from peerscore.scoring.predictive.dataset import DatasetConfig, TrainingSet, build_training_set
-from peerscore.scoring.predictive.generated import generated_world
 from peerscore.scoring.predictive.sources import group_by_person
 from peerscore.scoring.predictive.training import TrainConfig, TrainResult, train_model
 

@@ -73,3 +73,13 @@ def test_the_client_is_chosen_by_kafka_client(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("KAFKA_CLIENT", "confluent")
     assert KafkaSettings().client == "confluent"
     assert KafkaSettings(client="kafka-python").client == "kafka-python"
+
+
+def test_confluent_without_the_extra_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "confluent_kafka" else real(name))
+    with pytest.raises(ValueError, match=r"peerscore-shared\[confluent\]"):
+        KafkaSettings(client="confluent")
+    assert KafkaSettings().client == "kafka-python"

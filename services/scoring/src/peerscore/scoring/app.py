@@ -30,7 +30,7 @@ from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.outcomes.api import outcomes_router
 from peerscore.scoring.outcomes.consumer import outcome_loop
 from peerscore.scoring.predictive.wiring import PredictiveSettings, models_router, predictor_for
-from peerscore.scoring.rulesets.routes import rulesets_router
+from peerscore.scoring.rulesets.ruleset_routes import rulesets_router
 from peerscore.scoring.rulesets.wiring import LazyPublisher, build_live_ruleset, start_watching
 from peerscore.scoring.settings import ScoringSettings
 from peerscore.scoring.sweeper import DecaySweeper

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from peerscore.scoring.backtest.report import BacktestReport, Classification
 from peerscore.scoring.domain import Ruleset
-from peerscore.scoring.rulesets.registry import live_ruleset
+from peerscore.scoring.rulesets.ruleset_registry import live_ruleset
 from peerscore.scoring.settings import ScoringSettings
 
 

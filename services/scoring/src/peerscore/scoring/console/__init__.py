@@ -7,7 +7,8 @@ the keyboard alone. Mounted by the scoring app under ``/console``.
 
 from __future__ import annotations
 
-from .routes import ConsoleDeps, console_router
 from .settings import ConsoleSettings
+from .web import ConsoleDeps
+from .wiring import console_router
 
 __all__ = ["ConsoleDeps", "ConsoleSettings", "console_router"]

@@ -1,33 +1,24 @@
-"""Publish and roll back through the ruleset API's own handlers, so the console and ``/v1/rulesets`` share one
-lock, one commit-then-announce order and one error story (a failed announcement is a 503 to retry)."""
+"""Publish and roll back through the ruleset API's own publishing object, so the console and ``/v1/rulesets``
+share one lock, one commit-then-announce order and one error story (a failed announcement is a 503 to retry)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from fastapi import APIRouter
-from fastapi.routing import APIRoute
 
-from peerscore.scoring.rulesets.routes import RulesetVersionView
-
-
-def _endpoint(router: APIRouter, name: str) -> Callable[..., Any]:
-    for route in router.routes:
-        if isinstance(route, APIRoute) and route.name == name:
-            return route.endpoint
-    raise LookupError(f"the rulesets router has no {name!r} route: the console cannot publish")
+from peerscore.scoring.rulesets.ruleset_routes import RulesetsRouter
+from peerscore.scoring.rulesets.views import RulesetVersionView
 
 
 class RulesetActions:
-    """Raises ``HTTPException`` exactly as the API would (404, 409, 503 with the retry hint)."""
+    """Raises the API's errors exactly as the API would (404, 409, 503 with the retry hint)."""
 
     def __init__(self, rulesets_router: APIRouter) -> None:
-        self._publish = _endpoint(rulesets_router, "publish")
-        self._rollback = _endpoint(rulesets_router, "rollback")
+        if not isinstance(rulesets_router, RulesetsRouter):
+            raise LookupError("the console publishes through the router rulesets_router() built: got another one")
+        self._publishing = rulesets_router.publishing
 
     def publish(self, version: str) -> RulesetVersionView:
-        return RulesetVersionView.model_validate(self._publish(version))
+        return self._publishing.publish(version)
 
     def rollback(self) -> RulesetVersionView:
-        return RulesetVersionView.model_validate(self._rollback(None))
+        return self._publishing.rollback()

@@ -1,409 +1,132 @@
-"""Bodies of the rules pages: the live ruleset and its history, a version, the two editors, diffs, and the
-publish / roll back confirmations. Pure rendering: the routes fetch, these functions only format."""
+"""``/console/rules``: the live ruleset and its history, a version, the form and YAML editors, diffs.
+
+Publishing and rolling back are in :mod:`.publish_pages`; what these pages read and store, in :mod:`.rules_state`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
 
-from peerscore.scoring.domain.errors import RulesetProblem
-from peerscore.scoring.rulesets.models import RulesetPublicationRow, RulesetVersionRow
+from peerscore.errors import NotFound
+from peerscore.scoring.domain.errors import RulesetError, RulesetProblem
+from peerscore.scoring.domain.ruleset import parse_ruleset
+from peerscore.scoring.rulesets import ruleset_registry
 
-from .changes import Change
-from .html import esc, hidden, notice, post_form, signed, table, url, when
-from .rules_form import POLICY_FIELDS, PlacedProblems, RuleFields, RulesForm
+from . import editor_html, rules_html
+from .html import notice
+from .rules_form import form_from_post, form_from_yaml, place_problems, yaml_from_form
+from .rules_state import base_text, comparison, groups_of, registry_state, save, stored_version
+from .web import Console, Posted, SignedIn, WebDep, flash_from
 
-
-@dataclass(frozen=True)
-class ExpectedChange:
-    """What a preview said about a version, to state the expected MQL volume change before it goes live."""
-
-    job_id: str
-    period: str
-    live_version: str
-    mqls_live: int
-    mqls_candidate: int
-    stale: bool
-    """The live ruleset changed since the preview ran: the comparison was against another version."""
-
-    def sentence(self) -> str:
-        delta = self.mqls_candidate - self.mqls_live
-        share = f" ({delta / self.mqls_live:+.0%})" if self.mqls_live else ""
-        text = (
-            f"Expected change in MQL volume: {self.mqls_live} → {self.mqls_candidate} MQLs "
-            f"({signed(delta)}{share}) over {self.period}, from the preview against live version {self.live_version}."
-        )
-        return text + (" The live version has changed since: run the preview again." if self.stale else "")
+router = APIRouter()
+NO_PROBLEMS = "No problems found. Save the draft to preview or publish it."
 
 
-def policy_sentence(summary: dict[str, object]) -> str:
-    """The qualification policy in words: "MQL at grade B and activity 50; recycled below 20 or under C"."""
-    policy = summary.get("qualification")
-    if not isinstance(policy, dict):
-        return ""
-    qualify, recycle = policy.get("qualify") or {}, policy.get("recycle") or {}
-    text = f"Qualifies (MQL) at activity {qualify.get('min_activity', '?'):g}"
-    if qualify.get("min_grade"):
-        text += f" and grade {qualify['min_grade']} or better"
-    text += f"; recycled below activity {recycle.get('below_activity', '?'):g}"
-    if recycle.get("below_grade"):
-        text += f" or under grade {recycle['below_grade']}"
-    return text + "."
-
-
-def version_actions(version: str, live: str | None, csrf: str) -> str:
-    links = [
-        f'<a href="{url(f"/rules/v/{version}")}">view</a>',
-        f'<a href="{url("/rules/edit", base=version)}">edit a copy</a>',
-        f'<a href="{url("/preview", version=version)}">preview</a>',
-    ]
-    if live and live != version:
-        links.append(f'<a href="{url("/rules/diff", a=live, b=version)}">diff vs live</a>')
-        links.append(f'<a href="{url(f"/rules/v/{version}/publish")}">publish…</a>')
-    return " · ".join(links)
-
-
-def overview(
-    *,
-    name: str,
-    live: RulesetVersionRow | None,
-    serving: str,
-    summary: dict[str, object],
-    versions: Sequence[RulesetVersionRow],
-    publications: Sequence[RulesetPublicationRow],
-    can_roll_back: bool,
-    csrf: str,
-) -> str:
-    live_version = live.version if live else None
-    if live is None:
-        head = (
-            f"<p>Nothing has been published for ruleset <strong>{esc(name)}</strong> yet: workers score with the "
-            f"configured default, version <code>{esc(serving)}</code>.</p>"
-        )
-    else:
-        head = (
-            f"<p>Live: <strong>{esc(name)}</strong> version <code>{esc(live.version)}</code>, published "
-            f"{when(live.published_at)}. This worker is serving <code>{esc(serving)}</code>.</p>"
-        )
-    groups = summary.get("groups")
-    group_rows = []
-    if isinstance(groups, dict):
-        for group, spec in groups.items():
-            rules = spec.get("rules", []) if isinstance(spec, dict) else []
-            cap = spec.get("cap") if isinstance(spec, dict) else None
-            half = spec.get("half_life_days") if isinstance(spec, dict) else None
-            group_rows.append([esc(group), str(len(rules)), esc(cap if cap is not None else "none"), esc(half or "—")])
-    policy = f"<p>{esc(policy_sentence(summary))}</p>"
-    actions = (
-        f'<p class="actions"><a class="button" href="{url("/rules/edit")}">Edit rules (form)</a> '
-        f'<a class="button" href="{url("/rules/yaml")}">Edit YAML</a> '
-        f'<a class="button" href="{url("/rules/diff")}">Compare versions</a>'
-        + (f' <a class="button" href="{url("/rules/rollback")}">Roll back…</a>' if can_roll_back else "")
-        + "</p>"
+@router.get("/rules", response_class=HTMLResponse)
+def overview(request: Request, deps: Console, web: WebDep, sess: SignedIn) -> Response:
+    st = registry_state(deps)
+    current = deps.live.current()
+    body = rules_html.overview(
+        name=deps.ruleset_name,
+        live=st.live,
+        serving=current.version,
+        summary=ruleset_registry.summary(current),
+        versions=st.versions,
+        publications=st.publications,
+        can_roll_back=len(st.stack) >= 2,
+        csrf=sess.csrf,
     )
-    version_rows = [
-        [
-            f"<code>{esc(v.version)}</code>",
-            esc(v.status) + (" (live)" if v.version == live_version else ""),
-            when(v.created_at),
-            when(v.published_at),
-            version_actions(v.version, live_version, csrf),
-        ]
-        for v in versions
-    ]
-    log_rows = [[when(p.at), esc(p.action), f"<code>{esc(p.version)}</code>"] for p in reversed(publications)]
-    return (
-        f'<section aria-labelledby="live-h"><h2 id="live-h">Live ruleset</h2>{head}{policy}'
-        + table(["group", "rules", "cap", "half-life (days)"], group_rows, caption="Groups of the live ruleset")
-        + actions
-        + '</section><section aria-labelledby="versions-h"><h2 id="versions-h">Versions</h2>'
-        + table(
-            ["version", "status", "created", "published", "actions"],
-            version_rows,
-            caption="Every stored version, newest first",
-            empty="No versions stored yet: save a draft from an editor.",
-        )
-        + '</section><section aria-labelledby="log-h"><h2 id="log-h">Publication history</h2>'
-        + table(["when", "action", "version"], log_rows, caption="Publishes and rollbacks, newest first")
-        + "</section>"
-    )
+    return web.page(sess, "Rules", body, active="rules", flash=flash_from(request))
 
 
-def numbered_yaml(text: str, bad_lines: set[int] | None = None, *, context: int | None = None) -> str:
-    """The YAML with line numbers; lines with problems are marked (not by colour alone: a ⚠ and a label).
-    With ``context``, only the problem lines and that many lines around each are shown."""
-    bad = bad_lines or set()
-    lines = text.splitlines()
-    shown = set(range(1, len(lines) + 1))
-    if context is not None:
-        shown = {n for b in bad for n in range(b - context, b + context + 1) if 1 <= n <= len(lines)}
-    rows, previous = [], 0
-    for number, line in enumerate(lines, start=1):
-        if number not in shown:
-            continue
-        if previous and number != previous + 1:
-            rows.append('<li class="gap" aria-hidden="true">…</li>')
-        previous = number
-        flag = ' class="bad"' if number in bad else ""
-        marker = '<span class="sr-flag">⚠ problem on this line</span>' if number in bad else ""
-        rows.append(f'<li id="L{number}" value="{number}"{flag}><code>{esc(line) or " "}</code>{marker}</li>')
-    return f'<ol class="yaml">{"".join(rows)}</ol>'
+@router.get("/rules/v/{version}", response_class=HTMLResponse)
+def version_page(version: str, deps: Console, web: WebDep, sess: SignedIn) -> Response:
+    row = stored_version(deps, version)
+    try:
+        parse_ruleset(row.yaml)
+        problems: list[str] = []
+    except RulesetError as exc:
+        problems = [str(p) for p in exc.errors]
+    live = registry_state(deps).live
+    body = rules_html.version_page(row, live.version if live else None, problems, sess.csrf)
+    return web.page(sess, f"Version {version}", body, active="rules")
 
 
-def version_page(row: RulesetVersionRow, live: str | None, problems: list[str], csrf: str) -> str:
-    status = esc(row.status) + (" — live" if row.version == live else "")
-    warn = "".join(notice(p, "error") for p in problems)
-    return (
-        f"<p>Ruleset <strong>{esc(row.name)}</strong>, status {status}, created {when(row.created_at)}.</p>"
-        f'<p class="actions">{version_actions(row.version, live, csrf)}</p>{warn}'
-        f"<h2>YAML</h2>{numbered_yaml(row.yaml)}"
-    )
+@router.get("/rules/edit", response_class=HTMLResponse)
+def edit_form(deps: Console, web: WebDep, sess: SignedIn, base: str = "") -> Response:
+    text, label = base_text(deps, base)
+    form = form_from_yaml(text, base)
+    body = editor_html.form_editor(form, place_problems(form, []), groups_of(text), sess.csrf, base_label=label)
+    return web.page(sess, "Edit rules", body, active="rules")
 
 
-def problem_list(problems: Sequence[RulesetProblem | str], *, link_lines: bool = False) -> str:
-    if not problems:
-        return ""
-    items = []
-    for p in problems:
-        if isinstance(p, RulesetProblem):
-            where = f"line {p.line}" if p.line is not None else "ruleset"
-            if link_lines and p.line is not None:
-                where = f'<a href="#L{p.line}">line {p.line}</a>'
-            items.append(f"<li>{where}: <code>{esc(p.path or '(top level)')}</code>: {esc(p.message)}</li>")
+@router.post("/rules/edit", response_class=HTMLResponse)
+async def edit_submit(deps: Console, web: WebDep, posted: Posted) -> Response:
+    sess = posted.session
+    form = form_from_post(posted.fields, posted.checked)
+    text, label = await run_in_threadpool(base_text, deps, form.base)
+    candidate, problems = yaml_from_form(form, text)
+    try:
+        parse_ruleset(candidate)
+    except RulesetError as exc:
+        problems = [*problems, *exc.errors]
+    placed = place_problems(form, problems)
+    if not problems and posted.fields.get("action") == "save":
+        try:
+            row, created, diff = await run_in_threadpool(save, deps, candidate)
+        except RulesetError as exc:
+            placed = place_problems(form, exc.errors)
+        except ruleset_registry.RulesetRegistryError as exc:
+            placed.general.append(str(exc))
         else:
-            items.append(f"<li>{esc(p)}</li>")
-    count = len(problems)
-    return (
-        f'<div class="problems" role="alert" id="problems" tabindex="-1"><h2>{count} problem'
-        f"{'s' if count != 1 else ''} to fix</h2><ul>{''.join(items)}</ul></div>"
-    )
+            return web.page(sess, "Draft saved", rules_html.saved_page(row, created, diff, None), active="rules")
+    body = editor_html.form_editor(form, placed, groups_of(text), sess.csrf, base_label=label)
+    if not placed.count:
+        body = notice(NO_PROBLEMS) + body
+    return web.page(sess, "Edit rules", body, active="rules", status_code=422 if placed.count else 200)
 
 
-def _field_errors(messages: list[str] | None, field_id: str) -> tuple[str, str]:
-    """The error text under a field and the attributes that tie it to the input."""
-    if not messages:
-        return "", ""
-    text = "; ".join(messages)
-    return (
-        f'<p class="field-error" id="{field_id}-err">⚠ {esc(text)}</p>',
-        f' aria-invalid="true" aria-describedby="{field_id}-err"',
-    )
+@router.get("/rules/yaml", response_class=HTMLResponse)
+def yaml_form(deps: Console, web: WebDep, sess: SignedIn, base: str = "") -> Response:
+    text, _ = base_text(deps, base)
+    return web.page(sess, "Edit YAML", editor_html.yaml_editor(text, base, [], sess.csrf), active="rules")
 
 
-def _input(field_id: str, label: str, value: str, messages: list[str] | None, *, kind: str = "text") -> str:
-    err, attrs = _field_errors(messages, field_id)
-    extra = ' inputmode="decimal"' if kind == "number" else ""
-    return (
-        f'<div class="field"><label for="{field_id}">{esc(label)}</label>'
-        f'<input id="{field_id}" name="{field_id}" value="{esc(value)}"{extra}{attrs}>{err}</div>'
-    )
+@router.post("/rules/yaml", response_class=HTMLResponse)
+async def yaml_submit(deps: Console, web: WebDep, posted: Posted) -> Response:
+    sess = posted.session
+    text = posted.fields.get("yaml", "").replace("\r\n", "\n")
+    problems: list[RulesetProblem] = []
+    try:
+        parse_ruleset(text)
+    except RulesetError as exc:
+        problems = list(exc.errors)
+    if not problems and posted.fields.get("action") == "save":
+        try:
+            row, created, diff = await run_in_threadpool(save, deps, text)
+        except RulesetError as exc:
+            problems = list(exc.errors)
+        except ruleset_registry.RulesetRegistryError as exc:
+            problems = [RulesetProblem(line=None, path="version", message=str(exc))]
+        else:
+            return web.page(sess, "Draft saved", rules_html.saved_page(row, created, diff, None), active="rules")
+    body = editor_html.yaml_editor(text, posted.fields.get("base", ""), problems, sess.csrf)
+    if not problems:
+        body = notice(NO_PROBLEMS) + body
+    return web.page(sess, "Edit YAML", body, active="rules", status_code=422 if problems else 200)
 
 
-def _rule_fieldset(prefix: str, rule: RuleFields, groups: Sequence[str], errors: dict[str, list[str]]) -> str:
-    group_err, group_attrs = _field_errors(errors.get("group"), f"{prefix}-group")
-    options = "".join(
-        f'<option value="{esc(g)}"{" selected" if g == rule.group else ""}>{esc(g)}</option>'
-        for g in dict.fromkeys([*groups, rule.group] if rule.group else groups)
-    )
-    when_err, when_attrs = _field_errors(errors.get("when"), f"{prefix}-when")
-    rep_err, rep_attrs = _field_errors(errors.get("repeatable"), f"{prefix}-repeatable")
-    checked = " checked" if rule.repeatable else ""
-    title = rule.id or "new rule"
-    summary = f"{title} · {rule.group or '?'} · {rule.points or '?'} points" + (" · ⚠ has problems" if errors else "")
-    delete = (
-        f'<div class="field check"><input type="checkbox" id="{prefix}-delete" name="{prefix}-delete"'
-        f'{" checked" if rule.delete else ""}><label for="{prefix}-delete">Delete this rule</label></div>'
-        if prefix != "rule-new"
-        else ""
-    )
-    return (
-        f'<details class="rule{" has-errors" if errors else ""}"{" open" if errors or prefix == "rule-new" else ""}>'
-        f"<summary>{esc(summary)}</summary><fieldset><legend>Rule {esc(title)}</legend>"
-        + _input(f"{prefix}-id", "Rule id", rule.id, errors.get("id"))
-        + f'<div class="field"><label for="{prefix}-group">Group</label>'
-        f'<select id="{prefix}-group" name="{prefix}-group"{group_attrs}>{options}</select>{group_err}</div>'
-        + _input(f"{prefix}-points", "Points (negative allowed)", rule.points, errors.get("points"), kind="number")
-        + _input(
-            f"{prefix}-cap",
-            "Cap (most points this rule can hold; empty: none)",
-            rule.cap,
-            errors.get("cap"),
-            kind="number",
-        )
-        + _input(f"{prefix}-reason", "Reason shown to sales", rule.reason, errors.get("reason"))
-        + _input(f"{prefix}-description", "Description (internal)", rule.description, errors.get("description"))
-        + f'<div class="field wide"><label for="{prefix}-when">Conditions (<code>when</code>, YAML)</label>'
-        f'<textarea id="{prefix}-when" name="{prefix}-when" rows="4" spellcheck="false"{when_attrs}>'
-        f"{esc(rule.when)}</textarea>{when_err}</div>"
-        f'<div class="field check"><input type="checkbox" id="{prefix}-repeatable" name="{prefix}-repeatable"'
-        f'{checked}{rep_attrs}><label for="{prefix}-repeatable">Repeatable (counts every matching event)</label>'
-        f"{rep_err}</div>{delete}</fieldset></details>"
-    )
-
-
-def form_editor(form: RulesForm, placed: PlacedProblems, groups: Sequence[str], csrf: str, *, base_label: str) -> str:
-    policy_fields = "".join(
-        _input(path, label, form.policy.get(path, ""), placed.by_policy.get(path)) for path, label in POLICY_FIELDS
-    )
-    rules = "".join(
-        _rule_fieldset(f"rule-{i}", rule, groups, placed.by_rule.get(i, {})) for i, rule in enumerate(form.rules)
-    )
-    new_rule = _rule_fieldset("rule-new", RuleFields(group=groups[-1] if groups else ""), groups, {})
-    located = [
-        f'<li><a href="#rule-{i}-{name}">Rule {esc(form.rules[i].id or i + 1)}, {esc(name)}</a>: '
-        f"{esc('; '.join(messages))}</li>"
-        for i, fields in sorted(placed.by_rule.items())
-        for name, messages in fields.items()
-    ] + [
-        f'<li><a href="#{esc(path)}">{esc(path)}</a>: {esc("; ".join(messages))}</li>'
-        for path, messages in placed.by_policy.items()
-    ]
-    problems = (f"<ul>{''.join(located)}</ul>" if located else "") + (
-        problem_list(placed.general) if placed.general else ""
-    )
-    count = (
-        f'<div class="problems" role="alert" id="problems" tabindex="-1"><h2>{placed.count} problem'
-        f"{'s' if placed.count != 1 else ''} to fix</h2><p>Fields with problems are marked ⚠ below "
-        f"(their rules are opened).</p>{problems}</div>"
-        if placed.count
-        else ""
-    )
-    return (
-        f"<p>Editing a copy of <strong>{esc(base_label)}</strong>. Saving stores a <em>draft</em>: nothing goes "
-        "live until you publish it. The form rewrites the YAML without its comments; "
-        f'<a href="{url("/rules/yaml", base=form.base)}">the YAML editor</a> keeps them.</p>{count}'
-        f'<form method="post" action="{url("/rules/edit")}" class="editor">{hidden("csrf", csrf)}'
-        f'{hidden("base", form.base)}<fieldset class="policy"><legend>Grades and qualification</legend>'
-        f"{policy_fields}</fieldset><h2>Rules ({len(form.rules)})</h2>{rules}<h2>Add a rule</h2>{new_rule}"
-        '<p class="actions"><button type="submit" name="action" value="validate">Check</button> '
-        '<button type="submit" name="action" value="save" class="primary">Save draft</button></p></form>'
-    )
-
-
-def yaml_editor(text: str, base: str, problems: list[RulesetProblem], csrf: str) -> str:
-    bad = {p.line for p in problems if p.line is not None}
-    preview = f'<h2 id="where">Where the problems are</h2>{numbered_yaml(text, bad, context=3)}' if bad else ""
-    return (
-        "<p>The ruleset as YAML, comments included. Saving stores a <em>draft</em>.</p>"
-        + problem_list(problems, link_lines=True)
-        + preview
-        + f'<form method="post" action="{url("/rules/yaml")}" class="editor">{hidden("csrf", csrf)}'
-        f'{hidden("base", base)}<div class="field wide"><label for="yaml">Ruleset YAML</label>'
-        f'<textarea id="yaml" name="yaml" rows="30" spellcheck="false"'
-        f"{' aria-invalid=true aria-describedby=problems' if problems else ''}>{esc(text)}</textarea></div>"
-        '<p class="actions"><button type="submit" name="action" value="validate">Check</button> '
-        '<button type="submit" name="action" value="save" class="primary">Save draft</button></p></form>'
-    )
-
-
-def saved_page(row: RulesetVersionRow, created: bool, diff_html: str, live: str | None) -> str:
-    state = "Saved as a new draft" if created else "This exact ruleset was already stored"
-    return (
-        f"<p>{esc(state)}: version <code>{esc(row.version)}</code> ({esc(row.status)}).</p>"
-        f'<p class="actions"><a class="button primary" href="{url("/preview", version=row.version)}">'
-        f"Preview it on history</a> "
-        + (
-            f'<a class="button" href="{url(f"/rules/v/{row.version}/publish")}">Publish…</a> '
-            if live != row.version
-            else ""
-        )
-        + f'<a class="button" href="{url("/rules/edit", base=row.version)}">Keep editing</a></p>'
-        f"<h2>Changes against the live version</h2>{diff_html}"
-    )
-
-
-def changes_html(changes: Sequence[Change]) -> str:
-    """The meaning of a change, rule by rule (see :mod:`.changes`)."""
-    if not changes:
-        return "<p>No change in scoring: the two versions score the same way.</p>"
-    items = "".join(
-        f'<li><strong>{esc(c.where)}</strong> <span class="tag">{esc(c.kind)}</span>'
-        + (f"<ul>{''.join(f'<li>{esc(d)}</li>' for d in c.details)}</ul>" if c.details else "")
-        + "</li>"
-        for c in changes
-    )
-    return f'<ul class="changes">{items}</ul>'
-
-
-def diff_html(diff_text: str) -> str:
-    """A unified diff with added/removed lines marked by sign and class (not colour alone)."""
-    if not diff_text.strip():
-        return "<p>No differences.</p>"
-    rows = []
-    for line in diff_text.splitlines():
-        cls = "ctx"
-        if line.startswith(("+++", "---")):
-            cls = "file"
-        elif line.startswith("@@"):
-            cls = "hunk"
-        elif line.startswith("+"):
-            cls = "add"
-        elif line.startswith("-"):
-            cls = "del"
-        rows.append(f'<span class="{cls}">{esc(line) or " "}</span>')
-    return f'<pre class="diff" aria-label="Unified diff">{chr(10).join(rows)}</pre>'
-
-
-def diff_page(versions: Sequence[RulesetVersionRow], a: str, b: str, body: str) -> str:
-    def select(name: str, label: str, chosen: str) -> str:
-        options = "".join(
-            f'<option value="{esc(v.version)}"{" selected" if v.version == chosen else ""}>'
-            f"{esc(v.version)} ({esc(v.status)})</option>"
-            for v in versions
-        )
-        return f'<label for="{name}">{label}</label><select id="{name}" name="{name}">{options}</select>'
-
-    return (
-        f'<form method="get" action="{url("/rules/diff")}" class="row">{select("a", "From", a)} '
-        f'{select("b", "To", b)} <button type="submit">Compare</button></form>{body}'
-    )
-
-
-def publish_confirm(
-    version: str, live: str | None, change: ExpectedChange | None, csrf: str, *, first: bool = False
-) -> str:
-    if change is None:
-        expected = notice(
-            "Expected change in MQL volume: unknown, no preview of this version has been run. "
-            "Run a preview first to see how many more or fewer leads would reach sales.",
-            "warn",
-        )
-    else:
-        expected = notice(change.sentence(), "warn" if change.stale else "info")
-    preview = f'<a href="{url("/preview", version=version)}">Run a preview</a>'
-    button = f'<button type="submit" class="primary">Publish {esc(version)} now</button>'
-    return (
-        f"<p>Publishing makes version <code>{esc(version)}</code> live in every scoring worker within seconds, "
-        f"replacing <code>{esc(live or 'the configured default')}</code>. New events are scored with it; "
-        "stored scores change as leads are read or act again.</p>"
-        + expected
-        + (
-            notice(
-                f"Nothing has been published yet: the configured default ({live}) is published first as the "
-                "baseline, so that you can roll back to it."
-            )
-            if first
-            else ""
-        )
-        + f'<p class="actions">{post_form(url(f"/rules/v/{version}/publish"), csrf, button)} {preview} · '
-        f'<a href="{url("/rules")}">Cancel</a></p>'
-    )
-
-
-def rollback_confirm(current: str, target: str, change: ExpectedChange | None, csrf: str) -> str:
-    if change is None:
-        expected = notice(
-            f"Expected change in MQL volume: unknown, no preview of {target} has been run against the live version.",
-            "warn",
-        )
-        preview = f'<a href="{url("/preview", version=target)}">Preview {esc(target)} first</a> · '
-    else:
-        expected, preview = notice(change.sentence(), "warn" if change.stale else "info"), ""
-    button = f'<button type="submit" class="primary">Roll back to {esc(target)} now</button>'
-    return (
-        f"<p>Rolling back replaces the live version <code>{esc(current)}</code> with the one live before it, "
-        f"<code>{esc(target)}</code>, in every scoring worker.</p>"
-        + expected
-        + f'<p class="actions">{post_form(url("/rules/rollback"), csrf, button)} {preview}'
-        f'<a href="{url("/rules")}">Cancel</a></p>'
-    )
+@router.get("/rules/diff", response_class=HTMLResponse)
+def diff(deps: Console, web: WebDep, sess: SignedIn, a: str = "", b: str = "") -> Response:
+    st = registry_state(deps)
+    if not st.versions:
+        return web.page(sess, "Compare versions", notice("No stored versions yet."), active="rules")
+    a = a or (st.live.version if st.live else st.versions[-1].version)
+    b = b or next((v.version for v in st.versions if v.version != a), a)
+    rows = {v.version: v for v in st.versions}
+    if a not in rows or b not in rows:
+        raise NotFound("no such version")
+    body = rules_html.diff_page(st.versions, a, b, comparison(rows[a].yaml, rows[b].yaml, a, b))
+    return web.page(sess, "Compare versions", body, active="rules")

@@ -1,5 +1,9 @@
 """What every console route shares: its dependencies, the signed-in check, CSRF-checked forms, and responses
-with the security headers a page holding personal data needs."""
+with the security headers a page holding personal data needs.
+
+Routes are named module-level functions; they receive these through the ``Annotated`` aliases at the bottom
+(``Console``, ``WebDep``, ``SignedIn``, ``Posted``). :func:`console_router` binds one :class:`ConsoleDeps` to
+the requests it serves, so an app (or a test) decides what the console works on without any global."""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Engine
 
+from peerscore import errors
 from peerscore.scoring.backtest.jobs import BacktestJobs, BacktestView
 from peerscore.scoring.rulesets.watcher import LiveRuleset
 
@@ -81,6 +87,10 @@ class ConsoleDeps:
                 return job_id, period, view
         return None
 
+    def bind(self, request: Request) -> None:
+        """A router dependency: hands these dependencies to the routes through :func:`console_deps`."""
+        request.state.console = self
+
 
 class Web:
     """Binds the auth and the page frame to requests; routes call :meth:`session`, :meth:`form`, :meth:`page`."""
@@ -94,12 +104,12 @@ class Web:
             return self.auth.session(request)
         except NotSignedIn as exc:
             if "authorization" in request.headers or "application/json" in request.headers.get("accept", ""):
-                raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "Bearer"}) from None
-            raise HTTPException(
+                raise errors.Unauthorized(str(exc)) from None
+            raise HTTPException(  # not an error: a browser is sent to the sign-in page and back
                 status.HTTP_303_SEE_OTHER, "sign in first", {"Location": url("/login", next=request.url.path)}
             ) from None
 
-    async def form(self, request: Request) -> tuple[Session, dict[str, str], set[str]]:
+    async def form(self, request: Request) -> PostedForm:
         """The signed-in session and the posted fields, after the CSRF and origin checks."""
         sess = self.session(request)
         data = await request.form()
@@ -107,9 +117,9 @@ class Web:
         try:
             self.auth.check_post(request, sess, fields.get("csrf"))
         except Forbidden as exc:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+            raise errors.Forbidden(str(exc)) from None
         checked = {k for k, v in fields.items() if v == "on"}
-        return sess, fields, checked
+        return PostedForm(sess, fields, checked)
 
     def page(
         self,
@@ -159,3 +169,44 @@ class Web:
 def flash_from(request: Request) -> str | None:
     template = MESSAGES.get(request.query_params.get("msg", ""))
     return template.format(v=request.query_params.get("v", "")[:64]) if template else None
+
+
+@dataclass(frozen=True)
+class PostedForm:
+    """A posted console form, after the sign-in, origin and CSRF checks."""
+
+    session: Session
+    fields: dict[str, str]
+    checked: set[str]
+    """The names of the ticked checkboxes."""
+
+
+def console_deps(request: Request) -> ConsoleDeps:
+    deps = getattr(request.state, "console", None)
+    if not isinstance(deps, ConsoleDeps):
+        raise LookupError("console routes were included without console_router(): no dependencies bound")
+    return deps
+
+
+Console = Annotated[ConsoleDeps, Depends(console_deps)]
+
+
+def console_web(deps: Console) -> Web:
+    return Web(deps)
+
+
+WebDep = Annotated[Web, Depends(console_web)]
+
+
+def signed_in(request: Request, web: WebDep) -> Session:
+    return web.session(request)
+
+
+SignedIn = Annotated[Session, Depends(signed_in)]
+
+
+async def posted_form(request: Request, web: WebDep) -> PostedForm:
+    return await web.form(request)
+
+
+Posted = Annotated[PostedForm, Depends(posted_form)]

@@ -1,9 +1,10 @@
-"""How the scoring app mounts the console, kept here so ``app.py`` only gains a few lines."""
+"""How the console is assembled: its router (every page module bound to one :class:`ConsoleDeps`) and how the
+scoring app mounts it, kept here so ``app.py`` only gains a few lines."""
 
 from __future__ import annotations
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -12,15 +13,25 @@ from peerscore.scoring.rulesets.watcher import LiveRuleset
 from peerscore.scoring.settings import ScoringSettings
 from peerscore.settings import RuntimeSettings
 
+from . import explore_pages, preview_pages, publish_pages, rules_pages, signin_pages
 from .actions import RulesetActions
 from .auth import ConsoleAuth
 from .crm import CrmSyncClient
-from .routes import console_router
+from .html import BASE
 from .sessions import DatabaseRevocations
 from .settings import ConsoleSettings
 from .web import ConsoleDeps
 
 log = structlog.get_logger(__name__)
+PAGES = (signin_pages, rules_pages, publish_pages, preview_pages, explore_pages)
+
+
+def console_router(deps: ConsoleDeps) -> APIRouter:
+    """Every console route under ``/console``, working on ``deps`` (the ``Console`` alias in :mod:`.web`)."""
+    router = APIRouter(dependencies=[Depends(deps.bind)])
+    for module in PAGES:
+        router.include_router(module.router, prefix=BASE, tags=["console"], include_in_schema=False)
+    return router
 
 
 def mount_console(

@@ -11,7 +11,7 @@ colleagues do is account context, added to published scores by :func:`with_accou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -284,6 +284,10 @@ def _award(
     tallies = dict(rules)
     awards: list[Award] = []
     index = ruleset.index()
+    canonical = index.aliases.get(event.type) if index.aliases else None
+    if canonical is not None:  # another wording of an action a rule scores: score it as that action
+        event = event.model_copy(update={"type": canonical})
+        facts, memo = replace(facts, event=event), {}  # the shared memo holds matches of the wording as sent
     for rule, condition, half_life in index.scoring_plan(event.type, event.name):
         if not matches_memo(condition, facts, memo):
             continue

@@ -17,10 +17,13 @@ from typing import Any
 
 from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
+from peerscore.events import event_type_for
+
 from .conditions import Conditions, Strict
 from .errors import RulesetError, RulesetProblem
 from .matching import compiled
 from .policy import BreadthPolicy, Grades, GroupSpec, Levels, QualificationPolicy, grade_rank
+from .vocabulary import alias_table, neutral_types, vocabulary_problems
 from .yaml_source import Loc, format_path, load, locate
 
 FIT = "fit"
@@ -73,6 +76,13 @@ class Ruleset(Strict):
     levels: Levels = Levels()
     qualification: QualificationPolicy
     breadth: BreadthPolicy | None = None
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Canonical event type → other wordings of the same action, scored exactly like it",
+    )
+    neutral: list[str] = Field(
+        default_factory=list, description="Events left unscored on purpose (not reported as unscored signals)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Ruleset:
@@ -146,6 +156,8 @@ class RulesetIndex:
         "_by_event",
         "_plans",
         "scoring_key",
+        "aliases",
+        "neutral",
     )
 
     def __init__(self, ruleset: Ruleset) -> None:
@@ -158,7 +170,7 @@ class RulesetIndex:
         """The non-fit groups, whose points come from event-rule tallies."""
         self.activity_groups = tuple(ruleset.activity_groups())
         """The groups that make up activity (levels and qualification)."""
-        self.scoring_key = content_hash(ruleset, include={"groups", "rules", "grades", "levels"})
+        self.scoring_key = content_hash(ruleset, include={"groups", "rules", "grades", "levels", "aliases"})
         """Hash of everything that turns events into points, grade and level (not the qualification policy):
         rulesets with equal keys score every event alike and differ only in who qualifies."""
         self.fit_cache: dict[Hashable, tuple[Rule, ...]] = {}
@@ -166,6 +178,9 @@ class RulesetIndex:
         """The last profile matched and its fit rules: a fold asks for the same profile objects event after
         event, and an identity check is much cheaper than hashing the profile (the tuple keeps them alive)."""
         self._by_event: dict[tuple[str, str | None], list[Rule]] = {}
+        self.aliases = alias_table(ruleset.aliases)
+        """Event type of another wording → the canonical type it is scored as (see :mod:`.vocabulary`)."""
+        self.neutral = neutral_types(ruleset.neutral)
         self._plans: dict[tuple[str, str | None], tuple[tuple[Rule, Any, float | None], ...]] = {}
 
     def event_rules_for(self, event_type: str, event_name: str | None) -> list[Rule]:
@@ -283,7 +298,20 @@ def cross_check(ruleset: Ruleset) -> list[tuple[Loc, str]]:
         if rule.reason is not None and (message := _placeholder_problem(rule.reason, allowed)):
             problems.append(((*at, "reason"), message))
     problems.extend(_check_policies(ruleset))
+    problems.extend(vocabulary_problems(ruleset.aliases, ruleset.neutral, scored_types(ruleset)))
     return problems
+
+
+def scored_types(ruleset: Ruleset) -> frozenset[str]:
+    """The event types some event rule names, by type or by track name (in the type ingest gives that name)."""
+    found: set[str] = set()
+    for rule in ruleset.rules:
+        keys = dispatch_keys(rule.when) if rule.group != FIT else None
+        for kind, value in keys or ():
+            spelled = (value or "").lower() if kind == "type" else event_type_for(value or "")
+            if spelled:
+                found.add(spelled)
+    return frozenset(found)
 
 
 def _check_policies(ruleset: Ruleset) -> list[tuple[Loc, str]]:

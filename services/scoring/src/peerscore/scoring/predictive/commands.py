@@ -1,5 +1,5 @@
-"""What ``peerscore train``, ``peerscore drift`` and ``peerscore generate-history`` do (the CLI in
-``peerscore.cli`` only parses options and calls these)."""
+"""What ``peerscore train`` and ``peerscore drift`` do (the commands in ``peerscore.scoring.cli`` only parse
+options and call these)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from peerscore.scoring.domain.ruleset import Ruleset
 from . import registry
 from .dataset import DatasetConfig
 from .drift import default_since, drift_report
-from .generated import generate_history
 from .pipeline import register_run, train_from_database
 from .settings import PredictiveSettings
 from .training import TrainConfig
@@ -119,4 +118,4 @@ def run_drift(engine: Engine, ruleset: Ruleset, settings: PredictiveSettings, co
     return 3 if report["alerts"] else 0
 
 
-__all__ = ["generate_history", "run_drift", "run_train"]
+__all__ = ["run_drift", "run_train"]

@@ -16,7 +16,7 @@ from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.settings import ScoringSettings
 from peerscore.settings import KafkaSettings
 
-from . import registry
+from . import ruleset_registry
 from .watcher import LiveRuleset, make_rules_consumer
 
 log = structlog.get_logger(__name__)
@@ -59,7 +59,7 @@ def build_live_ruleset(
     def fallback() -> Ruleset:
         with Session(engine) as session:
             try:
-                return registry.live_ruleset(session, scoring.ruleset_name) or default
+                return ruleset_registry.live_ruleset(session, scoring.ruleset_name) or default
             except RulesetError as exc:  # validation tightened since it was published: never stop scoring
                 log.error("registry_live_ruleset_invalid", name=scoring.ruleset_name, problems=len(exc.errors))
                 return default

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from peerscore.kafka_io import KafkaPublisher
 from peerscore.scoring.domain import parse_ruleset
-from peerscore.scoring.rulesets import registry
+from peerscore.scoring.rulesets import ruleset_registry as registry
 from peerscore.scoring.rulesets.models import RulesetVersionRow
 from peerscore.scoring.rulesets.watcher import LiveRuleset
 from peerscore.scoring.rulesets.wiring import LazyPublisher, build_live_ruleset

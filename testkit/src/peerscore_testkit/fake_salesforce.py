@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-from tests.unit.crm_sync.fake_servers import SALESFORCE_SESSION, FakeServer, _Handler
+from peerscore_testkit.fake_servers import SALESFORCE_SESSION, FakeServer, _Handler
 
 BASE = "/services/data/v59.0/"
 _ids = itertools.count(1)

@@ -27,18 +27,16 @@ RESERVED_VERSIONS = frozenset({"live", "rollback"})
 MAX_NAME_LENGTH = 128
 
 
-class RegistryError(Exception):
-    """A registry operation that cannot be done; ``status_code`` is its HTTP meaning."""
-
-    status_code = 400
+class RulesetRegistryError(Exception):
+    """A registry operation that cannot be done (the routes map each subclass to its HTTP status)."""
 
 
-class RulesetNotFound(RegistryError):
-    status_code = 404
+class RulesetNotFound(RulesetRegistryError):
+    """No stored version by that name."""
 
 
-class RulesetConflict(RegistryError):
-    status_code = 409
+class RulesetConflict(RulesetRegistryError):
+    """The operation contradicts the stored state: a version holding another ruleset, nothing to roll back to."""
 
 
 @dataclass(frozen=True)

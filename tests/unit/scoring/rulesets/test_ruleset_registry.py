@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from peerscore.scoring.domain import RulesetError, parse_ruleset
-from peerscore.scoring.rulesets import registry
+from peerscore.scoring.rulesets import ruleset_registry as registry
 
 from .support import BROKEN, line_of, sqlite_engine, variant
 

@@ -21,10 +21,15 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
+from peerscore.crm_sync.domain.outcomes import generic_outcomes, keyed_outcomes
+from peerscore.dev.journeys import IntentHistoryGenerator
 from peerscore.events import EngagementEvent, Outcome
+from peerscore.ingest.normalise import normalise_batch
+from peerscore.scoring.history import EventHistoryRow, history_row
 from peerscore.scoring.identity.canonical import canonical_keys, settle_links
 from peerscore.scoring.identity.merge import MergeInstruction, merges_for
 from peerscore.scoring.identity.models import IdentityLinkRow
+from peerscore.scoring.outcomes.store import store_outcomes
 
 PARTITIONS = 12
 CRM_DELAY = timedelta(minutes=5)
@@ -50,10 +55,8 @@ def crm_webhook_body(outcomes: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def crm_outcomes(body: bytes, secret: bytes, now: datetime) -> list[Outcome]:
     """A webhook body parsed and keyed by crm-sync's own code (what its ``/v1/crm/outcomes/webhook`` publishes).
 
-    crm-sync is imported here only: this is a development command of the workspace, not the scoring service.
+    Developer tooling may import every service; the services never import each other.
     """
-    from peerscore.crm_sync.domain.outcomes import generic_outcomes, keyed_outcomes
-
     out: list[Outcome] = []
     for raw in generic_outcomes(json.loads(body), now):
         keyed, unkeyed = keyed_outcomes("webhook", [raw], secret, raw.occurred_at + CRM_DELAY)
@@ -103,9 +106,6 @@ class GeneratedWorld:
 
 def generated_world(people: int, days: int, seed: int, secret: bytes, end: datetime) -> GeneratedWorld:
     """The intent generator's history (see ``IntentHistoryGenerator``) through ingest's and crm-sync's own code."""
-    from peerscore.dev.journeys import IntentHistoryGenerator
-    from peerscore.ingest.normalise import normalise_batch
-
     generated = IntentHistoryGenerator(seed=seed).history(people, end=end, days=days)
     events = normalise_batch({"batch": generated.calls}, secret=secret, received_at=end)
     body = json.dumps(crm_webhook_body(generated.outcomes)).encode()
@@ -115,9 +115,6 @@ def generated_world(people: int, days: int, seed: int, secret: bytes, end: datet
 def store_world(engine: Engine, world: GeneratedWorld) -> int:
     """Write a world into scoring's database as the worker would have: its history (in partition order), its
     identity links, and its outcomes as crm-sync keyed them. Returns the number of events written."""
-    from peerscore.scoring.history import EventHistoryRow, history_row
-    from peerscore.scoring.outcomes.store import store_outcomes
-
     offsets = [0] * PARTITIONS
     rows = []
     for e in world.events:

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 
-from tests.unit.crm_sync.fake_servers import WEBHOOK_SECRET, FakeServer, _Handler
+from peerscore_testkit.fake_servers import WEBHOOK_SECRET, FakeServer, _Handler
 
 
 def _route(h: _Handler, raw: bytes) -> None:

@@ -1,4 +1,5 @@
-"""``/console/model``: the champion and the challenger with their model cards, read from the model registry.
+"""Body of ``/console/model``: the champion and the challenger with their model cards (the route reads them
+from the model registry).
 
 The card is the JSON the training pipeline stored with the version (metrics for the model and for rules alone
 on the held-out period, lift by decile, calibration bins, feature importance); its plots are redrawn here as
@@ -11,11 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlmodel import Session
-
-from peerscore.scoring.predictive import registry
-from peerscore.scoring.predictive.registry import ModelVersionRow
+from peerscore.scoring.predictive.registry import ModelVersionRow, Roles
 
 from .charts import Series, grouped_bars, lines
 from .html import esc, notice, table, when
@@ -94,12 +91,10 @@ def model_card(row: ModelVersionRow, role: str) -> str:
     )
 
 
-def model_body(engine: Engine) -> str:
-    with Session(engine) as session:
-        roles = registry.current_roles(session)
-        versions = registry.versions(session)
-        champion = registry.get_version(session, roles.champion) if roles.champion is not None else None
-        challenger = registry.get_version(session, roles.challenger) if roles.challenger is not None else None
+def model_body(versions: Sequence[ModelVersionRow], roles: Roles) -> str:
+    """``versions`` newest first, as the model registry lists them; ``roles`` says which are champion and challenger."""
+    champion = next((v for v in versions if v.version == roles.champion), None)
+    challenger = next((v for v in versions if v.version == roles.challenger), None)
     if not versions:
         return notice("No model is registered: leads are scored by the rules alone.") + (
             "<p>Train one with <code>peerscore train</code>; registered versions, the champion and the "

@@ -23,13 +23,13 @@ from peerscore.scoring.backtest.jobs import BacktestJobs, BacktestView
 from peerscore.scoring.console.actions import RulesetActions
 from peerscore.scoring.console.auth import ConsoleAuth
 from peerscore.scoring.console.crm import CrmSyncClient
-from peerscore.scoring.console.routes import console_router
 from peerscore.scoring.console.settings import ConsoleSettings
 from peerscore.scoring.console.web import ConsoleDeps
+from peerscore.scoring.console.wiring import console_router
 from peerscore.scoring.domain import load_default_ruleset
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.predictive import registry
-from peerscore.scoring.rulesets.routes import rulesets_router
+from peerscore.scoring.rulesets.ruleset_routes import rulesets_router
 from peerscore.scoring.rulesets.watcher import LiveRuleset
 
 DEFAULT = files("peerscore.scoring.domain").joinpath("default_ruleset.yaml").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ import itertools
 import json
 from typing import Any
 
-from tests.unit.crm_sync.fake_servers import HUBSPOT_TOKEN, FakeServer, _Handler, _now
+from peerscore_testkit.fake_servers import HUBSPOT_TOKEN, FakeServer, _Handler, _now
 
 _ids = itertools.count(1001)
 
