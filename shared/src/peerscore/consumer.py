@@ -37,6 +37,7 @@ from kafka import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from peerscore.assignment import AssignmentState
 from peerscore.consumer_contract import (
     Backoff,
     BatchHandler,
@@ -73,9 +74,14 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         log.info("partitions_revoked", partitions=len(revoked))
+        self._loop.assignment.revoked(revoked)
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self._loop.seek_to_stored(assigned)
+        self._loop.assignment.assigned(assigned)  # after the seek: the share is held once reading can start
+
+    def on_partitions_lost(self, lost: Sequence[TopicPartition]) -> None:
+        self._loop.assignment.lost(lost)
 
 
 class ConsumerLoop(Generic[T]):
@@ -91,6 +97,7 @@ class ConsumerLoop(Generic[T]):
         poll_timeout_ms: int = 500,
         backoff: Backoff | None = None,
         sleep: Callable[[float], bool] | None = None,
+        assignment: AssignmentState | None = None,
     ) -> None:
         self._consumer = consumer
         self._topics = list(topics)
@@ -105,6 +112,8 @@ class ConsumerLoop(Generic[T]):
         self._sleep = sleep or self._interruptible_sleep
         self.stats = LoopStats()
         self.ready = threading.Event()
+        self.assignment = assignment or AssignmentState(",".join(self._topics))
+        """Fed by the rebalance listener; readiness (:class:`peerscore.runtime.BackgroundLoop`) checks it."""
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 

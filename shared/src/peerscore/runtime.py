@@ -1,6 +1,10 @@
 """Process plumbing shared by the worker services: a consumer loop on a background thread owned by the app's
 lifespan (uvicorn turns SIGTERM into lifespan shutdown, which drains the loop and commits), a broker check, and
-the garbage-collector settings their entry points apply."""
+the garbage-collector settings their entry points apply.
+
+Readiness of a loop means its thread runs *and* its consumer holds its share of the group's partitions (see
+:mod:`peerscore.assignment`): every service that checks its ``BackgroundLoop`` answers ``/readyz`` 503 until the
+group join completed, so nothing counts start-up as throughput."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from peerscore.assignment import AssignmentState
 from peerscore.observability import ReadinessCheck
 
 log = structlog.get_logger(__name__)
@@ -77,10 +82,18 @@ class BackgroundLoop:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def assignment(self) -> AssignmentState | None:
+        """The loop's assignment state, when it keeps one (every :class:`peerscore.consumer.ConsumerLoop` does)."""
+        state = getattr(self._loop, "assignment", None)
+        return state if isinstance(state, AssignmentState) else None
+
     def check(self) -> None:
-        """Readiness: the loop thread is running."""
+        """Readiness: the loop thread is running and its consumer was assigned its share of the partitions."""
         if not self._thread.is_alive():
             raise RuntimeError("consumer loop is not running") from self._error
+        if self.assignment is not None:
+            self.assignment.check()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._loop.stop()

@@ -97,7 +97,8 @@ def test_publish_reaches_another_worker_and_rollback_returns_everywhere(
 ) -> None:
     default = load_default_ruleset().version
     with TestClient(create_app(config(kafka_settings), engine=engine)) as client:
-        assert client.get("/readyz").status_code == 200
+        # ready once the rules topic was read and the consumer's group join assigned its partitions
+        wait_until(lambda: client.get("/readyz").status_code == 200, 30, "scoring to be ready")
         assert serving(client) == default and other_worker.current().version == default
 
         first = draft_and_publish(client, tuned("First"))

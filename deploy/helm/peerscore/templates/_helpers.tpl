@@ -114,7 +114,7 @@ app.kubernetes.io/part-of: peerscore
 {{/* Pod spec shared by every service --------------------------------------------------------------------
    (dict "root" $ "component" "ingest" "values" .Values.ingest "port" 8000 "env" <yaml list> "volumes" <yaml>
    "mounts" <yaml>). Probes use the endpoints every service serves: /healthz (process up), /readyz (database,
-   broker, consumer). */}}
+   broker, consumer loops running and holding their partitions; timing from .Values.readinessProbe). */}}
 {{- define "peerscore.podTemplate" -}}
 {{- $root := .root }}
 {{- $v := .values }}
@@ -185,9 +185,9 @@ spec:
         httpGet:
           path: /readyz
           port: http
-        periodSeconds: 5
-        timeoutSeconds: 3
-        failureThreshold: 3
+        periodSeconds: {{ $root.Values.readinessProbe.periodSeconds }}
+        timeoutSeconds: {{ $root.Values.readinessProbe.timeoutSeconds }}
+        failureThreshold: {{ $root.Values.readinessProbe.failureThreshold }}
       resources:
         {{- toYaml $v.resources | nindent 8 }}
       volumeMounts:
