@@ -46,8 +46,12 @@ class Consumers:
     merges: BackgroundLoop | None = None
 
     def check(self) -> None:
-        """Readiness: the transitions loop is alive and polling."""
+        """Readiness: every loop is alive and holds its share of partitions; erasures and merges are obligations
+        (privacy, one record per buyer), not extras."""
         self.transitions.check()
+        for loop in (self.erasures, self.merges):
+            if loop is not None:
+                loop.check()
 
     def stop(self) -> None:
         self.transitions.stop()  # drains the current batch, commits and closes the consumer

@@ -34,8 +34,10 @@ class Background:
     own_publisher: KafkaPublisher | None
 
     def check(self) -> None:
-        """Readiness: the events consumer is running (the other loops only lag if they stop)."""
+        """Readiness: both consumers run and hold their share of partitions (a dead outcomes loop would silently
+        stop labels reaching backtests and training)."""
         self.scoring.check()
+        self.outcomes.check()
 
     def stop(self) -> None:
         if self.sweeper is not None:
