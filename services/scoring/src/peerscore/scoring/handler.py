@@ -3,8 +3,9 @@
 Per polled batch, in ONE database transaction: skip records at or below the offsets already stored (a crash
 between the database commit and the Kafka commit re-delivers them), load the states the batch needs, apply every
 event in partition order through the pure domain, write states, ledger rows, the outputs (outbox) and the next
-offsets. After the commit the outbox is published (acks=all) and cleared. State effects therefore happen exactly
-once even under SIGKILL; outputs are at-least-once and carry the lead version as their idempotency key.
+offsets; the same transaction deletes the outputs the previous batch published (:mod:`.outbox`). After the
+commit the outbox is published (acks=all). State effects therefore happen exactly once even under SIGKILL;
+outputs are at-least-once and carry the lead version as their idempotency key.
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
-from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from peerscore.consumer import InvalidMessage, Message, RetryableError
+from peerscore.consumer import InvalidMessage, Message
 from peerscore.db import load_offsets, save_offsets
 from peerscore.events import EngagementEvent, LeadScore, LeadTransition, parse_event, utcnow
 from peerscore.failures import database_failure
@@ -43,13 +43,11 @@ from peerscore.scoring.domain.state import (
 from peerscore.scoring.history import append_history
 from peerscore.scoring.identity.batch import IdentityBatch, PrivacyConfig, validate_internal
 from peerscore.scoring.metrics import ScoringMetrics
-from peerscore.scoring.models import OutboxRow
+from peerscore.scoring.outbox import OUTBOX_CHUNK, Outbox, add_outbox
 from peerscore.scoring.predictive.online import BatchPredictor, BatchView
 from peerscore.topics import Topics
 
 log = structlog.get_logger(__name__)
-
-OUTBOX_CHUNK = 5000
 
 CrmLeads = Literal["mql", "known"]
 """Whose score changes follow them into the CRM: qualified leads (the handoff), or every lead with an email."""
@@ -125,6 +123,7 @@ class ScoringHandler:
         self._publisher = publisher
         self._group = group_id
         self._metrics = metrics
+        self._outbox = Outbox(engine, publisher)
 
     def decode(self, key: bytes | None, value: bytes | None) -> EngagementEvent:
         if value is None:
@@ -142,13 +141,25 @@ class ScoringHandler:
         return {TopicPartition(t, p): o for (t, p), o in stored.items()}
 
     def handle(self, batch: Sequence[Message[EngagementEvent]]) -> None:
-        self.flush_outbox()  # outputs a previous crash left behind go out first, in order
+        """One transaction: the previous batch's published outputs deleted, this batch applied, and every pending
+        output read back in order; they are published once it commits."""
         try:
             with Session(self._engine) as session, session.begin():
+                self._outbox.settle(session)
                 self._apply_batch(session, batch)
+                pending = self._outbox.pending(session)
         except (DBAPIError, StatementError, PoolTimeoutError) as exc:
             raise database_failure(exc) from exc
-        self.flush_outbox()
+        self._outbox.publish(pending)
+        if len(pending) == OUTBOX_CHUNK:  # more than a chunk waiting: the rest in sessions of their own
+            self._outbox.flush()
+
+    def on_idle(self) -> None:
+        """Nothing polled: delete what the last batch published and publish anything still pending."""
+        try:
+            self._outbox.flush()
+        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+            raise database_failure(exc) from exc
 
     def _apply_batch(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> None:
         fresh = self._fresh(session, batch)
@@ -267,7 +278,7 @@ class ScoringHandler:
         if now >= self._next_prune:
             identity.prune(session)
             self._next_prune = now + self._privacy.prune_every
-        store.add_outbox(session, work.outputs)
+        add_outbox(session, work.outputs)
         next_offsets: dict[tuple[str, int], int] = {}
         for m in fresh:
             tp = (m.topic, m.partition)
@@ -289,19 +300,3 @@ class ScoringHandler:
         )
         self._metrics.transitions.labels(kind="updated").inc()
         return [record(self._topics.qualified, key, update)]
-
-    def flush_outbox(self) -> int:
-        """Publish pending outputs in order and delete them once acknowledged."""
-        sent = 0
-        while True:
-            with Session(self._engine) as session:
-                rows = store.pending_outbox(session, OUTBOX_CHUNK)
-            if not rows:
-                return sent
-            try:
-                self._publisher.publish([OutgoingRecord(r.topic, r.key, r.value) for r in rows], wait=True)
-            except KafkaError as exc:
-                raise RetryableError(f"publishing outputs: {type(exc).__name__}", retry_after=1.0) from exc
-            with Session(self._engine) as session, session.begin():
-                session.execute(delete(OutboxRow).where(col(OutboxRow.id).in_([r.id for r in rows])))
-            sent += len(rows)

@@ -8,16 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Row, Text, cast, insert
+from sqlalchemy import Text, cast, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
 from peerscore.db import RawJson, upsert
 from peerscore.events import LeadScore, with_free_text_fitted
-from peerscore.kafka_io import OutgoingRecord
 from peerscore.scoring.domain.engine import Award
 from peerscore.scoring.domain.state import AccountState, PersonState
-from peerscore.scoring.models import AccountActivityRow, AccountRow, LedgerRow, OutboxRow, PersonRow
+from peerscore.scoring.models import AccountActivityRow, AccountRow, LedgerRow, PersonRow
 
 
 def load_people(session: Session, keys: Iterable[str]) -> dict[str, tuple[PersonState, LeadScore | None]]:
@@ -157,18 +156,3 @@ def add_ledger(session: Session, awards: Sequence[tuple[str, Award]]) -> None:
                 for person_key, a in awards
             ],
         )
-
-
-def add_outbox(session: Session, records: Sequence[OutgoingRecord]) -> None:
-    if records:
-        session.execute(
-            insert(OutboxRow.__table__),  # type: ignore[attr-defined]
-            [{"topic": r.topic, "key": r.key, "value": r.value} for r in records],
-        )
-
-
-def pending_outbox(session: Session, limit: int) -> list[Row[tuple[int, str, str | None, bytes]]]:
-    """The oldest pending outputs as plain rows (id, topic, key, value): no ORM objects on the hot path."""
-    table = OutboxRow.__table__  # type: ignore[attr-defined]
-    query = sa_select(table.c.id, table.c.topic, table.c.key, table.c.value).order_by(table.c.id).limit(limit)
-    return list(session.execute(query).all())
