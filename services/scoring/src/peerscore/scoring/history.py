@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Index, Text, insert
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, Session, SQLModel
 
 from peerscore.db import UtcDateTime
 from peerscore.events import EngagementEvent
 from peerscore.scoring.outcomes.models import OutcomeRow
+from peerscore.scoring.rows import insert_tuples
 
 if TYPE_CHECKING:  # the worker's message type; replays read history without loading the Kafka stack
     from peerscore.consumer import Message
@@ -50,13 +51,20 @@ def history_row(topic: str, partition: int, offset: int, event: EngagementEvent)
     }
 
 
+HISTORY_COLUMNS = ("person_key", "topic", "partition", "offset", "occurred_at", "event")
+
+
 def append_history(session: Session, messages: Sequence[Message[EngagementEvent]]) -> None:
-    """Insert the applied events in one executemany, inside the caller's transaction."""
-    if messages:
-        session.execute(
-            insert(EventHistoryRow.__table__),  # type: ignore[attr-defined]
-            [history_row(m.topic, m.partition, m.offset, m.value) for m in messages],
-        )
+    """Insert the applied events in one executemany of tuples, inside the caller's transaction."""
+    insert_tuples(
+        session,
+        EventHistoryRow.__table__,  # type: ignore[attr-defined]
+        HISTORY_COLUMNS,
+        [
+            (m.value.person_key, m.topic, m.partition, m.offset, m.value.occurred_at, m.value.model_dump_json())
+            for m in messages
+        ],
+    )
 
 
 HISTORY_TABLES: tuple[type[SQLModel], ...] = (EventHistoryRow, OutcomeRow)

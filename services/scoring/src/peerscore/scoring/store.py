@@ -8,15 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Text, cast, insert
+from sqlalchemy import Text, cast
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from peerscore.db import RawJson, upsert
+from peerscore.db import RawJson
 from peerscore.events import LeadScore, with_free_text_fitted
 from peerscore.scoring.domain.engine import Award
 from peerscore.scoring.domain.state import AccountState, PersonState
 from peerscore.scoring.models import AccountActivityRow, AccountRow, LedgerRow, PersonRow
+from peerscore.scoring.rows import insert_tuples, upsert_rows
 
 
 def load_people(session: Session, keys: Iterable[str]) -> dict[str, tuple[PersonState, LeadScore | None]]:
@@ -70,9 +71,9 @@ def load_accounts(session: Session, keys: Iterable[str]) -> dict[str, AccountSta
 
 
 def save_people(session: Session, people: Sequence[tuple[PersonState, LeadScore | None]], now: datetime) -> None:
-    upsert(
+    upsert_rows(
         session,
-        PersonRow,
+        PersonRow.__table__,  # type: ignore[attr-defined]
         [
             {
                 "person_key": p.person_key,
@@ -105,15 +106,15 @@ def save_accounts(session: Session, accounts: Sequence[AccountState], before: di
         return
     table = AccountRow.__table__  # type: ignore[attr-defined]
     keys = sorted({a.account_key for a in accounts})
-    upsert(session, AccountRow, [{"account_key": k, "attributes": {}} for k in keys], keys=("account_key",), update=())
+    upsert_rows(session, table, [{"account_key": k, "attributes": {}} for k in keys], keys=("account_key",), update=())
     query = sa_select(table.c.account_key, table.c.attributes).where(table.c.account_key.in_(keys))
     stored = {
         r.account_key: r.attributes for r in session.execute(query.order_by(table.c.account_key).with_for_update())
     }
     joined = [_joined_with_stored(a, stored.get(a.account_key) or {}, before.get(a.account_key)) for a in accounts]
-    upsert(
+    upsert_rows(
         session,
-        AccountRow,
+        table,
         [
             {"account_key": a.account_key, "attributes": RawJson(a.model_dump_json(exclude={"active_people"}))}
             for a in joined
@@ -126,7 +127,8 @@ def save_accounts(session: Session, accounts: Sequence[AccountState], before: di
         for person_key, at in a.active_people.items():
             if old.get(person_key) != at:
                 moved.append({"account_key": a.account_key, "person_key": person_key, "last_active_at": at})
-    upsert(session, AccountActivityRow, moved, keys=("account_key", "person_key"), keep_greatest=("last_active_at",))
+    activity = AccountActivityRow.__table__  # type: ignore[attr-defined]
+    upsert_rows(session, activity, moved, keys=("account_key", "person_key"), keep_greatest=("last_active_at",))
 
 
 def _joined_with_stored(account: AccountState, stored: dict[str, Any], loaded: AccountState | None) -> AccountState:
@@ -139,20 +141,14 @@ def _joined_with_stored(account: AccountState, stored: dict[str, Any], loaded: A
     return account.merge(held)
 
 
+LEDGER_COLUMNS = ("person_key", "rule_id", "group", "ruleset_version", "event_id", "occurred_at", "points")
+
+
 def add_ledger(session: Session, awards: Sequence[tuple[str, Award]]) -> None:
-    if awards:
-        session.execute(
-            insert(LedgerRow.__table__),  # type: ignore[attr-defined]
-            [
-                {
-                    "person_key": person_key,
-                    "rule_id": a.rule_id,
-                    "group": a.group,
-                    "ruleset_version": a.ruleset_version,
-                    "event_id": a.event_id,
-                    "occurred_at": a.occurred_at,
-                    "points": a.points,
-                }
-                for person_key, a in awards
-            ],
-        )
+    """One executemany of tuples (:mod:`.rows`): a batch awards several rows per event."""
+    insert_tuples(
+        session,
+        LedgerRow.__table__,  # type: ignore[attr-defined]
+        LEDGER_COLUMNS,
+        [(k, a.rule_id, a.group, a.ruleset_version, a.event_id, a.occurred_at, a.points) for k, a in awards],
+    )
