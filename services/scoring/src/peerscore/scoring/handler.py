@@ -40,7 +40,7 @@ from peerscore.scoring.domain.state import (
     new_account,
     new_person,
 )
-from peerscore.scoring.history import append_history
+from peerscore.scoring.history import ReceivedBytes, append_history
 from peerscore.scoring.identity.batch import IdentityBatch, PrivacyConfig, validate_internal
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.outbox import OUTBOX_CHUNK, Outbox, add_outbox
@@ -124,14 +124,20 @@ class ScoringHandler:
         self._group = group_id
         self._metrics = metrics
         self._outbox = Outbox(engine, publisher)
+        self._received = ReceivedBytes()
 
     def decode(self, key: bytes | None, value: bytes | None) -> EngagementEvent:
         if value is None:
             raise InvalidMessage("empty record value")
         try:
-            event = parse_event(value)  # free text written before peerscore.limits is cut, keys refused
-        except ValidationError as exc:
-            raise InvalidMessage(f"not an EngagementEvent: {describe_validation_error(exc)}") from None
+            event = EngagementEvent.model_validate_json(value)
+        except ValidationError:
+            try:  # free text written before peerscore.limits is cut (then history stores the cut event), keys refused
+                event = parse_event(value)
+            except ValidationError as exc:
+                raise InvalidMessage(f"not an EngagementEvent: {describe_validation_error(exc)}") from None
+        else:
+            self._received.decoded(event, value)
         validate_internal(event)
         return event
 
@@ -143,6 +149,7 @@ class ScoringHandler:
     def handle(self, batch: Sequence[Message[EngagementEvent]]) -> None:
         """One transaction: the previous batch's published outputs deleted, this batch applied, and every pending
         output read back in order; they are published once it commits."""
+        self._received.handling()
         try:
             with Session(self._engine) as session, session.begin():
                 self._outbox.settle(session)
@@ -273,7 +280,7 @@ class ScoringHandler:
         store.save_accounts(session, [work.accounts[k] for k in sorted(work.touched_accounts)], work.accounts_before)
         store.add_ledger(session, work.awards)
         if self._keep_history:  # what backtests replay, committed with the state it produced
-            append_history(session, identity.history(work.applied_messages))
+            append_history(session, identity.history(work.applied_messages), self._received)
         work.outputs.extend(identity.finish(session))  # seen ids stored; merged keys moved out (transfers)
         if now >= self._next_prune:
             identity.prune(session)
