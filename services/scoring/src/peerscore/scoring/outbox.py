@@ -30,13 +30,15 @@ _TABLE = OutboxRow.__table__  # type: ignore[attr-defined]
 
 def add_outbox(session: Session, records: Sequence[OutgoingRecord]) -> None:
     if records:
-        session.execute(insert(_TABLE), [{"topic": r.topic, "key": r.key, "value": r.value} for r in records])
+        session.connection().execute(
+            insert(_TABLE), [{"topic": r.topic, "key": r.key, "value": r.value} for r in records]
+        )
 
 
 def pending_outbox(session: Session, limit: int) -> OutboxRows:
     """The oldest pending outputs as plain rows (id, topic, key, value): no ORM objects on the hot path."""
     query = sa_select(_TABLE.c.id, _TABLE.c.topic, _TABLE.c.key, _TABLE.c.value).order_by(_TABLE.c.id).limit(limit)
-    return list(session.execute(query).all())
+    return list(session.connection().execute(query).all())
 
 
 class Outbox:
@@ -51,7 +53,7 @@ class Outbox:
         """Delete, in the caller's transaction, what was published since the last one. Deleting ids again after
         a rolled-back transaction is harmless, so the ids are only forgotten once newer ones are published."""
         if self._sent:
-            session.execute(delete(_TABLE).where(_TABLE.c.id.in_(self._sent)))
+            session.connection().execute(delete(_TABLE).where(_TABLE.c.id.in_(self._sent)))
 
     def pending(self, session: Session) -> OutboxRows:
         return pending_outbox(session, OUTBOX_CHUNK)

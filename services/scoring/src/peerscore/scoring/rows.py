@@ -56,7 +56,9 @@ def upsert_rows(
     if not rows:
         return
     columns = update if update is not None else tuple(c for c in rows[0] if c not in keys)
-    session.execute(_upsert(table, keys, columns, keep_greatest, session.get_bind().dialect.name), list(rows))
+    session.connection().execute(
+        _upsert(table, keys, columns, keep_greatest, session.get_bind().dialect.name), list(rows)
+    )
 
 
 @lru_cache(maxsize=64)
