@@ -153,13 +153,15 @@ class ScoringHandler:
         try:
             with Session(self._engine) as session, session.begin():
                 self._outbox.settle(session)
-                self._apply_batch(session, batch)
+                erased = self._apply_batch(session, batch)
                 pending = self._outbox.pending(session)
+            self._outbox.publish(pending)
+            # More than a chunk waiting: the rest in sessions of their own. After an erasure the published rows
+            # (tombstones keyed by the erased person) go at once: nothing of theirs stays behind.
+            if erased or len(pending) == OUTBOX_CHUNK:
+                self._outbox.flush()
         except (DBAPIError, StatementError, PoolTimeoutError) as exc:
             raise database_failure(exc) from exc
-        self._outbox.publish(pending)
-        if len(pending) == OUTBOX_CHUNK:  # more than a chunk waiting: the rest in sessions of their own
-            self._outbox.flush()
 
     def on_idle(self) -> None:
         """Nothing polled: delete what the last batch published and publish anything still pending."""
@@ -168,10 +170,11 @@ class ScoringHandler:
         except (DBAPIError, StatementError, PoolTimeoutError) as exc:
             raise database_failure(exc) from exc
 
-    def _apply_batch(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> None:
+    def _apply_batch(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> bool:
+        """Apply the batch's fresh records; whether it erased anyone."""
         fresh = self._fresh(session, batch)
         if not fresh:
-            return
+            return False
         # Erasures, redirects of merged keys and seen event ids: one query each for the whole batch.
         identity = IdentityBatch.begin(
             session, fresh, config=self._privacy, topics=self._topics, metrics=self._identity_metrics, now=utcnow()
@@ -195,6 +198,7 @@ class ScoringHandler:
                 ),
             )
         self._write(session, identity, work, fresh)
+        return bool(identity.early)
 
     def _fresh(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> list[Message[EngagementEvent]]:
         """The records above the stored offsets: a crash between database and Kafka commits re-delivers the rest."""
