@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kafka.errors import KafkaError
-from sqlalchemy import Engine, Row, delete, insert
+from sqlalchemy import Engine, Row, bindparam, delete, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
@@ -26,6 +26,10 @@ OUTBOX_CHUNK = 5000
 OutboxRows = Sequence[Row[tuple[int, str, str | None, bytes | None]]]
 
 _TABLE = OutboxRow.__table__  # type: ignore[attr-defined]
+# Built once (ids bound as an expanding list): statement construction would cost more than the statements.
+_PENDING = sa_select(_TABLE.c.id, _TABLE.c.topic, _TABLE.c.key, _TABLE.c.value).order_by(_TABLE.c.id)
+_PENDING_CHUNK = _PENDING.limit(OUTBOX_CHUNK)
+_DELETE = delete(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def add_outbox(session: Session, records: Sequence[OutgoingRecord]) -> None:
@@ -37,8 +41,7 @@ def add_outbox(session: Session, records: Sequence[OutgoingRecord]) -> None:
 
 def pending_outbox(session: Session, limit: int) -> OutboxRows:
     """The oldest pending outputs as plain rows (id, topic, key, value): no ORM objects on the hot path."""
-    query = sa_select(_TABLE.c.id, _TABLE.c.topic, _TABLE.c.key, _TABLE.c.value).order_by(_TABLE.c.id).limit(limit)
-    return list(session.connection().execute(query).all())
+    return list(session.connection().execute(_PENDING.limit(limit) if limit != OUTBOX_CHUNK else _PENDING_CHUNK).all())
 
 
 class Outbox:
@@ -53,7 +56,7 @@ class Outbox:
         """Delete, in the caller's transaction, what was published since the last one. Deleting ids again after
         a rolled-back transaction is harmless, so the ids are only forgotten once newer ones are published."""
         if self._sent:
-            session.connection().execute(delete(_TABLE).where(_TABLE.c.id.in_(self._sent)))
+            session.connection().execute(_DELETE, {"ids": self._sent})
 
     def pending(self, session: Session) -> OutboxRows:
         return pending_outbox(session, OUTBOX_CHUNK)

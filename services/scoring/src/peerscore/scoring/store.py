@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Text, cast
+from sqlalchemy import BindParameter, Text, bindparam, cast
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
@@ -22,19 +22,28 @@ from peerscore.scoring.domain.state import AccountState, PersonState
 from peerscore.scoring.models import AccountActivityRow, AccountRow, LedgerRow, PersonRow
 from peerscore.scoring.rows import insert_tuples, upsert_rows
 
+# Statements built once, keys bound as an expanding list: building a select and its cache key costs more than
+# running it for the few keys of a live batch.
+_PEOPLE = PersonRow.__table__  # type: ignore[attr-defined]
+_ACCOUNTS = AccountRow.__table__  # type: ignore[attr-defined]
+_ACTIVITY = AccountActivityRow.__table__  # type: ignore[attr-defined]
+_KEYS: BindParameter[list[str]] = bindparam("keys", expanding=True)
+# The documents as text: pydantic parses JSON text faster than it validates parsed dicts.
+_LOAD_PEOPLE = sa_select(
+    _PEOPLE.c.person_key, cast(_PEOPLE.c.state, Text).label("state"), cast(_PEOPLE.c.score, Text).label("score")
+).where(_PEOPLE.c.person_key.in_(_KEYS))
+_LOAD_ATTRIBUTES = sa_select(_ACCOUNTS.c.account_key, _ACCOUNTS.c.attributes).where(_ACCOUNTS.c.account_key.in_(_KEYS))
+_LOAD_ACTIVITY = sa_select(_ACTIVITY.c.account_key, _ACTIVITY.c.person_key, _ACTIVITY.c.last_active_at).where(
+    _ACTIVITY.c.account_key.in_(_KEYS)
+)
+_LOCK_ATTRIBUTES = _LOAD_ATTRIBUTES.order_by(_ACCOUNTS.c.account_key).with_for_update()
+
 
 def load_people(session: Session, keys: Iterable[str]) -> dict[str, tuple[PersonState, LeadScore | None]]:
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    table = PersonRow.__table__  # type: ignore[attr-defined]
-    # Plain rows with the documents as text: pydantic parses JSON text faster than it validates parsed dicts.
-    state, score = cast(table.c.state, Text).label("state"), cast(table.c.score, Text).label("score")
-    rows = (
-        session.connection()
-        .execute(sa_select(table.c.person_key, state, score).where(table.c.person_key.in_(wanted)))
-        .all()
-    )
+    rows = session.connection().execute(_LOAD_PEOPLE, {"keys": wanted}).all()
     return {
         r.person_key: (
             _person_state(r.state),
@@ -55,18 +64,11 @@ def load_accounts(session: Session, keys: Iterable[str]) -> dict[str, AccountSta
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    accounts = AccountRow.__table__  # type: ignore[attr-defined]
-    activity_table = AccountActivityRow.__table__  # type: ignore[attr-defined]
     # Plain rows, as for people: ORM objects would only be read once and dropped.
-    attributes = {
-        r.account_key: r.attributes
-        for r in session.connection().execute(
-            sa_select(accounts.c.account_key, accounts.c.attributes).where(accounts.c.account_key.in_(wanted))
-        )
-    }
+    connection = session.connection()
+    attributes = {r.account_key: r.attributes for r in connection.execute(_LOAD_ATTRIBUTES, {"keys": wanted})}
     activity: dict[str, dict[str, datetime]] = {}
-    query = sa_select(activity_table.c.account_key, activity_table.c.person_key, activity_table.c.last_active_at)
-    for a in session.connection().execute(query.where(activity_table.c.account_key.in_(wanted))):
+    for a in connection.execute(_LOAD_ACTIVITY, {"keys": wanted}):
         activity.setdefault(a.account_key, {})[a.person_key] = a.last_active_at
     return {
         key: AccountState.model_validate(
@@ -114,11 +116,7 @@ def save_accounts(session: Session, accounts: Sequence[AccountState], before: di
     table = AccountRow.__table__  # type: ignore[attr-defined]
     keys = sorted({a.account_key for a in accounts})
     upsert_rows(session, table, [{"account_key": k, "attributes": {}} for k in keys], keys=("account_key",), update=())
-    query = sa_select(table.c.account_key, table.c.attributes).where(table.c.account_key.in_(keys))
-    stored = {
-        r.account_key: r.attributes
-        for r in session.connection().execute(query.order_by(table.c.account_key).with_for_update())
-    }
+    stored = {r.account_key: r.attributes for r in session.connection().execute(_LOCK_ATTRIBUTES, {"keys": keys})}
     joined = [_joined_with_stored(a, stored.get(a.account_key) or {}, before.get(a.account_key)) for a in accounts]
     upsert_rows(
         session,
