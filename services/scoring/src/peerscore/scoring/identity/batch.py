@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session
 
 from peerscore.consumer import Message
 from peerscore.events import IDENTITY_MERGE, IDENTITY_TRANSFER, EngagementEvent
@@ -49,7 +52,7 @@ class IdentityBatch:
     metrics: IdentityMetrics
     now: datetime
     events: list[Message[EngagementEvent]]
-    links: dict[str, IdentityLinkRow]
+    links: dict[str, Link]
     seen: SeenEvents
     merging: dict[str, MergeInstruction] = field(default_factory=dict)
     early: list[OutgoingRecord] = field(default_factory=list)
@@ -207,8 +210,22 @@ class IdentityBatch:
             self.instructions.append(record(self.topics.events, onward.source_key, merge_event(onward, self.now)))
 
 
-def _load_links(session: Session, keys: set[str]) -> dict[str, IdentityLinkRow]:
+class Link(NamedTuple):
+    """Where a merged key's events go now (a plain row: read once per batch, never written back)."""
+
+    merged_into: str
+    target_rank: int
+
+
+_LINKS = IdentityLinkRow.__table__  # type: ignore[attr-defined]
+_LOAD_LINKS = sa_select(_LINKS.c.person_key, _LINKS.c.merged_into, _LINKS.c.target_rank).where(
+    _LINKS.c.person_key.in_(bindparam("keys", expanding=True))
+)
+"""Built once: most batches find no link, and building the select would cost more than running it."""
+
+
+def _load_links(session: Session, keys: set[str]) -> dict[str, Link]:
     if not keys:
         return {}
-    rows = session.exec(select(IdentityLinkRow).where(col(IdentityLinkRow.person_key).in_(sorted(keys)))).all()
-    return {r.person_key: r for r in rows}
+    rows = session.connection().execute(_LOAD_LINKS, {"keys": sorted(keys)})
+    return {r.person_key: Link(r.merged_into, r.target_rank) for r in rows}
