@@ -23,7 +23,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
 from peerscore.consumer import InvalidMessage, Message
-from peerscore.db import load_offsets, save_offsets
 from peerscore.events import EngagementEvent, LeadScore, LeadTransition, parse_event, utcnow
 from peerscore.failures import database_failure
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
@@ -45,6 +44,7 @@ from peerscore.scoring.identity.batch import IdentityBatch, PrivacyConfig, valid
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.outbox import OUTBOX_CHUNK, Outbox, add_outbox
 from peerscore.scoring.predictive.online import BatchPredictor, BatchView
+from peerscore.scoring.rows import load_offsets, save_offsets
 from peerscore.topics import Topics
 
 log = structlog.get_logger(__name__)

@@ -1,4 +1,5 @@
-"""Per-event rows (history, ledger) written as plain tuples in one driver ``executemany``.
+"""Per-event rows (history, ledger) written as plain tuples in one driver ``executemany``, and the statements
+every batch runs (upserts, the stored offsets) built once.
 
 SQLAlchemy's insert of a list of dicts runs every row through its parameter handling; for rows the worker
 writes by the hundred per batch, with no defaults or conflicts to resolve, that is most of their cost. The
@@ -8,14 +9,17 @@ timestamps) go through the type's bind processor, so what is stored is exactly w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Executable, Table, func
+from sqlalchemy import Executable, Table, bindparam, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session
+
+from peerscore.db import StoredOffset
 
 Processor = Callable[[Any], Any]
 
@@ -74,3 +78,27 @@ def _upsert(
         index_elements=list(keys),
         set_={c: greatest(table.c[c], stmt.excluded[c]) if c in keep_greatest else stmt.excluded[c] for c in columns},
     )
+
+
+_OFFSETS = StoredOffset.__table__  # type: ignore[attr-defined]
+_LOAD_OFFSETS = sa_select(_OFFSETS.c.topic, _OFFSETS.c.partition, _OFFSETS.c.next_offset).where(
+    _OFFSETS.c.consumer_group == bindparam("group"), _OFFSETS.c.topic.in_(bindparam("topics", expanding=True))
+)
+
+
+def load_offsets(session: Session, group: str, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """:func:`peerscore.db.load_offsets` as plain rows by a statement built once (read on every batch)."""
+    wanted = set(partitions)
+    if not wanted:
+        return {}
+    rows = session.connection().execute(_LOAD_OFFSETS, {"group": group, "topics": sorted({t for t, _ in wanted})})
+    return {(r.topic, r.partition): r.next_offset for r in rows if (r.topic, r.partition) in wanted}
+
+
+def save_offsets(session: Session, group: str, next_offsets: Mapping[tuple[str, int], int]) -> None:
+    """:func:`peerscore.db.save_offsets` through :func:`upsert_rows` (written on every batch)."""
+    rows = [
+        {"consumer_group": group, "topic": t, "partition": p, "next_offset": o}
+        for (t, p), o in sorted(next_offsets.items())
+    ]
+    upsert_rows(session, _OFFSETS, rows, keys=("consumer_group", "topic", "partition"))
