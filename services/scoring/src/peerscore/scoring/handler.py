@@ -3,26 +3,26 @@
 Per polled batch, in ONE database transaction: skip records at or below the offsets already stored (a crash
 between the database commit and the Kafka commit re-delivers them), load the states the batch needs, apply every
 event in partition order through the pure domain, write states, ledger rows, the outputs (outbox) and the next
-offsets. After the commit the outbox is published (acks=all) and cleared. State effects therefore happen exactly
-once even under SIGKILL; outputs are at-least-once and carry the lead version as their idempotency key.
+offsets; the same transaction deletes the outputs the previous batch published (:mod:`.outbox`). After the
+commit the outbox is published (acks=all). State effects therefore happen exactly once even under SIGKILL;
+outputs are at-least-once and carry the lead version as their idempotency key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
-from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from peerscore.consumer import InvalidMessage, Message, RetryableError
-from peerscore.db import load_offsets, save_offsets
+from peerscore.consumer import InvalidMessage, Message
 from peerscore.events import EngagementEvent, LeadScore, LeadTransition, parse_event, utcnow
 from peerscore.failures import database_failure
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
@@ -31,6 +31,7 @@ from peerscore.scoring.domain import with_account_context
 from peerscore.scoring.domain.engine import Applied, Award
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import (
+    AccountState,
     PersonState,
     account_key_for,
     event_account_key,
@@ -38,16 +39,15 @@ from peerscore.scoring.domain.state import (
     new_account,
     new_person,
 )
-from peerscore.scoring.history import append_history
+from peerscore.scoring.history import ReceivedBytes, append_history
 from peerscore.scoring.identity.batch import IdentityBatch, PrivacyConfig, validate_internal
 from peerscore.scoring.metrics import ScoringMetrics
-from peerscore.scoring.models import OutboxRow
+from peerscore.scoring.outbox import OUTBOX_CHUNK, Outbox, add_outbox
 from peerscore.scoring.predictive.online import BatchPredictor, BatchView
+from peerscore.scoring.rows import load_offsets, save_offsets
 from peerscore.topics import Topics
 
 log = structlog.get_logger(__name__)
-
-OUTBOX_CHUNK = 5000
 
 CrmLeads = Literal["mql", "known"]
 """Whose score changes follow them into the CRM: qualified leads (the handoff), or every lead with an email."""
@@ -63,6 +63,37 @@ def _score_changed(old: LeadScore | None, new: LeadScore) -> bool:
         return True
     # Equal but for version and time: compare field dicts (cheaper than two dumps; one score per person per batch).
     return old.model_copy(update={"version": new.version, "as_of": new.as_of}) != new
+
+
+@dataclass
+class _BatchWork:
+    """What one batch reads and changes: the working state its events fold into, and what it will write."""
+
+    ruleset: Ruleset
+    people: dict[str, PersonState]
+    last_scores: dict[str, LeadScore | None]
+    accounts_before: dict[str, AccountState]
+    accounts: dict[str, AccountState]
+    awards: list[tuple[str, Award]] = field(default_factory=list)
+    outputs: list[OutgoingRecord] = field(default_factory=list)
+    touched_people: set[str] = field(default_factory=set)
+    touched_accounts: set[str] = field(default_factory=set)
+    applied_messages: list[Message[EngagementEvent]] = field(default_factory=list)
+    newest: dict[str, Applied] = field(default_factory=dict)
+    transitioned: dict[str, int] = field(default_factory=dict)
+    """Person → version of the transition published in this batch."""
+
+
+def _load_work(session: Session, identity: IdentityBatch, ruleset: Ruleset) -> _BatchWork:
+    """The states the batch needs, one query per table: its people, and every account it can touch (the
+    events' domains, the accounts transfers bring, and the accounts its people already belong to)."""
+    loaded = store.load_people(session, (m.value.person_key for m in identity.events))
+    people: dict[str, PersonState] = {k: state for k, (state, _) in loaded.items()}
+    last_scores: dict[str, LeadScore | None] = {k: score for k, (_, score) in loaded.items()}
+    event_domains = {event_account_key(m.value) for m in identity.events} | identity.account_keys()
+    person_accounts = {p.account_key for p in people.values()}
+    accounts_before = store.load_accounts(session, {k for k in event_domains | person_accounts if k})
+    return _BatchWork(ruleset, people, last_scores, accounts_before, dict(accounts_before))
 
 
 class ScoringHandler:
@@ -92,14 +123,21 @@ class ScoringHandler:
         self._publisher = publisher
         self._group = group_id
         self._metrics = metrics
+        self._outbox = Outbox(engine, publisher)
+        self._received = ReceivedBytes()
 
     def decode(self, key: bytes | None, value: bytes | None) -> EngagementEvent:
         if value is None:
             raise InvalidMessage("empty record value")
         try:
-            event = parse_event(value)  # free text written before peerscore.limits is cut, keys refused
-        except ValidationError as exc:
-            raise InvalidMessage(f"not an EngagementEvent: {describe_validation_error(exc)}") from None
+            event = EngagementEvent.model_validate_json(value)
+        except ValidationError:
+            try:  # free text written before peerscore.limits is cut (then history stores the cut event), keys refused
+                event = parse_event(value)
+            except ValidationError as exc:
+                raise InvalidMessage(f"not an EngagementEvent: {describe_validation_error(exc)}") from None
+        else:
+            self._received.decoded(event, value)
         validate_internal(event)
         return event
 
@@ -109,129 +147,156 @@ class ScoringHandler:
         return {TopicPartition(t, p): o for (t, p), o in stored.items()}
 
     def handle(self, batch: Sequence[Message[EngagementEvent]]) -> None:
-        self.flush_outbox()  # outputs a previous crash left behind go out first, in order
+        """One transaction: the previous batch's published outputs deleted, this batch applied, and every pending
+        output read back in order; they are published once it commits."""
+        self._received.handling()
         try:
             with Session(self._engine) as session, session.begin():
-                self._apply_batch(session, batch)
+                self._outbox.settle(session)
+                erased = self._apply_batch(session, batch)
+                pending = self._outbox.pending(session)
+            self._outbox.publish(pending)
+            # More than a chunk waiting: the rest in sessions of their own. After an erasure the published rows
+            # (tombstones keyed by the erased person) go at once: nothing of theirs stays behind.
+            if erased or len(pending) == OUTBOX_CHUNK:
+                self._outbox.flush()
         except (DBAPIError, StatementError, PoolTimeoutError) as exc:
             raise database_failure(exc) from exc
-        self.flush_outbox()
 
-    def _apply_batch(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> None:
-        ruleset = self._ruleset()
-        stored = load_offsets(session, self._group, {(m.topic, m.partition) for m in batch})
-        fresh = [m for m in batch if m.offset >= stored.get((m.topic, m.partition), 0)]
-        if len(fresh) < len(batch):
-            self._metrics.replayed_skipped.inc(len(batch) - len(fresh))
+    def on_idle(self) -> None:
+        """Nothing polled: delete what the last batch published and publish anything still pending."""
+        try:
+            self._outbox.flush()
+        except (DBAPIError, StatementError, PoolTimeoutError) as exc:
+            raise database_failure(exc) from exc
+
+    def _apply_batch(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> bool:
+        """Apply the batch's fresh records; whether it erased anyone."""
+        fresh = self._fresh(session, batch)
         if not fresh:
-            return
+            return False
         # Erasures, redirects of merged keys and seen event ids: one query each for the whole batch.
         identity = IdentityBatch.begin(
             session, fresh, config=self._privacy, topics=self._topics, metrics=self._identity_metrics, now=utcnow()
         )
-        loaded = store.load_people(session, (m.value.person_key for m in identity.events))
-        people: dict[str, PersonState] = {k: state for k, (state, _) in loaded.items()}
-        last_scores: dict[str, LeadScore | None] = {k: score for k, (_, score) in loaded.items()}
-        # Every account the batch can touch: the events' domains, and the accounts its people already belong to.
-        event_domains = {event_account_key(m.value) for m in identity.events} | identity.account_keys()
-        person_accounts = {p.account_key for p in people.values()}
-        accounts_before = store.load_accounts(session, {k for k in event_domains | person_accounts if k})
-        accounts = dict(accounts_before)
-
-        awards: list[tuple[str, Award]] = []
-        outputs: list[OutgoingRecord] = []
-        touched_people: set[str] = set()
-        touched_accounts: set[str] = set()
-        applied_messages: list[Message[EngagementEvent]] = []
-        newest: dict[str, Applied] = {}
-        transitioned: dict[str, int] = {}  # person → version of the transition published in this batch
+        work = _load_work(session, identity, self._ruleset())
         for m in identity.events:
-            diverted = identity.divert(m)  # forwarded to a merged key's target, a merge, or a duplicate id
-            if diverted is not None:
-                if diverted == "duplicate":
-                    self._metrics.duplicates.inc()
-                continue
-            event = m.value
-            key = event.person_key
-            person = people.get(key) or new_person(key)
-            acct_key = account_key_for(person, event)
-            account = (accounts.get(acct_key) or new_account(acct_key)) if acct_key else None
-            applied = identity.apply(person, account, event, ruleset)  # apply_event + transfers and consent
-            if applied is None:  # opted out: not applied
-                continue
-            if applied.duplicate:
-                self._metrics.duplicates.inc()
-                continue
-            identity.record(event)
-            applied_messages.append(m)
-            people[key] = applied.person
-            touched_people.add(key)
-            if applied.account is not None:
-                accounts[applied.account.account_key] = applied.account
-                touched_accounts.add(applied.account.account_key)
-            awards.extend((key, a) for a in applied.awards)
-            newest[key] = applied
-            if applied.transition is not None:
-                score = applied.score
-                assert score is not None
-                # The stored score is a fold of the person's own events (reproducible from the partition);
-                # colleagues' activity (breadth) only enriches what is published.
-                published = with_account_context(score, applied.person, applied.account, ruleset)
-                transition = LeadTransition(
-                    kind=applied.transition,
-                    person_key=key,
-                    contact=lead_contact(applied.person, applied.account),
-                    score=published,
-                    transitioned_at=score.as_of,
-                )
-                outputs.append(record(self._topics.qualified, key, transition))
-                transitioned[key] = score.version
-                self._metrics.transitions.labels(kind=applied.transition).inc()
-        # One score per person per batch (the batch is applied atomically, so in-between scores were never
-        # state anyone could read); its reasons in words are rendered only here.
-        for key, applied in newest.items():
-            score = applied.score
-            if score is None:
-                continue
-            if _score_changed(last_scores.get(key), score):
-                published = with_account_context(score, applied.person, applied.account, ruleset)
-                outputs.append(record(self._topics.scores, key, published))
-                if score.version > transitioned.get(key, 0):
-                    outputs.extend(self._crm_update(key, applied, published))
-            last_scores[key] = score
-
+            self._fold_event(identity, work, m)
+        self._publish_scores(work)
         if self._predictor is not None:  # the conversion model: one predict call over the batch's leads
-            outputs = self._predictor.after_batch(
+            work.outputs = self._predictor.after_batch(
                 session,
                 BatchView(
-                    ruleset,
-                    people,
-                    accounts,
-                    touched_people,
-                    last_scores,
-                    outputs,
+                    work.ruleset,
+                    work.people,
+                    work.accounts,
+                    work.touched_people,
+                    work.last_scores,
+                    work.outputs,
                     self._topics,
                     transitions=lambda kind: self._metrics.transitions.labels(kind=kind).inc(),
                 ),
             )
+        self._write(session, identity, work, fresh)
+        return bool(identity.early)
+
+    def _fresh(self, session: Session, batch: Sequence[Message[EngagementEvent]]) -> list[Message[EngagementEvent]]:
+        """The records above the stored offsets: a crash between database and Kafka commits re-delivers the rest."""
+        stored = load_offsets(session, self._group, {(m.topic, m.partition) for m in batch})
+        fresh = [m for m in batch if m.offset >= stored.get((m.topic, m.partition), 0)]
+        if len(fresh) < len(batch):
+            self._metrics.replayed_skipped.inc(len(batch) - len(fresh))
+        return fresh
+
+    def _fold_event(self, identity: IdentityBatch, work: _BatchWork, m: Message[EngagementEvent]) -> None:
+        """One event through identity (diverted, consent) and the fold, into the batch's working state."""
+        diverted = identity.divert(m)  # forwarded to a merged key's target, a merge, or a duplicate id
+        if diverted is not None:
+            if diverted == "duplicate":
+                self._metrics.duplicates.inc()
+            return
+        event = m.value
+        key = event.person_key
+        person = work.people.get(key) or new_person(key)
+        acct_key = account_key_for(person, event)
+        account = (work.accounts.get(acct_key) or new_account(acct_key)) if acct_key else None
+        applied = identity.apply(person, account, event, work.ruleset)  # apply_event + transfers and consent
+        if applied is None:  # opted out: not applied
+            return
+        if applied.duplicate:
+            self._metrics.duplicates.inc()
+            return
+        identity.record(event)
+        work.applied_messages.append(m)
+        work.people[key] = applied.person
+        work.touched_people.add(key)
+        if applied.account is not None:
+            work.accounts[applied.account.account_key] = applied.account
+            work.touched_accounts.add(applied.account.account_key)
+        work.awards.extend((key, a) for a in applied.awards)
+        work.newest[key] = applied
+        if applied.transition is not None:
+            self._transition(work, key, applied)
+
+    def _transition(self, work: _BatchWork, key: str, applied: Applied) -> None:
+        score = applied.score
+        assert score is not None
+        # The stored score is a fold of the person's own events (reproducible from the partition);
+        # colleagues' activity (breadth) only enriches what is published.
+        published = with_account_context(score, applied.person, applied.account, work.ruleset)
+        transition = LeadTransition(
+            kind=applied.transition,
+            person_key=key,
+            contact=lead_contact(applied.person, applied.account),
+            score=published,
+            transitioned_at=score.as_of,
+        )
+        work.outputs.append(record(self._topics.qualified, key, transition))
+        work.transitioned[key] = score.version
+        self._metrics.transitions.labels(kind=applied.transition).inc()
+
+    def _publish_scores(self, work: _BatchWork) -> None:
+        """One score per person per batch (the batch is applied atomically, so in-between scores were never
+        state anyone could read); its reasons in words are rendered only here."""
+        for key, applied in work.newest.items():
+            score = applied.score
+            if score is None:
+                continue
+            if _score_changed(work.last_scores.get(key), score):
+                published = with_account_context(score, applied.person, applied.account, work.ruleset)
+                work.outputs.append(record(self._topics.scores, key, published))
+                if score.version > work.transitioned.get(key, 0):
+                    work.outputs.extend(self._crm_update(key, applied, published))
+            work.last_scores[key] = score
+
+    def _write(
+        self,
+        session: Session,
+        identity: IdentityBatch,
+        work: _BatchWork,
+        fresh: Sequence[Message[EngagementEvent]],
+    ) -> None:
+        """States, ledger, history, identity's rows, the outbox and the next offsets: all in the batch's transaction."""
         now = utcnow()
-        store.save_people(session, [(people[k], last_scores.get(k)) for k in sorted(touched_people)], now)
-        store.save_accounts(session, [accounts[k] for k in sorted(touched_accounts)], accounts_before)
-        store.add_ledger(session, awards)
+        store.save_people(
+            session, [(work.people[k], work.last_scores.get(k)) for k in sorted(work.touched_people)], now
+        )
+        store.save_accounts(session, [work.accounts[k] for k in sorted(work.touched_accounts)], work.accounts_before)
+        store.add_ledger(session, work.awards)
         if self._keep_history:  # what backtests replay, committed with the state it produced
-            append_history(session, identity.history(applied_messages))
-        outputs.extend(identity.finish(session))  # seen ids stored; merged keys moved out (transfers)
+            append_history(session, identity.history(work.applied_messages), self._received)
+        work.outputs.extend(identity.finish(session))  # seen ids stored; merged keys moved out (transfers)
         if now >= self._next_prune:
             identity.prune(session)
             self._next_prune = now + self._privacy.prune_every
-        store.add_outbox(session, outputs)
+        add_outbox(session, work.outputs)
         next_offsets: dict[tuple[str, int], int] = {}
         for m in fresh:
             tp = (m.topic, m.partition)
             next_offsets[tp] = max(next_offsets.get(tp, 0), m.offset + 1)
         save_offsets(session, self._group, next_offsets)
         self._metrics.events_applied.inc(len(fresh))
-        self._metrics.points_awarded.inc(len(awards))
+        self._metrics.points_awarded.inc(len(work.awards))
 
     def _crm_update(self, key: str, applied: Applied, published: LeadScore) -> list[OutgoingRecord]:
         """An ``updated`` transition when the lead's CRM record should follow its new score (crm-sync decides
@@ -246,19 +311,3 @@ class ScoringHandler:
         )
         self._metrics.transitions.labels(kind="updated").inc()
         return [record(self._topics.qualified, key, update)]
-
-    def flush_outbox(self) -> int:
-        """Publish pending outputs in order and delete them once acknowledged."""
-        sent = 0
-        while True:
-            with Session(self._engine) as session:
-                rows = store.pending_outbox(session, OUTBOX_CHUNK)
-            if not rows:
-                return sent
-            try:
-                self._publisher.publish([OutgoingRecord(r.topic, r.key, r.value) for r in rows], wait=True)
-            except KafkaError as exc:
-                raise RetryableError(f"publishing outputs: {type(exc).__name__}", retry_after=1.0) from exc
-            with Session(self._engine) as session, session.begin():
-                session.execute(delete(OutboxRow).where(col(OutboxRow.id).in_([r.id for r in rows])))
-            sent += len(rows)

@@ -10,116 +10,39 @@ the order the targets must see them (transfers before the events forwarded after
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import NamedTuple
 
-import structlog
-from prometheus_client import CollectorRegistry, Counter
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, insert
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session
 
-from peerscore.consumer import InvalidMessage, Message
-from peerscore.events import (
-    ERASURE,
-    IDENTITY_MERGE,
-    IDENTITY_TRANSFER,
-    INTERNAL_SOURCE,
-    LEAD_FORM_DELETED,
-    EngagementEvent,
-    ErasureRequest,
-    PersonMerged,
-)
+from peerscore.consumer import Message
+from peerscore.events import IDENTITY_MERGE, IDENTITY_TRANSFER, EngagementEvent
 from peerscore.kafka_io import OutgoingRecord, record
-from peerscore.scoring.domain.engine import Applied, Award
+from peerscore.scoring.domain.engine import Applied
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import AccountState, PersonState
+from peerscore.scoring.identity.config import IdentityMetrics, PrivacyConfig, is_internal, validate_internal
 from peerscore.scoring.identity.dedup import SeenEvents, prune_seen
-from peerscore.scoring.identity.erasure import (
-    ErasureOrder,
-    erase_keys,
-    erasure_event,
-    log_erasure,
-    merged_into,
-    tombstone_scores,
-)
+from peerscore.scoring.identity.erase_step import erasures_first
 from peerscore.scoring.identity.merge import (
-    MERGED_MARKER,
     MergeInstruction,
-    SeenId,
     Transfer,
     instruction,
     merge_event,
     merge_marker,
     merges_for,
-    transfer_event,
 )
-from peerscore.scoring.identity.models import IdentityLinkRow, SeenEventRow
+from peerscore.scoring.identity.models import IdentityLinkRow
+from peerscore.scoring.identity.move_out import move_out
 from peerscore.scoring.identity.step import apply_step
-from peerscore.scoring.models import AccountActivityRow, LedgerRow, PersonRow
 from peerscore.topics import Topics
 
-log = structlog.get_logger(__name__)
-
-_PAYLOADS: dict[str, type[BaseModel]] = {
-    IDENTITY_MERGE: MergeInstruction,
-    IDENTITY_TRANSFER: Transfer,
-    ERASURE: ErasureOrder,
-}
-
-
-@dataclass(frozen=True)
-class PrivacyConfig:
-    """``secret`` keys person hashes (merges are detected only with it); ``dedup_window`` is how long an event
-    id is remembered per person."""
-
-    secret: bytes | None = None
-    dedup_window: timedelta = timedelta(days=7)
-    prune_every: timedelta = timedelta(minutes=5)
-
-
-class IdentityMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.forwarded = Counter(
-            "peerscore_scoring_identity_forwarded_total",
-            "Events and transfers forwarded from a merged key to the key it was merged into",
-            registry=registry,
-        )
-        self.merges = Counter(
-            "peerscore_scoring_identity_merges_total",
-            "Merge steps, by side: instruction emitted, source moved out, transfer folded in",
-            ["step"],
-            registry=registry,
-        )
-        self.withheld = Counter(
-            "peerscore_scoring_consent_withheld_events_total",
-            "Events not applied because the person opted out",
-            registry=registry,
-        )
-        self.erased = Counter("peerscore_scoring_erasures_total", "Person keys erased on request", registry=registry)
-
-
-def validate_internal(event: EngagementEvent) -> None:
-    """Raise :class:`InvalidMessage` for an internal instruction that is forged or malformed."""
-    if event.type == MERGED_MARKER:
-        raise InvalidMessage(f"{MERGED_MARKER} is a history row, never an event to apply")
-    payload = _PAYLOADS.get(event.type)
-    if payload is None:
-        return
-    if event.source != INTERNAL_SOURCE:
-        raise InvalidMessage(f"{event.type} is internal to Peerscore; refused from source {event.source!r}")
-    try:
-        payload.model_validate(event.properties)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<root>"
-        raise InvalidMessage(f"bad {event.type} payload: properties.{where}: {first['msg']}") from None
-
-
-def is_internal(event: EngagementEvent) -> bool:
-    return event.type in _PAYLOADS
+__all__ = ["IdentityBatch", "IdentityMetrics", "PrivacyConfig", "is_internal", "validate_internal"]
+"""Re-exported: the worker, the app and tests import the configuration and the internal-event check from here."""
 
 
 @dataclass
@@ -129,7 +52,7 @@ class IdentityBatch:
     metrics: IdentityMetrics
     now: datetime
     events: list[Message[EngagementEvent]]
-    links: dict[str, IdentityLinkRow]
+    links: dict[str, Link]
     seen: SeenEvents
     merging: dict[str, MergeInstruction] = field(default_factory=dict)
     early: list[OutgoingRecord] = field(default_factory=list)
@@ -152,16 +75,7 @@ class IdentityBatch:
         metrics: IdentityMetrics,
         now: datetime,
     ) -> IdentityBatch:
-        fresh = [as_erasure(m) if m.value.type == LEAD_FORM_DELETED else m for m in fresh]
-        last_erasure = {m.value.person_key: i for i, m in enumerate(fresh) if m.value.type == ERASURE}
-        early: list[OutgoingRecord] = []
-        for m in fresh:
-            if m.value.type == ERASURE:
-                early.extend(_erase(session, m.value, topics, metrics, now))
-        # What came before a person's erasure in this batch would be erased with it: never applied.
-        events = [
-            m for i, m in enumerate(fresh) if m.value.type != ERASURE and i > last_erasure.get(m.value.person_key, -1)
-        ]
+        events, early = erasures_first(session, fresh, topics, metrics, now)
         batch = cls(config, topics, metrics, now, events, {}, SeenEvents(config.dedup_window), early=early)
         candidates = {m.value.person_key for m in events}
         for m in events:
@@ -242,7 +156,7 @@ class IdentityBatch:
     def finish(self, session: Session) -> list[OutgoingRecord]:
         """Store seen ids, move merged keys out, and return the outputs in the order targets must see them."""
         self.seen.write(session)
-        transfers = self._move_out(session)
+        transfers = move_out(session, self.merging, topics=self.topics, metrics=self.metrics, now=self.now)
         return [*self.early, *self.instructions, *transfers, *self.forwards]
 
     def prune(self, session: Session) -> int:
@@ -295,109 +209,23 @@ class IdentityBatch:
             self.emitted.add(onward.merge_id)
             self.instructions.append(record(self.topics.events, onward.source_key, merge_event(onward, self.now)))
 
-    def _move_out(self, session: Session) -> list[OutgoingRecord]:
-        """Every key this batch merged away: read its state, ledger and seen ids, delete them, leave a redirect,
-        and build the transfers — one query per table for all of them."""
-        if not self.merging:
-            return []
-        sources = sorted(self.merging)
-        states = dict(
-            session.exec(
-                select(PersonRow.person_key, PersonRow.state).where(col(PersonRow.person_key).in_(sources))
-            ).all()
-        )
-        moved = sorted(states)
-        ledgers: dict[str, list[Award]] = defaultdict(list)
-        seen: dict[str, list[SeenId]] = defaultdict(list)
-        if moved:
-            rows = session.exec(
-                select(LedgerRow).where(col(LedgerRow.person_key).in_(moved)).order_by(col(LedgerRow.id))
-            ).all()
-            for row in rows:
-                ledgers[row.person_key].append(Award.model_validate(row, from_attributes=True))
-            for key, event_id, at in session.exec(
-                select(SeenEventRow.person_key, SeenEventRow.event_id, SeenEventRow.seen_at).where(
-                    col(SeenEventRow.person_key).in_(moved)
-                )
-            ).all():
-                seen[key].append(SeenId(event_id=event_id, seen_at=at))
-            for table, column in (
-                (PersonRow, PersonRow.person_key),
-                (LedgerRow, LedgerRow.person_key),
-                (SeenEventRow, SeenEventRow.person_key),
-                (AccountActivityRow, AccountActivityRow.person_key),
-            ):
-                session.execute(delete(table).where(col(column).in_(moved)))
-        session.execute(
-            insert(IdentityLinkRow.__table__),  # type: ignore[attr-defined]
-            [
-                {
-                    "person_key": source,
-                    "merged_into": self.merging[source].target_key,
-                    "target_rank": self.merging[source].target_rank,
-                    "merge_id": self.merging[source].merge_id,
-                    "merged_at": self.now,
-                }
-                for source in sources
-            ],
-        )
-        self.metrics.merges.labels(step="moved_out").inc(len(sources))
-        transfers: list[OutgoingRecord] = []
-        for source in sources:  # in key order: deterministic output order
-            if source not in states:
-                continue  # the key never scored anything: the redirect is all there is to record
-            merge = self.merging[source]
-            person = PersonState.model_validate(states[source])
-            transfer = Transfer(
-                merge_id=merge.merge_id, source_key=source, person=person, ledger=ledgers[source], seen=seen[source]
-            )
-            at = person.last_event_at or self.now
-            transfers.append(
-                record(self.topics.events, merge.target_key, transfer_event(transfer, merge.target_key, at, self.now))
-            )
-            # crm-sync makes the two people's CRM records one (keys only, see PersonMerged).
-            notice = PersonMerged(
-                merge_id=merge.merge_id, source_key=source, target_key=merge.target_key, merged_at=self.now
-            )
-            transfers.append(record(self.topics.merges, merge.target_key, notice))
-        return transfers
+
+class Link(NamedTuple):
+    """Where a merged key's events go now (a plain row: read once per batch, never written back)."""
+
+    merged_into: str
+    target_rank: int
 
 
-def as_erasure(m: Message[EngagementEvent]) -> Message[EngagementEvent]:
-    """A LinkedIn lead deletion (``leadAction: DELETED``) as an erasure of the person it is keyed by.
-
-    LinkedIn sends it when the member asks for their lead data to be removed. The form's answers are folded into
-    the person (traits, points, account) and cannot be told apart from the rest afterwards, so the whole person
-    is erased, logged like ``DELETE /v1/people/{email}`` and passed on to crm-sync.
-    """
-    order = ErasureOrder(request_id=m.value.event_id, requested_at=m.value.received_at, keys=[m.value.person_key])
-    return replace(m, value=erasure_event(m.value.person_key, order))
+_LINKS = IdentityLinkRow.__table__  # type: ignore[attr-defined]
+_LOAD_LINKS = sa_select(_LINKS.c.person_key, _LINKS.c.merged_into, _LINKS.c.target_rank).where(
+    _LINKS.c.person_key.in_(bindparam("keys", expanding=True))
+)
+"""Built once: most batches find no link, and building the select would cost more than running it."""
 
 
-def _load_links(session: Session, keys: set[str]) -> dict[str, IdentityLinkRow]:
+def _load_links(session: Session, keys: set[str]) -> dict[str, Link]:
     if not keys:
         return {}
-    rows = session.exec(select(IdentityLinkRow).where(col(IdentityLinkRow.person_key).in_(sorted(keys)))).all()
-    return {r.person_key: r for r in rows}
-
-
-def _erase(
-    session: Session, event: EngagementEvent, topics: Topics, metrics: IdentityMetrics, now: datetime
-) -> list[OutgoingRecord]:
-    key = event.person_key
-    order = ErasureOrder.model_validate(event.properties)
-    onward = session.exec(select(IdentityLinkRow.merged_into).where(IdentityLinkRow.person_key == key)).first()
-    merged = merged_into(session, key)
-    deleted = erase_keys(session, key, merged)
-    tombstone_scores(session, topics.scores, [key, *merged])
-    log_erasure(session, key=key, order=order, erased_at=now, deleted=deleted)
-    metrics.erased.inc()
-    log.info("person_erased", person_key=key, request_id=order.request_id, deleted=deleted)
-    request = ErasureRequest(
-        request_id=order.request_id, person_key=key, requested_at=order.requested_at, erased_at=now
-    )
-    outputs = [record(topics.erasure, key, request)]
-    if onward is not None and onward not in order.keys:  # merged away: its data lives there now
-        forward = order.model_copy(update={"keys": sorted({*order.keys, onward})})
-        outputs.append(record(topics.events, onward, erasure_event(onward, forward)))
-    return outputs
+    rows = session.connection().execute(_LOAD_LINKS, {"keys": sorted(keys)})
+    return {r.person_key: Link(r.merged_into, r.target_rank) for r in rows}
