@@ -15,14 +15,12 @@ import functools
 import os
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from databases import bench_database  # noqa: E402 - bench/ is on sys.path when run as a script
 from prometheus_client import CollectorRegistry
 from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
-from sqlalchemy import create_engine, text
 
 from peerscore.consumer import Message
 from peerscore.db import create_tables, make_engine
@@ -68,25 +66,6 @@ def timed(spent: list[float], method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@contextmanager
-def database(tmp: str) -> Iterator[str]:
-    """A SQLite file, or a throw-away schema in ``BENCH_DATABASE_URL`` (PostgreSQL), dropped afterwards."""
-    server = os.environ.get("BENCH_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp}/identity.db"
-        return
-    schema = f"bench_identity_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{server}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> None:
     count = int(os.environ.get("BENCH_IDENTITY_EVENTS", "20000"))
     calls = JourneyGenerator(seed=7).calls(max(50, count // 12), end=utcnow())
@@ -95,7 +74,7 @@ def main() -> None:
     for name in ("divert", "record", "finish", "prune"):  # apply() is the fold itself: not counted
         setattr(IdentityBatch, name, timed(spent, getattr(IdentityBatch, name)))
     IdentityBatch.begin = classmethod(timed(spent, IdentityBatch.begin.__func__))  # type: ignore[method-assign]
-    with tempfile.TemporaryDirectory() as tmp, database(tmp) as url:
+    with tempfile.TemporaryDirectory() as tmp, bench_database(tmp, "identity") as url:
         engine = make_engine(url)
         create_tables(engine, SCORING_TABLES)
         topics = Topics(prefix="bench-identity", event_partitions=1)

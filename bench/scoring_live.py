@@ -19,15 +19,13 @@ import platform
 import statistics
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from databases import bench_database  # noqa: E402 - bench/ is on sys.path when run as a script
 from prometheus_client import CollectorRegistry
 from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
-from sqlalchemy import create_engine, text
 
 from peerscore.consumer import Message
 from peerscore.db import create_tables, make_engine
@@ -95,25 +93,6 @@ def rounds(stream: Sequence[tuple[str, bytes]]) -> dict[int, int]:
     return result
 
 
-@contextmanager
-def database(tmp: str, name: str) -> Iterator[str]:
-    """A SQLite file, or a throw-away schema in ``BENCH_DATABASE_URL`` (PostgreSQL), dropped afterwards."""
-    server = os.environ.get("BENCH_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp}/{name}.db"
-        return
-    schema = f"bench_live_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{server}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def run_size(
     url: str, stream: Sequence[tuple[str, bytes]], size: int, round_of: dict[int, int]
 ) -> tuple[list[float], float]:
@@ -164,7 +143,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(repeats):  # sizes interleaved: the machine's speed drifts
             for size in SIZES:
-                with database(tmp, f"live-{size}-{repeat}") as url:
+                with bench_database(tmp, f"live-{size}-{repeat}") as url:
                     measured, cpu = run_size(url, stream, size, round_of)
                 times[size].extend(measured)
                 per_event[size].append(sum(measured) / (len(measured) * size))
