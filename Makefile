@@ -46,6 +46,7 @@ fmt: setup ## Format and autofix
 
 bench: setup ## Measure throughput on the embedded broker (prints a table, writes var/bench/*.json)
 	@$(UV) run --frozen python bench/scoring.py
+	@$(UV) run --frozen python bench/scoring_live.py
 	@$(UV) run --frozen python bench/crm.py
 	@$(UV) run --frozen python bench/backtest.py
 	@$(UV) run --frozen python bench/model.py
