@@ -172,19 +172,21 @@ class JourneyGenerator:
                     calls += self._journey(self._person(n, account, role), steps, start, span_days=3)
                     n += 1
                 continue
-            roll = self._rng.random()
-            if roll < 0.15:
-                person = self._person(n, None, ("Student", "entry", "education"))
-                steps = NOISE_STEPS
-            else:
-                role = self._rng.choice(BUYER_ROLES + OTHER_ROLES)
-                person = self._person(n, account, role)
-                steps = WARM_STEPS if roll < 0.45 else COLD_STEPS
+            person, steps = self._bystander(n, account)
             start = end - timedelta(days=self._rng.uniform(1, days))
             calls += self._journey(person, steps, start, span_days=10)
             n += 1
         calls.sort(key=lambda c: (c["timestamp"], c["messageId"]))
         return calls
+
+    def _bystander(self, n: int, account: Account) -> tuple[Person, list[tuple[str, dict[str, Any]]]]:
+        """Someone not in a buying committee: a student (noise, 15 %) or one of ``account``'s people browsing warm
+        (30 %) or cold (55 %). One random draw for the kind, then the role: replays of a seed stay identical."""
+        roll = self._rng.random()
+        if roll < 0.15:
+            return self._person(n, None, ("Student", "entry", "education")), NOISE_STEPS
+        person = self._person(n, account, self._rng.choice(BUYER_ROLES + OTHER_ROLES))
+        return person, WARM_STEPS if roll < 0.45 else COLD_STEPS
 
     def _journey(
         self, person: Person, steps: list[tuple[str, dict[str, Any]]], start: datetime, span_days: float
@@ -330,15 +332,9 @@ class IntentHistoryGenerator(JourneyGenerator):
                     intent[person.user_id] = _sigmoid(z)
                     outcomes += self._outcomes(person, _sigmoid(z), DEMO_STEP in steps, last, end)
                 continue
-            roll = self._rng.random()
-            if roll < 0.15:
-                person = self._person(n, None, ("Student", "entry", "education"))
-                steps = NOISE_STEPS
-            else:
-                person = self._person(n, account, self._rng.choice(BUYER_ROLES + OTHER_ROLES))
-                steps = WARM_STEPS if roll < 0.45 else COLD_STEPS
-                if self._rng.random() < TIRE_KICKER_DEMO:
-                    steps = [*steps, PRICING_STEP, DEMO_STEP]
+            person, steps = self._bystander(n, account)
+            if steps is not NOISE_STEPS and self._rng.random() < TIRE_KICKER_DEMO:
+                steps = [*steps, PRICING_STEP, DEMO_STEP]
             n += 1
             z = -5.5 + 0.6 * fit + self._rng.gauss(0, 0.8)
             calls += self._journey(person, steps, start, span_days=10)
