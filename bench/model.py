@@ -84,7 +84,7 @@ def online_cost(
                 training_until=None,
             )
             assert row.version is not None
-            model_registry.promote(session, row.version)
+            model_registry.promote(session, row.version, force=True)  # measures cost, not selection
         ruleset = load_default_ruleset()
         predictor = BatchPredictor(check_interval_s=2.0)
         topics = Topics(prefix="bench")
