@@ -19,7 +19,7 @@ from peerscore.scoring.domain.ruleset import Ruleset
 from . import model_registry
 from .dataset import DatasetConfig
 from .drift import default_since, drift_report
-from .pipeline import register_run, train_from_database
+from .pipeline import TrainRun, register_run, train_from_database
 from .selection import verdict
 from .settings import PredictiveSettings
 from .training import TrainConfig
@@ -65,11 +65,18 @@ def run_train(
     if run is None:
         console.print("[red]No event history stored yet: nothing to train on.[/red]")
         return 1
-    card = run.result.card
     if run.result.fallback_reason is not None:
         console.print(f"[yellow]Rules only: no model trained ({run.result.fallback_reason}).[/yellow]")
         console.print(f"Card: {run.card_path}")
         return 2
+    return finish_run(engine, run, promote, console, force=force)
+
+
+def finish_run(
+    engine: Engine, run: TrainRun, promote: model_registry.Role | None, console: Console, *, force: bool
+) -> int:
+    """Register a trained run, try the promotion, rewrite the card with its version and print the comparison."""
+    card = run.result.card
     refused: model_registry.RulesNotBeaten | None = None
     try:
         register_run(engine, run, promote, force=force)
@@ -86,6 +93,8 @@ def run_train(
         console.print("Promote it anyway with --force (recorded in the promotion's note).")
         return 4
     role = f", promoted to {promote}" if promote else f" (not promoted: POST /v1/models/{run.version}/promote)"
+    if promote == "champion" and not verdict(card).beats_rules:
+        role += " [yellow](forced past the rules check)[/yellow]"
     console.print(f"Registered model version {run.version}{role}. Card: {run.card_path}")
     return 0
 
@@ -131,4 +140,4 @@ def run_drift(engine: Engine, ruleset: Ruleset, settings: PredictiveSettings, co
     return 3 if report["alerts"] else 0
 
 
-__all__ = ["run_drift", "run_train"]
+__all__ = ["finish_run", "run_drift", "run_train"]
