@@ -7,7 +7,7 @@ prediction costs the scoring worker. Prints a table and writes var/bench/model.j
 
 Quality: the generator's outcomes follow a latent buying intent (see ``IntentHistoryGenerator``); the training
 set is replayed point-in-time with the production fold, split by time, and the newest period is held out. Both
-the calibrated model and the rules total are ranked on exactly those rows.
+the calibrated model, the rules total and a logistic-regression baseline are ranked on exactly those rows.
 
 Cost: the real ScoringHandler (SQLite, in-memory publisher) applies the newest events in batches with a champion
 promoted; the predictor's time per batch (features + one predict call + recording + reasons) is reported as a
@@ -84,7 +84,7 @@ def online_cost(
                 training_until=None,
             )
             assert row.version is not None
-            model_registry.promote(session, row.version)
+            model_registry.promote(session, row.version, force=True)  # measures cost, not selection
         ruleset = load_default_ruleset()
         predictor = BatchPredictor(check_interval_s=2.0)
         topics = Topics(prefix="bench")
@@ -165,6 +165,12 @@ def main() -> None:
         "rules_pr_auc": round(test["rules"]["pr_auc"], 4),
         "model_top_decile_lift": round(test["model"]["top_decile_lift"], 3),
         "rules_top_decile_lift": round(test["rules"]["top_decile_lift"], 3),
+        "baseline_roc_auc": round(test["baseline"]["roc_auc"], 4),
+        "baseline_pr_auc": round(test["baseline"]["pr_auc"], 4),
+        "baseline_top_decile_lift": round(test["baseline"]["top_decile_lift"], 3),
+        "model_brier": round(test["model"]["brier"], 4),
+        "baseline_brier": round(test["baseline"]["brier"], 4),
+        "promotion_verdict": result.card["selection"]["beats_rules"],
         "model_beats_rules": bool(
             test["model"]["roc_auc"] > test["rules"]["roc_auc"]
             and test["model"]["top_decile_lift"] > test["rules"]["top_decile_lift"]

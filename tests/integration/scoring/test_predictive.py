@@ -62,7 +62,7 @@ def test_promotion_and_rollback_reach_the_running_worker(
     create_tables(engine, SCORING_TABLES)
     v1, v2 = _register(engine, 7, 15), _register(engine, 8, 4)
     with Session(engine) as session, session.begin():
-        model_registry.promote(session, v1)
+        model_registry.promote(session, v1, force=True)  # v1 loses to the rules on its small test period
     events = sorted(generated()[0], key=lambda e: e.occurred_at)[-360:]
     rules = ruleset()
     predictor = BatchPredictor(check_interval_s=0.0)
@@ -101,7 +101,7 @@ def test_promotion_and_rollback_reach_the_running_worker(
         assert all(x.conversion_probability is not None for x in first)
 
         with Session(engine) as session, session.begin():
-            model_registry.promote(session, v2)  # while the worker runs: picked up on its next batch
+            model_registry.promote(session, v2, force=True)  # while the worker runs: picked up on its next batch
         send(1)
         reader.wait_for(scored(1))
         assert versions(1) == {v2}

@@ -152,6 +152,7 @@ def test_the_model_page_shows_the_champion_card_or_says_rules_only(console: Cons
     page = console.client.get("/console/model").text
     assert "Champion: model 1" in page and "0.810" in page and "engagement_&lt;7d&gt;" in page
     assert page.count('role="img"') == 2, "lift and calibration are drawn"
+    assert "baseline (logistic)" in page and "0.810 beats the rules&#x27; 0.700 (by +0.110)" in page
 
 
 LIFT = [{"decile": d, "lift": 2.0 / d, "conversion_rate": 0.1} for d in range(1, 4)]

@@ -48,7 +48,9 @@ def test_registry_over_http(client: TestClient, engine: Engine) -> None:  # noqa
     v1, v2 = register_result(engine, trained(7, 15)), register_result(engine, trained(8, 4))
     assert client.post("/v1/models/rollback", headers=AUTH).status_code == 409  # no champion yet
     assert client.post("/v1/models/99/promote", headers=AUTH).status_code == 404
-    assert client.post(f"/v1/models/{v1}/promote", headers=AUTH).json() == {"champion": v1, "challenger": None}
+    # v1 loses to the rules on its small held-out period (0.837 vs 0.854): champion only when forced
+    forced = client.post(f"/v1/models/{v1}/promote?force=true", headers=AUTH).json()
+    assert forced == {"champion": v1, "challenger": None}
     body = {"role": "challenger"}
     assert client.post(f"/v1/models/{v2}/promote", headers=AUTH, json=body).json() == {"champion": v1, "challenger": v2}
     listed = {m["version"]: m for m in client.get("/v1/models", headers=AUTH).json()}
@@ -66,7 +68,7 @@ def test_registry_over_http(client: TestClient, engine: Engine) -> None:  # noqa
 def test_drift_report_of_the_champion(client: TestClient, engine: Engine) -> None:  # noqa: F811
     assert client.get("/v1/models/drift", headers=AUTH).status_code == 404  # rules only
     version = register_result(engine, _with_baseline(7))  # type: ignore[arg-type]
-    client.post(f"/v1/models/{version}/promote", headers=AUTH)
+    client.post(f"/v1/models/{version}/promote", headers=AUTH, json={"force": True})
     Worker(engine, ruleset(), BatchPredictor(check_interval_s=0)).batch(300)
     report = client.get("/v1/models/drift?days=1", headers=AUTH).json()
     assert report["model_version"] == version and report["recent_rows"] > 0

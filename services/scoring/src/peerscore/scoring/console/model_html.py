@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from peerscore.scoring.predictive.model_registry import ModelVersionRow, Roles
+from peerscore.scoring.predictive.selection import verdict
 
 from .charts import Series, grouped_bars, lines
 from .html import esc, notice, table, when
 
-METRICS = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("top_decile_lift", "Top-decile lift"))
+METRICS = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("top_decile_lift", "Top-decile lift"), ("brier", "Brier"))
 
 
 def _fmt(value: object) -> str:
@@ -48,12 +49,14 @@ def model_card(row: ModelVersionRow, role: str) -> str:
     if card.get("status") not in (None, "trained"):
         return head + notice(f"Not trained: {card.get('reason', 'no reason given')}", "warn") + "</section>"
     test = _mapping(card.get("test"))
-    model, rules = _mapping(test.get("model")), _mapping(test.get("rules"))
+    model, rules, base = _mapping(test.get("model")), _mapping(test.get("rules")), _mapping(test.get("baseline"))
     metrics = table(
-        ["metric", "model", "rules only"],
-        [[esc(label), _fmt(model.get(key)), _fmt(rules.get(key))] for key, label in METRICS],
+        ["metric", "model", "rules only", "baseline (logistic)"],
+        [[esc(label), _fmt(model.get(key)), _fmt(rules.get(key)), _fmt(base.get(key))] for key, label in METRICS],
         caption="Held-out test period",
     )
+    check = verdict(card)
+    metrics += notice(f"The model {check.reason()}.", "info" if check.beats_rules else "warn")
     model_lift, rules_lift = _dicts(model.get("lift_by_decile")), _dicts(rules.get("lift_by_decile"))
     lift = grouped_bars(
         "Lift by decile (highest scores first)",

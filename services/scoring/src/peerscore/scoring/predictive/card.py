@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .evaluation import roc_points
+from .selection import verdict
 
 
 def write_card(card: dict[str, Any], out: Path, labels: np.ndarray | None = None, **scores: np.ndarray) -> Path:
@@ -35,11 +36,12 @@ def markdown(card: dict[str, Any]) -> str:
         lines += ["", f"**No model trained — scoring stays rules-only.** {card.get('reason', '')}", ""]
         return "\n".join(lines)
     test = card["test"]
-    model, rules = test["model"], test["rules"]
+    model, rules, base = test["model"], test["rules"], test.get("baseline", {})
     lines += ["", f"Held-out test period: {card['splits']['test']['since']} → {card['splits']['test']['until']}", ""]
-    lines += ["| metric | model | rules only |", "|---|---|---|"]
-    for key in ("roc_auc", "pr_auc", "top_decile_lift"):
-        lines.append(f"| {key} | {_fmt(model[key])} | {_fmt(rules[key])} |")
+    lines += ["| metric | model | rules only | baseline (logistic) |", "|---|---|---|---|"]
+    for key in ("roc_auc", "pr_auc", "top_decile_lift", "brier"):
+        lines.append(f"| {key} | {_fmt(model.get(key))} | {_fmt(rules.get(key))} | {_fmt(base.get(key))} |")
+    lines += ["", f"Promotion: the model {verdict(card).reason()}."]
     lines += ["", "## Lift by decile (test)", "", "| decile | model rate | model lift | rules rate | rules lift |"]
     lines.append("|---|---|---|---|---|")
     for m, r in zip(model["lift_by_decile"], rules["lift_by_decile"], strict=False):
@@ -87,8 +89,9 @@ def _plots(card: dict[str, Any], out: Path, labels: np.ndarray, scores: dict[str
     paths["calibration"] = _save(fig, out / "calibration.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    width = 0.4
-    for offset, name in zip((-width / 2, width / 2), scores, strict=False):
+    width = 0.8 / len(scores)
+    for i, name in enumerate(scores):
+        offset = (i - (len(scores) - 1) / 2) * width
         deciles = card["test"].get(name, {}).get("lift_by_decile", [])
         ax.bar([d["decile"] + offset for d in deciles], [d["lift"] for d in deciles], width=width, label=name)
     ax.axhline(1.0, color="grey", linestyle=":")

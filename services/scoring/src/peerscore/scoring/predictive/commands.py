@@ -19,7 +19,8 @@ from peerscore.scoring.domain.ruleset import Ruleset
 from . import model_registry
 from .dataset import DatasetConfig
 from .drift import default_since, drift_report
-from .pipeline import register_run, train_from_database
+from .pipeline import TrainRun, register_run, train_from_database
+from .selection import verdict
 from .settings import PredictiveSettings
 from .training import TrainConfig
 
@@ -33,8 +34,10 @@ def run_train(
     out: Path,
     promote: model_registry.Role | None,
     iterations: int,
+    force: bool = False,
 ) -> int:
-    """Train, write the card, register (and promote). Exit code: 0 trained, 2 rules fallback, 1 no history."""
+    """Train, write the card, register (and promote). Exit code: 0 trained, 2 rules fallback, 1 no history,
+    4 registered but the champion promotion was refused (the model does not beat the rules; ``force`` overrides)."""
     dataset = DatasetConfig(horizon_days=settings.horizon_days, snapshot_every_days=settings.snapshot_every_days)
     config = TrainConfig(
         min_positives=settings.min_positives,
@@ -62,32 +65,51 @@ def run_train(
     if run is None:
         console.print("[red]No event history stored yet: nothing to train on.[/red]")
         return 1
-    card = run.result.card
     if run.result.fallback_reason is not None:
         console.print(f"[yellow]Rules only: no model trained ({run.result.fallback_reason}).[/yellow]")
         console.print(f"Card: {run.card_path}")
         return 2
-    version = register_run(engine, run, promote)
-    card["version"] = version
+    return finish_run(engine, run, promote, console, force=force)
+
+
+def finish_run(
+    engine: Engine, run: TrainRun, promote: model_registry.Role | None, console: Console, *, force: bool
+) -> int:
+    """Register a trained run, try the promotion, rewrite the card with its version and print the comparison."""
+    card = run.result.card
+    refused: model_registry.RulesNotBeaten | None = None
+    try:
+        register_run(engine, run, promote, force=force)
+    except model_registry.RulesNotBeaten as exc:
+        refused = exc
+    card["version"] = run.version
     if run.card_path is not None:
         from .card import write_card
 
         write_card(card, run.card_path.parent)
     _print_card(console, card)
-    role = f", promoted to {promote}" if promote else " (not promoted: POST /v1/models/{version}/promote)"
-    console.print(f"Registered model version {version}{role}. Card: {run.card_path}")
+    if refused is not None:
+        console.print(f"[red]Registered model version {run.version}, not promoted: {refused}.[/red]")
+        console.print("Promote it anyway with --force (recorded in the promotion's note).")
+        return 4
+    role = f", promoted to {promote}" if promote else f" (not promoted: POST /v1/models/{run.version}/promote)"
+    if promote == "champion" and not verdict(card).beats_rules:
+        role += " [yellow](forced past the rules check)[/yellow]"
+    console.print(f"Registered model version {run.version}{role}. Card: {run.card_path}")
     return 0
 
 
 def _print_card(console: Console, card: dict[str, Any]) -> None:
     table = Table(title=f"Held-out test period ({card['splits']['test']['rows']} leads)")
     table.add_column("metric")
-    table.add_column("model", justify="right")
-    table.add_column("rules only", justify="right")
-    for key in ("roc_auc", "pr_auc", "top_decile_lift"):
-        m, r = card["test"]["model"][key], card["test"]["rules"][key]
-        table.add_row(key, f"{m:.3f}" if m is not None else "–", f"{r:.3f}" if r is not None else "–")
+    sides = [("model", "model"), ("rules", "rules only"), ("baseline", "baseline (logistic)")]
+    for _, title in sides:
+        table.add_column(title, justify="right")
+    for key in ("roc_auc", "pr_auc", "top_decile_lift", "brier"):
+        values = [card["test"].get(side, {}).get(key) for side, _ in sides]
+        table.add_row(key, *(f"{v:.3f}" if v is not None else "–" for v in values))
     console.print(table)
+    console.print(f"Promotion check: the model {verdict(card).reason()}.")
 
 
 def run_drift(engine: Engine, ruleset: Ruleset, settings: PredictiveSettings, console: Console, days: float) -> int:
@@ -118,4 +140,4 @@ def run_drift(engine: Engine, ruleset: Ruleset, settings: PredictiveSettings, co
     return 3 if report["alerts"] else 0
 
 
-__all__ = ["run_drift", "run_train"]
+__all__ = ["finish_run", "run_drift", "run_train"]

@@ -1,4 +1,5 @@
-"""Evaluation numbers for the model card, computed the same way for the model and the rules-only score."""
+"""Evaluation numbers for the model card, computed the same way for the model, the baseline and the rules-only
+score (Brier only for the two that output probabilities: the rule total is a ranking, not a probability)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
 
 def pr_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     return float(average_precision_score(labels, scores)) if 0 < labels.sum() < len(labels) else None
+
+
+def brier(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
+    """Mean squared error of the probabilities (lower is better); None on no rows."""
+    return float(np.mean((probabilities - labels) ** 2)) if len(labels) else None
 
 
 def lift_by_decile(labels: np.ndarray, scores: np.ndarray) -> list[dict[str, float]]:
@@ -60,13 +66,15 @@ def calibration_bins(labels: np.ndarray, probabilities: np.ndarray, bins: int = 
     return out
 
 
-def summary(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+def summary(labels: np.ndarray, scores: np.ndarray, *, probabilities: bool = False) -> dict[str, Any]:
+    """The held-out metrics of one ranking; ``probabilities`` says ``scores`` are P(converted), so Brier applies."""
     return {
         "rows": int(len(labels)),
         "positives": int(labels.sum()),
         "roc_auc": roc_auc(labels, scores),
         "pr_auc": pr_auc(labels, scores),
         "top_decile_lift": top_decile_lift(labels, scores),
+        "brier": brier(labels, scores) if probabilities else None,
         "lift_by_decile": lift_by_decile(labels, scores),
     }
 

@@ -5,6 +5,10 @@ metrics/card and a sha256 over model text + calibrator. Roles change only by app
 (who is champion or challenger, since when), so the history of promotions is the audit trail and rollback is
 "make the previous champion champion again". Workers poll the newest promotion id — one tiny query per check —
 to hot-load a change without a restart.
+
+Becoming champion is gated (``selection``): a model whose card does not show it beating the rules on the
+held-out period is refused unless forced. A refusal is logged (nothing changes, so nothing is appended); a
+forced promotion is appended with the numbers in its note and logged.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import structlog
 from sqlalchemy import JSON, Column, Text, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from peerscore.db import UtcDateTime
 from peerscore.events import utcnow
+
+from .selection import Verdict, verdict
+
+log = structlog.get_logger(__name__)
 
 Role = Literal["champion", "challenger"]
 
@@ -74,6 +83,15 @@ class UnknownModelVersion(LookupError):
     """A promotion names a version that was never registered."""
 
 
+class RulesNotBeaten(ValueError):
+    """A champion promotion refused: the model does not beat the rules on its held-out period (not forced)."""
+
+    def __init__(self, version: int, check: Verdict) -> None:
+        super().__init__(f"model version {version} was not promoted to champion: {check.reason()}; force to override")
+        self.version = version
+        self.verdict = check
+
+
 class NothingToRollBack(ValueError):
     """A rollback with no earlier champion to return to."""
 
@@ -97,7 +115,9 @@ def register(
     """Store a new version (no role yet) and return it with its number."""
     test = card.get("test", {})
     metrics = {
-        side: {k: v for k, v in test.get(side, {}).items() if k != "lift_by_decile"} for side in ("model", "rules")
+        side: {k: v for k, v in test.get(side, {}).items() if k != "lift_by_decile"}
+        for side in ("model", "rules", "baseline")
+        if side in test or side != "baseline"
     }
     row = ModelVersionRow(
         sha256=artifact_hash(model_text, calibrator),
@@ -151,12 +171,31 @@ def current_roles(session: Session) -> Roles:
     return Roles(champion=champion, challenger=challenger, marker=marker)
 
 
-def promote(session: Session, version: int, role: Role = "champion", note: str | None = None) -> Roles:
-    if get_version(session, version) is None:
+def promote(
+    session: Session, version: int, role: Role = "champion", note: str | None = None, *, force: bool = False
+) -> Roles:
+    """Give ``version`` a role. Champion needs a card showing the model beats the rules on held-out ROC-AUC
+    (:class:`RulesNotBeaten` otherwise) unless ``force``; a challenger only scores in shadow, so it is not gated
+    — shadowing is how a doubtful model gathers live evidence."""
+    row = get_version(session, version)
+    if row is None:
         raise UnknownModelVersion(f"model version {version} does not exist")
+    if role == "champion":
+        note = _gate(version, verdict(row.card), note, force)
     session.add(ModelPromotionRow(role=role, version=version, promoted_at=utcnow(), note=note))
     session.flush()
     return current_roles(session)
+
+
+def _gate(version: int, check: Verdict, note: str | None, force: bool) -> str | None:
+    """Raise on a refused champion promotion; return the note to store (the numbers, when forced)."""
+    if check.beats_rules:
+        return note
+    if not force:
+        log.warning("model_promotion_refused", version=version, **check.as_dict())
+        raise RulesNotBeaten(version, check)
+    log.warning("model_promotion_forced", version=version, **check.as_dict())
+    return f"{note or 'promoted'}; forced: {check.reason()}"[:256]
 
 
 def clear_challenger(session: Session) -> Roles:

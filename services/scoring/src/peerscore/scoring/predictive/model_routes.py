@@ -39,6 +39,8 @@ class RolesOut(BaseModel):
 
 class PromoteIn(BaseModel):
     role: Literal["champion", "challenger"] = "champion"
+    force: bool = False
+    """Make it champion even though it does not beat the rules on its held-out period (recorded in the note)."""
 
 
 def _summary(row: model_registry.ModelVersionRow, roles: model_registry.Roles) -> ModelSummary:
@@ -106,13 +108,26 @@ def card(version: VersionPath, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/{version}/promote", response_model=RolesOut, dependencies=[AdminAccess])
-def promote(version: VersionPath, engine: EngineDep, body: PromoteIn | None = None) -> RolesOut:
-    """Make ``version`` champion (acts) or challenger (scored in shadow); workers pick it up within seconds."""
+def promote(
+    version: VersionPath,
+    engine: EngineDep,
+    body: PromoteIn | None = None,
+    force: Annotated[bool, Query(description="Same as the body's force")] = False,
+) -> RolesOut:
+    """Make ``version`` champion (acts) or challenger (scored in shadow); workers pick it up within seconds.
+
+    A champion must beat the rules on held-out ROC-AUC: otherwise 409 with both numbers and the margin, unless
+    ``force`` (query or body), which is recorded in the promotion's note."""
+    wanted = body or PromoteIn()
+    forced = force or wanted.force
     with Session(engine) as session, session.begin():
         try:
-            return _roles_out(model_registry.promote(session, version, (body or PromoteIn()).role, note="api"))
+            roles = model_registry.promote(session, version, wanted.role, note="api", force=forced)
         except model_registry.UnknownModelVersion as exc:
             raise NotFound(str(exc)) from None
+        except model_registry.RulesNotBeaten as exc:
+            raise Conflict({"message": str(exc), "version": version, **exc.verdict.as_dict()}) from None
+        return _roles_out(roles)
 
 
 @router.post("/rollback", response_model=RolesOut, dependencies=[AdminAccess])

@@ -63,7 +63,11 @@ def fit(
     card_path = None
     if out is not None:
         test = time_split(data, config.fractions)["test"]
-        scores = {"model": result.test_probabilities, "rules": test.rules_score}
+        scores = {
+            "model": result.test_probabilities,
+            "rules": test.rules_score,
+            "baseline": result.baseline_probabilities,
+        }
         card_path = write_card(
             result.card,
             out,
@@ -73,8 +77,13 @@ def fit(
     return TrainRun(result=result, data=data, card_path=card_path)
 
 
-def register_run(engine: Engine, run: TrainRun, promote: model_registry.Role | None = None) -> int:
-    """Store a trained run in the registry (and promote it); returns the version."""
+def register_run(
+    engine: Engine, run: TrainRun, promote: model_registry.Role | None = None, *, force: bool = False
+) -> int:
+    """Store a trained run in the registry (and promote it); returns the version.
+
+    The version is committed before the promotion is tried, so a refused promotion
+    (:class:`~.model_registry.RulesNotBeaten`, raised with ``run.version`` set) keeps the registered model."""
     result = run.result
     assert result.model_text is not None, "rules fallback: nothing to register"
     window = result.card.get("training_window", {})
@@ -91,9 +100,10 @@ def register_run(engine: Engine, run: TrainRun, promote: model_registry.Role | N
         assert row.version is not None
         version = row.version
         row.card = {**result.card, "version": version, "sha256": row.sha256}
-        if promote is not None:
-            model_registry.promote(session, version, promote, note="peerscore train")
     run.version = version
+    if promote is not None:
+        with Session(engine) as session, session.begin():
+            model_registry.promote(session, version, promote, note="peerscore train", force=force)
     return version
 
 

@@ -2,7 +2,9 @@
 
 Rows are split by ``as_of`` (oldest first): *train* fits the trees, *valid* stops boosting when its log-loss
 stops improving, *calib* fits the calibrator, *test* — the most recent period, never seen before — is what the
-card reports, for the model and for the rules-only score on exactly the same rows. With fewer positive
+card reports, for the model, for the rules-only score and for a plain logistic-regression baseline (see
+``baseline``) on exactly the same rows; ``selection`` turns the model-vs-rules comparison into the promotion
+verdict. With fewer positive
 outcomes than ``min_positives`` nothing is trained: scoring stays rules-only, and the result says why.
 """
 
@@ -16,9 +18,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from . import evaluation
+from . import baseline, evaluation
 from .calibration import calibrate, fit_calibrator
 from .dataset import TrainingSet
+from .selection import verdict
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class TrainResult:
     feature_names: list[str] = field(default_factory=list)
     fallback_reason: str | None = None
     test_probabilities: np.ndarray | None = None
+    baseline_probabilities: np.ndarray | None = None
+    """The logistic-regression baseline's probabilities on the test rows (for the card's plots)."""
 
 
 Progress = Callable[[int, int], None]
@@ -120,6 +125,8 @@ def train_model(
         booster = lgb.Booster(model_str=model_text)
     calibrator = fit_calibrator(np.asarray(booster.predict(calib.features)), calib.labels)
     probabilities = calibrate(calibrator, np.asarray(booster.predict(test.features)))
+    before_test = data.take(np.arange(len(data) - len(test)))
+    baseline_p = baseline.fit_predict(before_test.features, before_test.labels, test.features, config.seed)
     importance = booster.feature_importance(importance_type="gain")
     ranked = sorted(zip(data.spec.names, importance.tolist(), strict=True), key=lambda x: -x[1])
     card = {
@@ -129,21 +136,30 @@ def train_model(
         "params": params,
         "best_iteration": best_iteration,
         "calibrator": calibrator["kind"],
+        "baseline": {"kind": baseline.NAME, "fitted_on": ["train", "valid", "calib"]},
         "features": list(data.spec.names),
-        "test": {
-            "model": evaluation.summary(test.labels, probabilities),
-            "rules": evaluation.summary(test.labels, test.rules_score),
-            "calibration_bins": evaluation.calibration_bins(test.labels, probabilities),
-        },
+        "test": _held_out(test, probabilities, baseline_p),
         "feature_importance": [{"feature": f, "gain": round(g, 3)} for f, g in ranked[:20] if g > 0],
     }
+    card["selection"] = verdict(card).as_dict()
     return TrainResult(
         card=card,
         model_text=model_text,
         calibrator=calibrator,
         feature_names=list(data.spec.names),
         test_probabilities=probabilities,
+        baseline_probabilities=baseline_p,
     )
+
+
+def _held_out(test: TrainingSet, probabilities: np.ndarray, baseline_p: np.ndarray) -> dict[str, Any]:
+    """The three rankings' metrics on the same test rows, and the model's calibration."""
+    return {
+        "model": evaluation.summary(test.labels, probabilities, probabilities=True),
+        "rules": evaluation.summary(test.labels, test.rules_score),
+        "baseline": evaluation.summary(test.labels, baseline_p, probabilities=True),
+        "calibration_bins": evaluation.calibration_bins(test.labels, probabilities),
+    }
 
 
 def _fit_local(
