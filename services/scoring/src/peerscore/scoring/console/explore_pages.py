@@ -35,7 +35,7 @@ def _leads_page(engine: Engine, web: Web, sess: Session, q: str, by: str) -> Res
 
 
 @router.get("/leads", response_class=HTMLResponse)
-def leads(engine: EngineDep, web: WebDep, sess: SignedIn, q: str = "", by: str = "email") -> Response:
+def leads(web: WebDep, sess: SignedIn, engine: EngineDep, q: str = "", by: str = "email") -> Response:
     page = _leads_page(engine, web, sess, q, by)
     if q:  # one release: links and bookmarks with ?q= keep working, marked deprecated
         deprecate_email_in_url(page, endpoint="GET /console/leads?q=", successor="/console/leads")
@@ -43,14 +43,14 @@ def leads(engine: EngineDep, web: WebDep, sess: SignedIn, q: str = "", by: str =
 
 
 @router.post("/leads", response_class=HTMLResponse)
-async def leads_search(engine: EngineDep, web: WebDep, posted: Posted) -> Response:
+async def leads_search(web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     """The search form posts here, so the query (often an email) stays out of URLs and logs."""
     fields = posted.fields
     return _leads_page(engine, web, posted.session, fields.get("q", ""), fields.get("by", "email"))
 
 
 @router.get("/leads/{person_key}", response_class=HTMLResponse)
-async def lead(person_key: str, deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn) -> Response:
+async def lead(person_key: str, deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
     detail = await run_in_threadpool(lead_detail, engine, person_key, deps.live.current())
     if detail is None:
         raise NotFound("no such lead")
@@ -60,13 +60,13 @@ async def lead(person_key: str, deps: Console, engine: EngineDep, web: WebDep, s
 
 
 @router.get("/accounts", response_class=HTMLResponse)
-def accounts(engine: EngineDep, web: WebDep, sess: SignedIn, q: str = "") -> Response:
+def accounts(web: WebDep, sess: SignedIn, engine: EngineDep, q: str = "") -> Response:
     body = pages.accounts_list(account_keys(engine, q[:255]), q)
     return web.page(sess, "Accounts", body, active="accounts")
 
 
 @router.get("/accounts/{account_key}", response_class=HTMLResponse)
-def account(account_key: str, deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn) -> Response:
+def account(account_key: str, deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
     detail = account_detail(engine, account_key, deps.live.current())
     if detail is None:
         raise NotFound("no such account")
@@ -74,7 +74,7 @@ def account(account_key: str, deps: Console, engine: EngineDep, web: WebDep, ses
 
 
 @router.get("/model", response_class=HTMLResponse)
-def model(engine: EngineDep, web: WebDep, sess: SignedIn) -> Response:
+def model(web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
     with DbSession(engine) as session:
         versions, roles = model_registry.versions(session), model_registry.current_roles(session)
     return web.page(sess, "Predictive model", model_body(versions, roles), active="model")

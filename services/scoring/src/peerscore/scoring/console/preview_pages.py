@@ -51,7 +51,7 @@ def _stored_yaml(engine: Engine, version: str) -> str:
 
 
 @router.get("/preview", response_class=HTMLResponse)
-def start_page(deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn, version: str = "") -> Response:
+def start_page(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep, version: str = "") -> Response:
     stored = _versions(deps, engine)
     live = deps.live.current().version
     chosen = version or next((v.version for v in stored if v.status == "draft"), live)
@@ -61,7 +61,7 @@ def start_page(deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn, ve
 
 
 @router.post("/preview", response_class=HTMLResponse)
-async def start(deps: Console, engine: EngineDep, web: WebDep, posted: Posted) -> Response:
+async def start(deps: Console, web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     sess, version = posted.session, posted.fields.get("version", "")
     try:
         candidate = parse_ruleset(await run_in_threadpool(_stored_yaml, engine, version))

@@ -23,7 +23,7 @@ BACK = f'<p><a href="{url("/rules")}">Back</a></p>'
 
 
 @router.get("/rules/v/{version}/publish", response_class=HTMLResponse)
-def publish_confirm(version: str, deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn) -> Response:
+def publish_confirm(version: str, deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
     st = registry_state(deps, engine)
     if version not in {v.version for v in st.versions}:
         raise NotFound(f"no ruleset version {version}")
@@ -36,7 +36,7 @@ def publish_confirm(version: str, deps: Console, engine: EngineDep, web: WebDep,
 
 
 @router.post("/rules/v/{version}/publish", response_class=HTMLResponse)
-async def publish(version: str, deps: Console, engine: EngineDep, web: WebDep, posted: Posted) -> Response:
+async def publish(version: str, deps: Console, web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     sess = posted.session
     try:
         view = await run_in_threadpool(publish_with_baseline, deps, engine, version)
@@ -47,7 +47,7 @@ async def publish(version: str, deps: Console, engine: EngineDep, web: WebDep, p
 
 
 @router.get("/rules/rollback", response_class=HTMLResponse)
-def rollback_confirm(deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn) -> Response:
+def rollback_confirm(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
     st = registry_state(deps, engine)
     if len(st.stack) < 2:
         body = notice("There is no earlier published version to roll back to.", "warn")
@@ -58,7 +58,7 @@ def rollback_confirm(deps: Console, engine: EngineDep, web: WebDep, sess: Signed
 
 
 @router.post("/rules/rollback", response_class=HTMLResponse)
-async def rollback(deps: Console, engine: EngineDep, web: WebDep, posted: Posted) -> Response:
+async def rollback(deps: Console, web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     sess = posted.session
     try:
         view = await run_in_threadpool(deps.actions.rollback, engine)

@@ -26,7 +26,7 @@ NO_PROBLEMS = "No problems found. Save the draft to preview or publish it."
 
 
 @router.get("/rules", response_class=HTMLResponse)
-def overview(request: Request, deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn) -> Response:
+def overview(request: Request, deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
     st = registry_state(deps, engine)
     current = deps.live.current()
     body = rules_html.overview(
@@ -43,7 +43,7 @@ def overview(request: Request, deps: Console, engine: EngineDep, web: WebDep, se
 
 
 @router.get("/rules/v/{version}", response_class=HTMLResponse)
-def version_page(version: str, deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn) -> Response:
+def version_page(version: str, deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
     row = stored_version(engine, version)
     try:
         parse_ruleset(row.yaml)
@@ -56,7 +56,7 @@ def version_page(version: str, deps: Console, engine: EngineDep, web: WebDep, se
 
 
 @router.get("/rules/edit", response_class=HTMLResponse)
-def edit_form(deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn, base: str = "") -> Response:
+def edit_form(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep, base: str = "") -> Response:
     text, label = base_text(deps, engine, base)
     form = form_from_yaml(text, base)
     body = editor_html.form_editor(form, place_problems(form, []), groups_of(text), sess.csrf, base_label=label)
@@ -64,7 +64,7 @@ def edit_form(deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn, bas
 
 
 @router.post("/rules/edit", response_class=HTMLResponse)
-async def edit_submit(deps: Console, engine: EngineDep, web: WebDep, posted: Posted) -> Response:
+async def edit_submit(deps: Console, web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     sess = posted.session
     form = form_from_post(posted.fields, posted.checked)
     text, label = await run_in_threadpool(base_text, deps, engine, form.base)
@@ -90,13 +90,13 @@ async def edit_submit(deps: Console, engine: EngineDep, web: WebDep, posted: Pos
 
 
 @router.get("/rules/yaml", response_class=HTMLResponse)
-def yaml_form(deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn, base: str = "") -> Response:
+def yaml_form(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep, base: str = "") -> Response:
     text, _ = base_text(deps, engine, base)
     return web.page(sess, "Edit YAML", editor_html.yaml_editor(text, base, [], sess.csrf), active="rules")
 
 
 @router.post("/rules/yaml", response_class=HTMLResponse)
-async def yaml_submit(deps: Console, engine: EngineDep, web: WebDep, posted: Posted) -> Response:
+async def yaml_submit(deps: Console, web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     sess = posted.session
     text = posted.fields.get("yaml", "").replace("\r\n", "\n")
     problems: list[RulesetProblem] = []
@@ -120,7 +120,7 @@ async def yaml_submit(deps: Console, engine: EngineDep, web: WebDep, posted: Pos
 
 
 @router.get("/rules/diff", response_class=HTMLResponse)
-def diff(deps: Console, engine: EngineDep, web: WebDep, sess: SignedIn, a: str = "", b: str = "") -> Response:
+def diff(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep, a: str = "", b: str = "") -> Response:
     st = registry_state(deps, engine)
     if not st.versions:
         return web.page(sess, "Compare versions", notice("No stored versions yet."), active="rules")

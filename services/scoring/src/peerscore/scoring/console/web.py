@@ -5,7 +5,8 @@ Routes are named module-level functions; they receive these through the ``Annota
 (``Console``, ``WebDep``, ``SignedIn``, ``Posted``). :func:`console_router` binds one :class:`ConsoleDeps` to
 the requests it serves, so an app (or a test) decides what the console works on without any global. The
 database is not among them: pages take the app's engine (``app.state.engine``, opened by the lifespan) through
-:data:`peerscore.scoring.deps.EngineDep`."""
+:data:`peerscore.scoring.deps.EngineDep`, listed after ``SignedIn``/``Posted`` so that a refused request is
+answered (401, 403, the sign-in redirect) before anything asks for the database."""
 
 from __future__ import annotations
 
