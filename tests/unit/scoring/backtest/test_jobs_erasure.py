@@ -40,7 +40,7 @@ def _log_erasure(engine: Engine, person_key: str, erased_at_offset: timedelta) -
 
 def test_people_erased_after_the_job_started_leave_its_report(engine: Engine) -> None:
     write_history(engine, journey_events(people=80))
-    jobs = BacktestJobs(engine, lambda: LIVE, workers=1)
+    jobs = BacktestJobs(lambda: engine, lambda: LIVE, workers=1)
     view = _finished(jobs, jobs.start(stricter(), Period()).id)
     assert view.status == "done" and view.report is not None
     changes = view.report.changes

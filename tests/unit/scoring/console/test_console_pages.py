@@ -54,13 +54,10 @@ def console(tmp_path: Path) -> Iterator[Console]:
     create_tables(engine, SCORING_TABLES)
     live = LiveRuleset(name="default", topic="t.rules", fallback=load_default_ruleset)
     publisher = mock.create_autospec(KafkaPublisher, instance=True, spec_set=True)
-    rules_api = rulesets_router(
-        engine=engine, publisher=publisher, topic="t.rules", live=live, name="default", auth=lambda: None
-    )
+    rules_api = rulesets_router(publisher=publisher, topic="t.rules", live=live, name="default", auth=lambda: None)
     jobs = mock.create_autospec(BacktestJobs, instance=True, spec_set=True)
     jobs.start.return_value = jobs.get.return_value = jobs.cancel.return_value = RUNNING
     deps = ConsoleDeps(
-        engine=engine,
         live=live,
         ruleset_name="default",
         default_text=lambda: DEFAULT,
@@ -70,6 +67,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
         auth=ConsoleAuth(ConsoleSettings(), dev=True),
     )
     app = FastAPI()
+    app.state.engine = engine  # what the scoring app's lifespan does: pages read the engine from the app
     app.include_router(console_router(deps))
     with TestClient(app) as client:
         yield Console(client, jobs, publisher, live, engine)

@@ -27,7 +27,7 @@ def test_fallback_is_the_registry_live_version_then_the_default(tmp_path: Path) 
     settings = ScoringSettings(ruleset_name="test")
 
     def build() -> LiveRuleset:
-        return build_live_ruleset(engine=engine, kafka=KafkaSettings(), scoring=settings, default=default)
+        return build_live_ruleset(engine=lambda: engine, kafka=KafkaSettings(), scoring=settings, default=default)
 
     try:
         assert build().current() is default

@@ -1,9 +1,10 @@
 """What the scoring API's routes are given, as ``Annotated`` aliases, so each route is a plain module-level function.
 
-``create_app`` puts the engine on ``app.state.engine`` (the name crm-sync uses) and everything else a route reads
-on ``app.state.api`` (:class:`ApiContext`): the live ruleset, the bearer checks, the publisher for erasures, the
-backtest jobs. Nothing here is module-level state, so tests build as many apps as they like; a test app built
-by hand sets the same two attributes with :func:`bind`.
+``create_app`` puts everything a route reads on ``app.state.api`` (:class:`ApiContext`): the live ruleset, the
+bearer checks, the publisher for erasures, the backtest jobs. The engine is not there yet: the lifespan opens it
+and puts it on ``app.state.engine`` (the name crm-sync uses), so routes and console pages take it through
+:data:`EngineDep`/:data:`SessionDep` per request. Nothing here is module-level state, so tests build as many apps
+as they like; a test app built by hand sets the same two attributes with :func:`bind`.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ Context = Annotated[ApiContext, Depends(api_context)]
 
 
 def app_engine(request: Request) -> Engine:
-    engine = request.app.state.engine
-    assert isinstance(engine, Engine), "the app has no engine yet"
+    engine = getattr(request.app.state, "engine", None)
+    assert isinstance(engine, Engine), "the app has no engine: its lifespan opens it (deps.bind in a test app)"
     return engine
 
 

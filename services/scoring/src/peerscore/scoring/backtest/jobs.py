@@ -3,7 +3,8 @@
 Jobs live in this process's memory (a restart forgets them; re-running is cheap and deterministic) and only the
 most recent :data:`KEEP_JOBS` are kept, so the registry cannot grow without bound. A report lists changed leads
 by email: people erased after a job started (by any replica: the erasure log says so) are dropped from its report
-before it is shown again.
+before it is shown again. The jobs ask for the engine when they use it (``engine`` is a provider): the app
+builds them before its lifespan opens the engine.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class _Job:
 
 
 class BacktestJobs:
-    def __init__(self, engine: Engine, live: Callable[[], Ruleset], *, workers: int) -> None:
+    def __init__(self, engine: Callable[[], Engine], live: Callable[[], Ruleset], *, workers: int) -> None:
         self._engine = engine
         self._live = live
         self._workers = workers
@@ -96,7 +97,7 @@ class BacktestJobs:
 
         try:
             job.report = run_backtest(
-                self._engine, live, candidate, period, workers=self._workers, progress=progress, cancel=job.cancel
+                self._engine(), live, candidate, period, workers=self._workers, progress=progress, cancel=job.cancel
             )
             job.status = "done"
         except BacktestCancelled:
@@ -129,7 +130,7 @@ class BacktestJobs:
         if report is None or not report.changes:
             return
         keys = sorted({c.person_key for c in report.changes})
-        with Session(self._engine) as session:
+        with Session(self._engine()) as session:
             erased = set(
                 session.exec(
                     select(ErasureLogRow.person_key).where(

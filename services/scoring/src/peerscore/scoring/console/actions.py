@@ -4,6 +4,7 @@ share one lock, one commit-then-announce order and one error story (a failed ann
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy import Engine
 
 from peerscore.scoring.rulesets.ruleset_routes import RulesetsRouter
 from peerscore.scoring.rulesets.views import RulesetVersionView
@@ -17,8 +18,8 @@ class RulesetActions:
             raise LookupError("the console publishes through the router rulesets_router() built: got another one")
         self._publishing = rulesets_router.publishing
 
-    def publish(self, version: str) -> RulesetVersionView:
-        return self._publishing.publish(version)
+    def publish(self, engine: Engine, version: str) -> RulesetVersionView:
+        return self._publishing.publish(engine, version)
 
-    def rollback(self) -> RulesetVersionView:
-        return self._publishing.rollback()
+    def rollback(self, engine: Engine) -> RulesetVersionView:
+        return self._publishing.rollback(engine)

@@ -7,11 +7,13 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from peerscore.errors import NotFound
 from peerscore.events import utcnow
 from peerscore.scoring.backtest.period import Period, parse_moment
+from peerscore.scoring.deps import EngineDep
 from peerscore.scoring.domain.errors import RulesetError
 from peerscore.scoring.domain.ruleset import parse_ruleset
 from peerscore.scoring.rulesets import ruleset_registry
@@ -38,19 +40,19 @@ def period_from(fields: dict[str, str], now: datetime) -> tuple[Period, str]:
     return Period(since=parse_moment(preset, now)), PRESETS[preset].lower()
 
 
-def _versions(deps: ConsoleDeps) -> list[ruleset_registry.RulesetVersionRow]:
-    with Session(deps.engine) as session:
+def _versions(deps: ConsoleDeps, engine: Engine) -> list[ruleset_registry.RulesetVersionRow]:
+    with Session(engine) as session:
         return ruleset_registry.list_versions(session, name=deps.ruleset_name)
 
 
-def _stored_yaml(deps: ConsoleDeps, version: str) -> str:
-    with Session(deps.engine) as session:
+def _stored_yaml(engine: Engine, version: str) -> str:
+    with Session(engine) as session:
         return ruleset_registry.get_version(session, version).yaml
 
 
 @router.get("/preview", response_class=HTMLResponse)
-def start_page(deps: Console, web: WebDep, sess: SignedIn, version: str = "") -> Response:
-    stored = _versions(deps)
+def start_page(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep, version: str = "") -> Response:
+    stored = _versions(deps, engine)
     live = deps.live.current().version
     chosen = version or next((v.version for v in stored if v.status == "draft"), live)
     body = pages.start_form(stored, chosen, live, sess.csrf) + "<h2>Recent previews</h2>"
@@ -59,15 +61,17 @@ def start_page(deps: Console, web: WebDep, sess: SignedIn, version: str = "") ->
 
 
 @router.post("/preview", response_class=HTMLResponse)
-async def start(deps: Console, web: WebDep, posted: Posted) -> Response:
+async def start(deps: Console, web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     sess, version = posted.session, posted.fields.get("version", "")
     try:
-        candidate = parse_ruleset(await run_in_threadpool(_stored_yaml, deps, version))
+        candidate = parse_ruleset(await run_in_threadpool(_stored_yaml, engine, version))
         period, label = period_from(posted.fields, utcnow())
     except ruleset_registry.RulesetNotFound:
         raise NotFound(f"no ruleset version {version}") from None
     except (RulesetError, ValueError) as exc:
-        body = notice(f"Cannot preview: {exc}", "error") + pages.start_form(_versions(deps), version, None, sess.csrf)
+        body = notice(f"Cannot preview: {exc}", "error") + pages.start_form(
+            _versions(deps, engine), version, None, sess.csrf
+        )
         return web.page(sess, "Preview a ruleset on history", body, active="preview", status_code=422)
     job = deps.backtests.start(candidate, period)
     deps.previews.add(job.id, version, label)

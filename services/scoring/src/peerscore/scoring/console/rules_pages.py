@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from peerscore.errors import NotFound
+from peerscore.scoring.deps import EngineDep
 from peerscore.scoring.domain.errors import RulesetError, RulesetProblem
 from peerscore.scoring.domain.ruleset import parse_ruleset
 from peerscore.scoring.rulesets import ruleset_registry
@@ -25,8 +26,8 @@ NO_PROBLEMS = "No problems found. Save the draft to preview or publish it."
 
 
 @router.get("/rules", response_class=HTMLResponse)
-def overview(request: Request, deps: Console, web: WebDep, sess: SignedIn) -> Response:
-    st = registry_state(deps)
+def overview(request: Request, deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
+    st = registry_state(deps, engine)
     current = deps.live.current()
     body = rules_html.overview(
         name=deps.ruleset_name,
@@ -42,31 +43,31 @@ def overview(request: Request, deps: Console, web: WebDep, sess: SignedIn) -> Re
 
 
 @router.get("/rules/v/{version}", response_class=HTMLResponse)
-def version_page(version: str, deps: Console, web: WebDep, sess: SignedIn) -> Response:
-    row = stored_version(deps, version)
+def version_page(version: str, deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep) -> Response:
+    row = stored_version(engine, version)
     try:
         parse_ruleset(row.yaml)
         problems: list[str] = []
     except RulesetError as exc:
         problems = [str(p) for p in exc.errors]
-    live = registry_state(deps).live
+    live = registry_state(deps, engine).live
     body = rules_html.version_page(row, live.version if live else None, problems, sess.csrf)
     return web.page(sess, f"Version {version}", body, active="rules")
 
 
 @router.get("/rules/edit", response_class=HTMLResponse)
-def edit_form(deps: Console, web: WebDep, sess: SignedIn, base: str = "") -> Response:
-    text, label = base_text(deps, base)
+def edit_form(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep, base: str = "") -> Response:
+    text, label = base_text(deps, engine, base)
     form = form_from_yaml(text, base)
     body = editor_html.form_editor(form, place_problems(form, []), groups_of(text), sess.csrf, base_label=label)
     return web.page(sess, "Edit rules", body, active="rules")
 
 
 @router.post("/rules/edit", response_class=HTMLResponse)
-async def edit_submit(deps: Console, web: WebDep, posted: Posted) -> Response:
+async def edit_submit(deps: Console, web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     sess = posted.session
     form = form_from_post(posted.fields, posted.checked)
-    text, label = await run_in_threadpool(base_text, deps, form.base)
+    text, label = await run_in_threadpool(base_text, deps, engine, form.base)
     candidate, problems = yaml_from_form(form, text)
     try:
         parse_ruleset(candidate)
@@ -75,7 +76,7 @@ async def edit_submit(deps: Console, web: WebDep, posted: Posted) -> Response:
     placed = place_problems(form, problems)
     if not problems and posted.fields.get("action") == "save":
         try:
-            row, created, diff = await run_in_threadpool(save, deps, candidate)
+            row, created, diff = await run_in_threadpool(save, deps, engine, candidate)
         except RulesetError as exc:
             placed = place_problems(form, exc.errors)
         except ruleset_registry.RulesetRegistryError as exc:
@@ -89,13 +90,13 @@ async def edit_submit(deps: Console, web: WebDep, posted: Posted) -> Response:
 
 
 @router.get("/rules/yaml", response_class=HTMLResponse)
-def yaml_form(deps: Console, web: WebDep, sess: SignedIn, base: str = "") -> Response:
-    text, _ = base_text(deps, base)
+def yaml_form(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep, base: str = "") -> Response:
+    text, _ = base_text(deps, engine, base)
     return web.page(sess, "Edit YAML", editor_html.yaml_editor(text, base, [], sess.csrf), active="rules")
 
 
 @router.post("/rules/yaml", response_class=HTMLResponse)
-async def yaml_submit(deps: Console, web: WebDep, posted: Posted) -> Response:
+async def yaml_submit(deps: Console, web: WebDep, posted: Posted, engine: EngineDep) -> Response:
     sess = posted.session
     text = posted.fields.get("yaml", "").replace("\r\n", "\n")
     problems: list[RulesetProblem] = []
@@ -105,7 +106,7 @@ async def yaml_submit(deps: Console, web: WebDep, posted: Posted) -> Response:
         problems = list(exc.errors)
     if not problems and posted.fields.get("action") == "save":
         try:
-            row, created, diff = await run_in_threadpool(save, deps, text)
+            row, created, diff = await run_in_threadpool(save, deps, engine, text)
         except RulesetError as exc:
             problems = list(exc.errors)
         except ruleset_registry.RulesetRegistryError as exc:
@@ -119,8 +120,8 @@ async def yaml_submit(deps: Console, web: WebDep, posted: Posted) -> Response:
 
 
 @router.get("/rules/diff", response_class=HTMLResponse)
-def diff(deps: Console, web: WebDep, sess: SignedIn, a: str = "", b: str = "") -> Response:
-    st = registry_state(deps)
+def diff(deps: Console, web: WebDep, sess: SignedIn, engine: EngineDep, a: str = "", b: str = "") -> Response:
+    st = registry_state(deps, engine)
     if not st.versions:
         return web.page(sess, "Compare versions", notice("No stored versions yet."), active="rules")
     a = a or (st.live.version if st.live else st.versions[-1].version)

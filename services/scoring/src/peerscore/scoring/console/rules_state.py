@@ -2,12 +2,14 @@
 
 The pages show the registry's view (stored versions, the publication log and the stack of live versions it
 replays to); storing and publishing go through the same registry functions and publishing object as the API.
+Each step is given the app's engine by the page that calls it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from peerscore.errors import NotFound
@@ -33,8 +35,8 @@ class RegistryState:
     stack: list[str]
 
 
-def registry_state(deps: ConsoleDeps) -> RegistryState:
-    with Session(deps.engine) as session:
+def registry_state(deps: ConsoleDeps, engine: Engine) -> RegistryState:
+    with Session(engine) as session:
         versions = ruleset_registry.list_versions(session, name=deps.ruleset_name)
         pubs = list(
             session.exec(
@@ -48,30 +50,30 @@ def registry_state(deps: ConsoleDeps) -> RegistryState:
         return RegistryState(live, versions, pubs, stack)
 
 
-def stored_version(deps: ConsoleDeps, version: str) -> RulesetVersionRow:
-    with Session(deps.engine) as session:
+def stored_version(engine: Engine, version: str) -> RulesetVersionRow:
+    with Session(engine) as session:
         try:
             return ruleset_registry.get_version(session, version)
         except ruleset_registry.RulesetNotFound:
             raise NotFound(f"no ruleset version {version}") from None
 
 
-def base_text(deps: ConsoleDeps, base: str) -> tuple[str, str]:
+def base_text(deps: ConsoleDeps, engine: Engine, base: str) -> tuple[str, str]:
     """The YAML an edit starts from and its label: a stored version, else the live one, else the default."""
     if base:
-        row = stored_version(deps, base)
+        row = stored_version(engine, base)
         return row.yaml, f"version {row.version}"
-    with Session(deps.engine) as session:
+    with Session(engine) as session:
         live = ruleset_registry.live_version(session, deps.ruleset_name)
     if live is not None:
         return live.yaml, f"the live version {live.version}"
     return deps.default_text(), "the configured default ruleset"
 
 
-def live_text(deps: ConsoleDeps) -> tuple[str, str]:
+def live_text(deps: ConsoleDeps, engine: Engine) -> tuple[str, str]:
     """The live YAML and its version (the serving version when nothing was ever published)."""
-    text, _ = base_text(deps, "")
-    with Session(deps.engine) as session:
+    text, _ = base_text(deps, engine, "")
+    with Session(engine) as session:
         live = ruleset_registry.live_version(session, deps.ruleset_name)
     return text, live.version if live else deps.live.current().version
 
@@ -98,12 +100,12 @@ def groups_of(text: str) -> list[str]:
         return list(DEFAULT_GROUPS)
 
 
-def save(deps: ConsoleDeps, text: str) -> tuple[RulesetVersionRow, bool, str]:
+def save(deps: ConsoleDeps, engine: Engine, text: str) -> tuple[RulesetVersionRow, bool, str]:
     """Store a draft; returns it, whether it is new, and how it differs from the live version."""
-    with Session(deps.engine) as session, session.begin():
+    with Session(engine) as session, session.begin():
         stored = ruleset_registry.store_draft(session, text=text, now=utcnow())
         row = RulesetVersionRow.model_validate(stored.row, from_attributes=True)
-    old, live_version = live_text(deps)
+    old, live_version = live_text(deps, engine)
     return row, stored.created, comparison(old, text, f"live {live_version}", row.version)
 
 
@@ -117,11 +119,11 @@ def comparison(old: str, new: str, old_label: str, new_label: str) -> str:
     return f"{meaning}<details><summary>Text diff of the YAML</summary>{text}</details>"
 
 
-def publish_with_baseline(deps: ConsoleDeps, version: str) -> RulesetVersionView:
+def publish_with_baseline(deps: ConsoleDeps, engine: Engine, version: str) -> RulesetVersionView:
     """The first publish also publishes the configured default first, so there is a version to roll back to."""
-    if not registry_state(deps).stack:
-        with Session(deps.engine) as session, session.begin():
+    if not registry_state(deps, engine).stack:
+        with Session(engine) as session, session.begin():
             baseline = ruleset_registry.store_draft(session, text=deps.default_text(), now=utcnow()).row.version
         if baseline != version:
-            deps.actions.publish(baseline)
-    return deps.actions.publish(version)
+            deps.actions.publish(engine, baseline)
+    return deps.actions.publish(engine, version)

@@ -40,19 +40,20 @@ class MemoryRevocations:
 
 
 class DatabaseRevocations:
-    """Revocations every replica sees; expired ones are dropped when a new one is written."""
+    """Revocations every replica sees; expired ones are dropped when a new one is written. ``engine`` is asked
+    per use: the app opens its engine in the lifespan, after the console is built."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Callable[[], Engine]) -> None:
         self._engine = engine
 
     def revoke(self, nonce: str, until: datetime) -> None:
-        with Session(self._engine) as session, session.begin():
+        with Session(self._engine()) as session, session.begin():
             session.exec(delete(ConsoleRevokedSessionRow).where(ConsoleRevokedSessionRow.expires_at < _now()))  # type: ignore[arg-type]
             if session.get(ConsoleRevokedSessionRow, nonce) is None:
                 session.add(ConsoleRevokedSessionRow(nonce=nonce, expires_at=until))
 
     def is_revoked(self, nonce: str) -> bool:
-        with Session(self._engine) as session:
+        with Session(self._engine()) as session:
             return session.get(ConsoleRevokedSessionRow, nonce) is not None
 
 

@@ -3,7 +3,10 @@ with the security headers a page holding personal data needs.
 
 Routes are named module-level functions; they receive these through the ``Annotated`` aliases at the bottom
 (``Console``, ``WebDep``, ``SignedIn``, ``Posted``). :func:`console_router` binds one :class:`ConsoleDeps` to
-the requests it serves, so an app (or a test) decides what the console works on without any global."""
+the requests it serves, so an app (or a test) decides what the console works on without any global. The
+database is not among them: pages take the app's engine (``app.state.engine``, opened by the lifespan) through
+:data:`peerscore.scoring.deps.EngineDep`, listed after ``SignedIn``/``Posted`` so that a refused request is
+answered (401, 403, the sign-in redirect) before anything asks for the database."""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import Engine
 
 from peerscore import errors
 from peerscore.scoring.backtest.jobs import BacktestJobs, BacktestView
@@ -67,7 +69,8 @@ class PreviewIndex:
 
 @dataclass(frozen=True)
 class ConsoleDeps:
-    engine: Engine
+    """What the console is built with, once per app (before the lifespan opens the engine)."""
+
     live: LiveRuleset
     ruleset_name: str
     default_text: Callable[[], str]

@@ -3,6 +3,8 @@ scoring app mounts it, kept here so ``app.py`` only gains a few lines."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import SecretStr
@@ -40,18 +42,19 @@ def mount_console(
     settings: ConsoleSettings,
     runtime: RuntimeSettings,
     scoring: ScoringSettings,
-    engine: Engine,
+    engine: Callable[[], Engine],
     live: LiveRuleset,
     backtests: BacktestJobs,
     rulesets_router: APIRouter,
     api_token: SecretStr,
 ) -> None:
-    """``api_token`` is what crm-sync expects (its read token); the console's own token is separate."""
+    """``api_token`` is what crm-sync expects (its read token); the console's own token is separate. ``engine``
+    is asked per use by the sign-out store (the app opens its engine in the lifespan, after this); pages read it
+    from the app per request."""
     if not settings.enabled(runtime):
         log.warning("console_disabled", reason="CONSOLE_ADMIN_TOKEN is not set outside dev")
         return
     deps = ConsoleDeps(
-        engine=engine,
         live=live,
         ruleset_name=scoring.ruleset_name,
         default_text=scoring.ruleset_text,

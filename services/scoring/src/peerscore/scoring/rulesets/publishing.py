@@ -3,7 +3,9 @@
 Publishing commits to the database first and then announces on the ``rules`` topic (acks=all, waited for). If
 the announcement fails the answer is 503 and the same publish can simply be retried: publishing the version
 that is already live only re-announces it. One lock per process keeps announcements in registry order, which is
-why the console publishes through this object rather than through its own copy of the steps.
+why the console publishes through this object rather than through its own copy of the steps. It holds no
+engine: each call is given the app's (what the route or page read from ``app.state``), because the app opens
+its engine in the lifespan, after this object is built.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ def api_error(exc: ruleset_registry.RulesetRegistryError) -> ApiError:
 class RulesetPublishing:
     """``name`` is the ruleset this worker follows: the default for rollback and what ``/live`` reports."""
 
-    engine: Engine
     publisher: Publisher
     topic: str
     live: LiveRuleset
@@ -53,27 +54,27 @@ class RulesetPublishing:
         """A router dependency: hands this object to the routes through :func:`current_publishing`."""
         request.state.ruleset_publishing = self
 
-    def store(self, text: str) -> tuple[RulesetVersionView, bool]:
+    def store(self, engine: Engine, text: str) -> tuple[RulesetVersionView, bool]:
         """Validate and store a draft (raises ``RulesetError`` with every problem); ``True`` if it is new."""
         try:
-            with Session(self.engine) as session, session.begin():
+            with Session(engine) as session, session.begin():
                 stored = ruleset_registry.store_draft(session, text=text, now=utcnow())
                 return version_view(stored.row), stored.created
         except ruleset_registry.RulesetRegistryError as exc:
             raise api_error(exc) from None
 
-    def publish(self, version: str) -> RulesetVersionView:
+    def publish(self, engine: Engine, version: str) -> RulesetVersionView:
         """Make a stored version live in every worker (re-announces it if it already is)."""
-        return self._make_live(lambda s: ruleset_registry.publish(s, version=version, now=utcnow())[0])
+        return self._make_live(engine, lambda s: ruleset_registry.publish(s, version=version, now=utcnow())[0])
 
-    def rollback(self, name: str | None = None) -> RulesetVersionView:
+    def rollback(self, engine: Engine, name: str | None = None) -> RulesetVersionView:
         """Return to the version that was live before the current one (of this worker's ruleset by default)."""
-        return self._make_live(lambda s: ruleset_registry.rollback(s, name=name or self.name, now=utcnow()))
+        return self._make_live(engine, lambda s: ruleset_registry.rollback(s, name=name or self.name, now=utcnow()))
 
-    def _make_live(self, change: Callable[[Session], RulesetVersionRow]) -> RulesetVersionView:
+    def _make_live(self, engine: Engine, change: Callable[[Session], RulesetVersionRow]) -> RulesetVersionView:
         with self.lock:
             try:
-                with Session(self.engine) as session, session.begin():
+                with Session(engine) as session, session.begin():
                     row = change(session)
                     view = version_view(row)
                     assert row.published_at is not None

@@ -1,8 +1,9 @@
 """``/v1/rulesets``: store drafts, review them (summary, diff), publish and roll back.
 
-Every route is a named function; what it works on comes in through the ``Annotated`` aliases below, bound by
-:func:`rulesets_router` (the engine and the live ruleset of this worker, the publishing steps of
-:mod:`.publishing`). Reads need the read credential; storing, publishing and rolling back need the admin one.
+Every route is a named function; what it works on comes in through ``Annotated`` aliases: the app's engine
+(:data:`~peerscore.scoring.deps.EngineDep`, opened by the lifespan) and ``Publishing``, bound by
+:func:`rulesets_router` (the live ruleset of this worker, the publishing steps of :mod:`.publishing`). Reads
+need the read credential; storing, publishing and rolling back need the admin one.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from peerscore.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from peerscore.kafka_io import Publisher
+from peerscore.scoring.deps import EngineDep
 from peerscore.scoring.domain.errors import RulesetError, RulesetProblem
 from peerscore.scoring.domain.ruleset import parse_ruleset
 
@@ -70,7 +71,7 @@ def _yaml_from_body(content_type: str, body: bytes) -> str:
 
 
 async def create_draft(
-    request: Request, response: Response, publishing: Publishing
+    request: Request, response: Response, publishing: Publishing, engine: EngineDep
 ) -> RulesetVersionView | JSONResponse:
     """Validate and store a draft: 201 with its version, 200 if that exact ruleset exists, 422 with problems."""
     body = await request.body()
@@ -78,7 +79,7 @@ async def create_draft(
         raise PayloadTooLarge("a ruleset is at most 1 MiB")
     text = _yaml_from_body(request.headers.get("content-type", ""), body)
     try:
-        view, created = await run_in_threadpool(publishing.store, text)
+        view, created = await run_in_threadpool(publishing.store, engine, text)
     except RulesetError as exc:
         return _problems(exc.errors)
     if not created:
@@ -86,13 +87,13 @@ async def create_draft(
     return view
 
 
-def list_rulesets(publishing: Publishing, name: str | None = None) -> list[RulesetVersionView]:
-    with Session(publishing.engine) as session:
+def list_rulesets(engine: EngineDep, name: str | None = None) -> list[RulesetVersionView]:
+    with Session(engine) as session:
         return [version_view(r) for r in ruleset_registry.list_versions(session, name=name)]
 
 
-def get_live(publishing: Publishing) -> LiveView:
-    with Session(publishing.engine) as session:
+def get_live(publishing: Publishing, engine: EngineDep) -> LiveView:
+    with Session(engine) as session:
         row = ruleset_registry.live_version(session, publishing.name)
         version, published_at = (row.version, row.published_at) if row else (None, None)
     serving = publishing.live.current().version
@@ -101,14 +102,15 @@ def get_live(publishing: Publishing) -> LiveView:
 
 def rollback(
     publishing: Publishing,
+    engine: EngineDep,
     ruleset_name: Annotated[str | None, Query(alias="name", max_length=128)] = None,
 ) -> RulesetVersionView:
     """Return to the version that was live before the current one (of this worker's ruleset by default)."""
-    return publishing.rollback(ruleset_name)
+    return publishing.rollback(engine, ruleset_name)
 
 
-def get_ruleset(version: str, publishing: Publishing) -> RulesetDetail:
-    with Session(publishing.engine) as session:
+def get_ruleset(version: str, engine: EngineDep) -> RulesetDetail:
+    with Session(engine) as session:
         try:
             row = ruleset_registry.get_version(session, version)
         except ruleset_registry.RulesetRegistryError as exc:
@@ -120,9 +122,9 @@ def get_ruleset(version: str, publishing: Publishing) -> RulesetDetail:
         return RulesetDetail(**version_view(row).model_dump(), yaml=row.yaml, summary=summary)
 
 
-def diff(version: str, other: str, publishing: Publishing) -> RulesetDiff:
+def diff(version: str, other: str, engine: EngineDep) -> RulesetDiff:
     """What changes going from ``version`` to ``other``, as a unified diff of the YAML texts."""
-    with Session(publishing.engine) as session:
+    with Session(engine) as session:
         try:
             old = ruleset_registry.get_version(session, version)
             new = ruleset_registry.get_version(session, other)
@@ -132,14 +134,13 @@ def diff(version: str, other: str, publishing: Publishing) -> RulesetDiff:
     return RulesetDiff(from_version=version, to_version=other, diff=text)
 
 
-def publish(version: str, publishing: Publishing) -> RulesetVersionView:
+def publish(version: str, publishing: Publishing, engine: EngineDep) -> RulesetVersionView:
     """Make a stored version live in every worker (re-announces it if it already is)."""
-    return publishing.publish(version)
+    return publishing.publish(engine, version)
 
 
 def rulesets_router(
     *,
-    engine: Engine,
     publisher: Publisher,
     topic: str,
     live: LiveRuleset,
@@ -148,8 +149,9 @@ def rulesets_router(
     admin: Callable[..., None] | None = None,
 ) -> RulesetsRouter:
     """``name`` is the ruleset this worker follows: the default for rollback and what ``/live`` reports.
-    ``auth`` guards every route (reads); ``admin`` also guards storing, publishing and rolling back."""
-    publishing = RulesetPublishing(engine=engine, publisher=publisher, topic=topic, live=live, name=name)
+    ``auth`` guards every route (reads); ``admin`` also guards storing, publishing and rolling back. The routes
+    read the engine from the app (``app.state.engine``), so the router can be built before the lifespan opens it."""
+    publishing = RulesetPublishing(publisher=publisher, topic=topic, live=live, name=name)
     router = RulesetsRouter(publishing, auth=auth)
     administer = [Depends(admin or auth)]
     view = RulesetVersionView

@@ -52,12 +52,15 @@ class LazyPublisher:
 
 
 def build_live_ruleset(
-    *, engine: Engine, kafka: KafkaSettings, scoring: ScoringSettings, default: Ruleset
+    *, engine: Callable[[], Engine], kafka: KafkaSettings, scoring: ScoringSettings, default: Ruleset
 ) -> LiveRuleset:
-    """The provider for scoring: topic announcements, else the registry's live version, else ``default``."""
+    """The provider for scoring: topic announcements, else the registry's live version, else ``default``.
+
+    ``engine`` is asked when the fallback is first needed (the app opens its engine in the lifespan, after this
+    is built); if that fails, the fallback is retried on the next ask."""
 
     def fallback() -> Ruleset:
-        with Session(engine) as session:
+        with Session(engine()) as session:
             try:
                 return ruleset_registry.live_ruleset(session, scoring.ruleset_name) or default
             except RulesetError as exc:  # validation tightened since it was published: never stop scoring
