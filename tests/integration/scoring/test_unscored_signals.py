@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
-from segment.analytics import Client as SegmentClient
+from segment.analytics import Client as SegmentClient  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -94,6 +94,7 @@ def test_counts_add_up_across_batches_and_erasure_removes_the_senders(engine: En
     create_tables(engine, SCORING_TABLES)
     ruleset = load_default_ruleset()
     ada = person_key(PersonIdentifiers(user_id="ada"), SECRET.encode())
+    assert ada is not None
     with Session(engine) as session, session.begin():
         assert record_unscored(session, ruleset, [_event(1, ada), _event(2, "bo")]) == (2, 2)
     with Session(engine) as session, session.begin():
