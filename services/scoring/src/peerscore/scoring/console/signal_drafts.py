@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from peerscore.events import event_type_for
 from peerscore.scoring.domain.ruleset import FIT, Ruleset
 
 DRAFT_POINTS = 5
@@ -46,6 +47,8 @@ def draft_rule(ruleset: Ruleset, *, type_: str, name: str, page: str, indent: st
     when = f"{{type: {_quoted(type_)}"
     if page in PAGE_PATTERNS:
         when += f", url_matches: {_quoted(PAGE_PATTERNS[page])}"
+    elif name and event_type_for(name) != type_:  # a page's name, say: the type alone would score every page
+        when += f", name: {_quoted(name)}"
     when += "}"
     reason = name or (f"Viewed a {page} page" if page in PAGE_PATTERNS else type_)
     reason = reason.replace("{", "(").replace("}", ")")  # reasons are templates: no stray placeholders
