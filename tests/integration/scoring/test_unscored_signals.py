@@ -45,6 +45,7 @@ def test_an_unknown_sdk_event_is_listed_with_its_count(
     create_tables(engine, SCORING_TABLES)
     ruleset = load_default_ruleset()
     worker_publisher = make_publisher(kafka_settings, "scoring")
+    registry = CollectorRegistry()
     try:
         loop = scoring_loop(
             kafka_settings,
@@ -52,13 +53,14 @@ def test_an_unknown_sdk_event_is_listed_with_its_count(
             ruleset=lambda: ruleset,
             publisher=worker_publisher,
             group_id=f"{kafka_settings.topic_prefix}-scoring",
-            registry=CollectorRegistry(),
+            registry=registry,
             poll_timeout_ms=200,
         )
         loop.run(max_messages=expected, timeout=90)
     finally:
         worker_publisher.close()
     assert loop.stats.handled == expected
+    assert registry.get_sample_value("peerscore_scoring_unscored_share") == pytest.approx(4 / 6)
     with client(kafka_settings, engine) as api:
         assert api.get("/v1/signals/unscored").status_code == 401
         answer = api.get("/v1/signals/unscored", params={"days": 30}, headers={"Authorization": f"Bearer {TOKEN}"})
