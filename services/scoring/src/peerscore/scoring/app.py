@@ -24,7 +24,7 @@ from peerscore.errors import install_error_handlers
 from peerscore.kafka_io import Publisher, make_publisher
 from peerscore.observability import ReadinessCheck, health_router
 from peerscore.runtime import broker_check
-from peerscore.scoring import account_routes, lead_routes
+from peerscore.scoring import account_routes, lead_routes, signal_routes
 from peerscore.scoring.background import Background, start_background
 from peerscore.scoring.backtest import backtest_routes
 from peerscore.scoring.backtest.jobs import BacktestJobs
@@ -43,6 +43,7 @@ __all__ = ["ScoringConfig", "create_app"]
 JSON_ROUTERS = (
     lead_routes.router,  # read token: leads, accounts, models, backtests (what-if runs change nothing)
     account_routes.router,
+    signal_routes.router,
     backtest_routes.router,
     model_routes.router,  # admin token: promotion, rollback, clearing the challenger
     outcome_routes.router,  # admin token: outcomes are the model's labels

@@ -45,6 +45,7 @@ from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.outbox import OUTBOX_CHUNK, Outbox, add_outbox
 from peerscore.scoring.predictive.online import BatchPredictor, BatchView
 from peerscore.scoring.rows import load_offsets, save_offsets
+from peerscore.scoring.signals import record_unscored
 from peerscore.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -285,6 +286,8 @@ class ScoringHandler:
         store.add_ledger(session, work.awards)
         if self._keep_history:  # what backtests replay, committed with the state it produced
             append_history(session, identity.history(work.applied_messages), self._received)
+        # The unscored-signal report: applied events no rule scored, counted in this transaction.
+        self._metrics.unscored(*record_unscored(session, work.ruleset, (m.value for m in work.applied_messages)))
         work.outputs.extend(identity.finish(session))  # seen ids stored; merged keys moved out (transfers)
         if now >= self._next_prune:
             identity.prune(session)

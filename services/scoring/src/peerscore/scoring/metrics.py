@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from peerscore.scoring.identity.batch import IdentityMetrics
 
@@ -32,3 +32,17 @@ class ScoringMetrics:
             ["kind"],
             registry=registry,
         )
+        self.unscored_share = Gauge(
+            "peerscore_scoring_unscored_share",
+            "Share of the events this worker applied (system and profile events aside) that no rule scored",
+            registry=registry,
+        )
+        self._counted = 0
+        self._unscored = 0
+
+    def unscored(self, counted: int, unscored: int) -> None:
+        """Add a batch's countable and unscored events to the share (since this worker started)."""
+        self._counted += counted
+        self._unscored += unscored
+        if self._counted:
+            self.unscored_share.set(self._unscored / self._counted)

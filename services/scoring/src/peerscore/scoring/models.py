@@ -15,6 +15,7 @@ from peerscore.scoring.history import HISTORY_TABLES
 from peerscore.scoring.identity.models import IDENTITY_TABLES
 from peerscore.scoring.predictive.model_registry import MODEL_TABLES
 from peerscore.scoring.rulesets.models import RULESET_TABLES
+from peerscore.scoring.signals import SIGNAL_TABLES
 
 
 class PersonRow(SQLModel, table=True):
@@ -95,5 +96,6 @@ SCORING_TABLES: tuple[type[SQLModel], ...] = (
     *HISTORY_TABLES,
     *MODEL_TABLES,
     *IDENTITY_TABLES,
+    *SIGNAL_TABLES,
     ConsoleRevokedSessionRow,
 )

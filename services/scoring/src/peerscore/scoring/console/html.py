@@ -12,6 +12,7 @@ BASE = "/console"
 NAV = (
     ("rules", "Rules", f"{BASE}/rules"),
     ("preview", "Preview", f"{BASE}/preview"),
+    ("signals", "Signals", f"{BASE}/signals"),
     ("leads", "Leads", f"{BASE}/leads"),
     ("accounts", "Accounts", f"{BASE}/accounts"),
     ("model", "Model", f"{BASE}/model"),

@@ -245,3 +245,13 @@ def _matches(condition: _Compiled, facts: Facts) -> bool:
     if condition.any is not None and not any(_matches(alternative, facts) for alternative in condition.any):
         return False
     return True
+
+
+def event_part_matches(condition: Conditions | _Compiled, event: EngagementEvent) -> bool:
+    """Whether the *event-level* part of a condition (type, name, properties, url/title patterns) holds for this
+    event, person and account conditions taken as met: whether a rule scores this kind of event for someone.
+    An ``any`` holds when one alternative's event part does."""
+    flat = condition if isinstance(condition, _Compiled) else _compile(condition)
+    if not _event_matches(flat, event):
+        return False
+    return flat.any is None or any(event_part_matches(alternative, event) for alternative in flat.any)

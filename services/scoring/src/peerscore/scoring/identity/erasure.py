@@ -24,6 +24,7 @@ from peerscore.scoring.identity.models import ErasureLogRow, IdentityLinkRow, Se
 from peerscore.scoring.models import AccountActivityRow, LedgerRow, OutboxRow, PersonRow
 from peerscore.scoring.outcomes.models import OutcomeRow
 from peerscore.scoring.predictive.model_registry import ModelPredictionRow
+from peerscore.scoring.signals import erase_people
 
 MAX_MERGED_DEPTH = 32
 """How many generations of merged keys are followed (merge chains are short; this only bounds a bad loop)."""
@@ -95,6 +96,7 @@ def erase_keys(session: Session, key: str, merged: Sequence[str]) -> dict[str, i
                 )
             )
         ),
+        "unscored_signal_person": erase_people(session, keys),
     }
     deleted["merged_keys"] = len(merged)
     return deleted
