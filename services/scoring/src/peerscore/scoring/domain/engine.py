@@ -35,7 +35,7 @@ from .state import (
     merged_company,
     merged_traits,
 )
-from .working import WorkingPerson, merge_event
+from .working import AwardRow, WorkingPerson, merge_event
 
 
 class Award(BaseModel):
@@ -49,6 +49,10 @@ class Award(BaseModel):
     event_id: str
     occurred_at: AwareDatetime
     ruleset_version: str
+
+
+LedgerEntry = Award | AwardRow
+"""A ledger row as the worker writes it: a model from :func:`apply_event`, or a tuple from the working fold."""
 
 
 class Applied:
