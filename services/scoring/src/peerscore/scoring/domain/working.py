@@ -16,7 +16,9 @@ from __future__ import annotations
 from bisect import insort
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
+
+from pydantic import BaseModel
 
 from peerscore.events import AccountHints, EngagementEvent, PersonTraits, is_system_event
 
@@ -39,6 +41,20 @@ from .state import (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+_T = TypeVar("_T", bound=BaseModel)
+
+
+def _construct(cls: type[_T], values: dict[str, Any]) -> _T:
+    """``cls.model_construct(**values)`` for trusted values naming every field in order, without its per-call
+    field walk (the working fold builds a state per person per batch and a tally per changed rule)."""
+    made = cls.__new__(cls)
+    object.__setattr__(made, "__dict__", values)
+    object.__setattr__(made, "__pydantic_fields_set__", set(values))
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
 
 
 def micros(at: datetime) -> int:
@@ -112,7 +128,9 @@ class WorkingTally:
     def state(self) -> RuleTally:
         if self.origin is not None:
             return self.origin
-        return RuleTally.model_construct(value=self.value, as_of=self.as_of, count=self.count, recent=list(self.recent))
+        return _construct(
+            RuleTally, {"value": self.value, "as_of": self.as_of, "count": self.count, "recent": list(self.recent)}
+        )
 
 
 class Profile:
@@ -208,18 +226,21 @@ class WorkingPerson:
     def state(self) -> PersonState:
         """The stored shape (fields in declaration order, so it dumps like a validated state)."""
         profile = self.profile
-        return PersonState.model_construct(
-            person_key=self.person_key,
-            version=self.version,
-            email=profile.email,
-            traits=profile.traits,
-            account_key=profile.account_key,
-            company=profile.company,
-            qualified=self.qualified,
-            last_event_at=self.last_event_at,
-            recent_event_ids=list(self.ids),
-            rules={rule_id: tally.state() for rule_id, tally in self.rules.items()},
-            opted_out=self.opted_out,
+        return _construct(
+            PersonState,
+            {
+                "person_key": self.person_key,
+                "version": self.version,
+                "email": profile.email,
+                "traits": profile.traits,
+                "account_key": profile.account_key,
+                "company": profile.company,
+                "qualified": self.qualified,
+                "last_event_at": self.last_event_at,
+                "recent_event_ids": list(self.ids),
+                "rules": {rule_id: tally.state() for rule_id, tally in self.rules.items()},
+                "opted_out": self.opted_out,
+            },
         )
 
     def is_duplicate(self, event: EngagementEvent) -> bool:
