@@ -206,7 +206,6 @@ class WorkingPerson:
         "last_event_at",
         "last_us",
         "ids",
-        "id_counts",
         "rules",
         "opted_out",
     )
@@ -217,9 +216,6 @@ class WorkingPerson:
         self.last_event_at = person.last_event_at
         self.last_us = micros(person.last_event_at) if person.last_event_at is not None else 0
         self.ids = list(person.recent_event_ids)
-        self.id_counts: dict[str, int] = {}
-        for event_id in self.ids:
-            self.id_counts[event_id] = self.id_counts.get(event_id, 0) + 1
         self.rules = {rule_id: WorkingTally(tally) for rule_id, tally in person.rules.items()}
         self.opted_out = person.opted_out
 
@@ -244,7 +240,7 @@ class WorkingPerson:
         )
 
     def is_duplicate(self, event: EngagementEvent) -> bool:
-        return event.event_id in self.id_counts
+        return event.event_id in self.ids
 
     def account_key_for(self, event: EngagementEvent) -> str | None:
         """:func:`~.state.account_key_for` for this person."""
@@ -252,7 +248,7 @@ class WorkingPerson:
 
     def fold(self, event: EngagementEvent, ruleset: Ruleset) -> Folded:
         """:func:`~.engine.apply_event`'s effect on the person, in place (the account is the caller's)."""
-        if event.event_id in self.id_counts:
+        if event.event_id in self.ids:
             return DUPLICATE
         if event.person_key != self.person_key:
             raise ValueError(f"event {event.event_id} is for another person")
@@ -277,16 +273,10 @@ class WorkingPerson:
         return Folded(awards, transition, card, at)
 
     def _remember(self, event_id: str) -> None:
-        ids, counts = self.ids, self.id_counts
+        ids = self.ids
         ids.append(event_id)
-        counts[event_id] = counts.get(event_id, 0) + 1
-        while len(ids) > RECENT_EVENT_IDS:
-            gone = ids.pop(0)
-            left = counts[gone] - 1
-            if left:
-                counts[gone] = left
-            else:
-                del counts[gone]
+        if len(ids) > RECENT_EVENT_IDS:
+            del ids[:-RECENT_EVENT_IDS]
 
 
 def _group_sum(rules: dict[str, WorkingTally], index: RulesetIndex, group: str, at_us: int) -> float:
