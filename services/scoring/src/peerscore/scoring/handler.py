@@ -28,7 +28,7 @@ from peerscore.failures import database_failure
 from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.scoring import store
 from peerscore.scoring.domain import with_account_context
-from peerscore.scoring.domain.engine import Applied, Award
+from peerscore.scoring.domain.engine import Applied, LedgerEntry, merge_event
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import (
     AccountState,
@@ -39,8 +39,10 @@ from peerscore.scoring.domain.state import (
     new_account,
     new_person,
 )
+from peerscore.scoring.domain.working import Folded, WorkingPerson
 from peerscore.scoring.history import ReceivedBytes, append_history
 from peerscore.scoring.identity.batch import IdentityBatch, PrivacyConfig, validate_internal
+from peerscore.scoring.identity.step import TRANSFER_TYPES
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.outbox import OUTBOX_CHUNK, Outbox, add_outbox
 from peerscore.scoring.predictive.online import BatchPredictor, BatchView
@@ -75,7 +77,7 @@ class _BatchWork:
     last_scores: dict[str, LeadScore | None]
     accounts_before: dict[str, AccountState]
     accounts: dict[str, AccountState]
-    awards: list[tuple[str, Award]] = field(default_factory=list)
+    awards: list[tuple[str, LedgerEntry]] = field(default_factory=list)
     outputs: list[OutgoingRecord] = field(default_factory=list)
     touched_people: set[str] = field(default_factory=set)
     touched_accounts: set[str] = field(default_factory=set)
@@ -83,6 +85,35 @@ class _BatchWork:
     newest: dict[str, Applied] = field(default_factory=dict)
     transitioned: dict[str, int] = field(default_factory=dict)
     """Person → version of the transition published in this batch."""
+    working: dict[str, WorkingPerson] = field(default_factory=dict)
+    """People folded in place this batch (:mod:`~peerscore.scoring.domain.working`); ``people`` once settled."""
+    folded: dict[str, tuple[Folded, AccountState | None]] = field(default_factory=dict)
+    """A working person's newest fold and the account as it merged: their ``newest`` once settled."""
+
+    def settle(self, key: str) -> None:
+        """A working person back to a stored state (and their newest result), once per batch or before an event
+        that needs the full state (identity transfers, consent)."""
+        working = self.working.pop(key, None)
+        if working is None:
+            return
+        person = self.people[key] = working.state()
+        newest = self.folded.pop(key, None)
+        if newest is not None:
+            self.newest[key] = _applied(person, newest, self.ruleset)
+
+
+def _applied(person: PersonState, newest: tuple[Folded, AccountState | None], ruleset: Ruleset) -> Applied:
+    folded, account = newest
+    return Applied(
+        person=person,
+        account=account,
+        awards=[],
+        transition=folded.transition,
+        duplicate=False,
+        card=folded.card,
+        as_of=folded.at,
+        ruleset=ruleset,
+    )
 
 
 def _load_work(session: Session, identity: IdentityBatch, ruleset: Ruleset) -> _BatchWork:
@@ -183,6 +214,8 @@ class ScoringHandler:
         work = _load_work(session, identity, self._ruleset())
         for m in identity.events:
             self._fold_event(identity, work, m)
+        for key in list(work.working):
+            work.settle(key)
         self._publish_scores(work)
         if self._predictor is not None:  # the conversion model: one predict call over the batch's leads
             work.outputs = self._predictor.after_batch(
@@ -218,6 +251,33 @@ class ScoringHandler:
             return
         event = m.value
         key = event.person_key
+        working = work.working.get(key)
+        plain = event.type not in TRANSFER_TYPES and not event.consent  # nothing for transfers or consent to do
+        if working is None and plain:
+            person = work.people.get(key) or new_person(key)
+            if not person.opted_out:
+                working = work.working[key] = WorkingPerson(person)
+        if working is None or not plain:
+            self._fold_step(identity, work, m)
+            return
+        if working.is_duplicate(event):
+            self._metrics.duplicates.inc()
+            return
+        acct_key = working.account_key_for(event)
+        account = (work.accounts.get(acct_key) or new_account(acct_key)) if acct_key else None
+        account = merge_event(account, acct_key, key, event)
+        folded = working.fold(event, work.ruleset)
+        self._applied(identity, work, m, account)
+        work.awards.extend((key, row) for row in folded.awards)
+        work.folded[key] = (folded, account)
+        if folded.transition is not None:
+            self._transition(work, key, _applied(working.state(), (folded, account), work.ruleset))
+
+    def _fold_step(self, identity: IdentityBatch, work: _BatchWork, m: Message[EngagementEvent]) -> None:
+        """An event that needs the whole stored state (a transfer, consent): the identity step on a settled person."""
+        event = m.value
+        key = event.person_key
+        work.settle(key)
         person = work.people.get(key) or new_person(key)
         acct_key = account_key_for(person, event)
         account = (work.accounts.get(acct_key) or new_account(acct_key)) if acct_key else None
@@ -227,17 +287,24 @@ class ScoringHandler:
         if applied.duplicate:
             self._metrics.duplicates.inc()
             return
-        identity.record(event)
-        work.applied_messages.append(m)
+        self._applied(identity, work, m, applied.account)
         work.people[key] = applied.person
-        work.touched_people.add(key)
-        if applied.account is not None:
-            work.accounts[applied.account.account_key] = applied.account
-            work.touched_accounts.add(applied.account.account_key)
         work.awards.extend((key, a) for a in applied.awards)
         work.newest[key] = applied
         if applied.transition is not None:
             self._transition(work, key, applied)
+
+    @staticmethod
+    def _applied(
+        identity: IdentityBatch, work: _BatchWork, m: Message[EngagementEvent], account: AccountState | None
+    ) -> None:
+        """What every applied event records: its id, its message (history), who and which account it touched."""
+        identity.record(m.value)
+        work.applied_messages.append(m)
+        work.touched_people.add(m.value.person_key)
+        if account is not None:
+            work.accounts[account.account_key] = account
+            work.touched_accounts.add(account.account_key)
 
     def _transition(self, work: _BatchWork, key: str, applied: Applied) -> None:
         score = applied.score

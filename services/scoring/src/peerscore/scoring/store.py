@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from peerscore.db import RawJson
 from peerscore.events import LeadScore, with_free_text_fitted
-from peerscore.scoring.domain.engine import Award
+from peerscore.scoring.domain.engine import LedgerEntry
 from peerscore.scoring.domain.state import AccountState, PersonState
 from peerscore.scoring.models import AccountActivityRow, AccountRow, LedgerRow, PersonRow
 from peerscore.scoring.rows import insert_tuples, upsert_rows
@@ -150,7 +150,7 @@ def _joined_with_stored(account: AccountState, stored: dict[str, Any], loaded: A
 LEDGER_COLUMNS = ("person_key", "rule_id", "group", "ruleset_version", "event_id", "occurred_at", "points")
 
 
-def add_ledger(session: Session, awards: Sequence[tuple[str, Award]]) -> None:
+def add_ledger(session: Session, awards: Sequence[tuple[str, LedgerEntry]]) -> None:
     """One executemany of tuples (:mod:`.rows`): a batch awards several rows per event."""
     insert_tuples(
         session,

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from peerscore.events import AwareDatetime, EngagementEvent, LeadScore, is_system_event
+from peerscore.events import AwareDatetime, EngagementEvent, LeadScore
 
 from .decay import decay_factor
 from .matching import Facts, MatchMemo, matches_memo
@@ -34,8 +34,8 @@ from .state import (
     account_key_for,
     merged_company,
     merged_traits,
-    new_account,
 )
+from .working import AwardRow, WorkingPerson, merge_event
 
 
 class Award(BaseModel):
@@ -49,6 +49,10 @@ class Award(BaseModel):
     event_id: str
     occurred_at: AwareDatetime
     ruleset_version: str
+
+
+LedgerEntry = Award | AwardRow
+"""A ledger row as the worker writes it: a model from :func:`apply_event`, or a tuple from the working fold."""
 
 
 class Applied:
@@ -195,17 +199,51 @@ def apply_event(
     (:func:`account_key_for`) or ``None`` to start it; it is only merged into, never read for the person.
 
     ``merge_account=False`` leaves the account as given: a caller that joins accounts itself (the backtest,
-    once per person, since the merges are commutative) saves a copy of the account per event.
+    once per person, since the merges are commutative) saves a copy of the account per event. One event
+    through the working fold (:class:`WorkingPerson`); a worker keeps the working person for its whole batch.
     """
+    if event.event_id in person.recent_event_ids:
+        return Applied(person=person, account=account, awards=[], transition=None, duplicate=True)
+    if event.person_key != person.person_key:
+        raise ValueError(f"event {event.event_id} is for another person")
+    working = WorkingPerson(person)
+    key = working.account_key_for(event)
+    if account is not None and account.account_key != key:
+        raise ValueError(f"event {event.event_id} belongs to account {key!r}, not {account.account_key!r}")
+    if merge_account:
+        account = merge_event(account, key, person.person_key, event)
+    folded = working.fold(event, ruleset)
+    awards = [Award.model_construct(**row._asdict()) for row in folded.awards]
+    return Applied(
+        person=working.state(),
+        account=account,
+        awards=awards,
+        transition=folded.transition,
+        duplicate=False,
+        card=folded.card,
+        as_of=folded.at,
+        ruleset=ruleset,
+    )
+
+
+def apply_event_immutable(
+    person: PersonState,
+    account: AccountState | None,
+    event: EngagementEvent,
+    ruleset: Ruleset,
+    *,
+    merge_account: bool = True,
+) -> Applied:
+    """:func:`apply_event` by immutable steps (:func:`advance_profile`, :func:`score_step`, as the backtest runs
+    them): the reference the working fold (:mod:`.working`) is held equal to by the parity tests."""
     if event.event_id in person.recent_event_ids:
         return Applied(person=person, account=account, awards=[], transition=None, duplicate=True)
     step = advance_profile(person, event)
     key = step.person.account_key
     if account is not None and account.account_key != key:
         raise ValueError(f"event {event.event_id} belongs to account {key!r}, not {account.account_key!r}")
-    if merge_account and key is not None and not is_system_event(event.type):
-        account = (account or new_account(key)).with_hints(event.account, event.occurred_at, event.event_id)
-        account = account.with_activity(person.person_key, event.occurred_at)
+    if merge_account:
+        account = merge_event(account, key, person.person_key, event)
     scored = score_step(step, person.rules, person.qualified, ruleset)
     return Applied(
         person=step.person.model_copy(update={"rules": scored.rules, "qualified": scored.qualified}),

@@ -10,13 +10,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from peerscore.events import EngagementEvent, Grade
+from peerscore.events import AccountHints, EngagementEvent, Grade, PersonTraits
 
 from .decay import decay_factor
 from .matching import Facts, MatchMemo, matches_memo
 from .ruleset import FIT, Rule, Ruleset
-from .state import PersonState, RuleTally
+from .state import AccountState, PersonState, RuleTally
+
+
+class FitProfile(Protocol):
+    """What fit and facts read of a person: a stored :class:`PersonState`, or the working fold's profile
+    (:mod:`.working`), which holds the same values without copying the whole state per event."""
+
+    @property
+    def person_key(self) -> str: ...
+    @property
+    def traits(self) -> PersonTraits: ...
+    @property
+    def company(self) -> AccountHints: ...
+    @property
+    def email_domain(self) -> str | None: ...
+    @property
+    def account_key(self) -> str | None: ...
+    def company_view(self) -> AccountState | None: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +49,7 @@ class Scorecard:
     level: int
 
 
-def facts_for(person: PersonState, at: datetime, event: EngagementEvent | None = None) -> Facts:
+def facts_for(person: FitProfile, at: datetime, event: EngagementEvent | None = None) -> Facts:
     """What person rules may see: the person, their OWN company view and the event; never colleagues' data."""
     return Facts(
         person_key=person.person_key,
@@ -59,7 +77,7 @@ def _clamp(value: float, cap: float | None) -> float:
 
 
 def matched_fit_rules(
-    person: PersonState, ruleset: Ruleset, as_of: datetime, memo: MatchMemo | None = None
+    person: FitProfile, ruleset: Ruleset, as_of: datetime, memo: MatchMemo | None = None
 ) -> tuple[Rule, ...]:
     """The fit rules that hold for the person's profile (attributes only: no event, no time), cached by profile.
 
@@ -88,7 +106,7 @@ def compute_scorecard(person: PersonState, ruleset: Ruleset, as_of: datetime) ->
 
 
 def scorecard_for(
-    profile: PersonState,
+    profile: FitProfile,
     rules: Mapping[str, RuleTally],
     ruleset: Ruleset,
     as_of: datetime,

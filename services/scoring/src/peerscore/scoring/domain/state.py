@@ -284,10 +284,14 @@ def merged_company(person: PersonState, key: str | None, hints: AccountHints) ->
     When the person moves to another account the old company's size or industry no longer describe them, so
     the view restarts from this event's hints.
     """
-    old = person.company
-    if person.account_key is not None and key != person.account_key:
-        old = AccountHints()
-    return _overlay(old, hints)
+    return company_after(person.company, person.account_key, key, hints)
+
+
+def company_after(company: AccountHints, account_key: str | None, key: str | None, hints: AccountHints) -> AccountHints:
+    """:func:`merged_company` from the parts it reads, for the working fold (which holds no :class:`PersonState`)."""
+    if account_key is not None and key != account_key:
+        company = AccountHints()
+    return _overlay(company, hints)
 
 
 _Flat = TypeVar("_Flat", PersonTraits, AccountHints)
