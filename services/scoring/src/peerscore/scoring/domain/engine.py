@@ -23,8 +23,16 @@ from .decay import decay_factor
 from .matching import Facts, MatchMemo, matches_memo
 from .policy import Transition
 from .reasons import MAX_REASONS, breadth_reason, build_reasons
-from .ruleset import FIT, Rule, Ruleset
-from .scorecard import Scorecard, compute_scorecard, facts_for, group_points, matched_fit_rules, scorecard_for
+from .ruleset import FIT, Ruleset
+from .scorecard import (
+    Scorecard,
+    compute_scorecard,
+    facts_for,
+    group_points,
+    matched_fit_rules,
+    scorecard_for,
+    trim_to_caps,
+)
 from .state import (
     EMPTY_TALLY,
     RECENT_EVENT_IDS,
@@ -334,7 +342,7 @@ def _award(
         carry = decay_factor(event.occurred_at, at, half_life)
         amount = 0.0
         if carry > 0 and (rule.repeatable or tally.count == 0):
-            amount = _trim(
+            amount = trim_to_caps(
                 rule,
                 ruleset,
                 rule.points * carry,
@@ -380,19 +388,3 @@ def _fit_changes(step: ProfileStep, ruleset: Ruleset) -> list[Award]:
         for rule, points in changes
         if points != 0
     ]
-
-
-def _trim(rule: Rule, ruleset: Ruleset, raw: float, rule_now: float, group_now: float) -> float:
-    """Keep the rule within ±its cap and the group within [0, its cap]: negative points take back points
-    earned, they never push a group below zero.
-    """
-    group_cap = ruleset.groups[rule.group].cap
-    if raw > 0:
-        if rule.cap is not None:
-            raw = min(raw, rule.cap - rule_now)
-        if group_cap is not None:
-            raw = min(raw, group_cap - group_now)
-        return max(raw, 0.0)
-    if rule.cap is not None:
-        raw = max(raw, -rule.cap - rule_now)
-    return min(max(raw, -group_now), 0.0)

@@ -122,10 +122,15 @@ def scorecard_for(
         group = group_of.get(rule_id)
         if group is not None and group != FIT and tally.as_of is not None:
             points[group] += tally.value * decay_factor(tally.as_of, as_of, half_life[group])
+    return scorecard_from_points(points, fit_rules, ruleset)
+
+
+def scorecard_from_points(points: dict[str, float], fit_rules: list[Rule], ruleset: Ruleset) -> Scorecard:
+    """The card for uncapped activity points per group: fit from ``fit_rules``, each group clamped to [0, its
+    cap], then activity, total, grade and level. The immutable and the working fold both end here."""
+    index = ruleset.index()
     points[FIT] = sum(rule.points for rule in fit_rules)
-    groups: dict[str, float] = {}
-    for name, cap in index.caps:
-        groups[name] = round(_clamp(points[name], cap), 2)
+    groups = {name: round(_clamp(points[name], cap), 2) for name, cap in index.caps}
     activity = round(sum(groups[name] for name in index.activity_groups), 2)
     return Scorecard(
         groups=groups,
@@ -135,3 +140,19 @@ def scorecard_for(
         grade=ruleset.grades.grade(groups[FIT]),
         level=ruleset.levels.level(activity),
     )
+
+
+def trim_to_caps(rule: Rule, ruleset: Ruleset, raw: float, rule_now: float, group_now: float) -> float:
+    """Keep the rule within ±its cap and the group within [0, its cap]: negative points take back points
+    earned, they never push a group below zero.
+    """
+    group_cap = ruleset.groups[rule.group].cap
+    if raw > 0:
+        if rule.cap is not None:
+            raw = min(raw, rule.cap - rule_now)
+        if group_cap is not None:
+            raw = min(raw, group_cap - group_now)
+        return max(raw, 0.0)
+    if rule.cap is not None:
+        raw = max(raw, -rule.cap - rule_now)
+    return min(max(raw, -group_now), 0.0)

@@ -25,8 +25,8 @@ from peerscore.events import AccountHints, EngagementEvent, PersonTraits, is_sys
 from .decay import SECONDS_PER_DAY
 from .matching import Facts, MatchMemo, matches_memo
 from .policy import Transition
-from .ruleset import FIT, Rule, Ruleset, RulesetIndex
-from .scorecard import Scorecard, matched_fit_rules
+from .ruleset import FIT, Ruleset, RulesetIndex
+from .scorecard import Scorecard, matched_fit_rules, scorecard_from_points, trim_to_caps
 from .state import (
     RECENT_EVENT_IDS,
     RECENT_OCCURRENCES,
@@ -313,7 +313,7 @@ def _event_awards(
         if carry > 0 and (rule.repeatable or tally is None or tally.count == 0):
             rule_now = tally.value_at(at_us, half_life) if tally is not None else 0.0
             group_now = _group_sum(rules, index, rule.group, at_us)
-            amount = _trim(rule, ruleset, rule.points * carry, rule_now, group_now)
+            amount = trim_to_caps(rule, ruleset, rule.points * carry, rule_now, group_now)
         if tally is None:
             tally = rules[rule.id] = WorkingTally()
         tally.record(occurred, amount, at, at_us, half_life)
@@ -355,31 +355,4 @@ def _scorecard(
         group = group_of.get(rule_id)
         if group is not None and group != FIT and tally.as_of is not None:
             points[group] += tally.value * decay_us(tally.as_of_us, at_us, half_life[group])
-    points[FIT] = sum(rule.points for rule in fit_rules)
-    groups: dict[str, float] = {}
-    for name, cap in index.caps:
-        value = max(0.0, points[name])
-        groups[name] = round(min(value, cap) if cap is not None else value, 2)
-    activity = round(sum(groups[name] for name in index.activity_groups), 2)
-    return Scorecard(
-        groups=groups,
-        fit_rules=fit_rules,
-        activity=activity,
-        total=round(sum(groups.values()), 2),
-        grade=ruleset.grades.grade(groups[FIT]),
-        level=ruleset.levels.level(activity),
-    )
-
-
-def _trim(rule: Rule, ruleset: Ruleset, raw: float, rule_now: float, group_now: float) -> float:
-    """Keep the rule within ±its cap and the group within [0, its cap] (see :func:`~.engine._trim`)."""
-    group_cap = ruleset.groups[rule.group].cap
-    if raw > 0:
-        if rule.cap is not None:
-            raw = min(raw, rule.cap - rule_now)
-        if group_cap is not None:
-            raw = min(raw, group_cap - group_now)
-        return max(raw, 0.0)
-    if rule.cap is not None:
-        raw = max(raw, -rule.cap - rule_now)
-    return min(max(raw, -group_now), 0.0)
+    return scorecard_from_points(points, fit_rules, ruleset)
