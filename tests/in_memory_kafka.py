@@ -62,6 +62,9 @@ class InMemoryConsumer:
             assert meta.offset >= self.committed.get(tp, 0), "a commit went backwards"
             self.committed[tp] = meta.offset
 
+    def commit_async(self, offsets: dict[TopicPartition, OffsetAndMetadata], callback: Any = None) -> None:
+        self.commit(offsets)
+
     def close(self, autocommit: bool = False) -> None:
         return None
 

@@ -70,6 +70,8 @@ class BatchHandler(Protocol[T]):
         """Next offsets to read, as kept by the handler itself; empty to use the group's committed offsets."""
         ...
 
+    # Optional: ``keeps_offsets = True`` says ``stored_offsets`` is the truth (stored with the effects, in one
+    # transaction), so the loop may commit to Kafka asynchronously.
     # Optional: ``on_idle()`` is called after a poll that returned nothing (time-based work, e.g. crm-sync's
     # coalesced updates); it may raise like ``handle``, and the loop then waits before polling again.
 

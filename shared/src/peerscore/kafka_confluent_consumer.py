@@ -137,6 +137,15 @@ class ConfluentConsumer:
         if failed:
             raise CommitFailedError(f"{len(failed)} partition(s) not committed: {failed[0].error}")
 
+    def commit_async(self, offsets: Mapping[TopicPartition, OffsetAndMetadata], callback: Any = None) -> None:
+        """Queued for the client's background thread; a failure shows in the next commit (or not at all: the
+        offsets that matter live in the handler's database, see :attr:`BatchHandler.keeps_offsets`)."""
+        try:
+            self._consumer.commit(offsets=[_ck(tp, o.offset) for tp, o in offsets.items()], asynchronous=True)
+        except ck.KafkaException as exc:
+            if callback is not None:
+                callback(offsets, CommitFailedError(str(exc.args[0] if exc.args else exc)))
+
     def highwater(self, partition: TopicPartition) -> int | None:
         """The high-water mark last seen in a fetch response (no request), or None before any."""
         try:

@@ -173,6 +173,9 @@ class ScoringHandler:
         validate_internal(event)
         return event
 
+    keeps_offsets = True
+    """Offsets are stored with the state in one transaction: the loop's Kafka commit is only a mirror."""
+
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         with Session(self._engine) as session:
             stored = load_offsets(session, self._group, [(tp.topic, tp.partition) for tp in partitions])
