@@ -21,6 +21,9 @@ MAX_REASONS = 5
 MIN_SHOWN = 0.5
 """Contributions that have decayed below half a point are no longer worth a sentence."""
 
+Contribution = tuple[float, int, Rule, RuleTally | None]
+"""A rule's current value for a person, its order in the ruleset, the rule and its tally (``None`` for fit)."""
+
 PERIODS = ((1, "24 hours"), (7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "year"))
 
 
@@ -59,12 +62,19 @@ def _attributes(person: PersonState, account: AccountState | None) -> dict[str, 
     }
 
 
-def render(rule: Rule, person: PersonState, as_of: datetime, tally: RuleTally | None) -> str:
-    """The rule's reason with its placeholders filled; the rule id when it has none (or it cannot render)."""
+def render(
+    rule: Rule,
+    person: PersonState,
+    as_of: datetime,
+    tally: RuleTally | None,
+    attributes: dict[str, object] | None = None,
+) -> str:
+    """The rule's reason with its placeholders filled; the rule id when it has none (or it cannot render).
+    ``attributes`` (from :func:`_attributes`) may be passed in when several reasons of one person are rendered."""
     template = rule.reason or rule.description
     if template is None:
         return rule.id.replace("_", " ").replace("-", " ")
-    values = _attributes(person, person.company_view())
+    values = dict(attributes if attributes is not None else _attributes(person, person.company_view()))
     if tally is not None:
         count, period = count_and_period(tally.recent, as_of)
         truncated = len(tally.recent) >= RECENT_OCCURRENCES and tally.count > len(tally.recent)
@@ -97,8 +107,11 @@ def breadth_reason(person: PersonState, account: AccountState, ruleset: Ruleset,
 
 
 def build_reasons(person: PersonState, ruleset: Ruleset, as_of: datetime, fit_rules: list[Rule]) -> list[str]:
+    """The strongest distinct positive sentences, then the strongest negative one. Only the sentences shown are
+    rendered (in order of strength until enough distinct ones are found): a person often has more contributions
+    than :data:`MAX_REASONS`, and rendering is most of this function's cost."""
     matched_fit = {rule.id for rule in fit_rules}
-    scored: list[tuple[float, int, str]] = []
+    scored: list[Contribution] = []
     for order, rule in enumerate(ruleset.all_rules()):
         tally = None
         if rule.group == FIT:
@@ -111,17 +124,25 @@ def build_reasons(person: PersonState, ruleset: Ruleset, as_of: datetime, fit_ru
                 continue
             value = tally.value_at(as_of, ruleset.groups[rule.group].half_life_days)
         if abs(value) >= MIN_SHOWN:
-            scored.append((value, order, render(rule, person, as_of, tally)))
-    positives = _distinct(sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1])))
-    negatives = _distinct(sorted((s for s in scored if s[0] < 0), key=lambda s: (s[0], s[1])))
-    if negatives:
-        return positives[: MAX_REASONS - 1] + negatives[:1]
-    return positives[:MAX_REASONS]
+            scored.append((value, order, rule, tally))
+    if not scored:
+        return []
+    attributes = _attributes(person, person.company_view())
+    negative = sorted((c for c in scored if c[0] < 0), key=lambda c: (c[0], c[1]))
+    positive = sorted((c for c in scored if c[0] > 0), key=lambda c: (-c[0], c[1]))
+    negatives = _shown(negative, 1, person, as_of, attributes)
+    return _shown(positive, MAX_REASONS - len(negatives), person, as_of, attributes) + negatives
 
 
-def _distinct(items: list[tuple[float, int, str]]) -> list[str]:
-    texts: list[str] = []
-    for _, _, text in items:
-        if text not in texts:
-            texts.append(text)
-    return texts
+def _shown(
+    contributions: list[Contribution], wanted: int, person: PersonState, as_of: datetime, attributes: dict[str, object]
+) -> list[str]:
+    """The first ``wanted`` distinct sentences of ``contributions`` (strongest first), rendering no more."""
+    shown: list[str] = []
+    for _, _, rule, tally in contributions:
+        if len(shown) == wanted:
+            break
+        text = render(rule, person, as_of, tally, attributes)
+        if text not in shown:
+            shown.append(text)
+    return shown
