@@ -110,38 +110,48 @@ def vocabulary_from(names: Sequence[str]) -> Vocabulary:
 
 
 def _count(tally: SignalCount | None, as_of_s: int, windows: Sequence[int]) -> list[float]:
+    """``[count, n per window…, days since]`` in one pass over the day buckets (this runs per lead per batch)."""
     if tally is None or tally.n == 0:
         return [0.0, *(0.0 for _ in windows), math.nan]
-    since = (as_of_s - tally.last) / DAY_S
-    return [float(tally.n), *(float(tally.in_window(as_of_s, w)) for w in windows), since]
+    today = as_of_s // DAY_S
+    sums = [0] * len(windows)
+    for day, n in tally.days.items():
+        age = today - day
+        if age >= 0:
+            for j, w in enumerate(windows):
+                if age < w:
+                    sums[j] += n
+    return [float(tally.n), *(float(x) for x in sums), (as_of_s - tally.last) / DAY_S]
 
 
-def _other(profile: SignalProfile, named: frozenset[str], as_of_s: int) -> list[float]:
-    """Every type outside the vocabulary (and the profile's own overflow) pooled into one set of columns."""
-    rest = [c for t, c in profile.types.items() if t not in named or t == OTHER_TYPE]
-    if not rest:
-        return _count(None, as_of_s, TYPE_WINDOWS_DAYS)
-    windows = [float(sum(c.in_window(as_of_s, w) for c in rest)) for w in TYPE_WINDOWS_DAYS]
-    return [float(sum(c.n for c in rest)), *windows, (as_of_s - max(c.last for c in rest)) / DAY_S]
+def _pooled(values: list[list[float]]) -> list[float]:
+    """Several ``_count`` results as one: counts and windows add up, the most recent one sets days-since."""
+    if not values:
+        return _count(None, 0, TYPE_WINDOWS_DAYS)
+    width = len(values[0])
+    out = [sum(v[j] for v in values) for j in range(width - 1)]
+    return [*out, min(v[-1] for v in values)]
 
 
 def signal_values(person: PersonState, vocabulary: Vocabulary, as_of: datetime) -> list[float]:
     """The values of :func:`signal_names` for ``person`` as of ``as_of`` (the person's newest event time when
     serving and in training rows, so day windows are the same on both paths)."""
     profile, as_of_s = person.signals, int(as_of.timestamp())
+    per = {kind: _count(tally, as_of_s, TYPE_WINDOWS_DAYS) for kind, tally in profile.types.items()}
+    named = frozenset(vocabulary.types)
     out: list[float] = []
     for kind in vocabulary.types:
-        out += _count(profile.types.get(kind), as_of_s, TYPE_WINDOWS_DAYS)
-    out += _other(profile, frozenset(vocabulary.types), as_of_s)
-    counts = profile.types.values()
-    out += [float(sum(c.n for c in counts)), float(len(profile.types))]
-    out += [float(sum(c.in_window(as_of_s, w) for c in counts)) for w in TYPE_WINDOWS_DAYS]
+        out += per.get(kind) or _count(None, as_of_s, TYPE_WINDOWS_DAYS)
+    out += _pooled([v for kind, v in per.items() if kind not in named or kind == OTHER_TYPE])
+    total = _pooled(list(per.values()))
+    out += [total[0], float(len(profile.types)), *total[1:-1]]
     for page in PAGES:
         out += _count(profile.pages.get(page), as_of_s, PAGE_WINDOWS_DAYS)
     out += _sessions(profile, as_of_s)
-    out += [float(profile.channels.get(c, 0)) for c in CHANNELS]
-    out += [float(profile.first_channel == c) for c in CHANNELS]
-    out += [float(profile.last_channel == c) for c in CHANNELS]
+    channels, first, last = profile.channels, profile.first_channel, profile.last_channel
+    out += [float(channels.get(c, 0)) for c in CHANNELS]
+    out += [float(first == c) for c in CHANNELS]
+    out += [float(last == c) for c in CHANNELS]
     mine = _categories_of(person)
     for category in CATEGORIES:
         out += [float(mine[category] == value) for value in vocabulary.values(category)]
