@@ -92,8 +92,8 @@ def signal_names(vocabulary: Vocabulary) -> list[str]:
     names += ["session.days_since_start", "session.mean_gap_days", "session.events_per_session"]
     names += [f"channel.{c}" for c in CHANNELS]
     names += [f"channel.first={c}" for c in CHANNELS] + [f"channel.last={c}" for c in CHANNELS]
-    for category in CATEGORIES:
-        names += [f"cat.{category}={value}" for value in vocabulary.values(category)]
+    for category, values in vocabulary.categories:  # the order signal_values walks them in
+        names += [f"cat.{category}={value}" for value in values]
     return names
 
 
@@ -112,7 +112,7 @@ def vocabulary_from(names: Sequence[str]) -> Vocabulary:
 def _count(tally: SignalCount | None, as_of_s: int, windows: Sequence[int]) -> list[float]:
     """``[count, n per window…, days since]`` in one pass over the day buckets (this runs per lead per batch)."""
     if tally is None or tally.n == 0:
-        return [0.0, *(0.0 for _ in windows), math.nan]
+        return _NEVER[len(windows)]
     today = as_of_s // DAY_S
     sums = [0] * len(windows)
     for day, n in tally.days.items():
@@ -122,6 +122,10 @@ def _count(tally: SignalCount | None, as_of_s: int, windows: Sequence[int]) -> l
                 if age < w:
                     sums[j] += n
     return [float(tally.n), *(float(x) for x in sums), (as_of_s - tally.last) / DAY_S]
+
+
+_NEVER = {k: [0.0] * (k + 1) + [math.nan] for k in (len(TYPE_WINDOWS_DAYS), len(PAGE_WINDOWS_DAYS))}
+"""``_count`` of a signal that never happened, per number of windows (callers copy it with ``+=``)."""
 
 
 def _pooled(values: list[list[float]]) -> list[float]:
@@ -153,8 +157,9 @@ def signal_values(person: PersonState, vocabulary: Vocabulary, as_of: datetime) 
     out += [float(first == c) for c in CHANNELS]
     out += [float(last == c) for c in CHANNELS]
     mine = _categories_of(person)
-    for category in CATEGORIES:
-        out += [float(mine[category] == value) for value in vocabulary.values(category)]
+    for category, values in vocabulary.categories:
+        value = mine.get(category)
+        out += [float(value == v) for v in values]
     return out
 
 
