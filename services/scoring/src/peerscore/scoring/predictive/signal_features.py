@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from peerscore.scoring.domain.activity import DAY_S, OTHER_TYPE, SignalCount, SignalProfile
 from peerscore.scoring.domain.channels import CHANNELS
@@ -51,8 +52,10 @@ class Vocabulary:
 EMPTY_VOCABULARY = Vocabulary()
 
 
+@lru_cache(maxsize=4096)
 def category_value(value: str | None) -> str | None:
-    """``"Computer Software"`` → ``computer_software``: the stable code of a category value (or None)."""
+    """``"Computer Software"`` → ``computer_software``: the stable code of a category value (or None). Cached:
+    every lead of every batch asks for its few values, and a site has only so many titles and industries."""
     if not value:
         return None
     token = _NOT_ALNUM.sub("_", value.strip().lower()).strip("_")[:40]
@@ -114,14 +117,14 @@ def _count(tally: SignalCount | None, as_of_s: int, windows: Sequence[int]) -> l
     if tally is None or tally.n == 0:
         return _NEVER[len(windows)]
     today = as_of_s // DAY_S
-    sums = [0] * len(windows)
+    sums = [0.0] * len(windows)
     for day, n in tally.days.items():
         age = today - day
         if age >= 0:
             for j, w in enumerate(windows):
                 if age < w:
                     sums[j] += n
-    return [float(tally.n), *(float(x) for x in sums), (as_of_s - tally.last) / DAY_S]
+    return [float(tally.n), *sums, (as_of_s - tally.last) / DAY_S]
 
 
 _NEVER = {k: [0.0] * (k + 1) + [math.nan] for k in (len(TYPE_WINDOWS_DAYS), len(PAGE_WINDOWS_DAYS))}
