@@ -3,6 +3,7 @@ prediction costs the scoring worker. Prints a table and writes var/bench/model.j
 
     make bench-model                                 # 8,000 people over 150 days (~50k events)
     BENCH_MODEL_PEOPLE=3000 make bench-model         # smaller
+    BENCH_MODEL_EVENTS=1000000 make bench-model      # people chosen for about that many events (training cost)
     BENCH_MODEL_ONLINE_EVENTS=20000 BENCH_MODEL_BATCH=500 …
 
 Quality: the generator's outcomes follow a latent buying intent (see ``IntentHistoryGenerator``); the training
@@ -12,12 +13,17 @@ the calibrated model, the rules total and a logistic-regression baseline are ran
 Cost: the real ScoringHandler (SQLite, in-memory publisher) applies the newest events in batches with a champion
 promoted; the predictor's time per batch (features + one predict call + recording + reasons) is reported as a
 share of the handler's whole batch time. The machine may be shared: figures are as measured.
+
+Training cost: wall time of the point-in-time dataset (replaying every event with the production fold) plus
+training (the model on all features and, for the card, the same on the rule features alone), and the process's
+peak resident memory after generation and after training (``ru_maxrss``; generation holds the events too).
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import resource
 import tempfile
 import time
 from collections.abc import Sequence
@@ -59,6 +65,20 @@ class DiscardingPublisher:
 
     def flush(self, timeout: float | None = None) -> None:
         return None
+
+
+EVENTS_PER_PERSON = 6.3
+"""About how many events the generator makes per person over 150 days (measured), to size a run by events."""
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _metric(test: dict, side: str, name: str) -> float | None:
+    value = test.get(side, {}).get(name)
+    return round(value, 4) if value is not None else None
 
 
 def generate(people: int, days: int) -> tuple[list[EngagementEvent], list[tuple[str, str, datetime]]]:
@@ -121,12 +141,16 @@ def online_cost(
 
 
 def main() -> None:
+    events_wanted = int(os.environ.get("BENCH_MODEL_EVENTS", "0"))
     people = int(os.environ.get("BENCH_MODEL_PEOPLE", "8000"))
+    if events_wanted:
+        people = max(100, round(events_wanted / EVENTS_PER_PERSON))
     days = int(os.environ.get("BENCH_MODEL_DAYS", "150"))
     online_events = int(os.environ.get("BENCH_MODEL_ONLINE_EVENTS", "20000"))
     batch = int(os.environ.get("BENCH_MODEL_BATCH", "500"))
     print(f"generating {people:,} people over {days} days …", flush=True)
     events, outcomes = generate(people, days)
+    generated_rss = _peak_rss_mb()
     ruleset = load_default_ruleset()
     print(f"point-in-time training set from {len(events):,} events, training …", flush=True)
     started = time.perf_counter()
@@ -140,6 +164,7 @@ def main() -> None:
         out=Path("var/bench/model-card"),
     )
     train_s = time.perf_counter() - started
+    trained_rss = _peak_rss_mb()
     result = run.result
     if result.model_text is None:
         raise SystemExit(f"no model trained: {result.fallback_reason}")
@@ -158,6 +183,13 @@ def main() -> None:
         "test_rows": test["model"]["rows"],
         "test_positives": test["model"]["positives"],
         "dataset_and_training_s": round(train_s, 1),
+        "peak_rss_mb_after_generation": generated_rss,
+        "peak_rss_mb_after_training": trained_rss,
+        "features": len(result.feature_names),
+        "rule_features": run.data.spec.rule_features,
+        "signal_types_named": list(run.data.spec.vocabulary.types),
+        "model_rule_features_roc_auc": _metric(test, "model_rule_features", "roc_auc"),
+        "model_rule_features_pr_auc": _metric(test, "model_rule_features", "pr_auc"),
         "best_iteration": result.card["best_iteration"],
         "model_roc_auc": round(test["model"]["roc_auc"], 4),
         "rules_roc_auc": round(test["rules"]["roc_auc"], 4),

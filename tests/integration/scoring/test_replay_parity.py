@@ -37,7 +37,7 @@ from peerscore.scoring.identity.models import IdentityLinkRow
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.models import SCORING_TABLES, PersonRow
 from peerscore.scoring.predictive.dataset import DatasetConfig, build_training_set
-from peerscore.scoring.predictive.features import feature_spec, feature_vector
+from peerscore.scoring.predictive.features import feature_vector, spec_for
 from peerscore.scoring.predictive.sources import stored_histories
 from peerscore.topics import Topics
 from tests.conftest import unique
@@ -128,6 +128,7 @@ def script() -> list[list[EngagementEvent]]:
             page("d5", 3, "/pricing", userId="u-d"),  # opted out: withheld
             page("e3", 3, "/pricing", userId="u-e"),  # opted out through the merge: withheld
             page("c4", 3, "/compare", userId="u-c2"),
+            segment("track", "a8", 3, 30, event="Sandbox Created", userId="u-a"),  # no rule names it
             erasure_event(key_of(anonymous_id="anon-f"), ErasureOrder(request_id="gdpr-f", requested_at=at(3, 9))),
         ],
         [page("d6", 4, "/pricing", userId="u-d", consent={"marketing": True})],
@@ -233,7 +234,8 @@ def test_training_rows_see_the_live_state_at_their_snapshot(engine: Engine) -> N
     end = T0 + timedelta(days=DAYS + 3)
     data = build_training_set(stored_histories(engine, Period()), outcomes, RULESET, start=T0, end=end, config=config)
 
-    spec = feature_spec(RULESET)
+    assert "type.sandbox.created.count" in data.spec.names, "a type no rule names gets its own columns"
+    spec = spec_for(RULESET, data.spec.names)  # what the online predictor builds from the model's names
     problems: list[str] = []
     for i, key in enumerate(data.person_keys):
         as_of = datetime.fromtimestamp(float(data.as_of[i]), T0.tzinfo)
@@ -244,6 +246,8 @@ def test_training_rows_see_the_live_state_at_their_snapshot(engine: Engine) -> N
             problems.append(f"row {i}: features differ from the live state at {as_of}")
     assert problems == []
     a_key = key_of(user_id="u-a")
+    column = data.spec.index()["type.sandbox.created.count"]
+    assert max(data.features[i, column] for i, k in enumerate(data.person_keys) if k == a_key) == 1
     assert {a_key, key_of(user_id="u-b")} <= set(data.person_keys)
     assert set(data.person_keys) <= set(live[end])
     a_rows = [i for i, k in enumerate(data.person_keys) if k == a_key]

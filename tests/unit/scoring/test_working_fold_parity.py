@@ -5,6 +5,8 @@ account hints, several people sharing accounts) are folded twice: event by event
 ``apply_event_immutable`` (new frozen states per event), and batch by batch through ``WorkingPerson`` (each
 person loaded once per batch, folded in place, serialised at the end of the batch). States (as stored JSON),
 ledger rows, scorecards and transitions must be identical; so must ``apply_event`` (the one-event wrapper).
+The states include the signal profile (every activity type, sessions, page classes, channels, day buckets
+pruned over a span longer than their window), which the model's raw-signal features read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 from peerscore.events import EngagementEvent
 from peerscore.scoring.domain import AccountState, PersonState, Ruleset, account_key_for, apply_event, new_person
+from peerscore.scoring.domain.activity import is_signal
 from peerscore.scoring.domain.engine import apply_event_immutable
 from peerscore.scoring.domain.ruleset import load_default_ruleset
 from peerscore.scoring.domain.working import WorkingPerson, merge_event
@@ -44,7 +47,11 @@ TYPES = [
     "track",
     "identify",
     "unknown.thing",
+    "integration.connected",  # no ruleset here names it: only the signal profile sees it
+    "linkedin.lead_form.submitted",
 ]
+REFERRERS = [None, "https://www.google.com/", "https://www.g2.com/x", "https://lnkd.in/a", "https://blog.example/"]
+UTM = [None, {"utm_source": "linkedin", "utm_medium": "cpc"}, {"utm_medium": "email"}, {"campaign": "urn:li:c:1"}]
 URLS = [None, "https://x.io/pricing", "https://x.io/careers", "https://x.io/blog/a", "https://x.io/demo", "/vs-acme"]
 NAMES = [None, None, "demo requested", "pricing viewed", "webinar attended", "Something Else"]
 TITLES = [None, "VP Marketing", "CEO", "Student", "Sales Manager", "Director of Growth"]
@@ -70,7 +77,11 @@ def events(draw: st.DrawFn) -> EngagementEvent:
         properties["page_type"] = draw(st.sampled_from(["pricing", "comparison", "home"]))
     if draw(st.booleans()):
         properties["action"] = draw(st.sampled_from(["comment", "like"]))
-    minutes = draw(st.integers(min_value=-40 * 24 * 60, max_value=90 * 24 * 60))
+    referrer = draw(st.sampled_from(REFERRERS))
+    if referrer is not None:
+        properties["referrer"] = referrer
+    properties.update(draw(st.sampled_from(UTM)) or {})
+    minutes = draw(st.integers(min_value=-40 * 24 * 60, max_value=200 * 24 * 60))
     return event(
         draw(st.sampled_from(TYPES)),
         T0 + timedelta(minutes=minutes, microseconds=draw(st.integers(0, 999_999))),
@@ -163,6 +174,10 @@ def test_working_fold_equals_the_immutable_path(name: str, stream: list[Engageme
     state, steps = _working(ruleset, batches)
     assert state == expected_state
     assert _normalise(steps) == _normalise(expected_steps)
+    for key, person in expected_state["people"].items():  # the profile is part of the compared states
+        counted = sum(c["n"] for c in person["signals"]["types"].values())
+        activity = {e.event_id for e in stream if e.person_key == key and is_signal(e.type)}
+        assert counted <= len(activity)
 
 
 def test_a_stored_state_round_trips_through_the_working_person() -> None:

@@ -151,7 +151,8 @@ def test_model_qualifies_and_explains_only_leads_over_the_bar(engine: Engine) ->
         assert any(r.startswith("Likely to convert") for r in t.score.reasons)
     with Session(engine) as session:
         stored = {r.person_key: r.qualified for r in session.exec(select(PersonRow)).all()}
-    assert all(stored[t.person_key] for t in by_model)
+    last = {t.person_key: t.kind for t in transitions}  # a later batch may recycle a lead the model let go of
+    assert all(stored[t.person_key] for t in by_model if last[t.person_key] == "qualified")
     explained = [s for s in scores if any(r.startswith("Likely to convert") for r in s.reasons)]
     assert explained and all((s.conversion_probability or 0) >= 0.3 for s in explained)
     quiet = [s for s in scores if (s.conversion_probability or 0) < 0.3]

@@ -8,12 +8,14 @@ import numpy as np
 
 from peerscore.events import EngagementEvent
 from peerscore.scoring.predictive.dataset import DatasetConfig, TrainingSet, build_training_set
+from peerscore.scoring.predictive.signal_features import Vocabulary
 from peerscore.scoring.predictive.sources import group_by_person
 from tests.unit.scoring.builders import T0, days, event, small_ruleset
 
 CONFIG = DatasetConfig(horizon_days=10, snapshot_every_days=7, active_days=30)
 END = T0 + days(60)
 CUTOFF = T0 + days(7)
+VOCABULARY = Vocabulary(types=("demo.requested", "page.viewed", "webinar.attended"))
 
 
 def _profile(person: str, at: datetime) -> EngagementEvent:
@@ -45,9 +47,16 @@ def _future() -> list[EngagementEvent]:
 
 
 def _build(events: list[EngagementEvent], outcomes: list[tuple[str, str, datetime]] | None = None) -> TrainingSet:
+    """A fixed signal vocabulary: chosen from the data, it would differ with and without the future events."""
     events = sorted(events, key=lambda e: e.occurred_at)
     return build_training_set(
-        group_by_person(events), outcomes or [], small_ruleset(), start=T0, end=END, config=CONFIG
+        group_by_person(events),
+        outcomes or [],
+        small_ruleset(),
+        start=T0,
+        end=END,
+        config=CONFIG,
+        vocabulary=VOCABULARY,
     )
 
 

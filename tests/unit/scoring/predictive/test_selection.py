@@ -105,7 +105,7 @@ def test_a_model_that_loses_to_the_rules_is_refused_unless_forced(tables: Engine
     model_auc, rules_auc = card["test"]["model"]["roc_auc"], card["test"]["rules"]["roc_auc"]
     print({"shuffled-label model": model_auc, "rules": rules_auc, "baseline": card["test"]["baseline"]["roc_auc"]})
     assert model_auc < rules_auc and card["selection"]["beats_rules"] is False
-    good, bad = register_result(tables, trained(8, 4)), register_result(tables, loser())
+    good, bad = register_result(tables, trained(8, 4, rule_features_only=True)), register_result(tables, loser())
     with Session(tables) as session, session.begin():
         assert model_registry.promote(session, good).champion == good  # beats the rules: no force needed
     with Session(tables) as session, session.begin(), pytest.raises(model_registry.RulesNotBeaten) as refused:

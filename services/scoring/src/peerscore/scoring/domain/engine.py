@@ -172,6 +172,7 @@ def advance_profile(person: PersonState, event: EngagementEvent) -> ProfileStep:
             "account_key": key,
             "last_event_at": at,
             "recent_event_ids": [*person.recent_event_ids, event.event_id][-RECENT_EVENT_IDS:],
+            "signals": person.signals.after(event),
         }
     )
     changed = not all(

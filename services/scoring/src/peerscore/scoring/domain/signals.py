@@ -19,29 +19,16 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from peerscore.events import EngagementEvent, event_type_for, is_system_event
 
 from .matching import event_part_matches
+from .pages import page_class, page_path
 from .ruleset import Ruleset
 
 PROFILE_TYPES = frozenset({"identify", "group", "alias"})
 """Ingest types that say who someone is, not what they did: never a signal for a rule."""
 
-PAGE_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.IGNORECASE))
-    for name, pattern in (
-        ("pricing", r"/(pricing|plans|price)\b"),
-        ("demo", r"/(demo|book-a-demo|request-a?-?demo|contact-sales|get-started)\b"),
-        ("comparison", r"(/compare\b|/vs\b|-vs-|/alternatives?\b)"),
-        ("customers", r"/(customers?|case-stud(y|ies)|testimonials|success-stories)\b"),
-        ("docs", r"/(docs|documentation|api|reference|help|guides?)\b"),
-        ("careers", r"/(careers|jobs)\b"),
-        ("blog", r"/(blog|articles?|news|resources)\b"),
-    )
-)
-"""Page classes in the order they are tried; the first that matches the path wins, else ``other``."""
 
 MAX_EXAMPLES = 5
 MAX_EXAMPLE_LENGTH = 120
@@ -78,26 +65,6 @@ def is_unscored(event: EngagementEvent, ruleset: Ruleset) -> bool:
     return not any(event_part_matches(condition, event) for _, condition, _ in plan)
 
 
-def _page_path(event: EngagementEvent) -> str | None:
-    properties = event.properties
-    for name in ("path", "url"):
-        value = properties.get(name)
-        if isinstance(value, str) and value.strip():
-            path = urlsplit(value.strip()).path if name == "url" else value.strip().split("?")[0].split("#")[0]
-            return path or "/"
-    return None
-
-
-def page_class(path: str | None) -> str:
-    """The page's class (see :data:`PAGE_CLASSES`); ``""`` for an event without a page."""
-    if path is None:
-        return ""
-    for name, pattern in PAGE_CLASSES:
-        if pattern.search(path):
-            return name
-    return "other"
-
-
 def strip_ids(path: str) -> str:
     """The path with id-like segments (numbers, hashes, uuids, tokens) replaced by ``:id``."""
     segments = [":id" if _ID_SEGMENT.match(s) else s for s in path.split("/")]
@@ -109,7 +76,7 @@ def signal_key(event: EngagementEvent) -> SignalKey:
         type=event.type,
         name=(event.name or "").strip()[:MAX_NAME_LENGTH],
         source=event.source,
-        page=page_class(_page_path(event)),
+        page=page_class(page_path(event)),
     )
 
 
@@ -117,7 +84,7 @@ def examples_of(event: EngagementEvent) -> list[str]:
     """What a marketer needs to write a rule, without personal data: the page path (ids stripped, no query
     string) and the names of the event's properties (never their values)."""
     found: list[str] = []
-    path = _page_path(event)
+    path = page_path(event)
     if path is not None:
         found.append("path " + strip_ids(path))
     keys = sorted(k for k in event.properties if k not in ("url", "path", "title", "referrer", "search"))

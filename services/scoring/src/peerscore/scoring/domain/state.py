@@ -27,6 +27,7 @@ from peerscore.events import AccountHints, AwareDatetime, EngagementEvent, LeadC
 from peerscore.identity import account_key, account_key_from, is_free_mail
 from peerscore.limits import clip
 
+from .activity import EMPTY_PROFILE, SignalProfile
 from .decay import decay_factor
 
 RECENT_EVENT_IDS = 256
@@ -101,6 +102,9 @@ class PersonState(_State):
     recent_event_ids: list[str] = Field(default_factory=list, description="Most recent last; for dedup")
     rules: dict[str, RuleTally] = Field(default_factory=dict, description="Accumulators of event rules")
     opted_out: bool = Field(default=False, description="Opted out: not scored until they opt back in")
+    signals: SignalProfile = Field(
+        default=EMPTY_PROFILE, description="Every activity signal, bounded (model features); empty in old states"
+    )
 
     @property
     def email_domain(self) -> str | None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from peerscore.events import AccountHints, EngagementEvent, PersonTraits, is_system_event
 
+from .activity import SignalDraft
 from .decay import SECONDS_PER_DAY
 from .matching import Facts, MatchMemo, matches_memo
 from .policy import Transition
@@ -208,6 +209,7 @@ class WorkingPerson:
         "ids",
         "rules",
         "opted_out",
+        "signals",
     )
 
     def __init__(self, person: PersonState) -> None:
@@ -218,6 +220,7 @@ class WorkingPerson:
         self.ids = list(person.recent_event_ids)
         self.rules = {rule_id: WorkingTally(tally) for rule_id, tally in person.rules.items()}
         self.opted_out = person.opted_out
+        self.signals = SignalDraft(person.signals)
 
     def state(self) -> PersonState:
         """The stored shape (fields in declaration order, so it dumps like a validated state)."""
@@ -236,6 +239,7 @@ class WorkingPerson:
                 "recent_event_ids": list(self.ids),
                 "rules": {rule_id: tally.state() for rule_id, tally in self.rules.items()},
                 "opted_out": self.opted_out,
+                "signals": self.signals.freeze(),
             },
         )
 
@@ -261,6 +265,7 @@ class WorkingPerson:
         profile = self.profile = before.after(event, self.account_key_for(event))
         self.version += 1
         self._remember(event.event_id)
+        self.signals.observe(event)
         facts = Facts(profile.person_key, profile.traits, profile.email_domain, profile.company_view(), occurred, event)
         awards = _event_awards(self.rules, ruleset, event, facts, at, at_us, occurred_us)
         fit_after: MatchMemo = {}

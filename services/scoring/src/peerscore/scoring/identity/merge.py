@@ -225,6 +225,7 @@ def merge_people(
                 f"transfer:{merge}",
             ][-RECENT_EVENT_IDS:],
             "opted_out": target.opted_out or source.opted_out,
+            "signals": target.signals.merge(source.signals),
         }
     )
     rules = {rule.id: rule for rule in ruleset.all_rules()}

@@ -37,10 +37,17 @@ def markdown(card: dict[str, Any]) -> str:
         return "\n".join(lines)
     test = card["test"]
     model, rules, base = test["model"], test["rules"], test.get("baseline", {})
+    ruled = test.get("model_rule_features", {})
     lines += ["", f"Held-out test period: {card['splits']['test']['since']} → {card['splits']['test']['until']}", ""]
-    lines += ["| metric | model | rules only | baseline (logistic) |", "|---|---|---|---|"]
+    lines += ["| metric | model | model on rule features | rules only | baseline (logistic) |", "|---|---|---|---|---|"]
     for key in ("roc_auc", "pr_auc", "top_decile_lift", "brier"):
-        lines.append(f"| {key} | {_fmt(model.get(key))} | {_fmt(rules.get(key))} | {_fmt(base.get(key))} |")
+        values = (model.get(key), ruled.get(key), rules.get(key), base.get(key))
+        lines.append(f"| {key} | " + " | ".join(_fmt(v) for v in values) + " |")
+    sets = card.get("feature_sets", {})
+    lines += ["", f"Features: {sets.get('rules', '?')} from the rules, {sets.get('signals', '?')} from the raw signals"]
+    lines[-1] += " (the rule-features column is the same training on the first group alone)."
+    named = card.get("vocabulary", {}).get("types", [])
+    lines += ["", "Event types with their own columns: " + (", ".join(named) or "none") + "; the rest pool as other."]
     lines += ["", f"Promotion: the model {verdict(card).reason()}."]
     lines += ["", "## Lift by decile (test)", "", "| decile | model rate | model lift | rules rate | rules lift |"]
     lines.append("|---|---|---|---|---|")
@@ -52,6 +59,7 @@ def markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Calibration (test)", "", "| bin | rows | predicted | observed |", "|---|---|---|---|"]
     for b in test["calibration_bins"]:
         lines.append(f"| {b['low']:.1f}–{b['high']:.1f} | {b['rows']} | {b['predicted']:.3f} | {b['observed']:.3f} |")
+    lines += ["", "## Features", "", ", ".join(f"`{f}`" for f in card.get("features", []))]
     lines += ["", "## Feature importance (gain)", ""]
     lines += [f"- {f['feature']}: {f['gain']:.1f}" for f in card.get("feature_importance", [])[:12]]
     lines += [

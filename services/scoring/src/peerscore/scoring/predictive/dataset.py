@@ -14,19 +14,22 @@ horizon runs past the end of the history are dropped (their label is not known y
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from peerscore.events import is_system_event
 from peerscore.scoring.domain import new_person
+from peerscore.scoring.domain.activity import is_signal
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import PersonState
 from peerscore.scoring.identity.replay import PersonHistory, replay_steps
 
 from .features import FeatureSpec, feature_spec, feature_vector
+from .signal_features import EMPTY_VOCABULARY, Vocabulary, choose_vocabulary
 
 POSITIVE_KINDS = frozenset({"opportunity_created", "won"})
 
@@ -37,6 +40,10 @@ class DatasetConfig:
     snapshot_every_days: float = 7.0
     active_days: float = 30.0
     positive_kinds: frozenset[str] = POSITIVE_KINDS
+    top_types: int = 20
+    """Event types with their own feature columns (the most frequent in the history); the rest pool as other."""
+    top_values: int = 8
+    """Values per firmographic/seniority category with their own column."""
 
 
 @dataclass
@@ -57,6 +64,12 @@ class TrainingSet:
     @property
     def positives(self) -> int:
         return int(self.labels.sum())
+
+    def rule_features_only(self) -> TrainingSet:
+        """The same rows with only the rule features: the card's "what the raw signals add" comparison."""
+        k = self.spec.rule_features
+        spec = replace(self.spec, names=self.spec.names[:k], vocabulary=EMPTY_VOCABULARY)
+        return TrainingSet(spec, self.features[:, :k], self.labels, self.as_of, self.rules_score, self.person_keys)
 
     def take(self, index: np.ndarray) -> TrainingSet:
         return TrainingSet(
@@ -112,7 +125,7 @@ def cutoffs(start: datetime, end: datetime, config: DatasetConfig) -> list[datet
 
 
 def _snapshots(
-    history: PersonHistory, ruleset: Ruleset, times: list[datetime], activity: _AccountActivity
+    history: PersonHistory, ruleset: Ruleset, times: list[datetime], activity: _AccountActivity, types: Counter[str]
 ) -> list[_Snapshot]:
     """Replay a canonical person with the live step (merged keys folded in at their markers, consent applied); at
     each cutoff keep the state folded so far (once per version), unless it was opted out (never scored live)."""
@@ -134,6 +147,8 @@ def _snapshots(
         if applied is None or applied.duplicate:
             continue
         state = applied.person
+        if is_signal(event.type):
+            types[event.type] += 1
         if state.account_key is not None and not is_system_event(event.type):
             activity.add(state.account_key, key, event.occurred_at)
     if times:
@@ -150,26 +165,34 @@ def build_training_set(
     end: datetime,
     config: DatasetConfig = DatasetConfig(),
     progress: Callable[[int], None] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> TrainingSet:
     """Rows from ``histories`` (canonical people with their merged keys, as the backtest reads them) and
     ``outcomes`` (``(person_key, kind, occurred_at)``) for cutoffs in ``[start, end]`` (see the module doc).
 
     An event applied before a cutoff but dated after it is kept out of that snapshot (and every later event
     too: the fold is ordered), so late-dated data can never leak backwards.
+
+    ``vocabulary`` fixes the signal columns; by default the history's most frequent event types and category
+    values are chosen (:func:`.signal_features.choose_vocabulary`, sizes from ``config``).
     """
     times = cutoffs(start, end, config)
-    spec = feature_spec(ruleset)
     positives: dict[str, list[datetime]] = {}
     for person_key, kind, at in outcomes:
         if kind in config.positive_kinds:
             positives.setdefault(person_key, []).append(at)
     activity = _AccountActivity()
+    types: Counter[str] = Counter()
     snapshots: list[tuple[str, _Snapshot]] = []
     for history in histories:
-        snapshots += [(history.key, s) for s in _snapshots(history, ruleset, times, activity)]
+        snapshots += [(history.key, s) for s in _snapshots(history, ruleset, times, activity, types)]
         if progress is not None:
             progress(history.events)
     activity.freeze()
+    if vocabulary is None:
+        people = (s.person for _, s in snapshots)
+        vocabulary = choose_vocabulary(types, people, top_types=config.top_types, top_values=config.top_values)
+    spec = feature_spec(ruleset, vocabulary)
     horizon = timedelta(days=config.horizon_days)
     active = timedelta(days=config.active_days)
     rows, labels, stamps, keys = [], [], [], []

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import PersonState
 
-from .features import align, feature_matrix, feature_spec
+from .features import align, feature_matrix, spec_for
 from .model_registry import ModelVersionRow
 
 BINS = 10
@@ -128,7 +128,7 @@ def drift_report(
         for _, score in rows
         if score is not None and score.get("model_version") == model.version
     ]
-    spec = feature_spec(ruleset)
+    spec = spec_for(ruleset, model.features)
     inputs = [
         (p, accounts[p.account_key].active_people if p.account_key in accounts else {}, p.last_event_at)
         for p in people

@@ -41,6 +41,8 @@ def describe(feature: str, value: float) -> str | None:
         if kind == "days_since":
             return f"{label} {round(value)} days ago" if value >= 1 else f"{label} today"
         return f"recent {label}"
+    if parts[0] in ("type", "page") and len(parts) >= 3:
+        return _signal_phrase(".".join(parts[1:-1]), parts[-1], value, page=parts[0] == "page")
     if parts[0] == "group":
         return f"{parts[1]} score {round(value)}"
     if parts[0] == "account":
@@ -54,6 +56,8 @@ def describe(feature: str, value: float) -> str | None:
         "fit.has_account": "a company email",
         "person.events": f"{int(value)} events",
         "person.distinct_rules": f"{int(value)} kinds of activity",
+        "session.count": f"{int(value)} visits",
+        "signal.types": f"{int(value)} kinds of signals",
     }
     return named.get(feature)
 
@@ -70,3 +74,15 @@ def model_reason(probability: float, contributions: np.ndarray, values: np.ndarr
             drivers.append(phrase)
     head = f"Likely to convert ({round(probability * 100)}%)"
     return f"{head}: {'; '.join(drivers)}" if drivers else head
+
+
+def _signal_phrase(what: str, kind: str, value: float, *, page: bool) -> str | None:
+    """Raw-signal features in words: "integration connected 2× in the last 30 days", "pricing pages today"."""
+    label = f"{what} pages" if page else _label(what.replace(".", " "))
+    if kind == "count" and value >= 1:
+        return f"{label} {int(value)}× so far"
+    if kind.startswith("n") and kind.endswith("d") and value >= 1:
+        return f"{label} {int(value)}× in the last {kind[1:-1]} days"
+    if kind == "days_since":
+        return f"{label} {round(value)} days ago" if value >= 1 else f"{label} today"
+    return None

@@ -9,7 +9,8 @@ activity passed in must hold only activity up to ``as_of`` (the dataset builder 
 Per event kind the features follow the ruleset's event rules (each rule names one kind of event: "pricing page
 viewed", "review-site comparison"…): lifetime count, decayed points, occurrences in the last 7 and 30 days and
 days since the last one. Then every rule group's score, fit attributes (seniority, company size, personal
-email) and the breadth of the account (colleagues active in 7 and 30 days).
+email) and the breadth of the account (colleagues active in 7 and 30 days). Then the features of the raw
+signal profile, which see every event whether or not a rule names it (:mod:`.signal_features`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from peerscore.scoring.domain.ruleset import FIT, Ruleset
 from peerscore.scoring.domain.scorecard import compute_scorecard
 from peerscore.scoring.domain.state import PersonState
 
+from .signal_features import EMPTY_VOCABULARY, Vocabulary, signal_names, signal_values, vocabulary_from
+
 SENIORITY_RANK = {"entry": 0, "individual": 1, "manager": 2, "head": 3, "director": 3, "vp": 4, "c-level": 5}
 WINDOWS_DAYS = (7, 30)
 BREADTH_WINDOWS_DAYS = (7, 30)
@@ -44,12 +47,18 @@ class FeatureSpec:
     groups: tuple[str, ...]
     half_lives: tuple[float | None, ...] = ()
     """Per event rule, its group's half-life (decay of the points feature)."""
+    vocabulary: Vocabulary = EMPTY_VOCABULARY
+    rule_features: int = 0
+    """How many leading names are rule features (the rest come from the signal profile): the card compares a
+    model on those alone with the model on all of them."""
 
     def index(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.names)}
 
 
-def feature_spec(ruleset: Ruleset) -> FeatureSpec:
+def feature_spec(ruleset: Ruleset, vocabulary: Vocabulary = EMPTY_VOCABULARY) -> FeatureSpec:
+    """Rule features of ``ruleset`` (per event rule, group scores, fit, breadth), then the signal-profile
+    features of ``vocabulary`` (:mod:`.signal_features`)."""
     rules = [r for r in ruleset.all_rules() if r.group != FIT]
     groups = tuple(ruleset.groups)
     names: list[str] = []
@@ -62,7 +71,25 @@ def feature_spec(ruleset: Ruleset) -> FeatureSpec:
     names += ["fit.has_account", "person.events", "person.distinct_rules"]
     names += [f"account.colleagues_{w}d" for w in BREADTH_WINDOWS_DAYS]
     half_lives = tuple(ruleset.groups[r.group].half_life_days for r in rules)
-    return FeatureSpec(names=tuple(names), event_rules=tuple(r.id for r in rules), groups=groups, half_lives=half_lives)
+    rule_features = len(names)
+    names += signal_names(vocabulary)
+    return FeatureSpec(
+        names=tuple(names),
+        event_rules=tuple(r.id for r in rules),
+        groups=groups,
+        half_lives=half_lives,
+        vocabulary=vocabulary,
+        rule_features=rule_features,
+    )
+
+
+def spec_for(ruleset: Ruleset, model_features: Sequence[str]) -> FeatureSpec:
+    """The spec to serve a model with under ``ruleset``: today's rules, the model's own signal vocabulary.
+
+    A model trained under another ruleset version keeps serving: :func:`align` maps columns by name, and rule
+    features the current ruleset no longer has are NaN (unknown), which LightGBM handles as missing.
+    """
+    return feature_spec(ruleset, vocabulary_from(model_features))
 
 
 _NEVER = (0.0, 0.0) + (0.0,) * len(WINDOWS_DAYS) + (math.nan,)
@@ -111,6 +138,7 @@ def feature_vector(
     for w in BREADTH_WINDOWS_DAYS:
         window = timedelta(days=w)
         out.append(float(sum(1 for k, t in colleagues_last_seen.items() if k != me and abs(as_of - t) < window)))
+    out += signal_values(person, spec.vocabulary, as_of)
     return np.asarray(out, dtype=np.float64)
 
 

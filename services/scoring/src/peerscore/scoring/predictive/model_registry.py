@@ -116,8 +116,8 @@ def register(
     test = card.get("test", {})
     metrics = {
         side: {k: v for k, v in test.get(side, {}).items() if k != "lift_by_decile"}
-        for side in ("model", "rules", "baseline")
-        if side in test or side != "baseline"
+        for side in ("model", "rules", "baseline", "model_rule_features")
+        if side in test or side in ("model", "rules")
     }
     row = ModelVersionRow(
         sha256=artifact_hash(model_text, calibrator),

@@ -18,8 +18,9 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import lightgbm as lgb
@@ -38,9 +39,11 @@ from peerscore.topics import Topics
 from . import model_registry
 from .calibration import calibrate
 from .explain import model_reason
-from .features import FeatureSpec, align, feature_matrix, feature_spec, score_values
+from .features import FeatureSpec, ScoreValues, align, feature_matrix, score_values, spec_for
 
 log = structlog.get_logger(__name__)
+
+FeatureRow = tuple[PersonState, Mapping[str, datetime], datetime]
 
 REMEMBERED_LEADS = 200_000
 """Leads whose last side of the reason threshold a worker remembers (a few MB); beyond it the oldest are forgotten
@@ -120,7 +123,7 @@ class BatchPredictor:
         self.stats = PredictorStats()
         self._above: OrderedDict[str, bool] = OrderedDict()
         """Per lead, whether its last probability was at or above the reason threshold (bounded, most recent)."""
-        self._spec: tuple[str, FeatureSpec] | None = None
+        self._specs: dict[tuple[str, tuple[str, ...]], FeatureSpec] = {}
         self._seconds = (
             Histogram("peerscore_model_predict_seconds", "Prediction time per batch", registry=registry_)
             if registry_ is not None
@@ -170,7 +173,6 @@ class BatchPredictor:
         keys = sorted(k for k in view.touched if (s := view.last_scores.get(k)) is not None and not s.withheld)
         if (champion is None and challenger is None) or not keys:
             return view.outputs
-        spec = self._feature_spec(view.ruleset)
         rows, cards = [], []
         for key in keys:
             person = view.people[key]
@@ -180,10 +182,11 @@ class BatchPredictor:
             colleagues = account.active_people if account is not None else {}
             rows.append((person, colleagues, person.last_event_at or score.as_of))
             cards.append(score_values(score, person, view.ruleset))
-        matrix = feature_matrix(rows, view.ruleset, spec, cards)
-        champ_in = champion.inputs(matrix, spec) if champion else None
+        built: dict[tuple[str, ...], np.ndarray] = {}
+        champ_in = self._inputs(champion, rows, cards, view.ruleset, built) if champion else None
         champ_p = champion.probabilities(champ_in) if champion and champ_in is not None else None
-        chall_p = challenger.probabilities(challenger.inputs(matrix, spec)) if challenger else None
+        chall_in = self._inputs(challenger, rows, cards, view.ruleset, built) if challenger else None
+        chall_p = challenger.probabilities(chall_in) if challenger and chall_in is not None else None
         if self._record and challenger is not None:  # the shadow record; the champion's is in the lead's score
             self._record_predictions(session, keys, view, champion, champ_p, challenger, chall_p)
         outputs = view.outputs
@@ -207,10 +210,26 @@ class BatchPredictor:
             self._above.popitem(last=False)
         return above and not was
 
-    def _feature_spec(self, ruleset: Ruleset) -> FeatureSpec:
-        if self._spec is None or self._spec[0] != ruleset.version:
-            self._spec = (ruleset.version, feature_spec(ruleset))
-        return self._spec[1]
+    def _inputs(
+        self,
+        model: LoadedModel,
+        rows: Sequence[FeatureRow],
+        cards: Sequence[ScoreValues | None],
+        ruleset: Ruleset,
+        built: dict[tuple[str, ...], np.ndarray],
+    ) -> np.ndarray:
+        """The model's input matrix: features built under the current ruleset with the model's own signal
+        vocabulary (read from its feature names), columns mapped by name (absent rule features are NaN)."""
+        key = (ruleset.version, model.features)
+        spec = self._specs.get(key)
+        if spec is None:
+            if len(self._specs) > 8:  # a ruleset or model changed: the old specs are not needed any more
+                self._specs.clear()
+            spec = self._specs[key] = spec_for(ruleset, model.features)
+        matrix = built.get(spec.names)
+        if matrix is None:  # champion and challenger with one vocabulary share the matrix
+            matrix = built[spec.names] = feature_matrix(rows, ruleset, spec, cards)
+        return model.inputs(matrix, spec)
 
     def _record_predictions(
         self,

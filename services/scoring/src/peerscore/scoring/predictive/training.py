@@ -39,6 +39,8 @@ class TrainConfig:
     dask: bool = False
     dask_scheduler: str | None = None
     """A Dask scheduler address; with ``dask`` and no address a LocalCluster is started for the run."""
+    compare_rule_features: bool = True
+    """Also fit a model on the rule features alone (same rows, same settings) for the card's comparison."""
 
     def params(self) -> dict[str, Any]:
         return {
@@ -129,7 +131,7 @@ def train_model(
     baseline_p = baseline.fit_predict(before_test.features, before_test.labels, test.features, config.seed)
     importance = booster.feature_importance(importance_type="gain")
     ranked = sorted(zip(data.spec.names, importance.tolist(), strict=True), key=lambda x: -x[1])
-    card = {
+    card: dict[str, Any] = {
         **base_card,
         "status": "trained",
         "engine": "lightgbm.dask" if config.dask else "lightgbm",
@@ -139,8 +141,12 @@ def train_model(
         "baseline": {"kind": baseline.NAME, "fitted_on": ["train", "valid", "calib"]},
         "features": list(data.spec.names),
         "test": _held_out(test, probabilities, baseline_p),
+        "feature_sets": {"rules": data.spec.rule_features, "signals": len(data.spec.names) - data.spec.rule_features},
+        "vocabulary": {"types": list(data.spec.vocabulary.types), **dict(data.spec.vocabulary.categories)},
         "feature_importance": [{"feature": f, "gain": round(g, 3)} for f, g in ranked[:20] if g > 0],
     }
+    if config.compare_rule_features and data.spec.rule_features < len(data.spec.names):
+        card["test"]["model_rule_features"] = _rule_features_model(parts, params, config)
     card["selection"] = verdict(card).as_dict()
     return TrainResult(
         card=card,
@@ -160,6 +166,16 @@ def _held_out(test: TrainingSet, probabilities: np.ndarray, baseline_p: np.ndarr
         "baseline": evaluation.summary(test.labels, baseline_p, probabilities=True),
         "calibration_bins": evaluation.calibration_bins(test.labels, probabilities),
     }
+
+
+def _rule_features_model(parts: dict[str, TrainingSet], params: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
+    """The same training on the rule features alone, scored on the same test rows: what the raw signals add."""
+    train, valid, calib, test = (parts[k].rule_features_only() for k in ("train", "valid", "calib", "test"))
+    booster, best_iteration = _fit_local(train, valid, params, config, None)
+    calibrator = fit_calibrator(np.asarray(booster.predict(calib.features, num_iteration=best_iteration)), calib.labels)
+    raw = np.asarray(booster.predict(test.features, num_iteration=best_iteration))
+    summary = evaluation.summary(test.labels, calibrate(calibrator, raw), probabilities=True)
+    return {**summary, "features": len(train.spec.names), "best_iteration": best_iteration}
 
 
 def _fit_local(
