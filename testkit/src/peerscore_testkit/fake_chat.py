@@ -4,7 +4,7 @@ Slack (``/services/T000/B000/<secret>``): a JSON object with ``text`` or ``block
 a header's plain text ≤ 150 characters, a section ≤ 10 fields), answered ``200 ok``; anything else ``400
 invalid_payload``, an unknown path ``404 no_service``. Teams (``/webhookb2/<secret>``): a ``message`` with an
 Adaptive Card attachment, answered ``200 1``, else ``400 Bad payload``. Both record each accepted payload in
-``state.extra["messages"]`` as ``(path, payload)``; faults (429 with ``Retry-After``, 500, slow answers) are queued
+``state.extra["messages"]`` as ``(path, payload, time.time())``; faults (429 with ``Retry-After``, 500, slow answers) are queued
 on ``state.faults`` as for the CRM fakes, and ``state.extra["delay_s"]`` delays every request before it is taken
 (so a client killed meanwhile has not posted anything).
 """
@@ -74,7 +74,7 @@ def _route(h: _Handler, raw: bytes) -> None:
         _text(h, 400, problem)
         return
     with state.lock:
-        state.extra.setdefault("messages", []).append((path, payload))
+        state.extra.setdefault("messages", []).append((path, payload, time.time()))
     _text(h, 200, "ok" if slack else "1")
 
 
@@ -85,4 +85,10 @@ def chat_server() -> FakeServer:
 
 def messages(server: FakeServer, path: str = SLACK_PATH) -> list[dict[str, Any]]:
     with server.state.lock:
-        return [payload for p, payload in server.state.extra.get("messages", []) if p == path]
+        return [payload for p, payload, _ in server.state.extra.get("messages", []) if p == path]
+
+
+def arrivals(server: FakeServer, path: str = SLACK_PATH) -> list[tuple[dict[str, Any], float]]:
+    """Each accepted payload with the wall-clock time it was taken."""
+    with server.state.lock:
+        return [(payload, at) for p, payload, at in server.state.extra.get("messages", []) if p == path]

@@ -6,6 +6,7 @@ failing destination never holds the others."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -218,3 +219,40 @@ def test_erasure_deletes_the_persons_alerts(crm_engine: Engine, server: FakeServ
         assert erase(session, request)["crm_alert_ledger"] == 1
     with Session(crm_engine) as session:
         assert alert_ledger.counts(session) == {}
+
+
+class _Crash(BaseException):
+    """The process dies (SIGKILL) right after the webhook answered, before ``sent`` is committed."""
+
+
+class _PostThenCrash:
+    def __init__(self, inner: AlertPoster) -> None:
+        self._inner = inner
+
+    def post(self, destination: str, kind: str, person_key: str, version: int, message: str) -> SyncResult:
+        self._inner.post(destination, kind, person_key, version, message)
+        raise _Crash
+
+
+def test_the_at_least_once_window_is_the_one_post_in_flight(
+    crm_engine: Engine, server: FakeServer, client: httpx.Client
+) -> None:
+    """What a crash between the destination's 2xx and the commit costs: that one alert again, nothing more."""
+    alerts, _ = handler(crm_engine, server, client, Clock())
+    alerts.intake([transition(f"p_{i}", 1) for i in range(3)])
+    assert alerts.flush() == 3
+    alerts.intake([transition(f"p_{i}", 1) for i in range(3, 6)])
+    crashing = AlertHandler(
+        crm_engine,
+        _PostThenCrash(ChatWebhooks(client, lambda _: server.url + SLACK_PATH)),
+        AlertMetrics(CollectorRegistry()),
+        AlertPolicy([SLACK]),
+        clock=Clock(),
+    )
+    with pytest.raises(_Crash):
+        crashing.flush()
+    restarted, _ = handler(crm_engine, server, client, Clock())
+    assert restarted.flush() == 3
+    assert Counter(m["blocks"][-1]["elements"][0]["url"][-3:] for m in messages(server)) == Counter(
+        {"p_0": 1, "p_1": 1, "p_2": 1, "p_3": 2, "p_4": 1, "p_5": 1}
+    )
