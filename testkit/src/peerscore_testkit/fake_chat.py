@@ -4,9 +4,9 @@ Slack (``/services/T000/B000/<secret>``): a JSON object with ``text`` or ``block
 a header's plain text ≤ 150 characters, a section ≤ 10 fields), answered ``200 ok``; anything else ``400
 invalid_payload``, an unknown path ``404 no_service``. Teams (``/webhookb2/<secret>``): a ``message`` with an
 Adaptive Card attachment, answered ``200 1``, else ``400 Bad payload``. Both record each accepted payload in
-``state.extra["messages"]`` as ``(path, payload, time.time())``; faults (429 with ``Retry-After``, 500, slow answers) are queued
-on ``state.faults`` as for the CRM fakes, and ``state.extra["delay_s"]`` delays every request before it is taken
-(so a client killed meanwhile has not posted anything).
+``state.extra["messages"]`` as ``(path, payload, time.time())``; faults (429 with ``Retry-After``, 500, slow
+answers) are queued on ``state.faults`` as for the CRM fakes, and ``state.extra["delay_s"]`` delays every request
+before it is taken, like a real webhook's latency: a client killed meanwhile has still posted (as with Slack).
 """
 
 from __future__ import annotations

@@ -84,7 +84,9 @@ def test_each_mql_is_one_slack_message_with_its_reasons_and_a_replay_sends_nothi
 
         slack = messages(server)
         assert len(slack) == 2
-        by_lead = {m["blocks"][-1]["elements"][0]["url"].rsplit("/", 1)[1]: json.dumps(m, ensure_ascii=False) for m in slack}
+        by_lead = {
+            m["blocks"][-1]["elements"][0]["url"].rsplit("/", 1)[1]: json.dumps(m, ensure_ascii=False) for m in slack
+        }
         assert set(by_lead) == {"p_ada", "p_bob"}
         assert "Viewed pricing 3× in 7 days" in by_lead["p_ada"] and "Requested a demo" in by_lead["p_ada"]
         assert "2 colleagues at a.io active recently" in by_lead["p_ada"]
