@@ -214,6 +214,17 @@ class LeadTransition(Contract):
     contact: LeadContact
     score: LeadScore
     transitioned_at: AwareDatetime
+    active_colleagues: int | None = Field(
+        default=None,
+        ge=0,
+        description="Other people of the lead's account active in the ruleset's breadth window when it qualified "
+        "(what an MQL alert shows beside the reasons); absent in records written before it existed",
+    )
+    product_line: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The product line the lead qualified for, once scoring tells them apart (alerts route by it)",
+    )
 
 
 def with_free_text_fitted(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -92,6 +92,11 @@ class Topics:
         return f"{self.prefix}.crm.dlq.v1"
 
     @property
+    def alerts_dlq(self) -> str:
+        """MQL alerts a destination (Slack, Teams) refused for good or for longer than the retry budget."""
+        return f"{self.prefix}.alerts.dlq.v1"
+
+    @property
     def erasure(self) -> str:
         """Erasure requests, keyed by person key: every service deletes its own data about the person."""
         return f"{self.prefix}.erasure.v1"
@@ -121,6 +126,7 @@ class Topics:
             TopicSpec(self.outcomes, keyed, stream),
             TopicSpec(self.rules, 1, {"cleanup.policy": "compact"}),  # rulesets: no personal data, kept for good
             TopicSpec(self.crm_dlq, 3, dead_letters),
+            TopicSpec(self.alerts_dlq, 3, dead_letters),
             TopicSpec(self.erasure, keyed, {"retention.ms": r.ms(r.erasure_days)}),
             TopicSpec(self.merges, keyed, stream),
         ]

@@ -88,6 +88,7 @@ def test_erasure_deletes_the_crm_row_and_ledger_and_logs_without_personal_data(c
         "crm_merge_link": 0,
         "crm_pending": 0,
         "crm_pending_association": 0,
+        "crm_alert_ledger": 0,
     }
     assert log.crm_objects == [
         {"crm": "local", "person_key": "p_ada", "object_type": "crm_lead", "object_id": "p_ada", "result": "deleted"}

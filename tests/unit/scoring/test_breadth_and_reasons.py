@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from peerscore.scoring.domain import AccountState, account_breadth, parse_ruleset, score_person, with_account_context
-from peerscore.scoring.domain.reasons import count_and_period, times
+from peerscore.scoring.domain.reasons import colleagues_active, count_and_period, times
 from peerscore.scoring.domain.state import MAX_ACTIVE_PEOPLE
 
 from .builders import T0, TEST_RULESET, Fold, days, event, small_ruleset
@@ -161,3 +161,13 @@ def test_times(count: int, text: str) -> None:
 def test_count_and_period(ages: list[float], expected: tuple[int, str]) -> None:
     recent: list[datetime] = sorted(T0 - days(a) for a in ages)
     assert count_and_period(recent, T0) == expected
+
+
+def test_a_qualified_transition_counts_the_colleagues_active_in_the_breadth_window() -> None:
+    """What the MQL alert shows: other people of the account, in the ruleset's window (7 days without one)."""
+
+    account = AccountState(
+        account_key="acme.com", active_people={"me": T0, "a": T0 - days(2), "b": T0 - days(6), "c": T0 - days(20)}
+    )
+    assert colleagues_active(account, "me", T0, small_ruleset()) == 2
+    assert colleagues_active(None, "me", T0, small_ruleset()) == 0

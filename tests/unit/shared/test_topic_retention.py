@@ -14,6 +14,7 @@ PERSONAL = (
     "qualified_dlq",
     "outcomes",
     "crm_dlq",
+    "alerts_dlq",  # the rendered alert names the lead
     "erasure",
     "scores",
     "merges",  # person keys only, but a person's keys are personal data
@@ -53,6 +54,7 @@ def test_retention_days_per_class_come_from_the_environment(monkeypatch: pytest.
         topics.events_dlq: 10 * DAY_MS,
         topics.qualified_dlq: 10 * DAY_MS,
         topics.crm_dlq: 10 * DAY_MS,
+        topics.alerts_dlq: 10 * DAY_MS,
         topics.erasure: 45 * DAY_MS,
         topics.scores: DAY_MS // 2,
     }

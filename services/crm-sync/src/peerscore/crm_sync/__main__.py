@@ -9,6 +9,7 @@ from __future__ import annotations
 import uvicorn
 
 from peerscore.crm_sync.adapters.factory import CrmClients
+from peerscore.crm_sync.alert_settings import AlertSettings
 from peerscore.crm_sync.app import create_app
 from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.settings import CrmDatabaseSettings, CrmHttpSettings, CrmSyncSettings, OutcomeSettings
@@ -37,6 +38,7 @@ def load_config(runtime: RuntimeSettings) -> CrmSyncConfig:
         clients=clients,
         identity=IdentitySettings().check(runtime),
         outcomes=outcomes,
+        alerts=AlertSettings().check(runtime),
     )
 
 

@@ -24,7 +24,7 @@ from peerscore.crm_sync.adapters.hubspot import make_hubspot_client
 from peerscore.crm_sync.adapters.hubspot_people import HubSpotPeople
 from peerscore.crm_sync.config import CrmSyncConfig
 from peerscore.crm_sync.crm_objects import lookup_person_keys
-from peerscore.crm_sync.metrics import CrmMetrics
+from peerscore.crm_sync.metrics import AlertMetrics, CrmMetrics
 from peerscore.crm_sync.models import TABLES
 from peerscore.crm_sync.outcome_routes import OutcomeSink
 from peerscore.db import database_check, make_engine, prepare_schema
@@ -47,6 +47,7 @@ class _Service:
         self.registry = CollectorRegistry()
         self.consumer_metrics = ConsumerMetrics(self.registry, config.crm.group_id)
         self.crm_metrics = CrmMetrics(self.registry)
+        self.alert_metrics = AlertMetrics(self.registry)
         self.engine: Engine | None = None
         self.consumers: consumers.Consumers | None = None
         self._given_engine = engine
@@ -83,7 +84,14 @@ class _Service:
             if self._start_consumers:
                 factory = build_adapter_factory(config.crm, config.clients, self.crm_metrics)
                 self.consumers = consumers.start_consumers(
-                    engine, config.kafka, config.crm, factory, self.consumer_metrics, self.crm_metrics
+                    engine,
+                    config.kafka,
+                    config.crm,
+                    factory,
+                    self.consumer_metrics,
+                    self.crm_metrics,
+                    alerts=config.alerts,
+                    alert_metrics=self.alert_metrics,
                 )
             app.state.outcome_sink = build_outcome_sink(config, self.crm_metrics, self.publisher, self.person_keys)
             log.info(
@@ -91,6 +99,7 @@ class _Service:
                 adapter=config.crm.adapter,
                 group=config.crm.group_id,
                 consumer=self._start_consumers,
+                alert_destinations=len(config.alerts.destinations),
             )
             yield
         finally:

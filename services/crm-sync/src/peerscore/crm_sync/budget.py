@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlmodel import Session, col, delete, select
 
@@ -20,6 +21,16 @@ from peerscore.crm_sync.adapters.base import SyncResult
 from peerscore.crm_sync.models import RetryState
 
 DEFAULT_MAX_ELAPSED_S = 6 * 3600.0
+
+
+class Charged(Protocol):
+    """What the budget reads of a failing item: a CRM lead version's :class:`RetryState`, an alert's ledger row."""
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def first_failed_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -32,8 +43,9 @@ class RetryBudget:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 300.0
 
-    def exhausted(self, state: RetryState, now: datetime) -> bool:
-        elapsed = (now - state.first_failed_at).total_seconds()
+    def exhausted(self, state: Charged, now: datetime) -> bool:
+        first = state.first_failed_at
+        elapsed = (now - first).total_seconds() if first is not None else 0.0
         over_attempts = self.max_attempts is not None and state.attempts >= self.max_attempts
         return over_attempts or elapsed >= self.max_elapsed_s
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from peerscore.crm_sync.adapters.factory import CrmClients
+from peerscore.crm_sync.alert_settings import AlertSettings
 from peerscore.crm_sync.settings import CrmSyncSettings, OutcomeSettings
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
 
@@ -26,3 +27,4 @@ class CrmSyncConfig:
     clients: CrmClients = field(default_factory=CrmClients)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     outcomes: OutcomeSettings = field(default_factory=OutcomeSettings)
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings(destinations=[]))

@@ -1,4 +1,4 @@
-"""The consumer loops crm-sync runs, wired to their handlers: lead transitions, erasures and merges.
+"""The consumer loops crm-sync runs, wired to their handlers: lead transitions, erasures, merges and MQL alerts.
 
 The handlers (:mod:`.handler`, :mod:`.privacy`, :mod:`.merges`) know nothing of Kafka clients or threads; this
 module is the one place that builds the shared :class:`~peerscore.consumer.ConsumerLoop` around each of them, and
@@ -11,18 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 import structlog
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from peerscore.consumer import BatchHandler, ConsumerLoop
 from peerscore.crm_sync.adapters.base import AdapterFactory
+from peerscore.crm_sync.adapters.chat import ChatWebhooks
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.alert_settings import AlertSettings
+from peerscore.crm_sync.alerts import AlertDeadLetters, AlertHandler, AlertPolicy
 from peerscore.crm_sync.breaker import BreakerPolicy
 from peerscore.crm_sync.budget import RetryBudget
 from peerscore.crm_sync.handler import DeadLetterSink, SyncHandler
 from peerscore.crm_sync.merges import MergeHandler
-from peerscore.crm_sync.metrics import CrmMetrics
+from peerscore.crm_sync.metrics import AlertMetrics, CrmMetrics
 from peerscore.crm_sync.privacy import ErasureHandler
 from peerscore.crm_sync.settings import CrmSyncSettings
 from peerscore.events import ErasureRequest, LeadTransition, PersonMerged
@@ -44,12 +48,14 @@ class Consumers:
     publisher: KafkaPublisher
     erasures: BackgroundLoop | None = None
     merges: BackgroundLoop | None = None
+    alerts: BackgroundLoop | None = None
+    alert_client: httpx.Client | None = None
 
     def check(self) -> None:
         """Readiness: every loop is alive and holds its share of partitions; erasures and merges are obligations
-        (privacy, one record per buyer), not extras."""
+        (privacy, one record per buyer), not extras, and so are alerts once destinations are configured."""
         self.transitions.check()
-        for loop in (self.erasures, self.merges):
+        for loop in (self.erasures, self.merges, self.alerts):
             if loop is not None:
                 loop.check()
 
@@ -57,9 +63,11 @@ class Consumers:
         self.transitions.stop()  # drains the current batch, commits and closes the consumer
         if self.transitions.alive:
             log.error("consumer_loop_did_not_stop")
-        for loop in (self.erasures, self.merges):
+        for loop in (self.erasures, self.merges, self.alerts):
             if loop is not None:
                 loop.stop()
+        if self.alert_client is not None:
+            self.alert_client.close()
         self.publisher.close()
 
 
@@ -120,6 +128,30 @@ def merge_loop(
     return _side_loop(kafka, group_id, kafka.topics().merges, MergeHandler(engine, adapter_factory), publisher)
 
 
+def alert_loop(
+    *,
+    kafka: KafkaSettings,
+    group_id: str,
+    engine: Engine,
+    publisher: Publisher,
+    alerts: AlertSettings,
+    metrics: AlertMetrics,
+    client: httpx.Client,
+) -> ConsumerLoop[LeadTransition]:
+    """The MQL alerts' consumer of the transitions topic: a group of its own, so the CRM and the alerts each read
+    every transition at their own pace and one never waits for the other."""
+    policy = AlertPolicy(
+        destinations=alerts.routes,
+        console_base_url=alerts.console_base_url,
+        default_product_line=alerts.default_product_line,
+        budget=RetryBudget(max_elapsed_s=alerts.retry_max_elapsed_s, backoff_max_s=alerts.retry_backoff_max_s),
+        flush_batch=alerts.flush_batch,
+    )
+    sink = AlertDeadLetters(publisher, kafka.topics().alerts_dlq)
+    handler = AlertHandler(engine, ChatWebhooks(client, alerts.url), metrics, policy, sink)
+    return _side_loop(kafka, group_id, kafka.topics().qualified, handler, publisher)
+
+
 def _side_loop(
     kafka: KafkaSettings, group_id: str, topic: str, handler: BatchHandler[T], publisher: Publisher
 ) -> ConsumerLoop[T]:
@@ -142,9 +174,11 @@ def start_consumers(
     adapter_factory: AdapterFactory,
     consumer_metrics: ConsumerMetrics,
     crm_metrics: CrmMetrics,
+    alerts: AlertSettings | None = None,
+    alert_metrics: AlertMetrics | None = None,
 ) -> Consumers:
-    """Open the shared producer and start the three loops on background threads; the producer is closed again if
-    the first loop cannot be built."""
+    """Open the shared producer and start the loops on background threads (the alerts' one only when destinations
+    are configured); the producer is closed again if the first loop cannot be built."""
     publisher = make_publisher(kafka, "crm-sync-dlq")
     try:
         loop = transition_loop(
@@ -174,7 +208,20 @@ def start_consumers(
         )
         for build, suffix in side
     )
-    return Consumers(transitions, publisher, erasures, merges)
+    consumers = Consumers(transitions, publisher, erasures, merges)
+    if alerts is not None and alerts.destinations:
+        consumers.alert_client = httpx.Client(timeout=alerts.timeout_s)
+        built = alert_loop(
+            kafka=kafka,
+            group_id=alerts.group(crm.group_id),
+            engine=engine,
+            publisher=publisher,
+            alerts=alerts,
+            metrics=alert_metrics or AlertMetrics(CollectorRegistry()),
+            client=consumers.alert_client,
+        )
+        consumers.alerts = _started(built, "crm-sync-alerts")
+    return consumers
 
 
 def _started(loop: ConsumerLoop[Any], name: str) -> BackgroundLoop:

@@ -92,3 +92,34 @@ class CrmMetrics:
     def usage(self, crm: str, used: int, total: int) -> None:
         if total > 0:
             self.api_usage.labels(crm=crm).set(used / total)
+
+
+ALERT_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+
+
+class AlertMetrics:
+    """MQL alerts by destination kind: queued (routed to a destination), then sent, retried (each failed attempt,
+    ``throttled`` for 429s), dead-lettered, and the time from the transition to the destination's answer."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._alerts = Counter(
+            "peerscore_alerts_total",
+            "MQL alerts by destination kind and result (queued, sent, retried, throttled, dead_lettered)",
+            ["kind", "result"],
+            registry=registry,
+        )
+        self._latency = Histogram(
+            "peerscore_alert_delivery_seconds",
+            "Seconds from the lead's qualification to the destination accepting its alert",
+            ["kind"],
+            buckets=ALERT_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def count(self, kind: str, result: str, n: int = 1) -> None:
+        if n:
+            self._alerts.labels(kind=kind, result=result).inc(n)
+
+    def delivered(self, kind: str, seconds: float) -> None:
+        self.count(kind, "sent")
+        self._latency.labels(kind=kind).observe(max(seconds, 0.0))

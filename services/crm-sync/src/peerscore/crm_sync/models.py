@@ -13,6 +13,7 @@ from sqlalchemy import JSON, Column, Text, text
 from sqlmodel import Field, SQLModel
 
 from peerscore import limits
+from peerscore.crm_sync.alert_models import AlertLedger
 from peerscore.crm_sync.associations import PendingAssociation
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
@@ -119,4 +120,5 @@ TABLES: tuple[type[SQLModel], ...] = (
     CrmObject,
     CrmMergeLink,
     PendingAssociation,
+    AlertLedger,
 )

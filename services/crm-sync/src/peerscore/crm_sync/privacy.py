@@ -27,6 +27,7 @@ from peerscore.consumer import Message, RetryableError, decode_contract
 from peerscore.crm_sync import crm_objects
 from peerscore.crm_sync.adapters.base import AdapterFactory, CrmAdapter, PersonRecord
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
+from peerscore.crm_sync.alert_models import AlertLedger
 from peerscore.crm_sync.crm_objects import CrmMergeLink, CrmObject
 from peerscore.crm_sync.erasure_models import CrmErasureLog
 from peerscore.crm_sync.merges import reached
@@ -137,6 +138,7 @@ def erase(session: Session, request: ErasureRequest, in_crm: list[dict[str, Any]
         + _delete(session, CrmMergeLink.target_key, keys),
         "crm_pending": _delete(session, PendingSync.person_key, keys),
         "crm_pending_association": _delete(session, PendingAssociation.person_key, keys),
+        "crm_alert_ledger": _delete(session, AlertLedger.person_key, keys),
     }
     session.add(
         CrmErasureLog(

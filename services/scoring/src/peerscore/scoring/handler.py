@@ -29,6 +29,7 @@ from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.scoring import store
 from peerscore.scoring.domain import with_account_context
 from peerscore.scoring.domain.engine import Applied, LedgerEntry, merge_event
+from peerscore.scoring.domain.reasons import colleagues_active
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import (
     AccountState,
@@ -321,6 +322,7 @@ class ScoringHandler:
             contact=lead_contact(applied.person, applied.account),
             score=published,
             transitioned_at=score.as_of,
+            active_colleagues=colleagues_active(applied.account, key, score.as_of, work.ruleset),
         )
         work.outputs.append(record(self._topics.qualified, key, transition))
         work.transitioned[key] = score.version

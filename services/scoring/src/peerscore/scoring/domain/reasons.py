@@ -146,3 +146,12 @@ def _shown(
         if text not in shown:
             shown.append(text)
     return shown
+
+
+def colleagues_active(account: AccountState | None, person_key: str, as_of: datetime, ruleset: Ruleset) -> int:
+    """Other people of the account active in the breadth window (7 days without a breadth policy) around ``as_of``:
+    what a qualified transition carries for the MQL alert, whether or not it reached the breadth reason."""
+    if account is None:
+        return 0
+    window = ruleset.breadth.window_days if ruleset.breadth is not None else 7.0
+    return account_breadth(account, person_key, as_of, window)

@@ -32,6 +32,7 @@ from sqlmodel import Session
 
 from peerscore.events import LeadScore, LeadTransition, utcnow
 from peerscore.kafka_io import OutgoingRecord, record
+from peerscore.scoring.domain.reasons import colleagues_active
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import AccountState, PersonState, lead_contact
 from peerscore.topics import Topics
@@ -357,6 +358,7 @@ def _rewrite_outputs(
             contact=lead_contact(person, account),
             score=score,
             transitioned_at=score.as_of,
+            active_colleagues=colleagues_active(account, key, score.as_of, view.ruleset),
         )
         outputs.append(record(topics.qualified, key, transition))
         if view.transitions is not None:
