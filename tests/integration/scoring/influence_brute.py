@@ -103,7 +103,7 @@ def brute_force(engine: Engine, days: int | None) -> dict[str, Any]:
                     continue
                 first_credit += 1.0 if matches(chain[0]) else 0.0
                 last_credit += 1.0 if matches(chain[-1]) else 0.0
-                position_credit += sum(w for t, w in zip(chain, _weights(len(chain))) if matches(t))
+                position_credit += sum(w for t, w in zip(chain, _weights(len(chain)), strict=True) if matches(t))
             row[f"first_{metric}"] = round(first_credit, 6)
             row[f"last_{metric}"] = round(last_credit, 6)
             row[f"position_{metric}"] = round(position_credit, 6)

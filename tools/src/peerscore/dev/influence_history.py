@@ -103,7 +103,7 @@ def _linkedin(rng: random.Random, member: str, at: datetime, n: str) -> Engageme
 
 
 def _outcome(key: str, kind: str, at: datetime, n: str) -> Outcome:
-    return Outcome(event_id=n, person_key=key, kind=kind, source="webhook", occurred_at=at, received_at=END)  # type: ignore[arg-type]
+    return Outcome(event_id=n, person_key=key, kind=kind, source="webhook", occurred_at=at, received_at=END)
 
 
 def _person(rng: random.Random, tag: str, days: int, out: InfluenceHistory) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .influence import DIMENSIONS, Touch
+from .influence import DIMENSIONS, Touch, values
 
 METRICS = ("mql", "opportunity", "won")
 ATTRIBUTED = ("opportunity", "won")
@@ -68,15 +68,15 @@ def _row(rows: dict[RowKey, Row], key: RowKey) -> Row:
 def _attribute(rows: dict[RowKey, Row], touches: Sequence[Touch], metric: str, at: int) -> None:
     before = [t for t in touches if t.at < at]
     for index, dimension in enumerate(DIMENSIONS):
-        chain = [t for t in before if t[1 + index]]
+        chain = [(values(t)[index], SPLITS[t.paid]) for t in before if values(t)[index]]
         if not chain:
             continue
         ends = (("first", chain[0]), ("last", chain[-1]))
-        for model, touch in ends:
-            credit = _row(rows, (dimension, touch[1 + index], SPLITS[touch.paid])).credit
+        for model, (value, split) in ends:
+            credit = _row(rows, (dimension, value, split)).credit
             credit[f"{model}_{metric}"] = credit.get(f"{model}_{metric}", 0.0) + 1.0
-        for touch, weight in zip(chain, position_weights(len(chain)), strict=True):
-            credit = _row(rows, (dimension, touch[1 + index], SPLITS[touch.paid])).credit
+        for (value, split), weight in zip(chain, position_weights(len(chain)), strict=True):
+            credit = _row(rows, (dimension, value, split)).credit
             credit[f"position_{metric}"] = credit.get(f"position_{metric}", 0.0) + weight
 
 
@@ -90,8 +90,7 @@ def _count_person(
     first: dict[RowKey, int] = {}
     for touch in touches:
         split = SPLITS[touch.paid]
-        for index, dimension in enumerate(DIMENSIONS):
-            value = touch[1 + index]
+        for dimension, value in zip(DIMENSIONS, values(touch), strict=True):
             if value:
                 first.setdefault((dimension, value, split), touch.at)
     for key, at in first.items():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .signals import PROFILE_TYPES, page_class
@@ -83,6 +83,11 @@ class Touch(NamedTuple):
     referrer: str
     linkedin: str
     paid: int
+
+
+def values(touch: Touch) -> tuple[str, ...]:
+    """The touch's value per :data:`DIMENSIONS`, in that order (``""``: the touch has none)."""
+    return cast(tuple[str, ...], touch[1:7])
 
 
 def _text(value: Any) -> str:

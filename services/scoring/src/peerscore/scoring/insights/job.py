@@ -154,7 +154,9 @@ def people_touches(session: Session) -> dict[str, list[Touch]]:
     intern = sys.intern
     people: dict[str, list[Touch]] = {}
     for key, touches in rows:
-        people.setdefault(canonical[key], []).extend(Touch(t[0], *(intern(v) for v in t[1:7]), t[7]) for t in touches)
+        people.setdefault(canonical[key], []).extend(
+            Touch._make([t[0], *(intern(v) for v in t[1:7]), t[7]]) for t in touches
+        )
     for touches in people.values():
         touches.sort()
     return people
