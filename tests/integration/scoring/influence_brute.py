@@ -64,7 +64,7 @@ def brute_force(engine: Engine, days: int | None) -> dict[str, Any]:
     since = None if days is None else as_of - int(timedelta(days=days).total_seconds())
     people = {}
     for p, ts in touches.items():
-        kept = sorted(t for t in ts if since is None or t.at >= since)
+        kept = sorted((t for t in ts if since is None or t.at >= since), key=lambda t: t.at)  # stable: id order
         if kept:
             people[p] = kept
     keys = {

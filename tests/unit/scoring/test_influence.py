@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from peerscore.scoring.domain.attribution import influence, lift, position_weights, report_rows
+from peerscore.scoring.domain.attribution import influence_of as influence
+from peerscore.scoring.domain.attribution import lift, position_weights, report_rows
 from peerscore.scoring.domain.influence import Touch, content_item, referrer_class, touch_of, utm
 
 AT = "2026-10-01T12:00:00Z"

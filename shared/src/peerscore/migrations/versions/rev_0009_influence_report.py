@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "influence_person",
         sa.Column("person_key", sa.String(length=64), nullable=False),
-        sa.Column("touches", sa.JSON(), nullable=False),
+        sa.Column("touches", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("person_key"),
     )
     op.create_table(
@@ -37,6 +37,7 @@ def upgrade() -> None:
         "influence_snapshot",
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("watermark", sa.Integer(), nullable=False),
+        sa.Column("vocabulary", sa.JSON(), nullable=False),
         sa.Column("built_at", peerscore.db.UtcDateTime(), nullable=False),
         sa.Column("report", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("name"),

@@ -12,6 +12,10 @@ For every dimension (:data:`~.influence.DIMENSIONS`), item and split (``earned``
   conversion (those with a value in the dimension) share one conversion: all to the first touch
   (first-touch), all to the last (last-touch), or 40 % first, 40 % last and 20 % spread over the ones between
   (position-based; one touch takes all, two take half each).
+
+Counting works on a :class:`TouchTable` (numpy columns, one row per touch, item names as codes of a vocabulary)
+so a million touches are counted in array operations, not per-touch Python; :func:`table_of` builds one from
+:class:`~.influence.Touch` lists (tests, small inputs).
 """
 
 from __future__ import annotations
@@ -19,14 +23,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from .influence import DIMENSIONS, Touch, values
 
 METRICS = ("mql", "opportunity", "won")
 ATTRIBUTED = ("opportunity", "won")
 MODELS = ("first", "last", "position")
 SPLITS = ("earned", "paid")
+NEVER = -1
+"""A conversion time meaning "did not convert": no touch comes before it."""
 RowKey = tuple[str, str, str]
 """``(dimension, item, split)``."""
+Ints = npt.NDArray[np.int64]
 
 
 @dataclass
@@ -46,6 +56,24 @@ class Influence:
     rows: dict[RowKey, Row]
 
 
+@dataclass(frozen=True)
+class TouchTable:
+    """Every touch: ``person`` (index into the conversion arrays), ``at`` (epoch seconds), ``codes`` (one column
+    per dimension: an index into ``vocabulary``, -1 for none) and ``paid``; sorted by person, time, then the
+    order the events were stored in."""
+
+    person: Ints
+    at: Ints
+    codes: Ints
+    paid: Ints
+    vocabulary: Sequence[str]
+
+    @staticmethod
+    def sorted(person: Ints, at: Ints, seq: Ints, codes: Ints, paid: Ints, vocabulary: Sequence[str]) -> TouchTable:
+        order = np.lexsort((seq, at, person))
+        return TouchTable(person[order], at[order], codes[order], paid[order], vocabulary)
+
+
 def position_weights(n: int) -> list[float]:
     """40/20/40: the first and last touch 40 % each, the middle ones share 20 %; 1 → [1], 2 → [.5, .5]."""
     if n <= 0:
@@ -58,67 +86,126 @@ def position_weights(n: int) -> list[float]:
     return [0.4, *([middle] * (n - 2)), 0.4]
 
 
-def _row(rows: dict[RowKey, Row], key: RowKey) -> Row:
-    row = rows.get(key)
-    if row is None:
-        row = rows[key] = Row()
-    return row
+def _starts(person: Ints) -> Ints:
+    """Index of each person's first row (rows sorted by person)."""
+    if len(person) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
 
 
-def _attribute(rows: dict[RowKey, Row], touches: Sequence[Touch], metric: str, at: int) -> None:
-    before = [t for t in touches if t.at < at]
-    for index, dimension in enumerate(DIMENSIONS):
-        chain = [(values(t)[index], SPLITS[t.paid]) for t in before if values(t)[index]]
-        if not chain:
-            continue
-        ends = (("first", chain[0]), ("last", chain[-1]))
-        for model, (value, split) in ends:
-            credit = _row(rows, (dimension, value, split)).credit
-            credit[f"{model}_{metric}"] = credit.get(f"{model}_{metric}", 0.0) + 1.0
-        for (value, split), weight in zip(chain, position_weights(len(chain)), strict=True):
-            credit = _row(rows, (dimension, value, split)).credit
-            credit[f"position_{metric}"] = credit.get(f"position_{metric}", 0.0) + weight
+def _add(rows: dict[RowKey, Row], names: dict[int, RowKey], counts: Ints | npt.NDArray[np.float64], put: str) -> None:
+    for key in np.flatnonzero(counts):
+        row = rows.setdefault(names[int(key)], Row())
+        target, _, metric = put.partition(":")
+        if target == "touched":
+            row.touched += int(counts[key])
+        elif target == "converted":
+            row.converted[metric] += int(counts[key])
+        elif target == "active":
+            row.active_converted[metric] += int(counts[key])
+        else:
+            row.credit[metric] = row.credit.get(metric, 0.0) + float(counts[key])
 
 
-def _count_person(
-    rows: dict[RowKey, Row], touches: Sequence[Touch], conversions: Mapping[str, int], totals: dict[str, int]
+def _credit(
+    rows: dict[RowKey, Row],
+    names: dict[int, RowKey],
+    size: int,
+    key: Ints,
+    person: Ints,
+    at: Ints,
+    converted: Ints,
+    metric: str,
 ) -> None:
-    start = touches[0].at
-    active = {m: at for m, at in conversions.items() if at > start}
-    for metric in active:
-        totals[metric] += 1
-    first: dict[RowKey, int] = {}
-    for touch in touches:
-        split = SPLITS[touch.paid]
-        for dimension, value in zip(DIMENSIONS, values(touch), strict=True):
-            if value:
-                first.setdefault((dimension, value, split), touch.at)
-    for key, at in first.items():
-        row = _row(rows, key)
-        row.touched += 1
-        for metric, converted_at in conversions.items():
-            if converted_at > at:
-                row.converted[metric] += 1
-        for metric in active:
-            row.active_converted[metric] += 1
+    """First-, last-touch and position-based credit of ``metric`` among one dimension's touches in the window."""
+    keep = at < converted[person]
+    key, person = key[keep], person[keep]
+    if len(key) == 0:
+        return
+    starts = _starts(person)
+    counts = np.diff(np.r_[starts, len(person)])
+    ends = starts + counts - 1
+    n = np.repeat(counts, counts)
+    rank = np.arange(len(person)) - np.repeat(starts, counts)
+    middle = 0.2 / np.maximum(n - 2, 1)
+    weight = np.where(n == 1, 1.0, np.where(n == 2, 0.5, np.where((rank == 0) | (rank == n - 1), 0.4, middle)))
+    _add(rows, names, np.bincount(key[starts], minlength=size), f"credit:first_{metric}")
+    _add(rows, names, np.bincount(key[ends], minlength=size), f"credit:last_{metric}")
+    _add(rows, names, np.bincount(key, weights=weight, minlength=size), f"credit:position_{metric}")
+
+
+def _dimension(
+    rows: dict[RowKey, Row],
+    table: TouchTable,
+    index: int,
+    mask: npt.NDArray[np.bool_],
+    first_at: Ints,
+    conversions: Mapping[str, Ints],
+) -> None:
+    codes = table.codes[:, index]
+    keep = mask & (codes >= 0)
+    code, paid, person, at = codes[keep], table.paid[keep], table.person[keep], table.at[keep]
+    key = code * 2 + paid
+    size = 2 * len(table.vocabulary)
+    names = {
+        c * 2 + p: (DIMENSIONS[index], table.vocabulary[c], SPLITS[p]) for c in np.unique(code).tolist() for p in (0, 1)
+    }
+    _, first = np.unique(person * size + key, return_index=True)  # each person's earliest touch of each key
+    first_key, first_person, first_touch = key[first], person[first], at[first]
+    _add(rows, names, np.bincount(first_key, minlength=size), "touched")
+    for metric in METRICS:
+        converted = conversions[metric][first_person]
+        _add(
+            rows, names, np.bincount(first_key, weights=converted > first_touch, minlength=size), f"converted:{metric}"
+        )
+        active = converted > first_at[first_person]
+        _add(rows, names, np.bincount(first_key, weights=active, minlength=size), f"active:{metric}")
     for metric in ATTRIBUTED:
-        if metric in conversions:
-            _attribute(rows, touches, metric, conversions[metric])
+        _credit(rows, names, size, key, person, at, conversions[metric], metric)
 
 
-def influence(people: Iterable[tuple[Sequence[Touch], Mapping[str, int]]], *, since: int | None = None) -> Influence:
-    """Count ``(touches in time order, first conversion time per metric)`` of every person; touches before
-    ``since`` (epoch seconds) are left out, and people with no touch left are not in the population."""
+def influence(table: TouchTable, conversions: Mapping[str, Ints], *, since: int | None = None) -> Influence:
+    """Count the touches at or after ``since`` (epoch seconds; all with None) against ``conversions`` (per
+    metric, each person's first conversion time or :data:`NEVER`, indexed like ``table.person``)."""
+    mask = np.ones(len(table.at), dtype=bool) if since is None else table.at >= since
+    person, at = table.person[mask], table.at[mask]
+    starts = _starts(person)
+    people = len(starts)
+    first_at = np.zeros(len(conversions[METRICS[0]]), dtype=np.int64)  # read for people in the window only
+    first_at[person[starts]] = at[starts]
+    totals = {m: int(np.count_nonzero(conversions[m][person[starts]] > at[starts])) for m in METRICS}
     rows: dict[RowKey, Row] = {}
-    totals = dict.fromkeys(METRICS, 0)
-    population = 0
-    for touches, conversions in people:
-        kept = touches if since is None else [t for t in touches if t.at >= since]
-        if not kept:
-            continue
-        population += 1
-        _count_person(rows, kept, conversions, totals)
-    return Influence(people=population, converted=totals, rows=rows)
+    for index in range(len(DIMENSIONS)):
+        _dimension(rows, table, index, mask, first_at, conversions)
+    return Influence(people=people, converted=totals, rows=rows)
+
+
+def table_of(
+    people: Iterable[tuple[Sequence[Touch], Mapping[str, int]]],
+) -> tuple[TouchTable, dict[str, Ints]]:
+    """A :class:`TouchTable` and conversion arrays from per-person touch lists (for tests and small inputs)."""
+    vocabulary: dict[str, int] = {}
+    person, at, seq, codes, paid = [], [], [], [], []
+    firsts: dict[str, list[int]] = {m: [] for m in METRICS}
+    for index, (touches, converted) in enumerate(people):
+        for touch in touches:
+            person.append(index)
+            at.append(touch.at)
+            seq.append(len(seq))
+            codes.append([vocabulary.setdefault(v, len(vocabulary)) if v else -1 for v in values(touch)])
+            paid.append(touch.paid)
+        for metric in METRICS:
+            firsts[metric].append(converted.get(metric, NEVER))
+    words = sorted(vocabulary, key=vocabulary.__getitem__)
+    columns = np.array(codes, dtype=np.int64).reshape(-1, len(DIMENSIONS))
+    arrays = [np.array(v, dtype=np.int64) for v in (person, at, seq)]
+    table = TouchTable.sorted(*arrays, columns, np.array(paid, dtype=np.int64), words)
+    return table, {m: np.array(v, dtype=np.int64) for m, v in firsts.items()}
+
+
+def influence_of(people: Iterable[tuple[Sequence[Touch], Mapping[str, int]]], *, since: int | None = None) -> Influence:
+    table, conversions = table_of(people)
+    return influence(table, conversions, since=since)
 
 
 def lift(row: Row, report: Influence, metric: str) -> float | None:

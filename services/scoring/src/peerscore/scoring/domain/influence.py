@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,6 +23,7 @@ from .signals import PROFILE_TYPES, page_class
 DIMENSIONS = ("content", "source", "medium", "campaign", "referrer", "linkedin")
 """What a report groups touches by; a touch's value for dimension ``i`` is ``touch[1 + i]`` (``""``: none)."""
 NONE = "(none)"
+UTM_KEYS = ("source", "medium", "campaign")
 PAID_MEDIA = frozenset(
     {
         "cpc",
@@ -106,6 +108,7 @@ def _matches(host: str, names: tuple[str, ...]) -> bool:
     return any(host == n or host.endswith("." + n) or (n.endswith(".") and n in host) for n in names)
 
 
+@lru_cache(maxsize=65_536)
 def referrer_class(referrer: str) -> str:
     """``review_site``, ``linkedin``, ``search``, ``social``, ``direct`` (no referrer) or ``other``."""
     host = _host(referrer) if referrer else ""
@@ -117,24 +120,26 @@ def referrer_class(referrer: str) -> str:
     return "social" if _matches(host, SOCIAL_SITES) else "other"
 
 
+@lru_cache(maxsize=65_536)
+def _query_tags(raw: str) -> tuple[str, str, str]:
+    query = parse_qs(raw.split("?", 1)[-1].split("#")[0])
+    return tuple(_text((query.get(f"utm_{key}") or [""])[0]).lower() for key in UTM_KEYS)  # type: ignore[return-value]
+
+
 def utm(properties: Mapping[str, Any]) -> dict[str, str]:
-    """``source``/``medium``/``campaign`` from ``utm_*`` properties, a ``campaign`` object (Segment's
-    ``context.campaign`` shape), or the query string of ``search``/``url``; lower-cased, ``""`` when absent."""
-    found: dict[str, str] = {}
+    """``source``/``medium``/``campaign`` from ``utm_*`` properties, else a ``campaign`` object (Segment's
+    ``context.campaign`` shape), else the query string of ``search``/``url``; lower-cased, ``""`` when absent."""
+    raw = properties.get("search") or properties.get("url")
+    found = dict(
+        zip(UTM_KEYS, _query_tags(raw) if isinstance(raw, str) and "utm_" in raw else ("", "", ""), strict=True)
+    )
     campaign = properties.get("campaign")
     nested = campaign if isinstance(campaign, Mapping) else {}
-    query: dict[str, list[str]] = {}
-    for field in ("search", "url"):
-        raw = properties.get(field)
-        if isinstance(raw, str) and "utm_" in raw:
-            query = parse_qs(raw.split("?", 1)[-1].split("#")[0])
-            break
-    for key in ("source", "medium", "campaign"):
-        nested_key = "name" if key == "campaign" else key
-        value = _text(properties.get(f"utm_{key}")) or _text(nested.get(nested_key)) or _text(nested.get(key))
-        if not value and query.get(f"utm_{key}"):
-            value = _text(query[f"utm_{key}"][0])
-        found[key] = value.lower()
+    for key in UTM_KEYS:
+        nested_value = _text(nested.get("name" if key == "campaign" else key)) or _text(nested.get(key))
+        value = _text(properties.get(f"utm_{key}")) or nested_value
+        if value:
+            found[key] = value.lower()
     return found
 
 
@@ -147,15 +152,20 @@ def _page_path(properties: Mapping[str, Any]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65_536)
+def page_item(path: str | None) -> str:
+    """``page:<class>`` of a path: :func:`~.signals.page_class`'s classes, webinars and downloadable assets."""
+    for label, pattern in _EXTRA_PAGES:
+        if path is not None and pattern.search(path):
+            return f"page:{label}"
+    return f"page:{page_class(path) or 'other'}"
+
+
 def content_item(event_type: str, name: str, properties: Mapping[str, Any]) -> str:
     """``page:<class>``, ``asset:<name>``, ``webinar:<name>``, ``linkedin_post:<urn>``, ``linkedin_form:<id>``,
     ``review:<site>`` or ``event:<type>`` for any other action."""
     if event_type in ("page.viewed", "screen.viewed"):
-        path = _page_path(properties)
-        for label, pattern in _EXTRA_PAGES:
-            if path is not None and pattern.search(path):
-                return f"page:{label}"
-        return f"page:{page_class(path) or 'other'}"
+        return page_item(_page_path(properties))
     if event_type.startswith("linkedin.post"):
         return "linkedin_post:" + (_text(properties.get("post")) or NONE)
     if event_type.startswith("linkedin.lead_form"):
@@ -183,13 +193,14 @@ def is_touch(event_type: str) -> bool:
     return not (event_type in PROFILE_TYPES or event_type.startswith("system.") or event_type.endswith(".deleted"))
 
 
-def touch_of(document: Mapping[str, Any]) -> Touch | None:
-    """The touch a stored event document is, or None for profile, system and deletion events."""
-    event_type = str(document.get("type", ""))
+Channel = tuple[str, str, str, str, str, str, int]
+"""A touch without its time: one value per :data:`DIMENSIONS`, then paid (1) or earned (0)."""
+
+
+def classify(event_type: str, name: str, source: str, properties: Mapping[str, Any]) -> Channel | None:
+    """What an event is as a touch (None for profile, system and deletion events)."""
     if not is_touch(event_type):
         return None
-    properties = document.get("properties") or {}
-    source = str(document.get("source", ""))
     tags = utm(properties)
     if tags["source"] in ("linkedin", "linkedin.com", "lnkd.in"):
         tags["source"] = "linkedin"
@@ -200,14 +211,26 @@ def touch_of(document: Mapping[str, Any]) -> Touch | None:
         referrer = "linkedin" if referrer in ("direct", "other") else referrer
     medium_paid = tags["medium"] in PAID_MEDIA
     channel = _linkedin(event_type, source, properties, referrer, medium_paid)
-    at = int(datetime.fromisoformat(str(document["occurred_at"])).timestamp())
-    return Touch(
-        at=at,
-        content=content_item(event_type, str(document.get("name") or ""), properties),
-        source=tags["source"] or NONE,
-        medium=tags["medium"] or NONE,
-        campaign=tags["campaign"] or NONE,
-        referrer=referrer,
-        linkedin=channel,
-        paid=int(medium_paid or channel == "paid"),
+    return (
+        content_item(event_type, name, properties),
+        tags["source"] or NONE,
+        tags["medium"] or NONE,
+        tags["campaign"] or NONE,
+        referrer,
+        channel,
+        int(medium_paid or channel == "paid"),
     )
+
+
+def epoch(occurred_at: str) -> int:
+    """Seconds since the epoch of a stored ``occurred_at`` (ISO 8601 with a zone)."""
+    return int(datetime.fromisoformat(occurred_at).timestamp())
+
+
+def touch_of(document: Mapping[str, Any]) -> Touch | None:
+    """The touch a stored event document is, or None for profile, system and deletion events."""
+    properties = document.get("properties") or {}
+    found = classify(
+        str(document.get("type", "")), str(document.get("name") or ""), str(document.get("source", "")), properties
+    )
+    return None if found is None else Touch(epoch(str(document["occurred_at"])), *found)

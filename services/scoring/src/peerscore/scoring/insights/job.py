@@ -1,11 +1,13 @@
 """The influence job: fold new history into per-person touch summaries, then recount the report from them.
 
 Bounded and incremental. History is read in ``event_history.id`` order from the stored watermark, ``chunk`` rows
-at a time; each chunk's touches are appended to their people's rows and the watermark moved **in one
-transaction**, so a crash re-reads at most one chunk and never counts an event twice. The report is then
-recounted from the per-person summaries (one row per person, not per event) with the identity links and the
-outcomes and MQL times as they are now: a late outcome or merge changes the next report without re-reading
-history. The API and the console only read the snapshot this writes.
+at a time, and only the fields a touch needs are extracted by the database (``json_extract`` on SQLite, ``->>``
+on PostgreSQL); events that look alike (same type, name, source and properties) are classified once per run.
+Each chunk's touches are appended to their people's rows (nine int64s a touch, item names as codes of a
+vocabulary kept with the watermark) and the watermark moved **in one transaction**, so a crash re-reads at most
+one chunk and never counts an event twice. The report is then recounted from the per-person summaries with the
+identity links, outcomes and MQL times as they are now (array operations, :mod:`..domain.attribution`): a late
+outcome or merge changes the next report without re-reading history. The API and the console read the snapshot.
 
 Ids are read up to the greatest id at the start of a run. On PostgreSQL a worker transaction still open at that
 moment may commit a smaller id afterwards, which the watermark has passed: such events are missed until a
@@ -14,20 +16,21 @@ moment may commit a smaller id afterwards, which the watermark has passed: such 
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+import numpy as np
+import orjson
+from sqlalchemy import Engine, Text, cast, delete, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col
 
 from peerscore.db import upsert
 from peerscore.events import utcnow
-from peerscore.scoring.domain.attribution import Influence, influence, report_rows
-from peerscore.scoring.domain.influence import Touch, touch_of
+from peerscore.scoring.domain.attribution import METRICS, NEVER, Influence, TouchTable, influence, report_rows
+from peerscore.scoring.domain.influence import classify, epoch
 from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity.canonical import canonical_keys, load_links
 from peerscore.scoring.insights.models import InfluencePersonRow, InfluenceSnapshotRow, MqlMilestoneRow
@@ -37,7 +40,11 @@ REPORT = "content"
 WINDOWS: dict[str, int | None] = {"all": None, "90d": 90, "30d": 30}
 """Report windows: days back from the newest touch (None: everything stored)."""
 CHUNK = 20_000
+WIDTH = 9
+"""int64s per stored touch: history id, epoch seconds, six dimension codes, paid."""
 OPPORTUNITY_KINDS = ("opportunity_created", "won")
+CACHE_LIMIT = 100_000
+HistoryRow = tuple[int, str, str | None, str | None, str | None, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -48,34 +55,72 @@ class BuildResult:
     seconds: float
 
 
-def _state(session: Session) -> InfluenceSnapshotRow | None:
-    return session.get(InfluenceSnapshotRow, REPORT)
+class Folder:
+    """Classifies history rows into coded touches: the vocabulary (item name → code) and a per-run cache."""
+
+    def __init__(self, vocabulary: list[str]) -> None:
+        self.vocabulary = vocabulary
+        self._codes = {word: code for code, word in enumerate(vocabulary)}
+        self._cache: dict[tuple[str | None, ...], tuple[int, ...] | None] = {}
+
+    def _code(self, word: str) -> int:
+        if not word:
+            return -1
+        code = self._codes.get(word)
+        if code is None:
+            code = self._codes[word] = len(self.vocabulary)
+            self.vocabulary.append(word)
+        return code
+
+    def coded(
+        self, event_type: str | None, name: str | None, source: str | None, props: str | None
+    ) -> tuple[int, ...] | None:
+        key = (event_type, name, source, props)
+        if key in self._cache:
+            return self._cache[key]
+        properties = orjson.loads(props) if props else {}
+        found = classify(event_type or "", name or "", source or "", properties if isinstance(properties, dict) else {})
+        coded = None if found is None else (*(self._code(v) for v in found[:6]), found[6])
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = coded
+        return coded
+
+    def fold(self, rows: Sequence[HistoryRow]) -> dict[str, bytes]:
+        """Each person key's new touches, encoded."""
+        new: dict[str, list[int]] = {}
+        for ident, key, event_type, name, source, occurred_at, props in rows:
+            coded = self.coded(event_type, name, source, props)
+            if coded is not None:
+                new.setdefault(key, []).extend((ident, epoch(occurred_at), *coded))
+        return {key: np.array(ints, dtype="<i8").tobytes() for key, ints in new.items()}
 
 
-def _chunks(engine: Engine, after: int, upto: int, chunk: int) -> Iterator[list[tuple[int, str, str]]]:
+def _columns(engine: Engine) -> list[Any]:
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
+    if engine.dialect.name == "postgresql":
+        doc = cast(table.c.event, JSONB)
+        fields = [doc[f].astext for f in ("type", "name", "source", "occurred_at")]
+        return [table.c.id, table.c.person_key, *fields, cast(doc["properties"], Text)]
+    fields = [func.json_extract(table.c.event, f"$.{f}") for f in ("type", "name", "source", "occurred_at")]
+    return [table.c.id, table.c.person_key, *fields, func.json_extract(table.c.event, "$.properties")]
+
+
+def _chunks(engine: Engine, after: int, upto: int, chunk: int) -> Iterator[list[HistoryRow]]:
+    table = EventHistoryRow.__table__  # type: ignore[attr-defined]
+    columns = _columns(engine)
     while after < upto:
-        query = (
-            select(table.c.id, table.c.person_key, table.c.event)
-            .where(table.c.id > after, table.c.id <= upto)
-            .order_by(table.c.id)
-            .limit(chunk)
-        )
+        query = select(*columns).where(table.c.id > after, table.c.id <= upto).order_by(table.c.id).limit(chunk)
         with engine.connect() as conn:
-            rows = [(int(i), str(k), str(e)) for i, k, e in conn.execute(query)]
+            rows: list[HistoryRow] = [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
         if not rows:
             return
         yield rows
         after = rows[-1][0]
 
 
-def _fold_chunk(session: Session, rows: Sequence[tuple[int, str, str]]) -> None:
-    """Append the chunk's touches to their people's rows (one read, one upsert)."""
-    new: dict[str, list[list[Any]]] = {}
-    for _, key, text in rows:
-        touch = touch_of(json.loads(text))
-        if touch is not None:
-            new.setdefault(key, []).append(list(touch))
+def _append(session: Session, new: dict[str, bytes]) -> None:
+    """Append the new touches to their people's rows (one read, one upsert)."""
     if not new:
         return
     stored = session.exec(
@@ -84,13 +129,16 @@ def _fold_chunk(session: Session, rows: Sequence[tuple[int, str, str]]) -> None:
         )
     ).all()
     for key, touches in stored:
-        new[key] = [*touches, *new[key]]
-    upsert(
-        session,
-        InfluencePersonRow,
-        [{"person_key": k, "touches": v} for k, v in sorted(new.items())],
-        keys=("person_key",),
-    )
+        new[key] = bytes(touches) + new[key]
+    rows = [{"person_key": k, "touches": v} for k, v in sorted(new.items())]
+    upsert(session, InfluencePersonRow, rows, keys=("person_key",))
+
+
+def _state(session: Session) -> InfluenceSnapshotRow:
+    state = session.get(InfluenceSnapshotRow, REPORT)
+    if state is None:
+        state = InfluenceSnapshotRow(name=REPORT, watermark=0, vocabulary=[], built_at=utcnow(), report={})
+    return state
 
 
 def fold_history(engine: Engine, *, chunk: int = CHUNK) -> tuple[int, int]:
@@ -98,90 +146,79 @@ def fold_history(engine: Engine, *, chunk: int = CHUNK) -> tuple[int, int]:
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
     with Session(engine) as session:
         state = _state(session)
-        watermark = state.watermark if state is not None else 0
+        watermark, folder = state.watermark, Folder(list(state.vocabulary))
         upto = session.execute(select(func.max(table.c.id))).scalar() or 0
     read = 0
     for rows in _chunks(engine, watermark, upto, chunk):
         with Session(engine) as session:
-            _fold_chunk(session, rows)
-            watermark = rows[-1][0]
-            _save(session, watermark, None)
+            _append(session, folder.fold(rows))
+            state = _state(session)
+            state.watermark = rows[-1][0]
+            state.vocabulary = list(folder.vocabulary)
+            session.add(state)
             session.commit()
         read += len(rows)
+        watermark = rows[-1][0]
     return read, watermark
-
-
-def _save(session: Session, watermark: int, report: dict[str, Any] | None) -> None:
-    state = _state(session)
-    if state is None:
-        state = InfluenceSnapshotRow(name=REPORT, watermark=watermark, built_at=utcnow(), report=report or {})
-    else:
-        state.watermark = watermark
-        if report is not None:
-            state.report = report
-            state.built_at = utcnow()
-    session.add(state)
-
-
-def _epoch(at: datetime) -> int:
-    return int(at.timestamp())
 
 
 def conversions(session: Session) -> dict[str, dict[str, int]]:
     """Each canonical person's first MQL, opportunity and win (epoch seconds)."""
     firsts: dict[str, dict[str, int]] = {}
 
-    def note(key: str, metric: str, at: int) -> None:
+    def note(key: str, metric: str, at: datetime) -> None:
         times = firsts.setdefault(key, {})
-        times[metric] = min(times.get(metric, at), at)
+        seconds = int(at.timestamp())
+        times[metric] = min(times.get(metric, seconds), seconds)
 
     for key, kind, at in load_outcomes(session):
         if kind in OPPORTUNITY_KINDS:
-            note(key, "opportunity", _epoch(at))
+            note(key, "opportunity", at)
         if kind == "won":
-            note(key, "won", _epoch(at))
+            note(key, "won", at)
     mqls = session.exec(select(MqlMilestoneRow.person_key, MqlMilestoneRow.qualified_at)).all()  # type: ignore[call-overload]
     canonical = canonical_keys({k for k, _ in mqls}, load_links(session))
     for key, at in mqls:
-        note(canonical[key], "mql", _epoch(at))
+        note(canonical[key], "mql", at)
     return firsts
 
 
-def people_touches(session: Session) -> dict[str, list[Touch]]:
-    """Every canonical person's touches in time order (keys merged into one person are joined)."""
+def touch_table(session: Session) -> tuple[TouchTable, list[str]]:
+    """Every touch under its canonical person (keys merged into one person are joined), and the people."""
     rows = session.exec(select(InfluencePersonRow.person_key, InfluencePersonRow.touches)).all()  # type: ignore[call-overload]
     canonical = canonical_keys({k for k, _ in rows}, load_links(session))
-    intern = sys.intern
-    people: dict[str, list[Touch]] = {}
+    index: dict[str, int] = {}
+    blocks, owners = [], []
     for key, touches in rows:
-        people.setdefault(canonical[key], []).extend(
-            Touch._make([t[0], *(intern(v) for v in t[1:7]), t[7]]) for t in touches
-        )
-    for touches in people.values():
-        touches.sort()
-    return people
+        block = np.frombuffer(touches, dtype="<i8").reshape(-1, WIDTH)
+        blocks.append(block)
+        owners.append(np.full(len(block), index.setdefault(canonical[key], len(index)), dtype=np.int64))
+    data = np.concatenate(blocks) if blocks else np.zeros((0, WIDTH), dtype=np.int64)
+    person = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    vocabulary = _state(session).vocabulary
+    table = TouchTable.sorted(person, data[:, 1], data[:, 0], data[:, 2:8], data[:, 8], vocabulary)
+    return table, sorted(index, key=index.__getitem__)
+
+
+def compute_report(session: Session, windows: dict[str, int | None] = WINDOWS) -> dict[str, Any]:
+    """The report of every window from the stored summaries, outcomes and MQL times."""
+    table, people = touch_table(session)
+    converted = conversions(session)
+    arrays = {m: np.array([converted.get(p, {}).get(m, NEVER) for p in people], dtype=np.int64) for m in METRICS}
+    as_of = int(table.at.max()) if len(table.at) else None
+    report: dict[str, Any] = {"as_of": as_of, "people": len(people), "windows": {}}
+    for name, days in windows.items():
+        since = None if days is None or as_of is None else as_of - int(timedelta(days=days).total_seconds())
+        report["windows"][name] = window_report(influence(table, arrays, since=since), since)
+    return report
 
 
 def window_report(result: Influence, since: int | None) -> dict[str, Any]:
     return {"since": since, "people": result.people, "converted": result.converted, "rows": report_rows(result)}
 
 
-def compute_report(session: Session, windows: dict[str, int | None] = WINDOWS) -> dict[str, Any]:
-    """The report of every window from the stored summaries, outcomes and MQL times."""
-    people = people_touches(session)
-    converted = conversions(session)
-    as_of = max((t[-1].at for t in people.values() if t), default=None)
-    report: dict[str, Any] = {"as_of": as_of, "windows": {}}
-    for name, days in windows.items():
-        since = None if days is None or as_of is None else as_of - int(timedelta(days=days).total_seconds())
-        pairs = ((touches, converted.get(key, {})) for key, touches in people.items())
-        report["windows"][name] = window_report(influence(pairs, since=since), since)
-    report["people"] = len(people)
-    return report
-
-
 def reset(engine: Engine) -> None:
-    """Forget the summaries and the watermark: the next build folds all history again."""
+    """Forget the summaries, the vocabulary and the watermark: the next build folds all history again."""
     with Session(engine) as session:
         session.execute(delete(InfluencePersonRow))
         session.execute(delete(InfluenceSnapshotRow))
@@ -196,7 +233,9 @@ def build(engine: Engine, *, chunk: int = CHUNK, rebuild: bool = False) -> Build
     read, watermark = fold_history(engine, chunk=chunk)
     with Session(engine) as session:
         report = compute_report(session)
-        _save(session, watermark, report)
+        state = _state(session)
+        state.report, state.built_at = report, utcnow()
+        session.add(state)
         session.commit()
     seconds = (utcnow() - started).total_seconds()
     return BuildResult(events_read=read, people=int(report["people"]), watermark=watermark, seconds=seconds)
@@ -204,5 +243,5 @@ def build(engine: Engine, *, chunk: int = CHUNK, rebuild: bool = False) -> Build
 
 def latest(session: Session) -> InfluenceSnapshotRow | None:
     """The stored snapshot (None before the first build)."""
-    state = _state(session)
+    state = session.get(InfluenceSnapshotRow, REPORT)
     return state if state is not None and state.report else None
