@@ -23,14 +23,14 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Engine, Text, cast, delete, func, select
+from sqlalchemy import BigInteger, Engine, Integer, Text, cast, delete, extract, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col
 
 from peerscore.db import upsert
 from peerscore.events import utcnow
 from peerscore.scoring.domain.attribution import METRICS, NEVER, Influence, TouchTable, influence, report_rows
-from peerscore.scoring.domain.influence import classify, epoch
+from peerscore.scoring.domain.influence import classify
 from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity.canonical import canonical_keys, load_links
 from peerscore.scoring.insights.models import InfluencePersonRow, InfluenceSnapshotRow, MqlMilestoneRow
@@ -44,7 +44,7 @@ WIDTH = 9
 """int64s per stored touch: history id, epoch seconds, six dimension codes, paid."""
 OPPORTUNITY_KINDS = ("opportunity_created", "won")
 CACHE_LIMIT = 100_000
-HistoryRow = tuple[int, str, str | None, str | None, str | None, str, str | None]
+HistoryRow = tuple[int, str, str | None, str | None, str | None, int, str | None]
 
 
 @dataclass(frozen=True)
@@ -89,30 +89,41 @@ class Folder:
     def fold(self, rows: Sequence[HistoryRow]) -> dict[str, bytes]:
         """Each person key's new touches, encoded."""
         new: dict[str, list[int]] = {}
-        for ident, key, event_type, name, source, occurred_at, props in rows:
+        for ident, key, event_type, name, source, at, props in rows:
             coded = self.coded(event_type, name, source, props)
             if coded is not None:
-                new.setdefault(key, []).extend((ident, epoch(occurred_at), *coded))
+                new.setdefault(key, []).extend((ident, at, *coded))
         return {key: np.array(ints, dtype="<i8").tobytes() for key, ints in new.items()}
 
 
 def _columns(engine: Engine) -> list[Any]:
+    """id, person key, type, name, source, epoch seconds, properties (JSON text): extracted by the database."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
     if engine.dialect.name == "postgresql":
         doc = cast(table.c.event, JSONB)
-        fields = [doc[f].astext for f in ("type", "name", "source", "occurred_at")]
-        return [table.c.id, table.c.person_key, *fields, cast(doc["properties"], Text)]
-    fields = [func.json_extract(table.c.event, f"$.{f}") for f in ("type", "name", "source", "occurred_at")]
-    return [table.c.id, table.c.person_key, *fields, func.json_extract(table.c.event, "$.properties")]
+        fields = [doc[f].astext for f in ("type", "name", "source")]
+        at = cast(func.floor(extract("epoch", table.c.occurred_at)), BigInteger)
+        return [table.c.id, table.c.person_key, *fields, at, cast(doc["properties"], Text)]
+    fields = [func.json_extract(table.c.event, f"$.{f}") for f in ("type", "name", "source")]
+    at = cast(func.strftime("%s", table.c.occurred_at), Integer)
+    return [table.c.id, table.c.person_key, *fields, at, func.json_extract(table.c.event, "$.properties")]
 
 
 def _chunks(engine: Engine, after: int, upto: int, chunk: int) -> Iterator[list[HistoryRow]]:
+    """Rows past ``after`` up to ``upto``, ``chunk`` at a time, through the driver's own cursor (a million rows
+    through SQLAlchemy's result objects cost seconds); the statement's only parameters are integers."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
     columns = _columns(engine)
     while after < upto:
         query = select(*columns).where(table.c.id > after, table.c.id <= upto).order_by(table.c.id).limit(chunk)
+        sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
         with engine.connect() as conn:
-            rows: list[HistoryRow] = [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql.replace("%%", "%") if engine.dialect.name == "postgresql" else sql)
+                rows: list[HistoryRow] = cursor.fetchall()
+            finally:
+                cursor.close()
         if not rows:
             return
         yield rows
@@ -184,20 +195,20 @@ def conversions(session: Session) -> dict[str, dict[str, int]]:
 
 
 def touch_table(session: Session) -> tuple[TouchTable, list[str]]:
-    """Every touch under its canonical person (keys merged into one person are joined), and the people."""
-    rows = session.exec(select(InfluencePersonRow.person_key, InfluencePersonRow.touches)).all()  # type: ignore[call-overload]
+    """Every touch under its canonical person (keys merged into one person are joined), and the people.
+
+    One Core query of raw rows (no ORM objects), one ``frombuffer`` over all the rows' bytes joined."""
+    table = InfluencePersonRow.__table__  # type: ignore[attr-defined]
+    rows = session.connection().execute(select(table.c.person_key, table.c.touches)).all()
     canonical = canonical_keys({k for k, _ in rows}, load_links(session))
     index: dict[str, int] = {}
-    blocks, owners = [], []
-    for key, touches in rows:
-        block = np.frombuffer(touches, dtype="<i8").reshape(-1, WIDTH)
-        blocks.append(block)
-        owners.append(np.full(len(block), index.setdefault(canonical[key], len(index)), dtype=np.int64))
-    data = np.concatenate(blocks) if blocks else np.zeros((0, WIDTH), dtype=np.int64)
-    person = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    owners = [index.setdefault(canonical[key], len(index)) for key, _ in rows]
+    sizes = [len(touches) // (8 * WIDTH) for _, touches in rows]
+    data = np.frombuffer(b"".join(bytes(t) for _, t in rows), dtype="<i8").reshape(-1, WIDTH).astype(np.int64)
+    person = np.repeat(np.array(owners, dtype=np.int64), sizes)
     vocabulary = _state(session).vocabulary
-    table = TouchTable.sorted(person, data[:, 1], data[:, 0], data[:, 2:8], data[:, 8], vocabulary)
-    return table, sorted(index, key=index.__getitem__)
+    touches = TouchTable.sorted(person, data[:, 1], data[:, 0], data[:, 2:8], data[:, 8], vocabulary)
+    return touches, sorted(index, key=index.__getitem__)
 
 
 def compute_report(session: Session, windows: dict[str, int | None] = WINDOWS) -> dict[str, Any]:
