@@ -44,7 +44,8 @@ WIDTH = 9
 """int64s per stored touch: history id, epoch seconds, six dimension codes, paid."""
 OPPORTUNITY_KINDS = ("opportunity_created", "won")
 CACHE_LIMIT = 100_000
-HistoryRow = tuple[int, str, str | None, str | None, str | None, int, str | None]
+HistoryRow = tuple[int, str, int, str]
+FIELDS = ("type", "name", "source", "properties")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Folder:
     def __init__(self, vocabulary: list[str]) -> None:
         self.vocabulary = vocabulary
         self._codes = {word: code for code, word in enumerate(vocabulary)}
-        self._cache: dict[tuple[str | None, ...], tuple[int, ...] | None] = {}
+        self._cache: dict[str, tuple[int, ...] | None] = {}
 
     def _code(self, word: str) -> int:
         if not word:
@@ -72,41 +73,43 @@ class Folder:
             self.vocabulary.append(word)
         return code
 
-    def coded(
-        self, event_type: str | None, name: str | None, source: str | None, props: str | None
-    ) -> tuple[int, ...] | None:
-        key = (event_type, name, source, props)
-        if key in self._cache:
-            return self._cache[key]
-        properties = orjson.loads(props) if props else {}
-        found = classify(event_type or "", name or "", source or "", properties if isinstance(properties, dict) else {})
+    def coded(self, what: str) -> tuple[int, ...] | None:
+        """The codes of ``[type, name, source, properties]`` (JSON text), classified once per distinct text."""
+        if what in self._cache:
+            return self._cache[what]
+        event_type, name, source, properties = orjson.loads(what)
+        if not isinstance(properties, dict):
+            properties = {}
+        found = classify(str(event_type or ""), str(name or ""), str(source or ""), properties)
         coded = None if found is None else (*(self._code(v) for v in found[:6]), found[6])
         if len(self._cache) >= CACHE_LIMIT:
             self._cache.clear()
-        self._cache[key] = coded
+        self._cache[what] = coded
         return coded
 
     def fold(self, rows: Sequence[HistoryRow]) -> dict[str, bytes]:
         """Each person key's new touches, encoded."""
         new: dict[str, list[int]] = {}
-        for ident, key, event_type, name, source, at, props in rows:
-            coded = self.coded(event_type, name, source, props)
+        coded_of = self.coded
+        for ident, key, at, what in rows:
+            coded = coded_of(what)
             if coded is not None:
                 new.setdefault(key, []).extend((ident, at, *coded))
         return {key: np.array(ints, dtype="<i8").tobytes() for key, ints in new.items()}
 
 
 def _columns(engine: Engine) -> list[Any]:
-    """id, person key, type, name, source, epoch seconds, properties (JSON text): extracted by the database."""
+    """id, person key, epoch seconds, and ``[type, name, source, properties]`` as one JSON text, extracted by the
+    database in one parse of the event; that text is also the classification cache's key."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
     if engine.dialect.name == "postgresql":
         doc = cast(table.c.event, JSONB)
-        fields = [doc[f].astext for f in ("type", "name", "source")]
+        what = cast(func.jsonb_build_array(*(doc[f] for f in FIELDS)), Text)
         at = cast(func.floor(extract("epoch", table.c.occurred_at)), BigInteger)
-        return [table.c.id, table.c.person_key, *fields, at, cast(doc["properties"], Text)]
-    fields = [func.json_extract(table.c.event, f"$.{f}") for f in ("type", "name", "source")]
-    at = cast(func.strftime("%s", table.c.occurred_at), Integer)
-    return [table.c.id, table.c.person_key, *fields, at, func.json_extract(table.c.event, "$.properties")]
+    else:
+        what = func.json_extract(table.c.event, *(f"$.{f}" for f in FIELDS))
+        at = cast(func.strftime("%s", table.c.occurred_at), Integer)
+    return [table.c.id, table.c.person_key, at, what]
 
 
 def _chunks(engine: Engine, after: int, upto: int, chunk: int) -> Iterator[list[HistoryRow]]:
