@@ -185,7 +185,11 @@ def table_of(
 ) -> tuple[TouchTable, dict[str, Ints]]:
     """A :class:`TouchTable` and conversion arrays from per-person touch lists (for tests and small inputs)."""
     vocabulary: dict[str, int] = {}
-    person, at, seq, codes, paid = [], [], [], [], []
+    person: list[int] = []
+    at: list[int] = []
+    seq: list[int] = []
+    codes: list[list[int]] = []
+    paid: list[int] = []
     firsts: dict[str, list[int]] = {m: [] for m in METRICS}
     for index, (touches, converted) in enumerate(people):
         for touch in touches:
@@ -198,8 +202,8 @@ def table_of(
             firsts[metric].append(converted.get(metric, NEVER))
     words = sorted(vocabulary, key=vocabulary.__getitem__)
     columns = np.array(codes, dtype=np.int64).reshape(-1, len(DIMENSIONS))
-    arrays = [np.array(v, dtype=np.int64) for v in (person, at, seq)]
-    table = TouchTable.sorted(*arrays, columns, np.array(paid, dtype=np.int64), words)
+    ints = [np.array(v, dtype=np.int64) for v in (person, at, seq, paid)]
+    table = TouchTable.sorted(ints[0], ints[1], ints[2], columns, ints[3], words)
     return table, {m: np.array(v, dtype=np.int64) for m, v in firsts.items()}
 
 

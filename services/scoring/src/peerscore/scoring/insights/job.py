@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import BigInteger, Engine, Integer, Text, cast, delete, extract, func, select
+from sqlalchemy import BigInteger, Connection, Engine, Integer, Select, Text, cast, delete, extract, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col
 
@@ -32,9 +32,10 @@ from peerscore.events import utcnow
 from peerscore.scoring.domain.attribution import METRICS, NEVER, Influence, TouchTable, influence, report_rows
 from peerscore.scoring.domain.influence import classify
 from peerscore.scoring.history import EventHistoryRow
-from peerscore.scoring.identity.canonical import canonical_keys, load_links
+from peerscore.scoring.identity.canonical import canonical_keys
+from peerscore.scoring.identity.models import IdentityLinkRow
 from peerscore.scoring.insights.models import InfluencePersonRow, InfluenceSnapshotRow, MqlMilestoneRow
-from peerscore.scoring.outcomes.store import load_outcomes
+from peerscore.scoring.outcomes.models import OutcomeRow
 
 REPORT = "content"
 WINDOWS: dict[str, int | None] = {"all": None, "90d": 90, "30d": 30}
@@ -102,31 +103,43 @@ def _columns(engine: Engine) -> list[Any]:
     """id, person key, epoch seconds, and ``[type, name, source, properties]`` as one JSON text, extracted by the
     database in one parse of the event; that text is also the classification cache's key."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
+    what: Any
     if engine.dialect.name == "postgresql":
         doc = cast(table.c.event, JSONB)
         what = cast(func.jsonb_build_array(*(doc[f] for f in FIELDS)), Text)
-        at = cast(func.floor(extract("epoch", table.c.occurred_at)), BigInteger)
     else:
         what = func.json_extract(table.c.event, *(f"$.{f}" for f in FIELDS))
-        at = cast(func.strftime("%s", table.c.occurred_at), Integer)
-    return [table.c.id, table.c.person_key, at, what]
+    return [table.c.id, table.c.person_key, _epoch(engine.dialect.name, table.c.occurred_at), what]
+
+
+def _epoch(dialect: str, column: Any) -> Any:
+    """A UTC timestamp column as whole epoch seconds, computed by the database."""
+    if dialect == "postgresql":
+        return cast(func.floor(extract("epoch", column)), BigInteger)
+    return cast(func.strftime("%s", column), Integer)
+
+
+def raw_rows(conn: Connection, query: Select[Any]) -> list[Any]:
+    """All rows of ``query`` through the driver's own cursor: a million rows through SQLAlchemy's result objects
+    cost seconds. Only for statements whose parameters are integers or constant strings (inlined)."""
+    dialect = conn.dialect
+    sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql.replace("%%", "%") if dialect.name == "postgresql" else sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _chunks(engine: Engine, after: int, upto: int, chunk: int) -> Iterator[list[HistoryRow]]:
-    """Rows past ``after`` up to ``upto``, ``chunk`` at a time, through the driver's own cursor (a million rows
-    through SQLAlchemy's result objects cost seconds); the statement's only parameters are integers."""
+    """History rows past ``after`` up to ``upto``, ``chunk`` at a time."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
     columns = _columns(engine)
     while after < upto:
         query = select(*columns).where(table.c.id > after, table.c.id <= upto).order_by(table.c.id).limit(chunk)
-        sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
         with engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(sql.replace("%%", "%") if engine.dialect.name == "postgresql" else sql)
-                rows: list[HistoryRow] = cursor.fetchall()
-            finally:
-                cursor.close()
+            rows: list[HistoryRow] = raw_rows(conn, query)
         if not rows:
             return
         yield rows
@@ -176,48 +189,67 @@ def fold_history(engine: Engine, *, chunk: int = CHUNK) -> tuple[int, int]:
     return read, watermark
 
 
-def conversions(session: Session) -> dict[str, dict[str, int]]:
+@dataclass(frozen=True)
+class Stored:
+    """What a recount reads: per-person touch rows, outcomes and MQL times (epoch seconds), identity links."""
+
+    touches: list[tuple[str, bytes]]
+    outcomes: list[tuple[str, str, int]]
+    mqls: list[tuple[str, int]]
+    links: dict[str, str]
+    vocabulary: list[str]
+
+    @staticmethod
+    def read(session: Session) -> Stored:
+        conn = session.connection()
+        dialect = conn.dialect.name
+        person, outcome, mql, link = (
+            m.__table__  # type: ignore[union-attr]
+            for m in (InfluencePersonRow, OutcomeRow, MqlMilestoneRow, IdentityLinkRow)
+        )
+        return Stored(
+            touches=raw_rows(conn, select(person.c.person_key, person.c.touches)),
+            outcomes=raw_rows(
+                conn, select(outcome.c.person_key, outcome.c.kind, _epoch(dialect, outcome.c.occurred_at))
+            ),
+            mqls=raw_rows(conn, select(mql.c.person_key, _epoch(dialect, mql.c.qualified_at))),
+            links=dict(raw_rows(conn, select(link.c.person_key, link.c.merged_into))),
+            vocabulary=list(_state(session).vocabulary),
+        )
+
+
+def conversions(stored: Stored, canonical: dict[str, str]) -> dict[str, dict[str, int]]:
     """Each canonical person's first MQL, opportunity and win (epoch seconds)."""
     firsts: dict[str, dict[str, int]] = {}
-
-    def note(key: str, metric: str, at: datetime) -> None:
-        times = firsts.setdefault(key, {})
-        seconds = int(at.timestamp())
-        times[metric] = min(times.get(metric, seconds), seconds)
-
-    for key, kind, at in load_outcomes(session):
-        if kind in OPPORTUNITY_KINDS:
-            note(key, "opportunity", at)
-        if kind == "won":
-            note(key, "won", at)
-    mqls = session.exec(select(MqlMilestoneRow.person_key, MqlMilestoneRow.qualified_at)).all()  # type: ignore[call-overload]
-    canonical = canonical_keys({k for k, _ in mqls}, load_links(session))
-    for key, at in mqls:
-        note(canonical[key], "mql", at)
+    found = [(k, "opportunity", at) for k, kind, at in stored.outcomes if kind in OPPORTUNITY_KINDS]
+    found += [(k, "won", at) for k, kind, at in stored.outcomes if kind == "won"]
+    found += [(k, "mql", at) for k, at in stored.mqls]
+    for key, metric, at in found:
+        times = firsts.setdefault(canonical[key], {})
+        times[metric] = min(times.get(metric, at), at)
     return firsts
 
 
-def touch_table(session: Session) -> tuple[TouchTable, list[str]]:
-    """Every touch under its canonical person (keys merged into one person are joined), and the people.
-
-    One Core query of raw rows (no ORM objects), one ``frombuffer`` over all the rows' bytes joined."""
-    table = InfluencePersonRow.__table__  # type: ignore[attr-defined]
-    rows = session.connection().execute(select(table.c.person_key, table.c.touches)).all()
-    canonical = canonical_keys({k for k, _ in rows}, load_links(session))
+def touch_table(stored: Stored, canonical: dict[str, str]) -> tuple[TouchTable, list[str]]:
+    """Every touch under its canonical person (keys merged into one person are joined), and the people; one
+    ``frombuffer`` over all the rows' bytes joined."""
     index: dict[str, int] = {}
-    owners = [index.setdefault(canonical[key], len(index)) for key, _ in rows]
-    sizes = [len(touches) // (8 * WIDTH) for _, touches in rows]
-    data = np.frombuffer(b"".join(bytes(t) for _, t in rows), dtype="<i8").reshape(-1, WIDTH).astype(np.int64)
+    owners = [index.setdefault(canonical[key], len(index)) for key, _ in stored.touches]
+    sizes = [len(touches) // (8 * WIDTH) for _, touches in stored.touches]
+    joined = b"".join(bytes(t) for _, t in stored.touches)
+    data = np.frombuffer(joined, dtype="<i8").reshape(-1, WIDTH).astype(np.int64)
     person = np.repeat(np.array(owners, dtype=np.int64), sizes)
-    vocabulary = _state(session).vocabulary
-    touches = TouchTable.sorted(person, data[:, 1], data[:, 0], data[:, 2:8], data[:, 8], vocabulary)
-    return touches, sorted(index, key=index.__getitem__)
+    table = TouchTable.sorted(person, data[:, 1], data[:, 0], data[:, 2:8], data[:, 8], stored.vocabulary)
+    return table, sorted(index, key=index.__getitem__)
 
 
 def compute_report(session: Session, windows: dict[str, int | None] = WINDOWS) -> dict[str, Any]:
     """The report of every window from the stored summaries, outcomes and MQL times."""
-    table, people = touch_table(session)
-    converted = conversions(session)
+    stored = Stored.read(session)
+    keys = {k for k, _ in stored.touches} | {k for k, _, _ in stored.outcomes} | {k for k, _ in stored.mqls}
+    canonical = canonical_keys(keys, stored.links)
+    table, people = touch_table(stored, canonical)
+    converted = conversions(stored, canonical)
     arrays = {m: np.array([converted.get(p, {}).get(m, NEVER) for p in people], dtype=np.int64) for m in METRICS}
     as_of = int(table.at.max()) if len(table.at) else None
     report: dict[str, Any] = {"as_of": as_of, "people": len(people), "windows": {}}
