@@ -65,7 +65,7 @@ class Folder:
         self._codes = {word: code for code, word in enumerate(vocabulary)}
         self._cache: dict[str, tuple[int, ...] | None] = {}
 
-    def _code(self, word: str) -> int:
+    def code(self, word: str) -> int:
         if not word:
             return -1
         code = self._codes.get(word)
@@ -82,7 +82,7 @@ class Folder:
         if not isinstance(properties, dict):
             properties = {}
         found = classify(str(event_type or ""), str(name or ""), str(source or ""), properties)
-        coded = None if found is None else (*(self._code(v) for v in found[:6]), found[6])
+        coded = None if found is None else (*(self.code(v) for v in found[:6]), found[6])
         if len(self._cache) >= CACHE_LIMIT:
             self._cache.clear()
         self._cache[what] = coded
@@ -99,7 +99,7 @@ class Folder:
         return {key: np.array(ints, dtype="<i8").tobytes() for key, ints in new.items()}
 
 
-def _columns(engine: Engine) -> list[Any]:
+def history_columns(engine: Engine) -> list[Any]:
     """id, person key, epoch seconds, and ``[type, name, source, properties]`` as one JSON text, extracted by the
     database in one parse of the event; that text is also the classification cache's key."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
@@ -135,7 +135,7 @@ def raw_rows(conn: Connection, query: Select[Any]) -> list[Any]:
 def _chunks(engine: Engine, after: int, upto: int, chunk: int) -> Iterator[list[HistoryRow]]:
     """History rows past ``after`` up to ``upto``, ``chunk`` at a time."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
-    columns = _columns(engine)
+    columns = history_columns(engine)
     while after < upto:
         query = select(*columns).where(table.c.id > after, table.c.id <= upto).order_by(table.c.id).limit(chunk)
         with engine.connect() as conn:
@@ -168,25 +168,35 @@ def _state(session: Session) -> InfluenceSnapshotRow:
     return state
 
 
-def fold_history(engine: Engine, *, chunk: int = CHUNK) -> tuple[int, int]:
-    """Fold every history row past the watermark; returns (events read, new watermark)."""
+def fold_history(engine: Engine, *, chunk: int = CHUNK, workers: int = 1) -> tuple[int, int]:
+    """Fold every history row past the watermark; returns (events read, new watermark). With ``workers`` > 1 and
+    more than a chunk to read, processes read and classify chunks while this one writes them in order."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
     with Session(engine) as session:
         state = _state(session)
         watermark, folder = state.watermark, Folder(list(state.vocabulary))
         upto = session.execute(select(func.max(table.c.id))).scalar() or 0
+    if workers > 1 and upto - watermark > chunk:
+        from peerscore.scoring.insights.parallel import fold_in_processes  # noqa: PLC0415 - only for big folds
+
+        return fold_in_processes(engine, folder, watermark, upto, chunk=chunk, workers=workers)
     read = 0
     for rows in _chunks(engine, watermark, upto, chunk):
-        with Session(engine) as session:
-            _append(session, folder.fold(rows))
-            state = _state(session)
-            state.watermark = rows[-1][0]
-            state.vocabulary = list(folder.vocabulary)
-            session.add(state)
-            session.commit()
+        commit_chunk(engine, folder, folder.fold(rows), rows[-1][0])
         read += len(rows)
         watermark = rows[-1][0]
     return read, watermark
+
+
+def commit_chunk(engine: Engine, folder: Folder, new: dict[str, bytes], watermark: int) -> None:
+    """Append one chunk's touches and move the watermark (with the vocabulary) in one transaction."""
+    with Session(engine) as session:
+        _append(session, new)
+        state = _state(session)
+        state.watermark = watermark
+        state.vocabulary = list(folder.vocabulary)
+        session.add(state)
+        session.commit()
 
 
 @dataclass(frozen=True)
@@ -271,12 +281,12 @@ def reset(engine: Engine) -> None:
         session.commit()
 
 
-def build(engine: Engine, *, chunk: int = CHUNK, rebuild: bool = False) -> BuildResult:
+def build(engine: Engine, *, chunk: int = CHUNK, rebuild: bool = False, workers: int = 1) -> BuildResult:
     """Fold new history (all of it with ``rebuild``), recount, store the snapshot."""
     started = utcnow()
     if rebuild:
         reset(engine)
-    read, watermark = fold_history(engine, chunk=chunk)
+    read, watermark = fold_history(engine, chunk=chunk, workers=workers)
     with Session(engine) as session:
         report = compute_report(session)
         state = _state(session)
