@@ -27,7 +27,6 @@ from sqlalchemy import BigInteger, Connection, Engine, Integer, Select, Text, ca
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col
 
-from peerscore.db import upsert
 from peerscore.events import utcnow
 from peerscore.scoring.domain.attribution import METRICS, NEVER, Influence, TouchTable, influence, report_rows
 from peerscore.scoring.domain.influence import classify
@@ -46,6 +45,9 @@ WIDTH = 9
 OPPORTUNITY_KINDS = ("opportunity_created", "won")
 CACHE_LIMIT = 100_000
 HistoryRow = tuple[int, str, int, str]
+_ON_CONFLICT = " ON CONFLICT (person_key) DO UPDATE SET touches = excluded.touches"
+UPSERT_SQLITE = "INSERT INTO influence_person (person_key, touches) VALUES (?, ?)" + _ON_CONFLICT
+UPSERT_PG = "INSERT INTO influence_person (person_key, touches) VALUES (%s, %s)" + _ON_CONFLICT
 FIELDS = ("type", "name", "source", "properties")
 
 
@@ -157,8 +159,9 @@ def _append(session: Session, new: dict[str, bytes]) -> None:
     ).all()
     for key, touches in stored:
         new[key] = bytes(touches) + new[key]
-    rows = [{"person_key": k, "touches": v} for k, v in sorted(new.items())]
-    upsert(session, InfluencePersonRow, rows, keys=("person_key",))
+    # Straight to the driver's executemany: SQLAlchemy's per-row parameter handling was a third of a fold.
+    upsert = UPSERT_PG if session.get_bind().dialect.name == "postgresql" else UPSERT_SQLITE
+    session.connection().exec_driver_sql(upsert, sorted(new.items()))
 
 
 def _state(session: Session) -> InfluenceSnapshotRow:
