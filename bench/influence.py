@@ -7,7 +7,6 @@ var/bench/influence.json.
 
     make bench-influence                                  # 1,000,000 events, SQLite
     BENCH_INFLUENCE_EVENTS=200000 make bench-influence
-    BENCH_INFLUENCE_WORKERS=1 …                           # fold in one process (default: one per core)
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench-influence
 """
 
@@ -30,8 +29,6 @@ from peerscore.dev.influence_history import history_chunks, store_history
 from peerscore.scoring.insights.job import build
 from peerscore.scoring.models import SCORING_TABLES
 
-WORKERS = int(os.environ.get("BENCH_INFLUENCE_WORKERS", str(os.cpu_count() or 1)))
-
 
 def fill(engine: Engine, count: int, seed: int, offset: int = 0) -> tuple[int, int]:
     written = 0
@@ -47,7 +44,7 @@ def _child(database_url: str, results: Queue) -> None:  # type: ignore[type-arg]
     start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     engine = make_engine(database_url)
     started = time.perf_counter()
-    result = build(engine, workers=WORKERS)
+    result = build(engine)
     elapsed = time.perf_counter() - started
     engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -100,7 +97,6 @@ def main() -> None:
         "database": database_url.split(":", 1)[0],
         "events": written,
         "people": people,
-        "workers": WORKERS,
         "history_write_s": round(fill_s, 1),
         "full_build_s": round(full_s, 2),
         "full_build_events_per_s": round(written / full_s),

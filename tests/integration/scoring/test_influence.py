@@ -91,15 +91,6 @@ def test_incremental_builds_and_late_outcomes_agree_with_the_recount(engine: Eng
     assert_matches_brute_force(engine)
 
 
-def test_a_fold_over_processes_equals_the_recount(engine: Engine) -> None:
-    create_tables(engine, SCORING_TABLES)
-    history = influence_history(100, seed=12)
-    store_history(engine, history)
-    result = build(engine, chunk=150, workers=2)
-    assert result.events_read == len(history.events)
-    assert_matches_brute_force(engine)
-
-
 def test_an_erasure_takes_the_persons_touch_summary(engine: Engine) -> None:
     create_tables(engine, SCORING_TABLES)
     history = influence_history(5, seed=4)

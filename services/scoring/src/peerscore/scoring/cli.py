@@ -135,7 +135,6 @@ def insights_build_cmd(
     database_url: str = typer.Option("sqlite:///var/scoring.db", envvar="DATABASE_URL", help="Scoring's database"),
     rebuild: bool = typer.Option(False, "--rebuild", help="Forget the per-person summaries and fold all history"),
     chunk: int = typer.Option(20_000, min=100, help="History rows read per transaction"),
-    workers: int = typer.Option(1, min=1, help="Processes reading history for big backlogs (one per core)"),
 ) -> None:
     """Fold history past the watermark into per-person touches, recount the influence report, store it."""
     from peerscore.db import make_engine, prepare_schema
@@ -145,7 +144,7 @@ def insights_build_cmd(
     engine = make_engine(database_url)
     try:
         prepare_schema(engine, SCORING_TABLES)
-        result = build(engine, chunk=chunk, rebuild=rebuild, workers=workers)
+        result = build(engine, chunk=chunk, rebuild=rebuild)
     finally:
         engine.dispose()
     typer.echo(

@@ -45,9 +45,10 @@ WIDTH = 9
 OPPORTUNITY_KINDS = ("opportunity_created", "won")
 CACHE_LIMIT = 100_000
 HistoryRow = tuple[int, str, int, str]
-_ON_CONFLICT = " ON CONFLICT (person_key) DO UPDATE SET touches = excluded.touches"
-UPSERT_SQLITE = "INSERT INTO influence_person (person_key, touches) VALUES (?, ?)" + _ON_CONFLICT
-UPSERT_PG = "INSERT INTO influence_person (person_key, touches) VALUES (%s, %s)" + _ON_CONFLICT
+UPSERT_SQLITE = """INSERT INTO influence_person (person_key, touches) VALUES (?, ?)
+ON CONFLICT (person_key) DO UPDATE SET touches = excluded.touches"""
+UPSERT_PG = """INSERT INTO influence_person (person_key, touches) VALUES (%s, %s)
+ON CONFLICT (person_key) DO UPDATE SET touches = excluded.touches"""
 FIELDS = ("type", "name", "source", "properties")
 
 
@@ -171,18 +172,13 @@ def _state(session: Session) -> InfluenceSnapshotRow:
     return state
 
 
-def fold_history(engine: Engine, *, chunk: int = CHUNK, workers: int = 1) -> tuple[int, int]:
-    """Fold every history row past the watermark; returns (events read, new watermark). With ``workers`` > 1 and
-    more than a chunk to read, processes read and classify chunks while this one writes them in order."""
+def fold_history(engine: Engine, *, chunk: int = CHUNK) -> tuple[int, int]:
+    """Fold every history row past the watermark; returns (events read, new watermark)."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
     with Session(engine) as session:
         state = _state(session)
         watermark, folder = state.watermark, Folder(list(state.vocabulary))
         upto = session.execute(select(func.max(table.c.id))).scalar() or 0
-    if workers > 1 and upto - watermark > chunk:
-        from peerscore.scoring.insights.parallel import fold_in_processes  # noqa: PLC0415 - only for big folds
-
-        return fold_in_processes(engine, folder, watermark, upto, chunk=chunk, workers=workers)
     read = 0
     for rows in _chunks(engine, watermark, upto, chunk):
         commit_chunk(engine, folder, folder.fold(rows), rows[-1][0])
@@ -284,12 +280,12 @@ def reset(engine: Engine) -> None:
         session.commit()
 
 
-def build(engine: Engine, *, chunk: int = CHUNK, rebuild: bool = False, workers: int = 1) -> BuildResult:
+def build(engine: Engine, *, chunk: int = CHUNK, rebuild: bool = False) -> BuildResult:
     """Fold new history (all of it with ``rebuild``), recount, store the snapshot."""
     started = utcnow()
     if rebuild:
         reset(engine)
-    read, watermark = fold_history(engine, chunk=chunk, workers=workers)
+    read, watermark = fold_history(engine, chunk=chunk)
     with Session(engine) as session:
         report = compute_report(session)
         state = _state(session)
