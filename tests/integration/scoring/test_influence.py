@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from peerscore.db import create_tables
 from peerscore.dev.influence_history import END, InfluenceHistory, influence_history, store_history
 from peerscore.scoring.identity.erasure import erase_keys
-from peerscore.scoring.insights.job import WINDOWS, build
+from peerscore.scoring.insights.job import WINDOWS, ConcurrentBuild, Folder, build, commit_chunk
 from peerscore.scoring.insights.models import InfluencePersonRow, InfluenceSnapshotRow
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.settings import KafkaSettings
@@ -88,6 +88,20 @@ def test_incremental_builds_and_late_outcomes_agree_with_the_recount(engine: Eng
     assert_matches_brute_force(engine)
     rebuilt = build(engine, rebuild=True)
     assert rebuilt.events_read == len(history.events)
+    assert_matches_brute_force(engine)
+
+
+def test_an_overlapping_build_stops_without_writing(engine: Engine) -> None:
+    create_tables(engine, SCORING_TABLES)
+    history = influence_history(20, seed=8)
+    store_history(engine, history)
+    folder = Folder([])
+    commit_chunk(engine, folder, {}, 0, 5)  # a first build claimed ids up to 5
+    with pytest.raises(ConcurrentBuild):
+        commit_chunk(engine, folder, {"someone": b"\0" * 72}, 0, 7)  # a second one started from 0 too
+    with Session(engine) as session:
+        assert session.get(InfluencePersonRow, "someone") is None
+    build(engine, rebuild=True)
     assert_matches_brute_force(engine)
 
 

@@ -138,13 +138,16 @@ def insights_build_cmd(
 ) -> None:
     """Fold history past the watermark into per-person touches, recount the influence report, store it."""
     from peerscore.db import make_engine, prepare_schema
-    from peerscore.scoring.insights.job import build
+    from peerscore.scoring.insights.job import ConcurrentBuild, build
     from peerscore.scoring.models import SCORING_TABLES
 
     engine = make_engine(database_url)
     try:
         prepare_schema(engine, SCORING_TABLES)
         result = build(engine, chunk=chunk, rebuild=rebuild)
+    except ConcurrentBuild as exc:
+        typer.echo(f"not built: {exc}", err=True)
+        raise typer.Exit(3) from None
     finally:
         engine.dispose()
     typer.echo(

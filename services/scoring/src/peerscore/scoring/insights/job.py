@@ -23,8 +23,22 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import BigInteger, Connection, Engine, Integer, Select, Text, cast, delete, extract, func, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    Text,
+    cast,
+    delete,
+    extract,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from peerscore.events import utcnow
@@ -181,21 +195,46 @@ def fold_history(engine: Engine, *, chunk: int = CHUNK) -> tuple[int, int]:
         upto = session.execute(select(func.max(table.c.id))).scalar() or 0
     read = 0
     for rows in _chunks(engine, watermark, upto, chunk):
-        commit_chunk(engine, folder, folder.fold(rows), rows[-1][0])
+        commit_chunk(engine, folder, folder.fold(rows), watermark, rows[-1][0])
         read += len(rows)
         watermark = rows[-1][0]
     return read, watermark
 
 
-def commit_chunk(engine: Engine, folder: Folder, new: dict[str, bytes], watermark: int) -> None:
+class ConcurrentBuild(RuntimeError):
+    """Another build moved the watermark first (overlapping cron runs): this one stops, having written nothing."""
+
+
+def commit_chunk(engine: Engine, folder: Folder, new: dict[str, bytes], before: int, after: int) -> None:
     """Append one chunk's touches and move the watermark (with the vocabulary) in one transaction."""
     with Session(engine) as session:
+        try:
+            _claim(session, before, after, folder.vocabulary)
+        except IntegrityError:  # a concurrent first build inserted the state row
+            raise ConcurrentBuild("another influence build is running") from None
         _append(session, new)
-        state = _state(session)
-        state.watermark = watermark
-        state.vocabulary = list(folder.vocabulary)
-        session.add(state)
         session.commit()
+
+
+def _claim(session: Session, before: int, after: int, vocabulary: list[str]) -> None:
+    """Move the watermark from ``before`` to ``after``, first thing in the transaction: the compare-and-set takes
+    the row's write lock, so of two overlapping builds only the first folds a chunk, never both."""
+    table = InfluenceSnapshotRow.__table__  # type: ignore[attr-defined]
+    moved = session.execute(
+        update(table)
+        .where(table.c.name == REPORT, table.c.watermark == before)
+        .values(watermark=after, vocabulary=list(vocabulary))
+    )
+    if getattr(moved, "rowcount", 0) == 1:
+        return
+    if before == 0 and session.get(InfluenceSnapshotRow, REPORT) is None:
+        row = InfluenceSnapshotRow(
+            name=REPORT, watermark=after, vocabulary=list(vocabulary), built_at=utcnow(), report={}
+        )
+        session.add(row)
+        session.flush()
+        return
+    raise ConcurrentBuild("another influence build moved the watermark")
 
 
 @dataclass(frozen=True)
