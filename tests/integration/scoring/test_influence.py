@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,8 +16,9 @@ from sqlmodel import Session, select
 from peerscore.db import create_tables
 from peerscore.dev.influence_history import END, InfluenceHistory, influence_history, store_history
 from peerscore.scoring.identity.erasure import erase_keys
-from peerscore.scoring.insights.job import WINDOWS, ConcurrentBuild, Folder, build, commit_chunk
+from peerscore.scoring.insights.job import WINDOWS, ConcurrentBuild, Folder, build, commit_chunk, latest
 from peerscore.scoring.insights.models import InfluencePersonRow, InfluenceSnapshotRow
+from peerscore.scoring.insights.timer import InsightsTimer
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.settings import KafkaSettings
 from tests.integration.scoring.influence_brute import brute_force
@@ -103,6 +105,26 @@ def test_an_overlapping_build_stops_without_writing(engine: Engine) -> None:
         assert session.get(InfluencePersonRow, "someone") is None
     build(engine, rebuild=True)
     assert_matches_brute_force(engine)
+
+
+def test_the_services_timer_builds_the_report(engine: Engine) -> None:
+    create_tables(engine, SCORING_TABLES)
+    store_history(engine, influence_history(10, seed=2))
+    timer = InsightsTimer(engine, 0.05)
+    timer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _built(engine):
+            time.sleep(0.05)
+    finally:
+        timer.stop()
+    assert _built(engine)
+    assert_matches_brute_force(engine)
+
+
+def _built(engine: Engine) -> bool:
+    with Session(engine) as session:
+        return latest(session) is not None
 
 
 def test_an_erasure_takes_the_persons_touch_summary(engine: Engine) -> None:
