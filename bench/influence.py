@@ -7,7 +7,7 @@ var/bench/influence.json.
 
     make bench-influence                                  # 1,000,000 events, SQLite
     BENCH_INFLUENCE_EVENTS=200000 make bench-influence
-    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench-influence
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make bench-influence   # own schema
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import time
 from datetime import UTC, datetime
 from multiprocessing import Queue
 
-from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
-from sqlalchemy import Engine, text
+from databases import bench_database  # noqa: E402 - bench/ is on sys.path when run as a script
+from report import publish_result  # noqa: E402
+from sqlalchemy import Engine
 
 from peerscore.db import create_tables, make_engine
 from peerscore.dev.influence_history import history_chunks, store_history
@@ -62,20 +63,10 @@ def measured_build(database_url: str) -> tuple[float, float, float, int, int]:
     return measured  # type: ignore[no-any-return]
 
 
-def _reset(engine: Engine) -> None:
-    """A PostgreSQL bench database starts empty (SQLite runs in a fresh temporary file)."""
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            for table in reversed(sorted(t.__tablename__ for t in SCORING_TABLES)):  # type: ignore[attr-defined]
-                conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
-
-
 def main() -> None:
     count = int(os.environ.get("BENCH_INFLUENCE_EVENTS", "1000000"))
-    with tempfile.TemporaryDirectory() as tmp:
-        database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{tmp}/influence.db")
+    with tempfile.TemporaryDirectory() as tmp, bench_database(tmp, "influence") as database_url:
         engine = make_engine(database_url)
-        _reset(engine)
         create_tables(engine, SCORING_TABLES)
         print(f"writing {count:,} events of history …", flush=True)
         started = time.perf_counter()

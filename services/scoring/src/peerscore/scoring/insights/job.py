@@ -116,17 +116,23 @@ class Folder:
         return {key: np.array(ints, dtype="<i8").tobytes() for key, ints in new.items()}
 
 
-def history_columns(engine: Engine) -> list[Any]:
-    """id, person key, epoch seconds, and ``[type, name, source, properties]`` as one JSON text, extracted by the
-    database in one parse of the event; that text is also the classification cache's key."""
+def history_query(dialect: str, after: int, upto: int, chunk: int) -> Select[Any]:
+    """id, person key, epoch seconds, and ``[type, name, source, properties]`` as one JSON text, of the next
+    ``chunk`` rows past ``after``: extracted by the database in one parse of each event (on PostgreSQL the
+    ``jsonb`` cast sits in a subquery with the LIMIT, which the planner keeps, so it is not redone per field).
+    That text is also the classification cache's key."""
     table = EventHistoryRow.__table__  # type: ignore[attr-defined]
+    window = (table.c.id > after, table.c.id <= upto)
     what: Any
-    if engine.dialect.name == "postgresql":
-        doc = cast(table.c.event, JSONB)
-        what = cast(func.jsonb_build_array(*(doc[f] for f in FIELDS)), Text)
-    else:
-        what = func.json_extract(table.c.event, *(f"$.{f}" for f in FIELDS))
-    return [table.c.id, table.c.person_key, _epoch(engine.dialect.name, table.c.occurred_at), what]
+    if dialect == "postgresql":
+        rows = select(table.c.id, table.c.person_key, table.c.occurred_at, cast(table.c.event, JSONB).label("doc"))
+        inner = rows.where(*window).order_by(table.c.id).limit(chunk).subquery()
+        what = cast(func.jsonb_build_array(*(inner.c.doc[f] for f in FIELDS)), Text)
+        at = _epoch(dialect, inner.c.occurred_at)
+        return select(inner.c.id, inner.c.person_key, at, what).order_by(inner.c.id)
+    what = func.json_extract(table.c.event, *(f"$.{f}" for f in FIELDS))
+    at = _epoch(dialect, table.c.occurred_at)
+    return select(table.c.id, table.c.person_key, at, what).where(*window).order_by(table.c.id).limit(chunk)
 
 
 def _epoch(dialect: str, column: Any) -> Any:
@@ -151,10 +157,8 @@ def raw_rows(conn: Connection, query: Select[Any]) -> list[Any]:
 
 def _chunks(engine: Engine, after: int, upto: int, chunk: int) -> Iterator[list[HistoryRow]]:
     """History rows past ``after`` up to ``upto``, ``chunk`` at a time."""
-    table = EventHistoryRow.__table__  # type: ignore[attr-defined]
-    columns = history_columns(engine)
     while after < upto:
-        query = select(*columns).where(table.c.id > after, table.c.id <= upto).order_by(table.c.id).limit(chunk)
+        query = history_query(engine.dialect.name, after, upto, chunk)
         with engine.connect() as conn:
             rows: list[HistoryRow] = raw_rows(conn, query)
         if not rows:
