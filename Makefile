@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 PYTEST_ARGS ?=
 
 
-.PHONY: help setup browser run test test-unit test-integration lint fmt typecheck bench bench-crm bench-backtest bench-model bench-identity bench-ingest bench-e2e test-faults clean migration
+.PHONY: help setup browser run test test-unit test-integration lint fmt typecheck bench bench-crm bench-backtest bench-influence bench-model bench-identity bench-ingest bench-e2e test-faults clean migration
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,7 @@ bench: setup ## Measure throughput on the embedded broker (prints a table, write
 	@$(UV) run --frozen python bench/scoring_live.py
 	@$(UV) run --frozen python bench/crm.py
 	@$(UV) run --frozen python bench/backtest.py
+	@$(UV) run --frozen python bench/influence.py
 	@$(UV) run --frozen python bench/model.py
 	@$(UV) run --frozen python bench/ingest.py
 	@$(UV) run --frozen python bench/e2e.py
@@ -61,6 +62,9 @@ bench-crm: setup ## CRM upserts/s under a CRM rate limit (strict fake HubSpot) +
 
 bench-backtest: setup ## Backtest replay speed: 1M events of history (BENCH_BACKTEST_EVENTS), writes var/bench/backtest.json
 	@$(UV) run --frozen python bench/backtest.py
+
+bench-influence: setup ## Influence report (peerscore insights build) over 1M stored events (BENCH_INFLUENCE_EVENTS): time + peak RSS, writes var/bench/influence.json
+	@$(UV) run --frozen python bench/influence.py
 
 bench-ingest: setup ## Events/s through /v1/batch → Kafka ack at batch sizes 1/100/500 vs a bare producer, writes var/bench/ingest.json
 	@$(UV) run --frozen python bench/ingest.py

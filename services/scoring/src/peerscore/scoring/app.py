@@ -32,6 +32,7 @@ from peerscore.scoring.config import ScoringConfig
 from peerscore.scoring.console.wiring import mount_console
 from peerscore.scoring.deps import ApiContext
 from peerscore.scoring.identity import erasure_routes
+from peerscore.scoring.insights import insights_routes
 from peerscore.scoring.models import SCORING_TABLES
 from peerscore.scoring.outcomes import outcome_routes
 from peerscore.scoring.predictive import model_routes
@@ -44,6 +45,7 @@ JSON_ROUTERS = (
     lead_routes.router,  # read token: leads, accounts, models, backtests (what-if runs change nothing)
     account_routes.router,
     signal_routes.router,
+    insights_routes.router,
     backtest_routes.router,
     model_routes.router,  # admin token: promotion, rollback, clearing the challenger
     outcome_routes.router,  # admin token: outcomes are the model's labels

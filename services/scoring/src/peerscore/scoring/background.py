@@ -1,7 +1,8 @@
 """The scoring service's background work, started by the app's lifespan and stopped in reverse order.
 
-Three loops share the process with the API: the events consumer (scoring), the outcomes consumer (labels for
-backtests and training) and the decay sweep (leads that went cold without a new event).
+Four loops share the process with the API: the events consumer (scoring), the outcomes consumer (labels for
+backtests and training), the decay sweep (leads that went cold without a new event) and the influence report's
+timer (:mod:`.insights.timer`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from peerscore.scoring.config import ScoringConfig
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.events_loop import scoring_loop
 from peerscore.scoring.identity.batch import PrivacyConfig
+from peerscore.scoring.insights.timer import InsightsTimer
 from peerscore.scoring.outcomes.consumer import outcome_loop
 from peerscore.scoring.predictive.wiring import predictor_for
 from peerscore.scoring.sweeper import DecaySweeper
@@ -32,6 +34,7 @@ class Background:
     outcomes: BackgroundLoop
     sweeper: DecaySweeper | None
     own_publisher: KafkaPublisher | None
+    insights: InsightsTimer | None = None
 
     def check(self) -> None:
         """Readiness: both consumers run and hold their share of partitions (a dead outcomes loop would silently
@@ -40,6 +43,8 @@ class Background:
         self.outcomes.check()
 
     def stop(self) -> None:
+        if self.insights is not None:
+            self.insights.stop()
         if self.sweeper is not None:
             self.sweeper.stop()
         self.scoring.stop()
@@ -92,4 +97,8 @@ def start_background(
             interval_s=settings.decay_sweep_interval_s,
         )
         sweeper.start()
-    return Background(scoring, outcomes, sweeper, own)
+    insights = None
+    if settings.insights_interval_s > 0:
+        insights = InsightsTimer(engine, settings.insights_interval_s)
+        insights.start()
+    return Background(scoring, outcomes, sweeper, own, insights)

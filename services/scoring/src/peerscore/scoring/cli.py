@@ -1,5 +1,5 @@
 """Scoring's ``peerscore`` commands (registered under the ``peerscore.commands`` entry point): ``backtest``,
-``train`` and ``drift``. They parse options and call the backtest and predictive modules."""
+``train``, ``drift`` and ``insights build``. They parse options and call the backtest and predictive modules."""
 
 from __future__ import annotations
 
@@ -124,3 +124,33 @@ def drift_cmd(
     finally:
         engine.dispose()
     raise typer.Exit(code)
+
+
+insights_app = typer.Typer(help="The content and channel influence report.", no_args_is_help=True)
+app.add_typer(insights_app, name="insights")
+
+
+@insights_app.command("build")
+def insights_build_cmd(
+    database_url: str = typer.Option("sqlite:///var/scoring.db", envvar="DATABASE_URL", help="Scoring's database"),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Forget the per-person summaries and fold all history"),
+    chunk: int = typer.Option(20_000, min=100, help="History rows read per transaction"),
+) -> None:
+    """Fold history past the watermark into per-person touches, recount the influence report, store it."""
+    from peerscore.db import make_engine, prepare_schema
+    from peerscore.scoring.insights.job import ConcurrentBuild, build
+    from peerscore.scoring.models import SCORING_TABLES
+
+    engine = make_engine(database_url)
+    try:
+        prepare_schema(engine, SCORING_TABLES)
+        result = build(engine, chunk=chunk, rebuild=rebuild)
+    except ConcurrentBuild as exc:
+        typer.echo(f"not built: {exc}", err=True)
+        raise typer.Exit(3) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"influence report built: {result.events_read:,} new events read, {result.people:,} people, "
+        f"watermark {result.watermark}, {result.seconds:.1f} s"
+    )

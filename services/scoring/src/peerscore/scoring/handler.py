@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 import structlog
@@ -44,6 +45,7 @@ from peerscore.scoring.domain.working import Folded, WorkingPerson
 from peerscore.scoring.history import ReceivedBytes, append_history
 from peerscore.scoring.identity.batch import IdentityBatch, PrivacyConfig, validate_internal
 from peerscore.scoring.identity.step import TRANSFER_TYPES
+from peerscore.scoring.insights.milestones import record_mqls
 from peerscore.scoring.metrics import ScoringMetrics
 from peerscore.scoring.outbox import OUTBOX_CHUNK, Outbox, add_outbox
 from peerscore.scoring.predictive.online import BatchPredictor, BatchView
@@ -86,6 +88,8 @@ class _BatchWork:
     newest: dict[str, Applied] = field(default_factory=dict)
     transitioned: dict[str, int] = field(default_factory=dict)
     """Person → version of the transition published in this batch."""
+    mqls: dict[str, datetime] = field(default_factory=dict)
+    """Person → when they qualified in this batch (the influence report's MQL times)."""
     working: dict[str, WorkingPerson] = field(default_factory=dict)
     """People folded in place this batch (:mod:`~peerscore.scoring.domain.working`); ``people`` once settled."""
     folded: dict[str, tuple[Folded, AccountState | None]] = field(default_factory=dict)
@@ -326,6 +330,8 @@ class ScoringHandler:
         )
         work.outputs.append(record(self._topics.qualified, key, transition))
         work.transitioned[key] = score.version
+        if applied.transition == "qualified":
+            work.mqls.setdefault(key, score.as_of)
         self._metrics.transitions.labels(kind=applied.transition).inc()
 
     def _publish_scores(self, work: _BatchWork) -> None:
@@ -356,6 +362,7 @@ class ScoringHandler:
         )
         store.save_accounts(session, [work.accounts[k] for k in sorted(work.touched_accounts)], work.accounts_before)
         store.add_ledger(session, work.awards)
+        record_mqls(session, work.mqls)
         if self._keep_history:  # what backtests replay, committed with the state it produced
             append_history(session, identity.history(work.applied_messages), self._received)
         # The unscored-signal report: applied events no rule scored, counted in this transaction.

@@ -13,6 +13,7 @@ from peerscore import limits
 from peerscore.db import StoredOffset, UtcDateTime
 from peerscore.scoring.history import HISTORY_TABLES
 from peerscore.scoring.identity.models import IDENTITY_TABLES
+from peerscore.scoring.insights.models import INSIGHT_TABLES
 from peerscore.scoring.predictive.model_registry import MODEL_TABLES
 from peerscore.scoring.rulesets.models import RULESET_TABLES
 from peerscore.scoring.signals import SIGNAL_TABLES
@@ -97,5 +98,6 @@ SCORING_TABLES: tuple[type[SQLModel], ...] = (
     *MODEL_TABLES,
     *IDENTITY_TABLES,
     *SIGNAL_TABLES,
+    *INSIGHT_TABLES,
     ConsoleRevokedSessionRow,
 )

@@ -26,6 +26,9 @@ class ScoringSettings(BaseSettings):
     """How long startup waits for the rules topic to be read before scoring with the registry/default ruleset."""
     decay_sweep_interval_s: float = 300.0
     """How often qualified leads are checked for having gone cold (0 turns the sweep off)."""
+    insights_interval_s: float = 900.0
+    """How often the service rebuilds the content and channel influence report (0 turns it off: run
+    ``peerscore insights build`` from a CronJob instead)."""
     keep_history: bool = True
     """Store every applied event in ``event_history`` (what backtests replay); off saves space and a write."""
     backtest_workers: int = 2

@@ -16,7 +16,7 @@ from .html import esc, table
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 56
-SERIES_CLASSES = ("s0", "s1")
+SERIES_CLASSES = ("s0", "s1", "s2")
 
 
 @dataclass(frozen=True)

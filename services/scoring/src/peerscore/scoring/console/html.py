@@ -13,6 +13,7 @@ NAV = (
     ("rules", "Rules", f"{BASE}/rules"),
     ("preview", "Preview", f"{BASE}/preview"),
     ("signals", "Signals", f"{BASE}/signals"),
+    ("insights", "Influence", f"{BASE}/insights"),
     ("leads", "Leads", f"{BASE}/leads"),
     ("accounts", "Accounts", f"{BASE}/accounts"),
     ("model", "Model", f"{BASE}/model"),

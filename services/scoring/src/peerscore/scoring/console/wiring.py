@@ -15,7 +15,7 @@ from peerscore.scoring.rulesets.watcher import LiveRuleset
 from peerscore.scoring.settings import ScoringSettings
 from peerscore.settings import RuntimeSettings
 
-from . import explore_pages, preview_pages, publish_pages, rules_pages, signals_pages, signin_pages
+from . import explore_pages, insights_pages, preview_pages, publish_pages, rules_pages, signals_pages, signin_pages
 from .actions import RulesetActions
 from .auth import ConsoleAuth
 from .crm import CrmSyncClient
@@ -25,7 +25,7 @@ from .settings import ConsoleSettings
 from .web import ConsoleDeps
 
 log = structlog.get_logger(__name__)
-PAGES = (signin_pages, rules_pages, publish_pages, preview_pages, explore_pages, signals_pages)
+PAGES = (signin_pages, rules_pages, publish_pages, preview_pages, explore_pages, signals_pages, insights_pages)
 
 
 def console_router(deps: ConsoleDeps) -> APIRouter:

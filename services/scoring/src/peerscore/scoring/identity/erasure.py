@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from peerscore.events import ERASURE, INTERNAL_SOURCE, EngagementEvent
 from peerscore.scoring.history import EventHistoryRow
 from peerscore.scoring.identity.models import ErasureLogRow, IdentityLinkRow, SeenEventRow
+from peerscore.scoring.insights.models import InfluencePersonRow, MqlMilestoneRow
 from peerscore.scoring.models import AccountActivityRow, LedgerRow, OutboxRow, PersonRow
 from peerscore.scoring.outcomes.models import OutcomeRow
 from peerscore.scoring.predictive.model_registry import ModelPredictionRow
@@ -97,6 +98,12 @@ def erase_keys(session: Session, key: str, merged: Sequence[str]) -> dict[str, i
             )
         ),
         "unscored_signal_person": erase_people(session, keys),
+        "influence_person": _count(
+            session.execute(delete(InfluencePersonRow).where(col(InfluencePersonRow.person_key).in_(keys)))
+        ),
+        "mql_milestone": _count(
+            session.execute(delete(MqlMilestoneRow).where(col(MqlMilestoneRow.person_key).in_(keys)))
+        ),
     }
     deleted["merged_keys"] = len(merged)
     return deleted
