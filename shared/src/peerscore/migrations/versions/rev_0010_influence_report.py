@@ -1,7 +1,7 @@
 """the content and channel influence report: per-person touches, first MQL times, the report snapshot
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05 12:45:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import peerscore.db
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
