@@ -159,6 +159,22 @@ class EngagementEvent(Contract):
 Grade = Literal["A", "B", "C", "D"]
 
 
+class LineScore(Contract):
+    """One product line's score of a lead (a ruleset's ``product_lines``): its own grade, level and MQL flag."""
+
+    score: float
+    activity: float = 0.0
+    grade: Grade
+    level: int = Field(ge=1, le=3)
+    qualified: bool
+    reasons: list[str] = Field(default_factory=list)
+
+
+def _empty(value: object) -> bool:
+    """Left out of the JSON when empty/None, so single-line messages stay byte for byte what they were."""
+    return not value
+
+
 class LeadScore(Contract):
     """A person's score after an event was applied. ``version`` grows by one per applied event."""
 
@@ -184,6 +200,9 @@ class LeadScore(Contract):
         default=None, ge=0, le=1, description="The champion model's calibrated probability of converting"
     )
     model_version: int | None = Field(default=None, description="The model version behind conversion_probability")
+    lines: dict[str, LineScore] = Field(
+        default_factory=dict, exclude_if=_empty, description="Per product line (empty for a single-line ruleset)"
+    )
 
 
 class LeadContact(Contract):
@@ -214,6 +233,9 @@ class LeadTransition(Contract):
     contact: LeadContact
     score: LeadScore
     transitioned_at: AwareDatetime
+    product_line: str | None = Field(
+        default=None, exclude_if=_empty, description="The line that qualified/recycled; None: the lead as a whole"
+    )
 
 
 def with_free_text_fitted(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -113,6 +113,7 @@ def _applied(person: PersonState, newest: tuple[Folded, AccountState | None], ru
         card=folded.card,
         as_of=folded.at,
         ruleset=ruleset,
+        line_transitions=folded.line_transitions,
     )
 
 
@@ -270,7 +271,7 @@ class ScoringHandler:
         self._applied(identity, work, m, account)
         work.awards.extend((key, row) for row in folded.awards)
         work.folded[key] = (folded, account)
-        if folded.transition is not None:
+        if folded.transition is not None or folded.line_transitions:
             self._transition(work, key, _applied(working.state(), (folded, account), work.ruleset))
 
     def _fold_step(self, identity: IdentityBatch, work: _BatchWork, m: Message[EngagementEvent]) -> None:
@@ -291,7 +292,7 @@ class ScoringHandler:
         work.people[key] = applied.person
         work.awards.extend((key, a) for a in applied.awards)
         work.newest[key] = applied
-        if applied.transition is not None:
+        if applied.transition is not None or applied.line_transitions:
             self._transition(work, key, applied)
 
     @staticmethod
@@ -312,16 +313,22 @@ class ScoringHandler:
         # The stored score is a fold of the person's own events (reproducible from the partition);
         # colleagues' activity (breadth) only enriches what is published.
         published = with_account_context(score, applied.person, applied.account, work.ruleset)
-        transition = LeadTransition(
-            kind=applied.transition,
-            person_key=key,
-            contact=lead_contact(applied.person, applied.account),
-            score=published,
-            transitioned_at=score.as_of,
-        )
-        work.outputs.append(record(self._topics.qualified, key, transition))
+        contact = lead_contact(applied.person, applied.account)
+        # The lead as a whole first, then each product line: one score version, told once per line that moved
+        # ((version, product_line) is a transition's identity; crm-sync sends the version once).
+        moves: list[tuple[str | None, Transition]] = [(None, applied.transition)] if applied.transition else []
+        for line, kind in [*moves, *applied.line_transitions]:
+            transition = LeadTransition(
+                kind=kind,
+                person_key=key,
+                contact=contact,
+                score=published,
+                transitioned_at=score.as_of,
+                product_line=line,
+            )
+            work.outputs.append(record(self._topics.qualified, key, transition))
+            self._metrics.transitions.labels(kind=kind).inc()
         work.transitioned[key] = score.version
-        self._metrics.transitions.labels(kind=applied.transition).inc()
 
     def _publish_scores(self, work: _BatchWork) -> None:
         """One score per person per batch (the batch is applied atomically, so in-between scores were never
@@ -371,7 +378,7 @@ class ScoringHandler:
     def _crm_update(self, key: str, applied: Applied, published: LeadScore) -> list[OutgoingRecord]:
         """An ``updated`` transition when the lead's CRM record should follow its new score (crm-sync decides
         whether a salesperson would notice, and coalesces); the handoff itself stays a ``qualified`` transition."""
-        if self._crm_leads == "mql" and not applied.person.qualified:
+        if self._crm_leads == "mql" and not (applied.person.qualified or applied.person.qualified_lines):
             return []
         contact = lead_contact(applied.person, applied.account)
         if not contact.email:

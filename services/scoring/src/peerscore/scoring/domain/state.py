@@ -101,6 +101,11 @@ class PersonState(_State):
     recent_event_ids: list[str] = Field(default_factory=list, description="Most recent last; for dedup")
     rules: dict[str, RuleTally] = Field(default_factory=dict, description="Accumulators of event rules")
     opted_out: bool = Field(default=False, description="Opted out: not scored until they opt back in")
+    qualified_lines: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda lines: not lines,  # states of single-line rulesets are stored as before
+        description="The product lines the person is an MQL for, sorted (see domain/lines.py)",
+    )
 
     @property
     def email_domain(self) -> str | None:

@@ -24,6 +24,7 @@ from peerscore.events import AccountHints, EngagementEvent, PersonTraits, is_sys
 
 from .decay import SECONDS_PER_DAY
 from .matching import Facts, MatchMemo, matches_memo
+from .lines import LineMoves, decide_lines
 from .policy import Transition
 from .ruleset import FIT, Ruleset, RulesetIndex
 from .scorecard import Scorecard, matched_fit_rules, scorecard_from_points, trim_to_caps
@@ -183,13 +184,19 @@ class Folded:
     """What one event changed (``duplicate`` events change nothing): its ledger rows, transition and scorecard
     as of ``at`` (the person's newest event time)."""
 
-    __slots__ = ("awards", "transition", "card", "at", "duplicate")
+    __slots__ = ("awards", "transition", "card", "at", "duplicate", "line_transitions")
 
     def __init__(
-        self, awards: list[AwardRow], transition: Transition | None, card: Scorecard | None, at: datetime | None
+        self,
+        awards: list[AwardRow],
+        transition: Transition | None,
+        card: Scorecard | None,
+        at: datetime | None,
+        line_transitions: LineMoves = (),
     ) -> None:
         self.awards, self.transition, self.card, self.at = awards, transition, card, at
         self.duplicate = card is None
+        self.line_transitions = line_transitions
 
 
 DUPLICATE = Folded([], None, None, None)
@@ -208,6 +215,7 @@ class WorkingPerson:
         "ids",
         "rules",
         "opted_out",
+        "lines",
     )
 
     def __init__(self, person: PersonState) -> None:
@@ -218,6 +226,7 @@ class WorkingPerson:
         self.ids = list(person.recent_event_ids)
         self.rules = {rule_id: WorkingTally(tally) for rule_id, tally in person.rules.items()}
         self.opted_out = person.opted_out
+        self.lines = tuple(person.qualified_lines)
 
     def state(self) -> PersonState:
         """The stored shape (fields in declaration order, so it dumps like a validated state)."""
@@ -236,6 +245,7 @@ class WorkingPerson:
                 "recent_event_ids": list(self.ids),
                 "rules": {rule_id: tally.state() for rule_id, tally in self.rules.items()},
                 "opted_out": self.opted_out,
+                "qualified_lines": list(self.lines),
             },
         )
 
@@ -270,7 +280,10 @@ class WorkingPerson:
         transition = ruleset.qualification.decide(self.qualified, card.grade, card.activity)
         if transition is not None:
             self.qualified = transition == "qualified"
-        return Folded(awards, transition, card, at)
+        if not ruleset.product_lines:  # a single-line ruleset: no per-line work at all
+            return Folded(awards, transition, card, at)
+        self.lines, moves = decide_lines(ruleset.index().lines, card.groups, self.lines)
+        return Folded(awards, transition, card, at, moves)
 
     def _remember(self, event_id: str) -> None:
         ids = self.ids
