@@ -29,6 +29,7 @@ from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.scoring import store
 from peerscore.scoring.domain import with_account_context
 from peerscore.scoring.domain.engine import Applied, LedgerEntry, merge_event
+from peerscore.scoring.domain.policy import Transition
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import (
     AccountState,

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict
 from peerscore.events import AwareDatetime, EngagementEvent, LeadScore
 
 from .decay import decay_factor
-from .matching import Facts, MatchMemo, matches_memo
 from .lines import LineMoves, decide_lines
+from .matching import Facts, MatchMemo, matches_memo
 from .policy import Transition
 from .reasons import build_reasons, line_scores, with_account_context
 from .ruleset import FIT, Ruleset

@@ -23,8 +23,8 @@ from pydantic import BaseModel
 from peerscore.events import AccountHints, EngagementEvent, PersonTraits, is_system_event
 
 from .decay import SECONDS_PER_DAY
-from .matching import Facts, MatchMemo, matches_memo
 from .lines import LineMoves, decide_lines
+from .matching import Facts, MatchMemo, matches_memo
 from .policy import Transition
 from .ruleset import FIT, Ruleset, RulesetIndex
 from .scorecard import Scorecard, matched_fit_rules, scorecard_from_points, trim_to_caps
