@@ -152,7 +152,27 @@ def report_page(job: BacktestView, report: BacktestReport, period: str, live_now
         + '</section><section aria-labelledby="c-h"><h2 id="c-h">Leads that change</h2>'
         + changes
         + "</section>"
+        + _lines_section(report, live_label, cand_label)
     )
+
+
+def _lines_section(report: BacktestReport, live_label: str, cand_label: str) -> str:
+    """Per product line: MQLs, leads qualified at the end, precision and recall (nothing without lines)."""
+    if not report.lines:
+        return ""
+    rows = [
+        [
+            esc(line.line),
+            f"{line.mqls_before} → {line.mqls_after}",
+            f"{line.qualified_before} → {line.qualified_after}",
+            f"{pct(line.precision_before.precision)} / {pct(line.precision_before.recall)}",
+            f"{pct(line.precision_after.precision)} / {pct(line.precision_after.recall)}",
+        ]
+        for line in report.lines
+    ]
+    headers = ["line", "MQLs", "qualified at the end", f"precision / recall {live_label}", cand_label]
+    body = table(headers, rows, caption="Each product line's MQLs and precision / recall, live → candidate")
+    return '<section aria-labelledby="l-h"><h2 id="l-h">Per product line</h2>' + body + "</section>"
 
 
 def finished(job: BacktestView, version: str) -> str:
