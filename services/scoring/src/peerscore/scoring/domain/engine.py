@@ -301,11 +301,15 @@ def score_person(person: PersonState, account: AccountState | None, ruleset: Rul
 
 
 def needs_recycling(person: PersonState, ruleset: Ruleset, as_of: datetime) -> bool:
-    """Whether a qualified lead, decayed to ``as_of`` with no new activity, falls under the recycle policy."""
-    if not person.qualified or person.version < 1:
+    """Whether a qualified lead (as a whole, or for a product line), decayed to ``as_of`` with no new activity,
+    falls under the recycle policy (the lead's or the line's)."""
+    lines = tuple(person.qualified_lines) if ruleset.product_lines else ()
+    if not (person.qualified or lines) or person.version < 1:
         return False
     card = compute_scorecard(person, ruleset, max(as_of, person.last_event_at or as_of))
-    return ruleset.qualification.decide(True, card.grade, card.activity) == "recycled"
+    if person.qualified and ruleset.qualification.decide(True, card.grade, card.activity) == "recycled":
+        return True
+    return any(move == "recycled" for _, move in decide_lines(ruleset.index().lines, card.groups, lines)[1])
 
 
 def _lead_score(person: PersonState, ruleset: Ruleset, as_of: datetime, card: Scorecard) -> LeadScore:
