@@ -6,10 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from sqlalchemy import Engine
 
 from peerscore.db import make_engine
+from peerscore.events import utcnow
 from peerscore.scoring.backtest import Period, run_backtest
+from peerscore.scoring.backtest.jobs import BacktestView
+from peerscore.scoring.backtest.render import render_report
+from peerscore.scoring.console.preview_html import report_page
 from peerscore.scoring.domain import Ruleset, load_default_ruleset, parse_ruleset
 from tests.unit.scoring.backtest.support import default_yaml, journey_events, write_history
 
@@ -64,3 +69,17 @@ def test_a_draft_moving_only_the_rulesets_bar_leaves_a_line_with_its_own_policy_
 
 def test_rulesets_without_lines_report_no_lines(history: Engine) -> None:
     assert run_backtest(history, load_default_ruleset(), load_default_ruleset(), Period()).lines == []
+
+
+def test_the_console_preview_and_the_cli_show_each_line(history: Engine) -> None:
+    report = run_backtest(history, load_default_ruleset(), with_lines(), Period())
+    view = BacktestView(id="j", status="done", started_at=utcnow(), events_done=1, events_total=1)
+    html = report_page(view, report, "all history", None, "csrf")
+    section = html[html.index("Per product line") :]
+    assert "<td>whole</td>" in section and "<td>research</td>" in section
+    console = Console(record=True, width=200)
+    render_report(report, console)
+    text = console.export_text()
+    assert "Per product line" in text and "research" in text
+    plain = run_backtest(history, load_default_ruleset(), load_default_ruleset(), Period())
+    assert "Per product line" not in report_page(view, plain, "all history", None, "csrf")

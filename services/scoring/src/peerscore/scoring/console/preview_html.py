@@ -111,7 +111,7 @@ def report_page(job: BacktestView, report: BacktestReport, period: str, live_now
         ["", live_label, cand_label],
         _quality_rows(report.precision_before, report.precision_after),
         caption=f"Against known CRM outcomes ({report.labelled_people} leads with an outcome)",
-    )
+    ) + _lines_section(report, live_label, cand_label)
     change_rows = [
         [
             f'<a href="{url(f"/leads/{c.person_key}")}">{esc(c.email or c.person_key[:12])}</a>',
@@ -152,7 +152,6 @@ def report_page(job: BacktestView, report: BacktestReport, period: str, live_now
         + '</section><section aria-labelledby="c-h"><h2 id="c-h">Leads that change</h2>'
         + changes
         + "</section>"
-        + _lines_section(report, live_label, cand_label)
     )
 
 
@@ -172,7 +171,7 @@ def _lines_section(report: BacktestReport, live_label: str, cand_label: str) -> 
     ]
     headers = ["line", "MQLs", "qualified at the end", f"precision / recall {live_label}", cand_label]
     body = table(headers, rows, caption="Each product line's MQLs and precision / recall, live → candidate")
-    return '<section aria-labelledby="l-h"><h2 id="l-h">Per product line</h2>' + body + "</section>"
+    return '<h3 id="pl-h">Per product line</h3>' + body
 
 
 def finished(job: BacktestView, version: str) -> str:
