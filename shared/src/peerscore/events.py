@@ -224,7 +224,9 @@ class LeadTransition(Contract):
     """Qualification crossed (``qualified``) or left (``recycled``), or a handed-off lead's score changed
     (``updated``: the CRM record follows the lead); drives crm-sync.
 
-    ``score.version`` is the idempotency key: a CRM applies a lead version at most once.
+    ``score.version`` is the idempotency key: a CRM applies a lead version at most once. With product lines, one
+    version may be told by the lead (``product_line`` None, first) and by each line that moved: a transition is
+    identified by ``(person_key, score.version, product_line)``, and every one carries the whole score (all lines).
     """
 
     schema_version: Literal[1] = 1
