@@ -159,6 +159,22 @@ class EngagementEvent(Contract):
 Grade = Literal["A", "B", "C", "D"]
 
 
+class LineScore(Contract):
+    """One product line's score of a lead (a ruleset's ``product_lines``): its own grade, level and MQL flag."""
+
+    score: float
+    activity: float = 0.0
+    grade: Grade
+    level: int = Field(ge=1, le=3)
+    qualified: bool
+    reasons: list[str] = Field(default_factory=list)
+
+
+def _empty(value: object) -> bool:
+    """Left out of the JSON when empty/None, so single-line messages stay byte for byte what they were."""
+    return not value
+
+
 class LeadScore(Contract):
     """A person's score after an event was applied. ``version`` grows by one per applied event."""
 
@@ -184,6 +200,9 @@ class LeadScore(Contract):
         default=None, ge=0, le=1, description="The champion model's calibrated probability of converting"
     )
     model_version: int | None = Field(default=None, description="The model version behind conversion_probability")
+    lines: dict[str, LineScore] = Field(
+        default_factory=dict, exclude_if=_empty, description="Per product line (empty for a single-line ruleset)"
+    )
 
 
 class LeadContact(Contract):
@@ -205,7 +224,9 @@ class LeadTransition(Contract):
     """Qualification crossed (``qualified``) or left (``recycled``), or a handed-off lead's score changed
     (``updated``: the CRM record follows the lead); drives crm-sync.
 
-    ``score.version`` is the idempotency key: a CRM applies a lead version at most once.
+    ``score.version`` is the idempotency key: a CRM applies a lead version at most once. With product lines, one
+    version may be told by the lead (``product_line`` None, first) and by each line that moved: a transition is
+    identified by ``(person_key, score.version, product_line)``, and every one carries the whole score (all lines).
     """
 
     schema_version: Literal[1] = 1
@@ -223,7 +244,8 @@ class LeadTransition(Contract):
     product_line: str | None = Field(
         default=None,
         max_length=64,
-        description="The product line the lead qualified for, once scoring tells them apart (alerts route by it)",
+        exclude_if=_empty,
+        description="The product line that qualified/recycled (alerts route by it); None: the lead as a whole",
     )
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from peerscore.consumer import Message
-from peerscore.events import LeadContact, LeadScore, LeadTransition
+from peerscore.events import LeadContact, LeadScore, LeadTransition, LineScore
 
 BASE_TIME = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -24,6 +24,8 @@ def transition(
     grade: Literal["A", "B", "C", "D"] | None = None,
     level: int | None = None,
     groups: dict[str, float] | None = None,
+    lines: dict[str, LineScore] | None = None,
+    product_line: str | None = None,
     **contact: Any,
 ) -> LeadTransition:
     """A transition whose timestamps grow with ``version``, like the scoring service produces them; an
@@ -51,9 +53,25 @@ def transition(
             model_version=model_version,
             ruleset_version="rules-7",
             as_of=at,
+            lines=lines or {},
         ),
         transitioned_at=at,
+        product_line=product_line,
     )
+
+
+TWO_LINES = {
+    "cloud": LineScore(score=65.0, activity=25.0, grade="A", level=2, qualified=True, reasons=["Attended webinars"]),
+    "data": LineScore(score=40.0, activity=0.0, grade="A", level=1, qualified=False),
+}
+"""A lead that is an MQL for one product line (cloud) and not the other (data)."""
+
+
+def two_line_transition(person_key: str = "p_ada", version: int = 1, **kwargs: Any) -> LeadTransition:
+    """A lead qualified for the ``cloud`` line only (not as a whole): the transition of that line."""
+    kwargs = {"kind": "qualified", "product_line": "cloud", "email": f"{person_key}@example.com", **kwargs}
+    t = transition(person_key, version, lines=TWO_LINES, **kwargs)
+    return t.model_copy(update={"score": t.score.model_copy(update={"qualified": False})})
 
 
 def message(t: LeadTransition, offset: int = 0, topic: str = "peerscore.qualified.v1") -> Message[LeadTransition]:

@@ -6,7 +6,7 @@ server refuse one lead or misbehave for every call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,12 @@ from peerscore.crm_sync.adapters.limits import SlidingWindowLimiter
 from peerscore.crm_sync.adapters.local import LocalCrmAdapter
 from peerscore.crm_sync.adapters.salesforce import SalesforceAdapter, make_salesforce_client
 from peerscore.crm_sync.adapters.webhook import WebhookAdapter
-from peerscore.crm_sync.domain.mapping import DEFAULT_FIELD_MAPPING
+from peerscore.crm_sync.domain.mapping import (
+    DEFAULT_FIELD_MAPPING,
+    LINE_FIELDS,
+    LINE_PROPERTY,
+    SALESFORCE_LINE_PROPERTY,
+)
 from peerscore.crm_sync.domain.payloads import HUBSPOT_FIELD_MAPPING, salesforce_default_mapping
 from peerscore.crm_sync.models import CrmLead
 from peerscore_testkit.fake_hubspot import hubspot_server
@@ -56,6 +61,22 @@ class Harness:
     sees_retry_after: bool = False
     has_objects: bool = True
     """The CRM has records with ids of its own (a webhook receiver's are unknown to Peerscore)."""
+    props: Callable[[str], dict[str, Any]] = lambda key: {}
+    """Every property the CRM holds for a person key (the local CRM: its row's columns)."""
+    line_property: str = LINE_PROPERTY
+
+    def lines(self, key: str, names: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each product line's ``score``/``grade``/``status`` as the CRM shows them (as text, like HubSpot)."""
+        props = self.props(key)
+        if "lines" in props:  # the local CRM keeps them in one JSON column
+            return {n: {f: str(v) for f, v in line.items()} for n, line in props["lines"].items()}
+        found: dict[str, dict[str, str]] = {}
+        for name in names:
+            for field in LINE_FIELDS:
+                prop = self.line_property.format(line=name, field=field, Line=name.title(), Field=field.title())
+                if prop in props:
+                    found.setdefault(name, {})[field] = str(props[prop])
+        return found
 
     def reject(self, email: str, message: str) -> None:
         if self.server is not None:
@@ -85,7 +106,11 @@ def harness(name: str, engine: Engine, tmp_path: Path) -> Iterator[Harness]:
                 row = session.get(CrmLead, key, populate_existing=True)
                 return None if row is None else {"email": row.email, "version": row.version, "status": row.status}
 
-            yield Harness(LocalCrmAdapter(session), read_local)
+            def local_props(key: str) -> dict[str, Any]:
+                row = session.get(CrmLead, key, populate_existing=True)
+                return {} if row is None else row.model_dump()
+
+            yield Harness(LocalCrmAdapter(session), read_local, props=local_props)
         return
     if name == "fake":
         fake = FakeCrmAdapter()
@@ -98,7 +123,7 @@ def harness(name: str, engine: Engine, tmp_path: Path) -> Iterator[Harness]:
                 else {"email": p["email"], "version": p["peerscore_version"], "status": p["lead_status"]}
             )
 
-        yield Harness(fake, read_fake, fake=fake)
+        yield Harness(fake, read_fake, fake=fake, props=lambda key: fake.contacts.get(key, {}))
         return
     if name == "hubspot":
         with hubspot_server() as server:
@@ -108,6 +133,7 @@ def harness(name: str, engine: Engine, tmp_path: Path) -> Iterator[Harness]:
                 100,
                 server,
                 sees_retry_after=True,
+                props=_props(server, "peerscore_person_key"),
             )
         return
     if name in ("salesforce", "salesforce_contact"):
@@ -120,6 +146,8 @@ def harness(name: str, engine: Engine, tmp_path: Path) -> Iterator[Harness]:
                 _reader(server, adapter.external_id_field, "Email", "Peerscore_Version__c", "Peerscore_Status__c"),
                 200,
                 server,
+                props=_props(server, adapter.external_id_field),
+                line_property=SALESFORCE_LINE_PROPERTY,
             )
         return
     with webhook_server() as server, httpx.Client(timeout=TIMEOUT_S) as client:
@@ -134,7 +162,11 @@ def harness(name: str, engine: Engine, tmp_path: Path) -> Iterator[Harness]:
             lead = body["lead"]
             return {"email": lead["email"], "version": lead["peerscore_version"], "status": lead["lead_status"]}
 
-        yield Harness(adapter, read_hook, None, server, sees_retry_after=True, has_objects=False)
+        def hook_props(key: str) -> dict[str, Any]:
+            body = server.state.records.get(key)
+            return {} if body is None else dict(body["lead"])
+
+        yield Harness(adapter, read_hook, None, server, sees_retry_after=True, has_objects=False, props=hook_props)
 
 
 def hubspot_adapter(url: str, calls: int = 1000, period_s: float = 1.0) -> HubSpotAdapter:
@@ -177,3 +209,10 @@ def _reader(
         return None
 
     return read
+
+
+def _props(server: FakeServer, key_field: str) -> Callable[[str], dict[str, Any]]:
+    def props(key: str) -> dict[str, Any]:
+        return next((dict(r) for r in server.state.records.values() if r.get(key_field) == key), {})
+
+    return props

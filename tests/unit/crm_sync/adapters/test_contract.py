@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 from peerscore.crm_sync.adapters.base import PersonRecord, SyncResult
 from peerscore.crm_sync.domain.mapping import CrmLeadRecord, to_crm_record
 from peerscore.crm_sync.handler import call_adapter
+from peerscore.events import LeadScore, LeadTransition
 from peerscore_testkit.fake_servers import Fault
-from tests.unit.crm_sync.factories import transition
+from tests.unit.crm_sync.factories import transition, two_line_transition
 from tests.unit.crm_sync.harness import ADAPTERS, TIMEOUT_S, Harness, harness
 
 REMOTE = ["fake", "hubspot", "salesforce", "salesforce_contact", "webhook"]
@@ -129,3 +130,22 @@ def test_remote_erase_and_merge_fail_retryably_while_the_crm_is_down(remote: Har
     assert remote.adapter.merge(b, a).outcome == "retryable"
     remote.refuse_all(None)
     assert remote.read("p_a") is not None and remote.read("p_b") is not None
+
+
+def test_every_crm_shows_each_product_line_with_its_own_status(crm: Harness) -> None:
+    """A two-line lead, an MQL for one line only: every CRM gets each line's score, grade and status."""
+    [result] = call_adapter(crm.adapter, [to_crm_record(two_line_transition("p_a"))])
+    assert result.outcome == "ok"
+    assert crm.read("p_a") == {"email": "p_a@example.com", "version": 1, "status": "Open"}  # not an MQL as a whole
+    assert crm.lines("p_a", ("cloud", "data")) == {
+        "cloud": {"score": "65.0", "grade": "A", "status": "MQL"},
+        "data": {"score": "40.0", "grade": "A", "status": "Open"},
+    }
+    recycled = two_line_transition("p_a", 2, kind="recycled")
+    call_adapter(crm.adapter, [to_crm_record(recycled.model_copy(update={"score": _unqualified(recycled)}))])
+    assert crm.lines("p_a", ("cloud", "data"))["cloud"]["status"] == "Recycled"
+
+
+def _unqualified(t: LeadTransition) -> LeadScore:
+    lines = {name: line.model_copy(update={"qualified": False}) for name, line in t.score.lines.items()}
+    return t.score.model_copy(update={"lines": lines})

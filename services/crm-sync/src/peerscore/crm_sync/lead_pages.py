@@ -72,12 +72,24 @@ def _row(lead: CrmLead) -> str:
         f'<td class="num">{"" if lead.probability is None else f"{lead.probability:.0%}"}</td>',
         f"<td>{escape(lead.grade)}</td>",
         f'<td class="num">{lead.level}</td>',
-        f'<td class="{status}">{status}</td>',
+        f'<td class="{status}">{status}{_lines(lead)}</td>',
         f"<td><ul>{reasons}</ul></td>" if reasons else "<td></td>",
         f'<td class="num">{lead.version}</td>',
         f"<td>{escape(lead.synced_at.isoformat(timespec='seconds'))}</td>",
     ]
     return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _lines(lead: CrmLead) -> str:
+    """Each product line's status, score and grade under the lead's own status ("cloud: MQL · 65.0 · A")."""
+    if not lead.lines:
+        return ""
+    items = "".join(
+        f"<li>{escape(name)}: {escape(str(line.get('status', '')))} · {float(line.get('score', 0)):.1f} · "
+        f"{escape(str(line.get('grade', '')))}</li>"
+        for name, line in sorted(lead.lines.items())
+    )
+    return f'<ul class="lines">{items}</ul>'
 
 
 router = APIRouter(tags=["crm"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -47,6 +47,8 @@ class CrmLeadPublic(BaseModel):
     status: str
     reasons: list[str]
     groups: dict[str, float]
+    lines: dict[str, dict[str, Any]] = {}
+    """Per product line: score, grade and status (empty for a single-line ruleset)."""
     ruleset_version: str
     version: int
     qualified_at: datetime | None

@@ -7,7 +7,7 @@ recorded, and the ledger row commits in the same transaction as the local CRM ro
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import JSON, Column, Text, text
 from sqlmodel import Field, SQLModel
@@ -48,6 +48,10 @@ class CrmLead(SQLModel, table=True):
     groups: dict[str, float] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'"))
     )
+    lines: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'"))
+    )
+    """Per product line: ``{"score", "grade", "status"}`` (empty for a single-line ruleset)."""
     ruleset_version: str = Field(max_length=128)
     version: int
     qualified_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))

@@ -30,7 +30,6 @@ from peerscore.kafka_io import OutgoingRecord, Publisher, record
 from peerscore.scoring import store
 from peerscore.scoring.domain import with_account_context
 from peerscore.scoring.domain.engine import Applied, LedgerEntry, merge_event
-from peerscore.scoring.domain.reasons import colleagues_active
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import (
     AccountState,
@@ -41,6 +40,7 @@ from peerscore.scoring.domain.state import (
     new_account,
     new_person,
 )
+from peerscore.scoring.domain.transitions import lead_transitions
 from peerscore.scoring.domain.working import Folded, WorkingPerson
 from peerscore.scoring.history import ReceivedBytes, append_history
 from peerscore.scoring.identity.batch import IdentityBatch, PrivacyConfig, validate_internal
@@ -118,6 +118,7 @@ def _applied(person: PersonState, newest: tuple[Folded, AccountState | None], ru
         card=folded.card,
         as_of=folded.at,
         ruleset=ruleset,
+        line_transitions=folded.line_transitions,
     )
 
 
@@ -278,7 +279,7 @@ class ScoringHandler:
         self._applied(identity, work, m, account)
         work.awards.extend((key, row) for row in folded.awards)
         work.folded[key] = (folded, account)
-        if folded.transition is not None:
+        if folded.transition is not None or folded.line_transitions:
             self._transition(work, key, _applied(working.state(), (folded, account), work.ruleset))
 
     def _fold_step(self, identity: IdentityBatch, work: _BatchWork, m: Message[EngagementEvent]) -> None:
@@ -299,7 +300,7 @@ class ScoringHandler:
         work.people[key] = applied.person
         work.awards.extend((key, a) for a in applied.awards)
         work.newest[key] = applied
-        if applied.transition is not None:
+        if applied.transition is not None or applied.line_transitions:
             self._transition(work, key, applied)
 
     @staticmethod
@@ -320,19 +321,12 @@ class ScoringHandler:
         # The stored score is a fold of the person's own events (reproducible from the partition);
         # colleagues' activity (breadth) only enriches what is published.
         published = with_account_context(score, applied.person, applied.account, work.ruleset)
-        transition = LeadTransition(
-            kind=applied.transition,
-            person_key=key,
-            contact=lead_contact(applied.person, applied.account),
-            score=published,
-            transitioned_at=score.as_of,
-            active_colleagues=colleagues_active(applied.account, key, score.as_of, work.ruleset),
-        )
-        work.outputs.append(record(self._topics.qualified, key, transition))
+        for transition in lead_transitions(key, applied, published, work.ruleset):
+            work.outputs.append(record(self._topics.qualified, key, transition))
+            self._metrics.transitions.labels(kind=transition.kind).inc()
         work.transitioned[key] = score.version
         if applied.transition == "qualified":
             work.mqls.setdefault(key, score.as_of)
-        self._metrics.transitions.labels(kind=applied.transition).inc()
 
     def _publish_scores(self, work: _BatchWork) -> None:
         """One score per person per batch (the batch is applied atomically, so in-between scores were never
@@ -383,7 +377,7 @@ class ScoringHandler:
     def _crm_update(self, key: str, applied: Applied, published: LeadScore) -> list[OutgoingRecord]:
         """An ``updated`` transition when the lead's CRM record should follow its new score (crm-sync decides
         whether a salesperson would notice, and coalesces); the handoff itself stays a ``qualified`` transition."""
-        if self._crm_leads == "mql" and not applied.person.qualified:
+        if self._crm_leads == "mql" and not (applied.person.qualified or applied.person.qualified_lines):
             return []
         contact = lead_contact(applied.person, applied.account)
         if not contact.email:

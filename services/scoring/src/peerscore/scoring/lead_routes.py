@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from peerscore.api import deprecate_email_in_url
 from peerscore.errors import NotFound
-from peerscore.events import LeadScore, utcnow
+from peerscore.events import LeadScore, LineScore, utcnow
 from peerscore.identity import normalise_email
 from peerscore.scoring import store
 from peerscore.scoring.deps import ReadAccess, RulesetDep, SessionDep
@@ -44,6 +44,9 @@ class LeadView(BaseModel):
         default=None, description="The champion model's calibrated probability of converting, as last scored"
     )
     model_version: int | None = Field(default=None, description="The model behind conversion_probability")
+    lines: dict[str, LineScore] = Field(
+        default_factory=dict, description="Per product line: score, grade, level, MQL flag, reasons (none without)"
+    )
 
 
 class LedgerEntry(BaseModel):
@@ -99,6 +102,7 @@ def lead_view(session: Session, row: PersonRow, ruleset: Ruleset) -> LeadView:
         as_of=score.as_of,
         conversion_probability=probability,
         model_version=model_version,
+        lines=score.lines,
     )
 
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, Text, cast, or_
 from sqlmodel import Session, col, select
 
 from peerscore.events import DECAY_CHECK, EngagementEvent, utcnow
 from peerscore.kafka_io import Publisher, record
-from peerscore.scoring.domain.engine import needs_recycling
+from peerscore.scoring.domain.recycling import needs_recycling
 from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import PersonState
 from peerscore.scoring.models import PersonRow
@@ -52,11 +52,14 @@ class DecaySweeper:
         now = self._clock()
         ruleset = self._ruleset()
         sent, after = 0, ""
+        qualified: ColumnElement[bool] = col(PersonRow.qualified).is_(True)
+        if ruleset.product_lines:  # MQLs of a line only: their stored state names the lines (a scan, with lines)
+            qualified = or_(qualified, cast(col(PersonRow.state), Text).like('%"qualified_lines"%'))
         while True:
             with Session(self._engine) as session:
                 rows = session.exec(
                     select(PersonRow.person_key, PersonRow.state)
-                    .where(col(PersonRow.qualified).is_(True), col(PersonRow.person_key) > after)
+                    .where(qualified, col(PersonRow.person_key) > after)
                     .order_by(col(PersonRow.person_key))
                     .limit(CHUNK)
                 ).all()

@@ -111,7 +111,8 @@ def merge(pending: LeadTransition | None, incoming: LeadTransition) -> LeadTrans
     """
     if pending is None or incoming.kind != "updated" or pending.kind == "updated":
         return incoming
-    return incoming.model_copy(update={"kind": pending.kind, "transitioned_at": pending.transitioned_at})
+    kept = {"kind": pending.kind, "transitioned_at": pending.transitioned_at, "product_line": pending.product_line}
+    return incoming.model_copy(update=kept)
 
 
 def collapse(transitions: Iterable[LeadTransition]) -> list[LeadTransition]:
@@ -127,9 +128,14 @@ def collapse(transitions: Iterable[LeadTransition]) -> list[LeadTransition]:
             kept[t.person_key] = t
         elif t.score.version > current.score.version:
             kept[t.person_key] = merge(current, t)
-        elif t.score.version == current.score.version and current.kind == "updated" and t.kind != "updated":
+        elif t.score.version == current.score.version and t.kind != "updated" and _says_more(t, current):
             kept[t.person_key] = t  # the same version told twice: the handoff says more
     return list(kept.values())
+
+
+def _says_more(t: LeadTransition, current: LeadTransition) -> bool:
+    """Of two transitions of one version: a handoff over an update, the lead's own over one product line's."""
+    return current.kind == "updated" or (current.product_line is not None and t.product_line is None)
 
 
 def plan_intake(

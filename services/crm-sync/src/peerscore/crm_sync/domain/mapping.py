@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from peerscore.crm_sync.domain.freshness import LeadStatus, lead_status
-from peerscore.events import AwareDatetime, Grade, LeadTransition, TransitionKind
+from peerscore.events import AwareDatetime, Grade, LeadScore, LeadTransition, TransitionKind
 
 OPTED_OUT: LeadStatus = "Opted out"
 """A handed-off person who withdrew consent: the CRM record says so, with every score withheld (zero)."""
@@ -32,6 +32,25 @@ class UnmappableLead(ValueError):
 
 class FieldMappingError(ValueError):
     """A configured field mapping names Peerscore fields that do not exist, or is ambiguous."""
+
+
+class CrmLine(BaseModel):
+    """One product line of a lead as the CRM shows it: its score, grade and status (MQL for this line or not)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    score: float
+    grade: Grade
+    status: LeadStatus
+
+
+LINE_FIELDS = ("score", "grade", "status")
+"""What a CRM gets per product line; each is sent when its whole-lead field is in the mapping."""
+
+LINE_PROPERTY = "peerscore_{line}_{field}"
+"""The CRM property of a line's field (``peerscore_cloud_score``); Salesforce's: :data:`SALESFORCE_LINE_PROPERTY`."""
+
+SALESFORCE_LINE_PROPERTY = "Peerscore_{Line}_{Field}__c"
 
 
 class CrmLeadRecord(BaseModel):
@@ -59,6 +78,7 @@ class CrmLeadRecord(BaseModel):
     change: TransitionKind = Field(default="qualified", description="What made this version: handoff or update")
     reasons: list[str] = Field(default_factory=list)
     groups: dict[str, float] = Field(default_factory=dict, description="Every group's score, custom ones too")
+    lines: dict[str, CrmLine] = Field(default_factory=dict, description="Per product line; empty without lines")
     ruleset_version: str
     version: int = Field(ge=1, description="Lead version (score.version): the idempotency key")
     qualified_at: AwareDatetime | None = Field(default=None, description="Set by 'qualified' only")
@@ -92,8 +112,10 @@ def to_crm_record(transition: LeadTransition, previous_status: str | None = None
     if not email:
         raise UnmappableLead("missing email")
     transitioned_at: datetime = transition.transitioned_at
+    # A product line's transition moves that line's status; for the lead as a whole it is an update.
+    kind = transition.kind if transition.product_line is None else "updated"
     if score.withheld is not None:  # the numbers must not stay in the CRM either
-        zeroed = {"total": 0.0, "fit": 0.0, "engagement": 0.0, "intent": 0.0, "reasons": [], "groups": {}}
+        zeroed = {"total": 0.0, "fit": 0.0, "engagement": 0.0, "intent": 0.0, "reasons": [], "groups": {}, "lines": {}}
         score = score.model_copy(update=zeroed | {"conversion_probability": None})
     return CrmLeadRecord(
         person_key=transition.person_key,
@@ -112,20 +134,32 @@ def to_crm_record(transition: LeadTransition, previous_status: str | None = None
         model_version=score.model_version,
         grade=score.grade,
         level=score.level,
-        status=OPTED_OUT
-        if score.withheld is not None
-        else lead_status(transition.kind, score.qualified, previous_status),
-        change=transition.kind,
+        status=OPTED_OUT if score.withheld is not None else lead_status(kind, score.qualified, previous_status),
+        change=kind,
         reasons=list(score.reasons),
         groups=dict(score.groups),
+        lines=_lines(score, transition),
         ruleset_version=score.ruleset_version,
         version=score.version,
-        qualified_at=transitioned_at if transition.kind == "qualified" else None,
+        qualified_at=transitioned_at if kind == "qualified" else None,
         transitioned_at=transitioned_at,
     )
 
 
-MAPPABLE_FIELDS: frozenset[str] = frozenset(CrmLeadRecord.model_fields) | frozenset(CrmLeadRecord.model_computed_fields)
+def _lines(score: LeadScore, transition: LeadTransition) -> dict[str, CrmLine]:
+    """Each line's CRM view: MQL while qualified for it, Recycled on the version that recycles it, else Open."""
+    lines: dict[str, CrmLine] = {}
+    for name, line in score.lines.items():
+        moved = transition.kind if transition.product_line == name else "updated"
+        status = lead_status(moved, line.qualified, None)
+        lines[name] = CrmLine(score=line.score, grade=line.grade, status=status)
+    return lines
+
+
+MAPPABLE_FIELDS: frozenset[str] = (
+    frozenset(CrmLeadRecord.model_fields) | frozenset(CrmLeadRecord.model_computed_fields)
+) - {"lines"}
+"""``lines`` is not one property: each line's fields are (see :func:`line_properties`)."""
 
 DEFAULT_FIELD_MAPPING: Mapping[str, str] = {
     "email": "email",
@@ -177,7 +211,25 @@ def validate_field_mapping(mapping: Mapping[str, str]) -> dict[str, str]:
     return {field: prop.strip() for field, prop in mapping.items()}
 
 
-def crm_properties(record: CrmLeadRecord, mapping: Mapping[str, str] = DEFAULT_FIELD_MAPPING) -> dict[str, Any]:
-    """The record as JSON-ready CRM properties; fields left out of the mapping are not sent."""
-    data = record.model_dump(mode="json")
-    return {prop: data[field] for field, prop in mapping.items()}
+def crm_properties(
+    record: CrmLeadRecord, mapping: Mapping[str, str] = DEFAULT_FIELD_MAPPING, line_property: str = LINE_PROPERTY
+) -> dict[str, Any]:
+    """The record as JSON-ready CRM properties; fields left out of the mapping are not sent. Each product line
+    adds its score, grade and status (:func:`line_properties`)."""
+    data = record.model_dump(mode="json", exclude={"lines"})
+    properties = {prop: data[field] for field, prop in mapping.items()}
+    if record.lines:
+        properties |= line_properties(record, mapping, line_property)
+    return properties
+
+
+def line_properties(record: CrmLeadRecord, mapping: Mapping[str, str], line_property: str) -> dict[str, Any]:
+    """``peerscore_<line>_score``/``_grade``/``_status`` per line (``line_property`` names them; ``{Line}`` and
+    ``{Field}`` are capitalised); a field is sent for lines when the mapping sends it for the whole lead."""
+    properties: dict[str, Any] = {}
+    for name, line in record.lines.items():
+        for field in LINE_FIELDS:
+            if field in mapping:
+                prop = line_property.format(line=name, field=field, Line=name.title(), Field=field.title())
+                properties[prop] = getattr(line, field)
+    return properties

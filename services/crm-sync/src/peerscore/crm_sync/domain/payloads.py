@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from peerscore.crm_sync.domain.mapping import CrmLeadRecord, FieldMappingError, crm_properties
+from peerscore.crm_sync.domain.mapping import (
+    SALESFORCE_LINE_PROPERTY,
+    CrmLeadRecord,
+    FieldMappingError,
+    crm_properties,
+)
 from peerscore.crm_sync.domain.native import NativeFields, hubspot_native, salesforce_native
 
 
@@ -43,7 +48,8 @@ def salesforce_record(
     Salesforce requires ``attributes.type`` on every record of a collection request.
     """
     fields = salesforce_native(record, native, sobject)
-    fields |= {k: v for k, v in crm_properties(record, mapping).items() if v is not None}
+    properties = crm_properties(record, mapping, SALESFORCE_LINE_PROPERTY)
+    fields |= {k: v for k, v in properties.items() if v is not None}
     fields[external_id_field] = record.person_key
     if "LastName" not in fields:
         fields["LastName"] = record.last_name or record.email.split("@")[0]  # Lead and Contact require LastName

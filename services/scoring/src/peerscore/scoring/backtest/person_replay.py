@@ -18,6 +18,7 @@ from typing import Any
 from peerscore.events import AccountHints, EngagementEvent, is_system_event
 from peerscore.scoring.domain import AccountState, PersonState, Ruleset, new_account, new_person
 from peerscore.scoring.domain.engine import ProfileStep, ScoredStep, advance_profile, score_step
+from peerscore.scoring.domain.lines import LineMoves, decide_lines
 from peerscore.scoring.domain.state import RuleTally, Stamp, hinted_attributes
 from peerscore.scoring.identity.merge import Transfer
 from peerscore.scoring.identity.replay import PersonHistory, marker_source
@@ -36,6 +37,10 @@ class Side:
     total: float = 0.0
     qualified: bool = False
     qualified_at: list[datetime] = field(default_factory=list)
+    lines: tuple[str, ...] = ()
+    """The product lines qualified now (sorted)."""
+    line_qualified_at: dict[str, list[datetime]] = field(default_factory=dict)
+    """When each product line qualified (a line absent never did)."""
 
     @property
     def status(self) -> str:
@@ -45,15 +50,24 @@ class Side:
 
     def score(self, step: ProfileStep, ruleset: Ruleset) -> ScoredStep:
         """The production :func:`score_step` for this side's ruleset and state."""
-        scored = score_step(step, self.rules, self.qualified, ruleset)
+        scored = score_step(step, self.rules, self.qualified, ruleset, self.lines)
         self.rules, self.qualified, self.total = scored.rules, scored.qualified, scored.card.total
         if scored.transition == "qualified":
             self.qualified_at.append(step.at)
+        if ruleset.product_lines:
+            self.lines = scored.qualified_lines
+            self._line_moves(scored.line_transitions, step.at)
         return scored
+
+    def _line_moves(self, moves: LineMoves, at: datetime) -> None:
+        for line, move in moves:
+            if move == "qualified":
+                self.line_qualified_at.setdefault(line, []).append(at)
 
     def state(self, profile: PersonState) -> PersonState:
         """The person as the worker holds it under this side's ruleset: the shared profile with its tallies."""
-        return profile.model_copy(update={"rules": self.rules, "qualified": self.qualified})
+        update = {"rules": self.rules, "qualified": self.qualified, "qualified_lines": list(self.lines)}
+        return profile.model_copy(update=update)
 
     def step(
         self, profile: PersonState, event: EngagementEvent, ruleset: Ruleset, transfer: Transfer | None
@@ -64,9 +78,12 @@ class Side:
         if applied is None or applied.duplicate:
             return None
         self.rules, self.qualified = applied.person.rules, applied.person.qualified
+        self.lines = tuple(applied.person.qualified_lines)
         self.total = applied.total or 0.0
         if applied.transition == "qualified" and applied.as_of is not None:
             self.qualified_at.append(applied.as_of)
+        if applied.as_of is not None:
+            self._line_moves(applied.line_transitions, applied.as_of)
         return applied.person
 
     def qualify_as(self, step: ProfileStep, scored: ScoredStep, ruleset: Ruleset) -> None:
@@ -80,6 +97,9 @@ class Side:
             self.qualified = transition == "qualified"
             if transition == "qualified":
                 self.qualified_at.append(step.at)
+        if ruleset.product_lines:
+            self.lines, moves = decide_lines(ruleset.index().lines, card.groups, self.lines)
+            self._line_moves(moves, step.at)
 
 
 @dataclass(slots=True)
@@ -181,7 +201,8 @@ def fold_person(
     result = PersonResult(history.key, profile.email, replay.rows - history.added, before, after)
     rules, before.rules, after.rules = after.rules, {}, {}
     if result.changed:  # the final state: reasons in words are built only for the leads the report lists
-        final = profile.model_copy(update={"rules": rules, "qualified": after.qualified})
+        update = {"rules": rules, "qualified": after.qualified, "qualified_lines": list(after.lines)}
+        final = profile.model_copy(update=update)
         result.person_after = final.model_dump_json()
     return result
 

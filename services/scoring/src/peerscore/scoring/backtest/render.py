@@ -45,6 +45,19 @@ def render_report(report: BacktestReport, console: Console, *, max_rows: int = 2
         _quality(report.precision_after),
     )
     console.print(summary)
+    if report.lines:
+        lines = Table(title="Per product line")
+        for column in ("line", "MQLs live", "MQLs candidate", "precision / recall live", "candidate"):
+            lines.add_column(column, justify="right")
+        for line in report.lines:
+            lines.add_row(
+                line.line,
+                str(line.mqls_before),
+                str(line.mqls_after),
+                _quality(line.precision_before),
+                _quality(line.precision_after),
+            )
+        console.print(lines)
     console.print(
         f"{report.events} events, {report.people} people, {report.seconds:.1f} s "
         f"({report.events / max(report.seconds, 1e-9):,.0f} events/s)"

@@ -6,6 +6,8 @@
   latest one for negatives), so a qualification caused by the deal itself does not count.
 * Score distribution: the final stored totals in 10-point bins.
 * Leads whose status (qualified / recycled / not qualified) changes, with the candidate's reasons.
+* Per product line (either ruleset's ``product_lines``): its MQLs, the leads qualified for it at the end, and its
+  precision and recall against the same outcomes.
 """
 
 from __future__ import annotations
@@ -55,6 +57,18 @@ class LeadChange(BaseModel):
     reasons: list[str]
 
 
+class LineReport(BaseModel):
+    """One product line's MQLs and precision/recall, live and candidate (zero on a side without the line)."""
+
+    line: str
+    mqls_before: int
+    mqls_after: int
+    qualified_before: int
+    qualified_after: int
+    precision_before: Classification
+    precision_after: Classification
+
+
 class BacktestReport(BaseModel):
     live_version: str
     candidate_version: str
@@ -72,6 +86,8 @@ class BacktestReport(BaseModel):
     histogram: list[BinRow]
     changes_total: int
     changes: list[LeadChange]
+    lines: list[LineReport] = []
+    """Per product line, in the rulesets' order; empty when neither ruleset declares lines."""
 
 
 def iso_week(at: datetime) -> str:
@@ -109,10 +125,12 @@ def labels(outcomes: Iterable[tuple[str, str, datetime]]) -> dict[str, tuple[boo
     return result
 
 
-def classify(sides: Iterable[tuple[Side, tuple[bool, datetime]]]) -> Classification:
+def classify(sides: Iterable[tuple[Side, tuple[bool, datetime]]], line: str | None = None) -> Classification:
+    """Against the outcomes: the lead as a whole, or one product line (``line``: when that line qualified)."""
     counts = Counter[tuple[bool, bool]]()
     for side, (positive, reference) in sides:
-        predicted = any(at < reference for at in side.qualified_at)
+        qualified_at = side.qualified_at if line is None else side.line_qualified_at.get(line, ())
+        predicted = any(at < reference for at in qualified_at)
         counts[(predicted, positive)] += 1
     tp, fp, fn = counts[(True, True)], counts[(True, False)], counts[(False, True)]
     return Classification(
@@ -144,12 +162,32 @@ def changes(
     ]
 
 
+def line_reports(
+    people: Sequence[PersonResult], known: dict[str, tuple[bool, datetime]], lines: Sequence[str]
+) -> list[LineReport]:
+    """Each product line's numbers, live and candidate, against the same labelled leads as the whole-lead ones."""
+    labelled = [p for p in people if p.person_key in known]
+    return [
+        LineReport(
+            line=line,
+            mqls_before=sum(len(p.before.line_qualified_at.get(line, ())) for p in people),
+            mqls_after=sum(len(p.after.line_qualified_at.get(line, ())) for p in people),
+            qualified_before=sum(1 for p in people if line in p.before.lines),
+            qualified_after=sum(1 for p in people if line in p.after.lines),
+            precision_before=classify(((p.before, known[p.person_key]) for p in labelled), line),
+            precision_after=classify(((p.after, known[p.person_key]) for p in labelled), line),
+        )
+        for line in lines
+    ]
+
+
 def summarise(
     people: Sequence[PersonResult],
     outcomes: Iterable[tuple[str, str, datetime]],
     reasons: dict[str, list[str]],
     *,
     max_changes: int = 500,
+    lines: Sequence[str] = (),
 ) -> dict[str, object]:
     """Every report field that comes from the results (the caller adds versions, period, timing)."""
     known = labels(outcomes)
@@ -167,4 +205,5 @@ def summarise(
         "histogram": histogram(people),
         "changes_total": sum(1 for p in people if p.changed),
         "changes": listed,
+        "lines": line_reports(people, known, lines),
     }

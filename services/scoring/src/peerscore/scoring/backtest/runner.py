@@ -105,7 +105,8 @@ def run_backtest(
         if state is not None and state.last_event_at is not None:  # the stored score as of the last event
             account = folded.account(state.account_key)
             reasons[p.person_key] = score_person(state, account, candidate, state.last_event_at).reasons
-    summary = summarise(folded.people, outcomes, reasons, max_changes=max_changes)
+    lines = list(dict.fromkeys([*live.product_lines, *candidate.product_lines]))  # both rulesets' lines, once
+    summary = summarise(folded.people, outcomes, reasons, max_changes=max_changes, lines=lines)
     return BacktestReport.model_validate(
         {
             "live_version": live.version,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from peerscore.events import EngagementEvent
+from peerscore.events import EngagementEvent, LeadScore
 
 from .charts import timeline
 from .crm import CrmStatus
@@ -72,6 +72,24 @@ def _probability_card(probability: float | None, model_version: int | None) -> s
     )
 
 
+def _lines_table(score: LeadScore) -> str:
+    """A small table of the product lines: each one's score, grade × level, MQL status and top reason."""
+    if not score.lines:
+        return ""
+    rows = [
+        [
+            esc(name),
+            num(line.score),
+            esc(f"{line.grade}{line.level}"),
+            _status(line.qualified),
+            esc(line.reasons[0]) if line.reasons else "",
+        ]
+        for name, line in score.lines.items()
+    ]
+    body = table(["line", "score", "grade × level", "status", "top reason"], rows, caption="Score per product line")
+    return f'<section aria-labelledby="pl-h"><h2 id="pl-h">Product lines</h2>{body}</section>'
+
+
 def lead_page(lead: LeadDetail, crm: CrmStatus) -> str:
     s = lead.score
     traits = lead.traits
@@ -134,6 +152,7 @@ def lead_page(lead: LeadDetail, crm: CrmStatus) -> str:
         f"<p>{esc(who)} · {account} · scored with <code>{esc(s.ruleset_version)}</code> as of {when(s.as_of)}</p>"
         + cards
         + f'<section aria-labelledby="r-h"><h2 id="r-h">Reasons</h2><ul>{reasons}</ul></section>'
+        + _lines_table(s)
         + f'<section aria-labelledby="crm-h"><h2 id="crm-h">CRM</h2>{crm_html}</section>'
         + f'<section aria-labelledby="t-h"><h2 id="t-h">Timeline</h2>{chart}</section>'
         + f'<section aria-labelledby="l-h"><h2 id="l-h">Ledger</h2>{ledger}</section>'

@@ -111,7 +111,7 @@ def report_page(job: BacktestView, report: BacktestReport, period: str, live_now
         ["", live_label, cand_label],
         _quality_rows(report.precision_before, report.precision_after),
         caption=f"Against known CRM outcomes ({report.labelled_people} leads with an outcome)",
-    )
+    ) + _lines_section(report, live_label, cand_label)
     change_rows = [
         [
             f'<a href="{url(f"/leads/{c.person_key}")}">{esc(c.email or c.person_key[:12])}</a>',
@@ -153,6 +153,25 @@ def report_page(job: BacktestView, report: BacktestReport, period: str, live_now
         + changes
         + "</section>"
     )
+
+
+def _lines_section(report: BacktestReport, live_label: str, cand_label: str) -> str:
+    """Per product line: MQLs, leads qualified at the end, precision and recall (nothing without lines)."""
+    if not report.lines:
+        return ""
+    rows = [
+        [
+            esc(line.line),
+            f"{line.mqls_before} → {line.mqls_after}",
+            f"{line.qualified_before} → {line.qualified_after}",
+            f"{pct(line.precision_before.precision)} / {pct(line.precision_before.recall)}",
+            f"{pct(line.precision_after.precision)} / {pct(line.precision_after.recall)}",
+        ]
+        for line in report.lines
+    ]
+    headers = ["line", "MQLs", "qualified at the end", f"precision / recall {live_label}", cand_label]
+    body = table(headers, rows, caption="Each product line's MQLs and precision / recall, live → candidate")
+    return '<h3 id="pl-h">Per product line</h3>' + body
 
 
 def finished(job: BacktestView, version: str) -> str:

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict
 from peerscore.events import AwareDatetime, EngagementEvent, LeadScore
 
 from .decay import decay_factor
+from .lines import LineMoves, decide_lines
 from .matching import Facts, MatchMemo, matches_memo
 from .policy import Transition
-from .reasons import MAX_REASONS, breadth_reason, build_reasons
+from .reasons import build_reasons, line_scores, with_account_context
 from .ruleset import FIT, Ruleset
 from .scorecard import (
     Scorecard,
@@ -72,7 +73,10 @@ class Applied:
     rendered. ``total`` and ``as_of`` are available without building it.
     """
 
-    __slots__ = ("person", "account", "awards", "transition", "duplicate", "card", "as_of", "_ruleset", "_score")
+    __slots__ = (
+        *("person", "account", "awards", "transition", "duplicate", "card", "as_of", "_ruleset", "_score"),
+        "line_transitions",
+    )
 
     def __init__(
         self,
@@ -86,9 +90,12 @@ class Applied:
         as_of: datetime | None = None,
         ruleset: Ruleset | None = None,
         score: LeadScore | None = None,
+        line_transitions: LineMoves = (),
     ) -> None:
-        """Give ``card``, ``as_of`` and ``ruleset`` to build the score lazily, or a ready-made ``score``."""
+        """Give ``card``, ``as_of`` and ``ruleset`` to build the score lazily, or a ready-made ``score``.
+        ``line_transitions``: each product line that qualified or recycled, in line order."""
         self.person, self.account, self.awards = person, account, awards
+        self.line_transitions = line_transitions
         self.transition, self.duplicate = transition, duplicate
         self.card, self._ruleset, self._score = card, ruleset, score
         self.as_of = as_of if as_of is not None or score is None else score.as_of
@@ -108,6 +115,7 @@ class Applied:
             "awards": [a.model_dump(mode="json") for a in self.awards],
             "score": score.model_dump(mode="json") if score is not None else None,
             "transition": self.transition,
+            "line_transitions": [list(move) for move in self.line_transitions],
             "duplicate": self.duplicate,
         }
 
@@ -152,6 +160,8 @@ class ScoredStep:
     awards: list[Award]
     transition: Transition | None
     card: Scorecard
+    qualified_lines: tuple[str, ...] = ()
+    line_transitions: LineMoves = ()
 
 
 def advance_profile(person: PersonState, event: EngagementEvent) -> ProfileStep:
@@ -184,16 +194,25 @@ def advance_profile(person: PersonState, event: EngagementEvent) -> ProfileStep:
 _PROFILE = ("email", "traits", "company", "account_key")
 
 
-def score_step(step: ProfileStep, rules: dict[str, RuleTally], qualified: bool, ruleset: Ruleset) -> ScoredStep:
-    """Score ``step`` under ``ruleset`` for a person whose tallies and qualification were ``rules``/``qualified``
-    before the event (``step.before``'s own, or another ruleset's in a backtest)."""
+def score_step(
+    step: ProfileStep,
+    rules: dict[str, RuleTally],
+    qualified: bool,
+    ruleset: Ruleset,
+    lines: tuple[str, ...] = (),
+) -> ScoredStep:
+    """Score ``step`` under ``ruleset`` for a person whose tallies, qualification and qualified product lines were
+    ``rules``/``qualified``/``lines`` before the event (``step.before``'s own, or another ruleset's in a backtest)."""
     tallies, awards = _award(step, rules, ruleset)
     awards = _fit_changes(step, ruleset) + awards
     card = scorecard_for(step.person, tallies, ruleset, step.at, step.fit_after)
     transition = ruleset.qualification.decide(qualified, card.grade, card.activity)
     if transition is not None:
         qualified = transition == "qualified"
-    return ScoredStep(tallies, qualified, awards, transition, card)
+    if not ruleset.product_lines:
+        return ScoredStep(tallies, qualified, awards, transition, card)
+    lines, moves = decide_lines(ruleset.index().lines, card.groups, lines)
+    return ScoredStep(tallies, qualified, awards, transition, card, lines, moves)
 
 
 def apply_event(
@@ -232,6 +251,7 @@ def apply_event(
         card=folded.card,
         as_of=folded.at,
         ruleset=ruleset,
+        line_transitions=folded.line_transitions,
     )
 
 
@@ -253,9 +273,10 @@ def apply_event_immutable(
         raise ValueError(f"event {event.event_id} belongs to account {key!r}, not {account.account_key!r}")
     if merge_account:
         account = merge_event(account, key, person.person_key, event)
-    scored = score_step(step, person.rules, person.qualified, ruleset)
+    scored = score_step(step, person.rules, person.qualified, ruleset, tuple(person.qualified_lines))
+    update = {"rules": scored.rules, "qualified": scored.qualified, "qualified_lines": list(scored.qualified_lines)}
     return Applied(
-        person=step.person.model_copy(update={"rules": scored.rules, "qualified": scored.qualified}),
+        person=step.person.model_copy(update=update),
         account=account,
         awards=scored.awards,
         transition=scored.transition,
@@ -263,6 +284,7 @@ def apply_event_immutable(
         card=scored.card,
         as_of=step.at,
         ruleset=ruleset,
+        line_transitions=scored.line_transitions,
     )
 
 
@@ -277,31 +299,6 @@ def score_person(person: PersonState, account: AccountState | None, ruleset: Rul
         raise ValueError(f"person {person.person_key} has no applied events to score")
     score = _lead_score(person, ruleset, as_of, compute_scorecard(person, ruleset, as_of))
     return with_account_context(score, person, account, ruleset)
-
-
-def with_account_context(
-    score: LeadScore, person: PersonState, account: AccountState | None, ruleset: Ruleset
-) -> LeadScore:
-    """``score`` with the breadth reason first (at most :data:`MAX_REASONS` reasons); nothing else changes.
-
-    Account context depends on colleagues' events from other partitions, so it only decorates what is
-    published or read, never what is stored. An account other than the person's says nothing about them.
-    """
-    if account is None or account.account_key != person.account_key:
-        return score
-    reason = breadth_reason(person, account, ruleset, score.as_of)
-    if reason is None:
-        return score
-    reasons = [reason, *(r for r in score.reasons if r != reason)][:MAX_REASONS]
-    return score.model_copy(update={"reasons": reasons})
-
-
-def needs_recycling(person: PersonState, ruleset: Ruleset, as_of: datetime) -> bool:
-    """Whether a qualified lead, decayed to ``as_of`` with no new activity, falls under the recycle policy."""
-    if not person.qualified or person.version < 1:
-        return False
-    card = compute_scorecard(person, ruleset, max(as_of, person.last_event_at or as_of))
-    return ruleset.qualification.decide(True, card.grade, card.activity) == "recycled"
 
 
 def _lead_score(person: PersonState, ruleset: Ruleset, as_of: datetime, card: Scorecard) -> LeadScore:
@@ -320,6 +317,7 @@ def _lead_score(person: PersonState, ruleset: Ruleset, as_of: datetime, card: Sc
         ruleset_version=ruleset.version,
         as_of=as_of,
         account_key=person.account_key,
+        lines=line_scores(person, ruleset, as_of, card.groups, card.fit_rules) if ruleset.product_lines else {},
     )
 
 

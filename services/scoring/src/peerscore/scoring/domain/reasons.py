@@ -11,9 +11,13 @@ reads the shared account and is added to published scores only (:func:`breadth_r
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from math import ceil
 
+from peerscore.events import LeadScore, LineScore
+
+from .lines import line_card
 from .ruleset import FIT, Rule, Ruleset
 from .state import RECENT_OCCURRENCES, AccountState, PersonState, RuleTally, account_breadth
 
@@ -106,13 +110,22 @@ def breadth_reason(person: PersonState, account: AccountState, ruleset: Ruleset,
         return f"{colleagues} colleagues active"
 
 
-def build_reasons(person: PersonState, ruleset: Ruleset, as_of: datetime, fit_rules: list[Rule]) -> list[str]:
-    """The strongest distinct positive sentences, then the strongest negative one. Only the sentences shown are
-    rendered (in order of strength until enough distinct ones are found): a person often has more contributions
-    than :data:`MAX_REASONS`, and rendering is most of this function's cost."""
+def build_reasons(
+    person: PersonState,
+    ruleset: Ruleset,
+    as_of: datetime,
+    fit_rules: list[Rule],
+    groups: Collection[str] | None = None,
+) -> list[str]:
+    """The strongest distinct positive sentences, then the strongest negative one; with ``groups``, from those
+    groups' rules only (a product line's reasons). Only the sentences shown are rendered (in order of strength
+    until enough distinct ones are found): a person often has more contributions than :data:`MAX_REASONS`, and
+    rendering is most of this function's cost."""
     matched_fit = {rule.id for rule in fit_rules}
     scored: list[Contribution] = []
     for order, rule in enumerate(ruleset.all_rules()):
+        if groups is not None and rule.group not in groups:
+            continue
         tally = None
         if rule.group == FIT:
             if rule.id not in matched_fit:
@@ -155,3 +168,44 @@ def colleagues_active(account: AccountState | None, person_key: str, as_of: date
         return 0
     window = ruleset.breadth.window_days if ruleset.breadth is not None else 7.0
     return account_breadth(account, person_key, as_of, window)
+
+
+def line_scores(
+    person: PersonState, ruleset: Ruleset, as_of: datetime, groups: dict[str, float], fit_rules: list[Rule]
+) -> dict[str, LineScore]:
+    """Each product line's score, grade, level, MQL flag and reasons (``{}`` for a single-line ruleset).
+
+    ``groups`` are the overall card's capped group scores; qualification is the person's stored one per line."""
+    plans = ruleset.index().lines
+    if not plans:
+        return {}
+    qualified = set(person.qualified_lines)
+    scores: dict[str, LineScore] = {}
+    for plan in plans:
+        card = line_card(plan, groups)
+        scores[plan.name] = LineScore(
+            score=card.score,
+            activity=card.activity,
+            grade=card.grade,
+            level=card.level,
+            qualified=plan.name in qualified,
+            reasons=build_reasons(person, ruleset, as_of, fit_rules, plan.groups),
+        )
+    return scores
+
+
+def with_account_context(
+    score: LeadScore, person: PersonState, account: AccountState | None, ruleset: Ruleset
+) -> LeadScore:
+    """``score`` with the breadth reason first (at most :data:`MAX_REASONS` reasons); nothing else changes.
+
+    Account context depends on colleagues' events from other partitions, so it only decorates what is
+    published or read, never what is stored. An account other than the person's says nothing about them.
+    """
+    if account is None or account.account_key != person.account_key:
+        return score
+    reason = breadth_reason(person, account, ruleset, score.as_of)
+    if reason is None:
+        return score
+    reasons = [reason, *(r for r in score.reasons if r != reason)][:MAX_REASONS]
+    return score.model_copy(update={"reasons": reasons})

@@ -21,8 +21,9 @@ from peerscore.events import event_type_for
 
 from .conditions import Conditions, Strict
 from .errors import RulesetError, RulesetProblem
+from .lines import LinePlan, ProductLine, line_plans, line_problems, policy_problems
 from .matching import compiled
-from .policy import BreadthPolicy, Grades, GroupSpec, Levels, QualificationPolicy, grade_rank
+from .policy import BreadthPolicy, Grades, GroupSpec, Levels, QualificationPolicy
 from .vocabulary import alias_table, neutral_types, vocabulary_problems
 from .yaml_source import Loc, format_path, load, locate
 
@@ -82,6 +83,11 @@ class Ruleset(Strict):
     )
     neutral: list[str] = Field(
         default_factory=list, description="Events left unscored on purpose (not reported as unscored signals)"
+    )
+    product_lines: dict[str, ProductLine] = Field(
+        default_factory=dict,
+        exclude_if=lambda lines: not lines,  # a ruleset without lines keeps its version (content hash)
+        description="Product line → its groups, bars and MQL policy: a score, grade and MQL flag per line",
     )
 
     @model_validator(mode="after")
@@ -158,6 +164,7 @@ class RulesetIndex:
         "scoring_key",
         "aliases",
         "neutral",
+        "lines",
     )
 
     def __init__(self, ruleset: Ruleset) -> None:
@@ -170,7 +177,9 @@ class RulesetIndex:
         """The non-fit groups, whose points come from event-rule tallies."""
         self.activity_groups = tuple(ruleset.activity_groups())
         """The groups that make up activity (levels and qualification)."""
-        self.scoring_key = content_hash(ruleset, include={"groups", "rules", "grades", "levels", "aliases"})
+        self.scoring_key = content_hash(
+            ruleset, include={"groups", "rules", "grades", "levels", "aliases", "product_lines"}
+        )
         """Hash of everything that turns events into points, grade and level (not the qualification policy):
         rulesets with equal keys score every event alike and differ only in who qualifies."""
         self.fit_cache: dict[Hashable, tuple[Rule, ...]] = {}
@@ -182,6 +191,8 @@ class RulesetIndex:
         """Event type of another wording → the canonical type it is scored as (see :mod:`.vocabulary`)."""
         self.neutral = neutral_types(ruleset.neutral)
         self._plans: dict[tuple[str, str | None], tuple[tuple[Rule, Any, float | None], ...]] = {}
+        self.lines: tuple[LinePlan, ...] = line_plans(ruleset)
+        """The product lines with their defaults filled in; empty (and never looped over) without lines."""
 
     def event_rules_for(self, event_type: str, event_name: str | None) -> list[Rule]:
         """A pre-filter only: a rule is skipped when its conditions require a type or name the event does not
@@ -315,34 +326,11 @@ def scored_types(ruleset: Ruleset) -> frozenset[str]:
 
 
 def _check_policies(ruleset: Ruleset) -> list[tuple[Loc, str]]:
-    problems: list[tuple[Loc, str]] = []
-    grades = ruleset.grades
-    if not grades.A >= grades.B:
-        problems.append((("grades", "B"), f"B ({grades.B:g}) must not be above A ({grades.A:g})"))
-    if not grades.B >= grades.C:
-        problems.append((("grades", "C"), f"C ({grades.C:g}) must not be above B ({grades.B:g})"))
-    levels = ruleset.levels
-    if not levels.level_3 >= levels.level_2:
-        problems.append((("levels", "level_2"), "level_2 must not be above level_3"))
-    for index, group in enumerate(levels.groups or []):
+    problems = policy_problems((), ruleset.grades, ruleset.levels, ruleset.qualification)
+    for index, group in enumerate(ruleset.levels.groups or []):
         if group not in ruleset.groups or group == FIT:
             problems.append((("levels", "groups", index), f"'{group}' is not an activity group"))
-    qualify, recycle = ruleset.qualification.qualify, ruleset.qualification.recycle
-    if not qualify.min_activity > recycle.below_activity:
-        problems.append(
-            (
-                ("qualification", "recycle", "below_activity"),
-                f"must be lower than qualify.min_activity ({qualify.min_activity:g}) so leads do not flap",
-            )
-        )
-    if recycle.below_grade is not None:
-        if qualify.min_grade is None or not grade_rank(recycle.below_grade) < grade_rank(qualify.min_grade):
-            problems.append(
-                (
-                    ("qualification", "recycle", "below_grade"),
-                    "must be a lower grade than qualify.min_grade so leads do not flap",
-                )
-            )
+    problems.extend(line_problems(ruleset))
     breadth = ruleset.breadth
     if breadth is not None:
         allowed = ATTRIBUTE_PLACEHOLDERS | BREADTH_PLACEHOLDERS

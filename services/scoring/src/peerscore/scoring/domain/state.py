@@ -105,6 +105,11 @@ class PersonState(_State):
     signals: SignalProfile = Field(
         default=EMPTY_PROFILE, description="Every activity signal, bounded (model features); empty in old states"
     )
+    qualified_lines: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda lines: not lines,  # states of single-line rulesets are stored as before
+        description="The product lines the person is an MQL for, sorted (see domain/lines.py)",
+    )
 
     @property
     def email_domain(self) -> str | None:

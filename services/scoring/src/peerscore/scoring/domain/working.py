@@ -24,6 +24,7 @@ from peerscore.events import AccountHints, EngagementEvent, PersonTraits, is_sys
 
 from .activity import SignalDraft
 from .decay import SECONDS_PER_DAY
+from .lines import LineMoves, decide_lines
 from .matching import Facts, MatchMemo, matches_memo
 from .policy import Transition
 from .ruleset import FIT, Ruleset, RulesetIndex
@@ -184,13 +185,19 @@ class Folded:
     """What one event changed (``duplicate`` events change nothing): its ledger rows, transition and scorecard
     as of ``at`` (the person's newest event time)."""
 
-    __slots__ = ("awards", "transition", "card", "at", "duplicate")
+    __slots__ = ("awards", "transition", "card", "at", "duplicate", "line_transitions")
 
     def __init__(
-        self, awards: list[AwardRow], transition: Transition | None, card: Scorecard | None, at: datetime | None
+        self,
+        awards: list[AwardRow],
+        transition: Transition | None,
+        card: Scorecard | None,
+        at: datetime | None,
+        line_transitions: LineMoves = (),
     ) -> None:
         self.awards, self.transition, self.card, self.at = awards, transition, card, at
         self.duplicate = card is None
+        self.line_transitions = line_transitions
 
 
 DUPLICATE = Folded([], None, None, None)
@@ -210,6 +217,7 @@ class WorkingPerson:
         "rules",
         "opted_out",
         "signals",
+        "lines",
     )
 
     def __init__(self, person: PersonState) -> None:
@@ -221,6 +229,7 @@ class WorkingPerson:
         self.rules = {rule_id: WorkingTally(tally) for rule_id, tally in person.rules.items()}
         self.opted_out = person.opted_out
         self.signals = SignalDraft(person.signals)
+        self.lines = tuple(person.qualified_lines)
 
     def state(self) -> PersonState:
         """The stored shape (fields in declaration order, so it dumps like a validated state)."""
@@ -240,6 +249,7 @@ class WorkingPerson:
                 "rules": {rule_id: tally.state() for rule_id, tally in self.rules.items()},
                 "opted_out": self.opted_out,
                 "signals": self.signals.freeze(),
+                "qualified_lines": list(self.lines),
             },
         )
 
@@ -275,7 +285,10 @@ class WorkingPerson:
         transition = ruleset.qualification.decide(self.qualified, card.grade, card.activity)
         if transition is not None:
             self.qualified = transition == "qualified"
-        return Folded(awards, transition, card, at)
+        if not ruleset.product_lines:  # a single-line ruleset: no per-line work at all
+            return Folded(awards, transition, card, at)
+        self.lines, moves = decide_lines(ruleset.index().lines, card.groups, self.lines)
+        return Folded(awards, transition, card, at, moves)
 
     def _remember(self, event_id: str) -> None:
         ids = self.ids

@@ -57,6 +57,7 @@ def opt_out(person: PersonState, account: AccountState | None, event: Engagement
             "version": person.version + 1,
             "opted_out": True,
             "qualified": False,
+            "qualified_lines": [],
             "last_event_at": at,
             "recent_event_ids": [*person.recent_event_ids, event.event_id][-RECENT_EVENT_IDS:],
         }

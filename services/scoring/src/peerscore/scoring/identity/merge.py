@@ -28,6 +28,7 @@ from peerscore.events import (
 )
 from peerscore.identity import identifier_keys
 from peerscore.scoring.domain.engine import Applied, Award
+from peerscore.scoring.domain.lines import LineMoves, decide_lines
 from peerscore.scoring.domain.policy import Transition
 from peerscore.scoring.domain.ruleset import FIT, Rule, Ruleset
 from peerscore.scoring.domain.scorecard import compute_scorecard, matched_fit_rules
@@ -275,7 +276,7 @@ def apply_transfer(person: PersonState, account: AccountState | None, transfer: 
     awards = [*transfer.ledger, *corrections]
     if merged.opted_out:
         recycled: Transition | None = "recycled" if merged.qualified else None
-        merged = merged.model_copy(update={"qualified": False})
+        merged = merged.model_copy(update={"qualified": False, "qualified_lines": []})
         withheld = withheld_score(merged, ruleset, at)
         return Applied(
             person=merged, account=account, awards=awards, score=withheld, transition=recycled, duplicate=False
@@ -284,6 +285,10 @@ def apply_transfer(person: PersonState, account: AccountState | None, transfer: 
     transition = ruleset.qualification.decide(merged.qualified, card.grade, card.activity)
     if transition is not None:
         merged = merged.model_copy(update={"qualified": transition == "qualified"})
+    moves: LineMoves = ()
+    if ruleset.product_lines:
+        lines, moves = decide_lines(ruleset.index().lines, card.groups, tuple(merged.qualified_lines))
+        merged = merged.model_copy(update={"qualified_lines": list(lines)})
     if account is not None and account.account_key == merged.account_key and transfer.person.last_event_at:
         account = account.with_activity(merged.person_key, transfer.person.last_event_at)
     # The score is built from ``card`` when read (the worker reads one per batch; replays only the total).
@@ -296,4 +301,5 @@ def apply_transfer(person: PersonState, account: AccountState | None, transfer: 
         card=card,
         as_of=at,
         ruleset=ruleset,
+        line_transitions=moves,
     )
