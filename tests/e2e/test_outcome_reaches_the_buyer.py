@@ -51,6 +51,7 @@ from peerscore.scoring.outcomes.consumer import outcome_loop
 from peerscore.scoring.outcomes.models import OutcomeRow
 from peerscore.scoring.outcomes.store import load_outcomes
 from peerscore.settings import ApiAuthSettings, DatabaseSettings, IdentitySettings, KafkaSettings, RuntimeSettings
+from peerscore.topics import Topics
 from peerscore_testkit.fake_hubspot import hubspot_server
 from peerscore_testkit.fake_servers import HUBSPOT_TOKEN
 from tests.conftest import unique
@@ -126,8 +127,12 @@ def crm_sync(kafka_settings: KafkaSettings, publisher: KafkaPublisher, tmp_path:
 
 
 @pytest.fixture
-def scoring(kafka_settings: KafkaSettings, engine: Engine) -> Iterator[None]:
-    """The scoring worker (with identity merges) and the outcomes consumer, running until the test ends."""
+def scoring(kafka_settings: KafkaSettings, topics: Topics, engine: Engine) -> Iterator[None]:
+    """The scoring worker (with identity merges) and the outcomes consumer, running until the test ends.
+
+    The topics exist before the consumers subscribe, as ``peerscore topics`` makes them in a deployment: a consumer
+    that joins before its topic exists is assigned nothing until its next metadata refresh (five minutes).
+    """
     create_tables(engine, SCORING_TABLES)
     publisher = make_publisher(kafka_settings, "scoring")
     ruleset = load_default_ruleset()
