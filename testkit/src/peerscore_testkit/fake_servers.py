@@ -74,6 +74,9 @@ class ServerState:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    """Headers and body go out in two writes; with Nagle on, the body waits for the client's delayed ACK (40 ms a
+    response on a kept-alive connection: 250 webhook posts took 11 s instead of 0.5 s)."""
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -15,6 +16,19 @@ def test_scrubber_masks_emails_and_personal_fields() -> None:
     assert cleaned == {"event": "got [email]", "email": "[redacted]", "count": 3}
 
 
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """configure_logging binds the root logger to this test's captured stdout, which pytest closes afterwards:
+    put the previous handlers back, or a later test's logging writes to a closed file."""
+    root = logging.getLogger()
+    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**config)
+
+
+@pytest.mark.usefixtures("restored_logging")
 def test_logs_are_json_lines_without_emails(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("unit", "INFO")
     structlog.get_logger("t").info("lead_seen", detail="from grace@harbor.example", person_key="p_1")

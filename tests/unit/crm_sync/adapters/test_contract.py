@@ -81,7 +81,7 @@ def test_a_refused_lead_is_permanent_with_the_crms_message_and_the_others_are_st
     [
         Fault(429, {"Retry-After": "7", "X-HubSpot-RateLimit-Remaining": "0"}, {"message": "rate limit"}),
         Fault(503, {}, {"message": "Service Unavailable"}),
-        Fault(200, {}, {}, delay_s=TIMEOUT_S * 3),
+        Fault(200, {}, {}, delay_s=TIMEOUT_S + 1.0),
         Fault(401, {}, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]),
         Fault(404, {}, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]),
     ],
