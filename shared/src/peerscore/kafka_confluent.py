@@ -28,7 +28,7 @@ import confluent_kafka as ck
 import structlog
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from peerscore.kafka_connect import HANDSHAKE_TIMEOUT_S, require_tls_listener
+from peerscore.kafka_connect import require_tls_listener
 from peerscore.kafka_io import KafkaPublisher, OutgoingRecord
 from peerscore.settings import KafkaSettings
 
@@ -54,7 +54,7 @@ def librdkafka_options(settings: KafkaSettings, client_suffix: str) -> dict[str,
     kafka-python, so a misconfigured pod fails at start with the same clear error.
     """
     if settings.security_protocol.endswith("SSL"):
-        require_tls_listener(settings.bootstrap_servers, HANDSHAKE_TIMEOUT_S)
+        require_tls_listener(settings.bootstrap_servers, settings.tls_handshake_timeout_ms / 1000)
     options: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_servers,
         "client.id": f"{settings.client_id}-{client_suffix}",
@@ -177,4 +177,6 @@ def make_confluent_publisher(settings: KafkaSettings, client_suffix: str = "prod
             "partitioner": "murmur2_random",
         }
     )
-    return ConfluentPublisher(producer, max_block_s=settings.max_block_ms / 1000)
+    return ConfluentPublisher(
+        producer, ack_timeout_s=settings.ack_timeout_ms / 1000, max_block_s=settings.max_block_ms / 1000
+    )

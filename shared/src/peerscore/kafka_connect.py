@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from peerscore.settings import KafkaSettings
 
-HANDSHAKE_TIMEOUT_S = 10.0
-
 
 class TlsListenerError(RuntimeError):
     """Every bootstrap server that accepted a connection left the TLS handshake unanswered."""
 
 
-def connect_options(settings: KafkaSettings, *, handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S) -> dict[str, Any]:
-    """``settings.client_options()``, once a TLS configuration was seen to reach a TLS listener."""
+def connect_options(settings: KafkaSettings, *, handshake_timeout_s: float | None = None) -> dict[str, Any]:
+    """``settings.client_options()``, once a TLS configuration was seen to reach a TLS listener (waiting up to
+    ``KAFKA_TLS_HANDSHAKE_TIMEOUT_MS`` unless told otherwise)."""
     if settings.security_protocol.endswith("SSL"):
-        require_tls_listener(settings.bootstrap_servers, handshake_timeout_s)
+        timeout_s = settings.tls_handshake_timeout_ms / 1000 if handshake_timeout_s is None else handshake_timeout_s
+        require_tls_listener(settings.bootstrap_servers, timeout_s)
     return settings.client_options()
 
 

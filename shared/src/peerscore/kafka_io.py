@@ -158,7 +158,7 @@ def make_publisher(settings: KafkaSettings, client_suffix: str = "producer") -> 
         from peerscore.kafka_confluent import make_confluent_publisher
 
         return make_confluent_publisher(settings, client_suffix)
-    return KafkaPublisher(make_producer(settings, client_suffix))
+    return KafkaPublisher(make_producer(settings, client_suffix), ack_timeout_s=settings.ack_timeout_ms / 1000)
 
 
 def make_consumer(settings: KafkaSettings, group_id: str) -> LoopConsumer:

@@ -66,6 +66,11 @@ class KafkaSettings(BaseSettings):
     request_timeout_ms: int = 30000
     # How long send() may block when the broker is unreachable; HTTP callers answer 503 before SDKs time out.
     max_block_ms: int = 10000
+    # How long a publish waits for the broker's acks before it fails (the caller answers 503 or retries the batch).
+    ack_timeout_ms: int = Field(default=30_000, ge=100)
+    # With SSL/SASL_SSL, how long a bootstrap server may stay silent in the TLS handshake before the service refuses
+    # to start (a plaintext listener never answers one; kafka-python alone would wait forever).
+    tls_handshake_timeout_ms: int = Field(default=10_000, ge=100)
     # Tansu 0.6 with s3:// storage answers DuplicateSequenceNumber after a restart for batches it never stored, and
     # an idempotent producer counts those as written: set false there (retries may then duplicate records, which
     # consumers drop by event id; one request in flight keeps the order). Real Kafka: keep true.

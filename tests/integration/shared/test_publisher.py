@@ -18,7 +18,11 @@ pytestmark = pytest.mark.integration
 def test_close_finishes_even_with_unacknowledged_records_and_leaves_nothing_for_gc(kafka_client: str) -> None:
     broker = EmbeddedBroker(port=free_port()).start()
     settings = KafkaSettings(
-        bootstrap_servers=broker.bootstrap_servers, max_block_ms=2000, request_timeout_ms=2000, client=kafka_client
+        bootstrap_servers=broker.bootstrap_servers,
+        max_block_ms=2000,
+        request_timeout_ms=2000,
+        ack_timeout_ms=3000,
+        client=kafka_client,
     )
     publisher = make_publisher(settings, "close-test")
     try:
