@@ -157,3 +157,41 @@ def test_model_qualifies_and_explains_only_leads_over_the_bar(engine: Engine) ->
     assert explained and all((s.conversion_probability or 0) >= 0.3 for s in explained)
     quiet = [s for s in scores if (s.conversion_probability or 0) < 0.3]
     assert quiet and not any(r.startswith("Likely to convert") for s in quiet for r in s.reasons)
+
+
+def _explained(score: LeadScore) -> bool:
+    return any(r.startswith("Likely to convert") for r in score.reasons)
+
+
+def test_a_restarted_worker_explains_only_leads_that_cross_the_threshold(engine: Engine) -> None:
+    """The reason threshold is crossed against the probability in the lead's stored score, not a worker's memory:
+    a new worker (a restart, another replica) does not explain again a lead that was already above it."""
+    _roles(engine, "promote", register_result(engine, trained(7, 15)))
+    first = Worker(engine, ruleset(), BatchPredictor(check_interval_s=0, reason_threshold=0.5))
+    before: dict[str, LeadScore] = {}
+    for _ in range(4):
+        before |= {s.person_key: s for s in first.batch()}
+    second = Worker(engine, ruleset(), BatchPredictor(check_interval_s=0, reason_threshold=0.5))
+    second.pending, second.offset = first.pending, first.offset
+    after = [s for _ in range(4) for s in second.batch()]
+
+    # Same version: a score republished with what is stored (reasons included); a new version has new reasons.
+    rescored = [s for s in after if s.person_key in before and s.version > before[s.person_key].version]
+    stayed_above = [
+        s
+        for s in rescored
+        if (before[s.person_key].conversion_probability or 0) >= 0.5 and (s.conversion_probability or 0) >= 0.5
+    ]
+    assert stayed_above, "some leads above the threshold before the restart are scored again after it"
+    newly_qualified = {s.person_key for s in stayed_above if s.qualified and not before[s.person_key].qualified}
+    assert not any(_explained(s) for s in stayed_above if s.person_key not in newly_qualified)
+    first_after: dict[str, LeadScore] = {}
+    for score in after:
+        first_after.setdefault(score.person_key, score)
+    crossed = [
+        s
+        for s in first_after.values()
+        if (s.conversion_probability or 0) >= 0.5
+        and (s.person_key not in before or (before[s.person_key].conversion_probability or 0) < 0.5)
+    ]
+    assert crossed and all(_explained(s) for s in crossed)  # new to the model, or from below: explained

@@ -80,6 +80,8 @@ class _BatchWork:
     last_scores: dict[str, LeadScore | None]
     accounts_before: dict[str, AccountState]
     accounts: dict[str, AccountState]
+    stored_probability: dict[str, float | None] = field(default_factory=dict)
+    """Person → the model's probability in their stored score before this batch (the predictor's hysteresis)."""
     awards: list[tuple[str, LedgerEntry]] = field(default_factory=list)
     outputs: list[OutgoingRecord] = field(default_factory=list)
     touched_people: set[str] = field(default_factory=set)
@@ -131,7 +133,8 @@ def _load_work(session: Session, identity: IdentityBatch, ruleset: Ruleset) -> _
     event_domains = {event_account_key(m.value) for m in identity.events} | identity.account_keys()
     person_accounts = {p.account_key for p in people.values()}
     accounts_before = store.load_accounts(session, {k for k in event_domains | person_accounts if k})
-    return _BatchWork(ruleset, people, last_scores, accounts_before, dict(accounts_before))
+    stored = {k: score.conversion_probability if score is not None else None for k, score in last_scores.items()}
+    return _BatchWork(ruleset, people, last_scores, accounts_before, dict(accounts_before), stored)
 
 
 class ScoringHandler:
@@ -238,6 +241,7 @@ class ScoringHandler:
                     work.outputs,
                     self._topics,
                     transitions=lambda kind: self._metrics.transitions.labels(kind=kind).inc(),
+                    stored_probability=work.stored_probability,
                 ),
             )
         self._write(session, identity, work, fresh)

@@ -20,6 +20,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -30,7 +31,15 @@ from peerscore.scoring.domain.ruleset import FIT, Ruleset
 from peerscore.scoring.domain.scorecard import compute_scorecard
 from peerscore.scoring.domain.state import PersonState
 
-from .signal_features import EMPTY_VOCABULARY, Vocabulary, signal_names, signal_values, vocabulary_from
+from .signal_features import (
+    EMPTY_VOCABULARY,
+    SignalLayout,
+    Vocabulary,
+    fill_signals,
+    signal_layout,
+    signal_names,
+    vocabulary_from,
+)
 
 SENIORITY_RANK = {"entry": 0, "individual": 1, "manager": 2, "head": 3, "director": 3, "vp": 4, "c-level": 5}
 WINDOWS_DAYS = (7, 30)
@@ -54,6 +63,36 @@ class FeatureSpec:
 
     def index(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.names)}
+
+    @cached_property
+    def layout(self) -> RowLayout:
+        """Built on first use, once per spec (the worker keeps its specs)."""
+        return row_layout(self)
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """A feature row for a person who never did anything (the template), and where what they did goes: per
+    event rule its offset and half-life, the offset of the score/fit/breadth columns, the signal layout. Most
+    columns of a lead stay at the template's value, so a row is the template copied and a few slices written."""
+
+    template: list[float]
+    rules: dict[str, tuple[int, float | None]]
+    scores: int
+    signals: SignalLayout
+
+
+def row_layout(spec: FeatureSpec) -> RowLayout:
+    width = len(_NEVER)
+    rules = {
+        rule_id: (i * width, half_life)
+        for i, (rule_id, half_life) in enumerate(zip(spec.event_rules, spec.half_lives, strict=True))
+    }
+    scores = len(rules) * width
+    signals = signal_layout(spec.vocabulary, spec.rule_features)
+    template = [*_NEVER * len(rules), *(0.0 for _ in range(spec.rule_features - scores)), *signals.template]
+    assert len(template) == len(spec.names), "the layout must cover every feature name"
+    return RowLayout(template, rules, scores, signals)
 
 
 def feature_spec(ruleset: Ruleset, vocabulary: Vocabulary = EMPTY_VOCABULARY) -> FeatureSpec:
@@ -93,6 +132,7 @@ def spec_for(ruleset: Ruleset, model_features: Sequence[str]) -> FeatureSpec:
 
 
 _NEVER = (0.0, 0.0) + (0.0,) * len(WINDOWS_DAYS) + (math.nan,)
+"""One event rule's columns for a person it never matched: count, points, per window, days since."""
 
 
 def feature_vector(
@@ -109,37 +149,52 @@ def feature_vector(
     has them in hand); otherwise they are computed here — the same numbers either way (tested).
 
     ``colleagues_last_seen`` maps the account's people to their latest activity known at ``as_of`` (the person's
-    own entry is ignored); pass ``{}`` when the person has no account. Runs once per scored lead per batch, so
-    it sticks to bisect and plain arithmetic (occurrence lists are kept sorted by the fold).
+    own entry is ignored); pass ``{}`` when the person has no account.
     """
-    out: list[float] = []
+    return np.asarray(feature_row(person, colleagues_last_seen, ruleset, spec, as_of, card), dtype=np.float64)
+
+
+def feature_row(
+    person: PersonState,
+    colleagues_last_seen: Mapping[str, datetime],
+    ruleset: Ruleset,
+    spec: FeatureSpec,
+    as_of: datetime,
+    card: ScoreValues | None = None,
+) -> list[float]:
+    """:func:`feature_vector` as a list. Runs once per scored lead per batch (and per training snapshot), so it
+    writes only what the person did into the layout's template, with bisect and plain arithmetic (occurrence
+    lists are kept sorted by the fold)."""
+    layout = spec.layout
+    row = layout.template.copy()
     windows = [as_of - timedelta(days=w) for w in WINDOWS_DAYS]
-    tallies = person.rules
-    for rule_id, half_life in zip(spec.event_rules, spec.half_lives, strict=True):
-        tally = tallies.get(rule_id)
-        if tally is None:
-            out += _NEVER
+    for rule_id, tally in person.rules.items():
+        place = layout.rules.get(rule_id)
+        if place is None:
             continue
+        at, half_life = place
         recent = tally.recent
         seen = bisect_right(recent, as_of)
-        out += [float(tally.count), tally.value_at(as_of, half_life)]
-        out += [float(seen - bisect_right(recent, since, hi=seen)) for since in windows]
-        out.append((as_of - recent[seen - 1]).total_seconds() / DAY_S if seen else math.nan)
+        values = [float(tally.count), tally.value_at(as_of, half_life)]
+        values += [float(seen - bisect_right(recent, since, hi=seen)) for since in windows]
+        values.append((as_of - recent[seen - 1]).total_seconds() / DAY_S if seen else math.nan)
+        row[at : at + len(values)] = values
     if card is None:
         full = compute_scorecard(person, ruleset, as_of)
         card = ScoreValues(full.groups, full.total, full.activity, full.grade)
-    out += [card.groups.get(g, 0.0) for g in spec.groups]
+    scores = [card.groups.get(g, 0.0) for g in spec.groups]
     employees = person.company.employees
     seniority = (person.traits.seniority or "").lower()
-    out += [card.total, card.activity, float(grade_rank(card.grade)), float(SENIORITY_RANK.get(seniority, math.nan))]
-    out.append(math.log10(employees) if employees and employees > 0 else math.nan)
-    out += [float(person.account_key is not None), float(person.version), float(len(person.rules))]
+    scores += [card.total, card.activity, float(grade_rank(card.grade)), float(SENIORITY_RANK.get(seniority, math.nan))]
+    scores.append(math.log10(employees) if employees and employees > 0 else math.nan)
+    scores += [float(person.account_key is not None), float(person.version), float(len(person.rules))]
     me = person.person_key
     for w in BREADTH_WINDOWS_DAYS:
         window = timedelta(days=w)
-        out.append(float(sum(1 for k, t in colleagues_last_seen.items() if k != me and abs(as_of - t) < window)))
-    out += signal_values(person, spec.vocabulary, as_of)
-    return np.asarray(out, dtype=np.float64)
+        scores.append(float(sum(1 for k, t in colleagues_last_seen.items() if k != me and abs(as_of - t) < window)))
+    row[layout.scores : layout.scores + len(scores)] = scores
+    fill_signals(row, layout.signals, person, as_of)
+    return row
 
 
 def feature_matrix(
@@ -148,11 +203,12 @@ def feature_matrix(
     spec: FeatureSpec,
     cards: Sequence[ScoreValues | None] | None = None,
 ) -> np.ndarray:
-    """Stack :func:`feature_vector` for ``(person, colleagues_last_seen, as_of)`` rows: shape (rows, features)."""
+    """:func:`feature_vector` for ``(person, colleagues_last_seen, as_of)`` rows: shape (rows, features)."""
     if not rows:
         return np.empty((0, len(spec.names)))
     given = cards if cards is not None else [None] * len(rows)
-    return np.vstack([feature_vector(p, c, ruleset, spec, t, k) for (p, c, t), k in zip(rows, given, strict=True)])
+    built = [feature_row(p, c, ruleset, spec, t, k) for (p, c, t), k in zip(rows, given, strict=True)]
+    return np.array(built, dtype=np.float64)
 
 
 class ScoreValues(NamedTuple):

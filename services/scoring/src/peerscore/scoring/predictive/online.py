@@ -14,17 +14,16 @@ the newest promotion id (one tiny query per batch, never per event) and reloads 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from sqlalchemy import insert
@@ -46,9 +45,6 @@ log = structlog.get_logger(__name__)
 
 FeatureRow = tuple[PersonState, Mapping[str, datetime], datetime]
 
-REMEMBERED_LEADS = 200_000
-"""Leads whose last side of the reason threshold a worker remembers (a few MB); beyond it the oldest are forgotten
-and are explained again when next above the threshold."""
 PREDICT_THREADS = 1
 """A batch is a few hundred rows: OpenMP threads cost more to wake than they save, and the worker is one core."""
 
@@ -100,6 +96,8 @@ class BatchView:
     topics: Topics
     transitions: Callable[[str], None] | None = None
     """Called with the kind of each transition the predictor adds (the handler's metric)."""
+    stored_probability: Mapping[str, float | None] = field(default_factory=dict)
+    """Per lead, the champion's probability in the score stored before this batch (None: never predicted)."""
 
 
 class BatchPredictor:
@@ -122,8 +120,6 @@ class BatchPredictor:
         self.champion: LoadedModel | None = None
         self.challenger: LoadedModel | None = None
         self.stats = PredictorStats()
-        self._above: OrderedDict[str, bool] = OrderedDict()
-        """Per lead, whether its last probability was at or above the reason threshold (bounded, most recent)."""
         self._specs: dict[tuple[str, tuple[str, ...]], FeatureSpec] = {}
         self._seconds = (
             Histogram("peerscore_model_predict_seconds", "Prediction time per batch", registry=registry_)
@@ -201,15 +197,11 @@ class BatchPredictor:
             self._seconds.observe(elapsed)
         return outputs
 
-    def _crossed(self, key: str, probability: float) -> bool:
-        """True when the lead's probability reaches the reason threshold from below (or from unknown: a lead this
-        worker has not scored since it started). Only those leads pay for ``pred_contrib``."""
-        above = probability >= self._reason_threshold
-        was = self._above.pop(key, None)
-        self._above[key] = above
-        if len(self._above) > REMEMBERED_LEADS:
-            self._above.popitem(last=False)
-        return above and not was
+    def _crossed(self, previous: float | None, probability: float) -> bool:
+        """True when the lead's probability reaches the reason threshold from below, or from never predicted.
+        ``previous`` is the probability in the lead's stored score, so the answer is the same after a restart,
+        on another replica or on a replay: only leads that really cross pay for ``pred_contrib``."""
+        return probability >= self._reason_threshold and (previous is None or previous < self._reason_threshold)
 
     def _inputs(
         self,
@@ -266,7 +258,8 @@ class BatchPredictor:
         qualify = {
             k for i, k in enumerate(keys) if policy.qualifies_by_probability(view.people[k].qualified, float(probs[i]))
         }
-        explain = [i for i, k in enumerate(keys) if self._crossed(k, float(probs[i])) or k in qualify]
+        before = view.stored_probability
+        explain = [i for i, k in enumerate(keys) if self._crossed(before.get(k), float(probs[i])) or k in qualify]
         reasons: dict[str, str] = {}
         if explain:
             contributions = champion.contributions(inputs[explain])
@@ -315,12 +308,12 @@ def _patch(value: bytes, fields: dict[str, Any], reason: str | None, *, nested: 
     if reason is None and fields.keys() == {"conversion_probability", "model_version"} and value.count(_UNSET) == 1:
         probability, version = float(fields["conversion_probability"]), int(fields["model_version"])
         return value.replace(_UNSET, f'"conversion_probability":{probability!r},"model_version":{version}'.encode())
-    doc = json.loads(value)
+    doc = orjson.loads(value)
     target = doc["score"] if nested else doc
     target.update(fields)
     if reason is not None:
         target["reasons"] = [r for r in target.get("reasons", []) if not r.startswith(MODEL_REASON_PREFIX)] + [reason]
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(doc)
 
 
 def _rewrite_outputs(

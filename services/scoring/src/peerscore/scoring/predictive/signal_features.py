@@ -140,40 +140,113 @@ def _pooled(values: list[list[float]]) -> list[float]:
     return [*out, min(v[-1] for v in values)]
 
 
-def signal_values(person: PersonState, vocabulary: Vocabulary, as_of: datetime) -> list[float]:
-    """The values of :func:`signal_names` for ``person`` as of ``as_of`` (the person's newest event time when
-    serving and in training rows, so day windows are the same on both paths)."""
-    profile, as_of_s = person.signals, int(as_of.timestamp())
-    per = {kind: _count(tally, as_of_s, TYPE_WINDOWS_DAYS) for kind, tally in profile.types.items()}
-    named = frozenset(vocabulary.types)
-    out: list[float] = []
+@dataclass(frozen=True)
+class SignalLayout:
+    """Where each signal value sits in a feature row (offsets from the row's start), and the row's values for a
+    person with no signals. Built once per model: a lead's row is that template copied, then only what the
+    person actually did is written (a handful of types, pages and channels), instead of every column."""
+
+    template: tuple[float, ...]
+    types: dict[str, tuple[int, ...]]
+    other: int
+    totals: int
+    pages: dict[str, int]
+    sessions: int
+    channels: dict[str, int]
+    first_channel: dict[str, int]
+    last_channel: dict[str, int]
+    categories: dict[tuple[str, str], tuple[int, ...]]
+
+
+def signal_layout(vocabulary: Vocabulary, start: int) -> SignalLayout:
+    """The layout of :func:`signal_names` for ``vocabulary`` in a row whose signal columns begin at ``start``."""
+    width = len(TYPE_WINDOWS_DAYS) + 2
+    at = start
+    types: dict[str, tuple[int, ...]] = {}
     for kind in vocabulary.types:
-        out += per.get(kind) or _count(None, as_of_s, TYPE_WINDOWS_DAYS)
-    out += _pooled([v for kind, v in per.items() if kind not in named or kind == OTHER_TYPE])
-    total = _pooled(list(per.values()))
-    out += [total[0], float(len(profile.types)), *total[1:-1]]
+        types[kind] = (*types.get(kind, ()), at)
+        at += width
+    other, totals = at, at + width
+    at = totals + width
+    pages = {}
     for page in PAGES:
-        out += _count(profile.pages.get(page), as_of_s, PAGE_WINDOWS_DAYS)
-    out += _sessions(profile, as_of_s)
-    channels, first, last = profile.channels, profile.first_channel, profile.last_channel
-    out += [float(channels.get(c, 0)) for c in CHANNELS]
-    out += [float(first == c) for c in CHANNELS]
-    out += [float(last == c) for c in CHANNELS]
-    mine = _categories_of(person)
+        pages[page] = at
+        at += len(PAGE_WINDOWS_DAYS) + 2
+    sessions, at = at, at + len(_NO_SESSIONS)
+    channels = {c: at + i for i, c in enumerate(CHANNELS)}
+    first_channel = {c: at + len(CHANNELS) + i for i, c in enumerate(CHANNELS)}
+    last_channel = {c: at + 2 * len(CHANNELS) + i for i, c in enumerate(CHANNELS)}
+    at += 3 * len(CHANNELS)
+    categories: dict[tuple[str, str], tuple[int, ...]] = {}
     for category, values in vocabulary.categories:
-        value = mine.get(category)
-        out += [float(value == v) for v in values]
-    return out
+        for value in values:
+            categories[(category, value)] = (*categories.get((category, value), ()), at)
+            at += 1
+    never_type, never_page = _NEVER[len(TYPE_WINDOWS_DAYS)], _NEVER[len(PAGE_WINDOWS_DAYS)]
+    template = never_type * (len(vocabulary.types) + 1) + [0.0] * width + never_page * len(PAGES)
+    template += [*_NO_SESSIONS, *(0.0 for _ in range(at - sessions - len(_NO_SESSIONS)))]
+    return SignalLayout(
+        tuple(template), types, other, totals, pages, sessions, channels, first_channel, last_channel, categories
+    )
+
+
+def fill_signals(row: list[float], layout: SignalLayout, person: PersonState, as_of: datetime) -> None:
+    """Write ``person``'s signal values as of ``as_of`` into ``row`` (a copy of the layout's template there).
+
+    ``as_of`` is the person's newest event time when serving and in training rows, so day windows are the same
+    on both paths. Types outside the vocabulary (and the profile's own overflow) are pooled under ``other``;
+    the totals cover every type.
+    """
+    profile, as_of_s = person.signals, int(as_of.timestamp())
+    if profile.types:
+        per = [(kind, _count(tally, as_of_s, TYPE_WINDOWS_DAYS)) for kind, tally in profile.types.items()]
+        pooled = []
+        for kind, values in per:
+            named = layout.types.get(kind, ())
+            for at in named:
+                row[at : at + len(values)] = values
+            if not named or kind == OTHER_TYPE:
+                pooled.append(values)
+        if pooled:
+            values = _pooled(pooled)
+            row[layout.other : layout.other + len(values)] = values
+        total = _pooled([values for _, values in per])
+        row[layout.totals : layout.totals + len(total)] = [total[0], float(len(per)), *total[1:-1]]
+    for page, tally in profile.pages.items():
+        start = layout.pages.get(page)
+        if start is not None:
+            values = _count(tally, as_of_s, PAGE_WINDOWS_DAYS)
+            row[start : start + len(values)] = values
+    if profile.sessions:
+        row[layout.sessions : layout.sessions + len(_NO_SESSIONS)] = _sessions(profile, as_of_s)
+    for channel, n in profile.channels.items():
+        if channel in layout.channels:
+            row[layout.channels[channel]] = float(n)
+    if profile.first_channel in layout.first_channel:
+        row[layout.first_channel[profile.first_channel]] = 1.0
+    if profile.last_channel in layout.last_channel:
+        row[layout.last_channel[profile.last_channel]] = 1.0
+    for category, value in _categories_of(person).items():
+        if value is not None:
+            for at in layout.categories.get((category, value), ()):
+                row[at] = 1.0
+
+
+_NO_SESSIONS = (0.0, *(0.0 for _ in SESSION_WINDOWS_DAYS), math.nan, math.nan, math.nan)
 
 
 def _sessions(profile: SignalProfile, as_of_s: int) -> list[float]:
     sessions = profile.sessions
     if sessions == 0:
-        return [0.0, *(0.0 for _ in SESSION_WINDOWS_DAYS), math.nan, math.nan, math.nan]
-    first = as_of_s // DAY_S
-    windows = [
-        float(sum(n for d, n in profile.session_days.items() if first - w < d <= first)) for w in SESSION_WINDOWS_DAYS
-    ]
+        return list(_NO_SESSIONS)
+    today = as_of_s // DAY_S
+    windows = [0.0] * len(SESSION_WINDOWS_DAYS)
+    for day, n in profile.session_days.items():
+        age = today - day
+        if age >= 0:
+            for j, w in enumerate(SESSION_WINDOWS_DAYS):
+                if age < w:
+                    windows[j] += n
     gap = profile.gaps / (sessions - 1) / DAY_S if sessions > 1 else math.nan
     events = sum(c.n for c in profile.types.values())
     return [float(sessions), *windows, (as_of_s - profile.session_start) / DAY_S, gap, events / sessions]
