@@ -16,7 +16,6 @@ the live ones, so only the decisions are recomputed: ``bar_draft_backtest_s``).
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 import zlib
@@ -24,7 +23,7 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
 
-from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
+from report import measured_where, publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
 from sqlalchemy import insert
 from sqlmodel import Session
 
@@ -172,9 +171,7 @@ def main() -> None:
     elapsed, report = runs["reweighed"]
     bar_elapsed, bar = runs["bar"]
     result = {
-        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **measured_where(),
         "database": database_url.split(":", 1)[0],
         "events": written,
         "people": report.people,

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import platform
 import resource
 import tempfile
 import time
-from datetime import UTC, datetime
 from multiprocessing import Queue
 
 from databases import bench_database  # noqa: E402 - bench/ is on sys.path when run as a script
-from report import publish_result  # noqa: E402
+from report import measured_where, publish_result  # noqa: E402
 from sqlalchemy import Engine
 
 from peerscore.db import create_tables, make_engine
@@ -82,9 +80,7 @@ def main() -> None:
         incremental_s, incremental_mb, _, extra_read, _ = measured_build(database_url)
         assert read == written and extra_read == extra, (read, written, extra_read, extra)
     result = {
-        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **measured_where(),
         "database": database_url.split(":", 1)[0],
         "events": written,
         "people": people,

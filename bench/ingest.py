@@ -16,7 +16,6 @@ load generator share the machine's cores, so the figures are a lower bound for a
 from __future__ import annotations
 
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ from typing import Any
 import httpx
 import orjson
 from kafka import KafkaProducer
-from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
+from report import measured_where, publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
 
 from peerscore.dev.broker import EmbeddedBroker, free_port
 from peerscore.dev.journeys import JourneyGenerator
@@ -188,9 +187,7 @@ def main() -> None:
     out = Path("var/bench")
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
-        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **measured_where(),
         "concurrency": concurrency,
         "ingest_workers": workers,
     }

@@ -13,7 +13,6 @@ the ratios worker/bare and worker/floor per client, and confluent worker / kafka
 from __future__ import annotations
 
 import os
-import platform
 import resource
 import tempfile
 import threading
@@ -27,7 +26,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
-from report import publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
+from report import measured_where, publish_result  # noqa: E402 - bench/ is on sys.path when run as a script
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
@@ -283,9 +282,7 @@ def main() -> None:
         # This machine's speed drifts: each client's ratios use its own bare loop, run before and after.
         by_client = {c: measure_client(settings.model_copy(update={"client": c}), tmp, count) for c in clients}
     result: dict[str, Any] = {
-        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **measured_where(),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "events": count,
         "database": os.environ.get("BENCH_DATABASE_URL", "sqlite").split(":", 1)[0],
