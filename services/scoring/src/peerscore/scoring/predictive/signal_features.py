@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -116,15 +116,19 @@ def _count(tally: SignalCount | None, as_of_s: int, windows: Sequence[int]) -> l
     """``[count, n per window…, days since]`` in one pass over the day buckets (this runs per lead per batch)."""
     if tally is None or tally.n == 0:
         return _NEVER[len(windows)]
-    today = as_of_s // DAY_S
+    return [float(tally.n), *_day_sums(tally.days, as_of_s // DAY_S, windows), (as_of_s - tally.last) / DAY_S]
+
+
+def _day_sums(days: Mapping[int, int], today: int, windows: Sequence[int]) -> list[float]:
+    """Per window of days ending today, the sum of the day buckets in it (one pass; future days count in none)."""
     sums = [0.0] * len(windows)
-    for day, n in tally.days.items():
+    for day, n in days.items():
         age = today - day
         if age >= 0:
             for j, w in enumerate(windows):
                 if age < w:
                     sums[j] += n
-    return [float(tally.n), *sums, (as_of_s - tally.last) / DAY_S]
+    return sums
 
 
 _NEVER = {k: [0.0] * (k + 1) + [math.nan] for k in (len(TYPE_WINDOWS_DAYS), len(PAGE_WINDOWS_DAYS))}
@@ -239,14 +243,7 @@ def _sessions(profile: SignalProfile, as_of_s: int) -> list[float]:
     sessions = profile.sessions
     if sessions == 0:
         return list(_NO_SESSIONS)
-    today = as_of_s // DAY_S
-    windows = [0.0] * len(SESSION_WINDOWS_DAYS)
-    for day, n in profile.session_days.items():
-        age = today - day
-        if age >= 0:
-            for j, w in enumerate(SESSION_WINDOWS_DAYS):
-                if age < w:
-                    windows[j] += n
+    windows = _day_sums(profile.session_days, as_of_s // DAY_S, SESSION_WINDOWS_DAYS)
     gap = profile.gaps / (sessions - 1) / DAY_S if sessions > 1 else math.nan
     events = sum(c.n for c in profile.types.values())
     return [float(sessions), *windows, (as_of_s - profile.session_start) / DAY_S, gap, events / sessions]
