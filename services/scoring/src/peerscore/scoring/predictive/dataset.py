@@ -2,7 +2,7 @@
 
 Every ``snapshot_every_days`` (a *cutoff*) each person active in the previous ``active_days`` contributes one row:
 their state after the last event applied before the cutoff — exactly the state the worker scored then — with
-features computed by :func:`.features.feature_vector` as of that event (``as_of``). The label says whether a
+features computed by :func:`.features.feature_row` as of that event (``as_of``). The label says whether a
 positive outcome (``opportunity_created`` or ``won`` by default) followed within ``horizon_days`` of ``as_of``.
 
 Nothing after ``as_of`` reaches the features: the person state is folded only from events applied before the
@@ -28,7 +28,7 @@ from peerscore.scoring.domain.ruleset import Ruleset
 from peerscore.scoring.domain.state import PersonState
 from peerscore.scoring.identity.replay import PersonHistory, replay_steps
 
-from .features import FeatureSpec, feature_spec, feature_vector
+from .features import FeatureSpec, feature_row, feature_spec
 from .signal_features import EMPTY_VOCABULARY, Vocabulary, choose_vocabulary
 
 POSITIVE_KINDS = frozenset({"opportunity_created", "won"})
@@ -203,12 +203,12 @@ def build_training_set(
         if snap.as_of < start or snap.cutoff - snap.as_of > active:
             continue
         colleagues = activity.last_seen(snap.person.account_key, snap.as_of)
-        rows.append(feature_vector(snap.person, colleagues, ruleset, spec, snap.as_of))
+        rows.append(feature_row(snap.person, colleagues, ruleset, spec, snap.as_of))
         labels.append(int(any(snap.as_of < t <= snap.as_of + horizon for t in converted)))
         stamps.append(snap.as_of.timestamp())
         keys.append(person_key)
     order = np.argsort(np.asarray(stamps), kind="stable")
-    features = np.vstack(rows) if rows else np.empty((0, len(spec.names)))
+    features = np.array(rows, dtype=np.float64) if rows else np.empty((0, len(spec.names)))
     total = spec.names.index("score.total")
     data = TrainingSet(
         spec,

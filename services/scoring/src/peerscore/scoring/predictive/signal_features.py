@@ -151,7 +151,7 @@ class SignalLayout:
     person actually did is written (a handful of types, pages and channels), instead of every column."""
 
     template: tuple[float, ...]
-    types: dict[str, tuple[int, ...]]
+    types: dict[str, int]
     other: int
     totals: int
     pages: dict[str, int]
@@ -159,38 +159,30 @@ class SignalLayout:
     channels: dict[str, int]
     first_channel: dict[str, int]
     last_channel: dict[str, int]
-    categories: dict[tuple[str, str], tuple[int, ...]]
+    categories: dict[tuple[str, str], int]
+
+
+_UNKNOWN_WHEN_NEVER = ("session.days_since_start", "session.mean_gap_days", "session.events_per_session")
+"""Besides every ``*.days_since``, the columns that are NaN for a person with no sessions."""
 
 
 def signal_layout(vocabulary: Vocabulary, start: int) -> SignalLayout:
-    """The layout of :func:`signal_names` for ``vocabulary`` in a row whose signal columns begin at ``start``."""
-    width = len(TYPE_WINDOWS_DAYS) + 2
-    at = start
-    types: dict[str, tuple[int, ...]] = {}
-    for kind in vocabulary.types:
-        types[kind] = (*types.get(kind, ()), at)
-        at += width
-    other, totals = at, at + width
-    at = totals + width
-    pages = {}
-    for page in PAGES:
-        pages[page] = at
-        at += len(PAGE_WINDOWS_DAYS) + 2
-    sessions, at = at, at + len(_NO_SESSIONS)
-    channels = {c: at + i for i, c in enumerate(CHANNELS)}
-    first_channel = {c: at + len(CHANNELS) + i for i, c in enumerate(CHANNELS)}
-    last_channel = {c: at + 2 * len(CHANNELS) + i for i, c in enumerate(CHANNELS)}
-    at += 3 * len(CHANNELS)
-    categories: dict[tuple[str, str], tuple[int, ...]] = {}
-    for category, values in vocabulary.categories:
-        for value in values:
-            categories[(category, value)] = (*categories.get((category, value), ()), at)
-            at += 1
-    never_type, never_page = _NEVER[len(TYPE_WINDOWS_DAYS)], _NEVER[len(PAGE_WINDOWS_DAYS)]
-    template = never_type * (len(vocabulary.types) + 1) + [0.0] * width + never_page * len(PAGES)
-    template += [*_NO_SESSIONS, *(0.0 for _ in range(at - sessions - len(_NO_SESSIONS)))]
+    """The layout of :func:`signal_names` for ``vocabulary`` in a row whose signal columns begin at ``start``,
+    read off the names themselves so the order is written down once."""
+    names = signal_names(vocabulary)
+    at = {name: start + i for i, name in reversed(list(enumerate(names)))}  # the first column of a repeated name
+    template = tuple(math.nan if name.endswith(".days_since") or name in _UNKNOWN_WHEN_NEVER else 0.0 for name in names)
     return SignalLayout(
-        tuple(template), types, other, totals, pages, sessions, channels, first_channel, last_channel, categories
+        template=template,
+        types={kind: at[f"type.{kind}.count"] for kind in vocabulary.types},
+        other=at["type_other.count"],
+        totals=at["signal.events"],
+        pages={page: at[f"page.{page}.count"] for page in PAGES},
+        sessions=at["session.count"],
+        channels={c: at[f"channel.{c}"] for c in CHANNELS},
+        first_channel={c: at[f"channel.first={c}"] for c in CHANNELS},
+        last_channel={c: at[f"channel.last={c}"] for c in CHANNELS},
+        categories={(c, v): at[f"cat.{c}={v}"] for c, values in vocabulary.categories for v in values},
     )
 
 
@@ -206,10 +198,10 @@ def fill_signals(row: list[float], layout: SignalLayout, person: PersonState, as
         per = [(kind, _count(tally, as_of_s, TYPE_WINDOWS_DAYS)) for kind, tally in profile.types.items()]
         pooled = []
         for kind, values in per:
-            named = layout.types.get(kind, ())
-            for at in named:
+            at = layout.types.get(kind)
+            if at is not None:
                 row[at : at + len(values)] = values
-            if not named or kind == OTHER_TYPE:
+            if at is None or kind == OTHER_TYPE:
                 pooled.append(values)
         if pooled:
             values = _pooled(pooled)
@@ -231,9 +223,9 @@ def fill_signals(row: list[float], layout: SignalLayout, person: PersonState, as
     if profile.last_channel in layout.last_channel:
         row[layout.last_channel[profile.last_channel]] = 1.0
     for category, value in _categories_of(person).items():
-        if value is not None:
-            for at in layout.categories.get((category, value), ()):
-                row[at] = 1.0
+        at = layout.categories.get((category, value)) if value is not None else None
+        if at is not None:
+            row[at] = 1.0
 
 
 _NO_SESSIONS = (0.0, *(0.0 for _ in SESSION_WINDOWS_DAYS), math.nan, math.nan, math.nan)
